@@ -44,6 +44,9 @@ await runMigrations();
 
 const auth = betterAuth(options);
 const authHandler = toNodeHandler(auth);
+// The plugin mints its first key on the first JWKS read; do it now so the key set is
+// stable before any client asks for a token.
+await auth.api.getJwks();
 
 function sendJson(res, status, body) {
   res.writeHead(status, { "content-type": "application/json" });
