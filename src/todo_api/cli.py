@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import signal
+from types import FrameType
 from typing import Annotated, NoReturn
 
 import typer
@@ -18,7 +20,9 @@ from todo_api.security import create_token
 DEMO_USER = "demo-user"
 DEMO_TOKEN_TTL = 24 * 3600
 
-cli = typer.Typer(add_completion=False, no_args_is_help=True, help="todo-api: each user's tasks behind Better Auth tokens.")
+cli = typer.Typer(
+    add_completion=False, no_args_is_help=True, help="todo-api: each user's tasks behind Better Auth tokens."
+)
 
 
 def _fail(message: str, code: int = 1) -> NoReturn:
@@ -50,7 +54,9 @@ def _reason(exc: BaseException) -> str:
 
 @cli.command()
 def serve(
-    host: Annotated[str, typer.Option(envvar="HOST", help="Interface to bind; 0.0.0.0 behind a load balancer.")] = "127.0.0.1",
+    host: Annotated[
+        str, typer.Option(envvar="HOST", help="Interface to bind; 0.0.0.0 behind a load balancer.")
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option(envvar="PORT", min=1, max=65535)] = 8000,
     workers: Annotated[int, typer.Option(envvar="WEB_CONCURRENCY", min=1, help="Worker processes.")] = 1,
     reload: Annotated[bool, typer.Option(help="Restart on code changes (development).")] = False,
@@ -63,6 +69,10 @@ def serve(
     if settings.migrate_on_startup:
         _migrate(settings)
     _print_banner(settings, host, port)
+    # uvicorn drains in-flight requests, then re-raises the signal it caught; this handler
+    # turns that into a clean exit so orchestrators see status 0 for a requested stop.
+    for stop_signal in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop_signal, _exit_cleanly)
     uvicorn.run(
         "todo_api.main:app",
         host=host,
@@ -73,6 +83,10 @@ def serve(
         server_header=False,
         timeout_graceful_shutdown=30,
     )
+
+
+def _exit_cleanly(_signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(0)
 
 
 @cli.command()
@@ -93,27 +107,26 @@ def token(
     settings = with_dev_secret(_settings())
     if settings.better_auth_secret is None:
         _fail("no BETTER_AUTH_SECRET is configured, so no HS256 token can be signed", code=2)
-    typer.echo(_token_for(settings, sub, ttl))
+    typer.echo(_token_for(settings, settings.better_auth_secret.get_secret_value(), sub, ttl))
 
 
-def _token_for(settings: Settings, sub: str, ttl: int) -> str:
-    assert settings.better_auth_secret is not None
+def _token_for(settings: Settings, secret: str, sub: str, ttl: int) -> str:
     claims = {
         key: value
         for key, value in (("iss", settings.jwt_issuer), ("aud", settings.jwt_audience))
         if value is not None
     }
-    return create_token(sub, settings.better_auth_secret.get_secret_value(), ttl_seconds=ttl, **claims)
+    return create_token(sub, secret, ttl_seconds=ttl, **claims)
 
 
 def _print_banner(settings: Settings, host: str, port: int) -> None:
-    shown_host = "localhost" if host in ("0.0.0.0", "::", "127.0.0.1") else host
+    shown_host = "localhost" if host in ("0.0.0.0", "::", "127.0.0.1") else host  # noqa: S104
     typer.echo(f"todo-api: API docs at http://{shown_host}:{port}/docs", err=True)
     if settings.is_production or settings.better_auth_secret is None:
         return
+    token = _token_for(settings, settings.better_auth_secret.get_secret_value(), DEMO_USER, DEMO_TOKEN_TTL)
     typer.echo(
-        f"todo-api: development token for '{DEMO_USER}' (valid 24 h; paste into Authorize):\n"
-        f"{_token_for(settings, DEMO_USER, DEMO_TOKEN_TTL)}",
+        f"todo-api: development token for '{DEMO_USER}' (valid 24 h; paste into Authorize):\n{token}",
         err=True,
     )
 

@@ -21,7 +21,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from todo_api.database import DatabaseURLError, normalize_database_url
 
 MIN_SECRET_LENGTH = 32
-DEV_SECRET_FILE = ".todo-api-secret"
+DEV_SECRET_FILE = ".todo-api-secret"  # noqa: S105 (a file name, not a secret)
 
 
 class Environment(StrEnum):
@@ -36,9 +36,7 @@ class ConfigError(Exception):
 class Settings(BaseSettings):
     """Everything the service can be configured with."""
 
-    model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
-    )
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True)
 
     environment: Environment = Environment.DEVELOPMENT
     log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
@@ -84,7 +82,11 @@ class Settings(BaseSettings):
         return value
 
     @field_validator(
-        "better_auth_secret", "better_auth_url", "jwks_url", "jwt_issuer", "jwt_audience",
+        "better_auth_secret",
+        "better_auth_url",
+        "jwks_url",
+        "jwt_issuer",
+        "jwt_audience",
         mode="before",
     )
     @classmethod
@@ -128,11 +130,7 @@ class Settings(BaseSettings):
     @property
     def needs_dev_secret(self) -> bool:
         """True when nothing could verify a token and a local secret may be made."""
-        return (
-            not self.is_production
-            and self.better_auth_secret is None
-            and self.jwks_endpoint is None
-        )
+        return not self.is_production and self.better_auth_secret is None and self.jwks_endpoint is None
 
 
 def load_settings(**overrides: object) -> Settings:

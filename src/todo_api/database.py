@@ -20,7 +20,13 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-POSTGRES_SCHEMES = {"postgres", "postgresql", "postgresql+asyncpg", "postgresql+psycopg", "postgresql+psycopg2"}
+POSTGRES_SCHEMES = {
+    "postgres",
+    "postgresql",
+    "postgresql+asyncpg",
+    "postgresql+psycopg",
+    "postgresql+psycopg2",
+}
 SQLITE_SCHEMES = {"sqlite", "sqlite+aiosqlite"}
 SSL_MODES = {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}
 # Query parameters libpq users paste that asyncpg takes under another name or not at all.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -70,20 +70,18 @@ def error_response(error: AppError) -> JSONResponse:
 
 
 async def _app_error(_request: Request, error: Exception) -> JSONResponse:
-    assert isinstance(error, AppError)
-    return error_response(error)
+    return error_response(cast(AppError, error))
 
 
 async def _http_error(_request: Request, error: Exception) -> JSONResponse:
-    assert isinstance(error, StarletteHTTPException)
+    http_error = cast(StarletteHTTPException, error)
     return JSONResponse(
-        {"detail": error.detail}, status_code=error.status_code, headers=error.headers
+        {"detail": http_error.detail}, status_code=http_error.status_code, headers=http_error.headers
     )
 
 
 async def _validation_error(request: Request, error: Exception) -> JSONResponse:
-    assert isinstance(error, RequestValidationError)
-    errors = error.errors()
+    errors = cast(RequestValidationError, error).errors()
     locations = {err["loc"][0] for err in errors if err.get("loc")}
     if "path" in locations:
         # A path that cannot name a task (say /tasks/abc) names no task at all.
@@ -116,8 +114,10 @@ def _public_errors(errors: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
 async def _database_error(request: Request, error: Exception) -> JSONResponse:
     # Connection refused, dropped, timed out or pool exhausted: the database is away, and
     # clients should retry. Anything else from the driver is a bug and stays a 500.
-    unavailable = not isinstance(error, sa_exc.DBAPIError) or error.connection_invalidated or isinstance(
-        error, sa_exc.OperationalError | sa_exc.InterfaceError
+    unavailable = (
+        not isinstance(error, sa_exc.DBAPIError)
+        or error.connection_invalidated
+        or isinstance(error, sa_exc.OperationalError | sa_exc.InterfaceError)
     )
     if not unavailable:
         return await _unexpected_error(request, error)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import httpx
 from fastapi import Depends, FastAPI
@@ -22,13 +24,21 @@ from todo_api.tasks.router import build_router as build_tasks_router
 from todo_api.tasks.schemas import ErrorDetail
 
 EXPOSED_HEADERS = ["Location", "Link", "X-Total-Count", "X-Request-ID", "Retry-After"]
-API_ERRORS = {
-    401: {"model": ErrorDetail, "description": "Missing, malformed, expired or otherwise invalid bearer token."},
+API_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {
+        "model": ErrorDetail,
+        "description": "Missing, malformed, expired or otherwise invalid bearer token.",
+    },
     413: {"model": ErrorDetail, "description": "Request body over 1 MiB."},
     500: {"model": ErrorDetail, "description": "Unexpected error (no internals are shown)."},
-    503: {"model": ErrorDetail, "description": "Database or signing keys unreachable; retry after `Retry-After` seconds."},
+    503: {
+        "model": ErrorDetail,
+        "description": "Database or signing keys unreachable; retry after `Retry-After` seconds.",
+    },
 }
-PATH_USER_ERRORS = {403: {"model": ErrorDetail, "description": "`user_id` in the path is not the token's `sub`."}}
+PATH_USER_ERRORS: dict[int | str, dict[str, Any]] = {
+    403: {"model": ErrorDetail, "description": "`user_id` in the path is not the token's `sub`."}
+}
 
 
 def build_token_verifier(settings: Settings, http: httpx.AsyncClient) -> TokenVerifier:
@@ -111,18 +121,17 @@ def build_app_from_environment() -> FastAPI:
     return create_app(settings)
 
 
-_app: FastAPI | None = None
+@functools.cache
+def _default_app() -> FastAPI:
+    return build_app_from_environment()
 
 
 def __getattr__(name: str) -> FastAPI:
     # Module-level `app` for any ASGI server, built on first access so importing this
     # module never reads the environment or opens anything.
-    global _app
     if name != "app":
         raise AttributeError(name)
-    if _app is None:
-        _app = build_app_from_environment()
-    return _app
+    return _default_app()
 
 
 __all__ = ["app", "create_app"]  # noqa: F822

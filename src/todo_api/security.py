@@ -151,8 +151,11 @@ class TokenVerifier:
             raise InvalidToken("token too large")
         try:
             header = jwt.get_unverified_header(token)
-        except jwt.PyJWTError:
+        except jwt.DecodeError:
             raise InvalidToken("malformed token") from None
+        except jwt.PyJWTError:
+            # Well-formed but unacceptable: an unknown `crit` extension, a non-string `kid`...
+            raise InvalidToken("unsupported token header") from None
         key, algorithm = await self._key_for(header)
         try:
             claims = jwt.decode(
@@ -176,7 +179,7 @@ class TokenVerifier:
             raise InvalidToken("wrong issuer") from None
         except jwt.InvalidAudienceError:
             raise InvalidToken("wrong audience") from None
-        except jwt.InvalidSubjectError:
+        except jwt.exceptions.InvalidSubjectError:
             raise InvalidToken("subject must be a string") from None
         except jwt.PyJWTError:
             raise InvalidToken("invalid token") from None

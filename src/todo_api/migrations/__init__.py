@@ -18,9 +18,7 @@ def alembic_config(connection: Connection | None = None) -> Config:
     """Alembic's config without an ini file; `connection` is used instead of a new engine."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    config.set_main_option(
-        "file_template", "%%(year)d_%%(month).2d_%%(day).2d_%%(rev)s_%%(slug)s"
-    )
+    config.set_main_option("file_template", "%%(year)d_%%(month).2d_%%(day).2d_%%(rev)s_%%(slug)s")
     config.attributes["connection"] = connection
     return config
 

@@ -32,15 +32,23 @@ def _error(description: str) -> dict[str, Any]:
     return {"model": ErrorDetail, "description": description}
 
 
-NOT_FOUND = {404: _error("No such task for this user (another user's task is reported the same way).")}
-VALIDATION = {422: {"description": "The body failed validation; `detail` lists each problem."}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: _error("No such task for this user (another user's task is reported the same way).")
+}
+VALIDATION: dict[int | str, dict[str, Any]] = {
+    422: {"description": "The body failed validation; `detail` lists each problem."}
+}
+
 
 async def list_tasks(
+    *,
     request: Request,
     response: Response,
     session: SessionDep,
     user: CurrentUser,
-    status: Annotated[StatusFilter, Query(description="One of: all, pending, in_progress, completed.")] = "all",
+    status: Annotated[
+        StatusFilter, Query(description="One of: all, pending, in_progress, completed.")
+    ] = "all",
     sort: Annotated[
         SortKey,
         Query(description="One of: created_at, updated_at, title, status; prefix '-' for descending."),
@@ -72,7 +80,9 @@ async def get_task(task_id: TaskId, session: SessionDep, user: CurrentUser) -> T
     return await service.get_task(session, user_id=user.id, task_id=task_id)
 
 
-async def update_task(task_id: TaskId, session: SessionDep, user: CurrentUser, body: TaskUpdate) -> TaskPublic:
+async def update_task(
+    task_id: TaskId, session: SessionDep, user: CurrentUser, body: TaskUpdate
+) -> TaskPublic:
     """Apply the fields present in the body (PUT and PATCH alike)."""
     return await service.update_task(session, user_id=user.id, task_id=task_id, changes=body)
 
@@ -120,8 +130,14 @@ def build_router(
         responses={
             200: {
                 "headers": {
-                    "X-Total-Count": {"description": "Tasks matching the filter.", "schema": {"type": "integer"}},
-                    "Link": {"description": 'rel="next" link while more remain.', "schema": {"type": "string"}},
+                    "X-Total-Count": {
+                        "description": "Tasks matching the filter.",
+                        "schema": {"type": "integer"},
+                    },
+                    "Link": {
+                        "description": 'rel="next" link while more remain.',
+                        "schema": {"type": "string"},
+                    },
                 }
             },
             400: _error("A query parameter is invalid; `detail` names the allowed values."),
@@ -134,7 +150,9 @@ def build_router(
         status_code=status.HTTP_201_CREATED,
         summary="Create a task",
         responses={
-            201: {"headers": {"Location": {"description": "The new task's URL.", "schema": {"type": "string"}}}},
+            201: {
+                "headers": {"Location": {"description": "The new task's URL.", "schema": {"type": "string"}}}
+            },
             **VALIDATION,
         },
     )

@@ -27,10 +27,14 @@ def _no_nul(value: str) -> str:
 
 
 # Strict: a number is not a title and "yes" is not a boolean.
-Title = Annotated[StrictStr, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), AfterValidator(_no_nul)]
+Title = Annotated[
+    StrictStr, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), AfterValidator(_no_nul)
+]
 Description = Annotated[StrictStr, StringConstraints(max_length=10_000), AfterValidator(_no_nul)]
 StatusFilter = Literal["all", "pending", "in_progress", "completed"]
-SortKey = Literal["created_at", "-created_at", "updated_at", "-updated_at", "title", "-title", "status", "-status"]
+SortKey = Literal[
+    "created_at", "-created_at", "updated_at", "-updated_at", "title", "-title", "status", "-status"
+]
 
 
 class TaskInput(BaseModel):
