@@ -1,0 +1,80 @@
+"""The FastAPI side of authentication: who is calling, and may they use this path."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from todo_api.errors import Forbidden, ServiceUnavailable, Unauthenticated
+from todo_api.logs import client_address
+from todo_api.security import InvalidToken, KeysUnavailable, TokenVerifier
+
+logger = logging.getLogger(__name__)
+
+bearer_scheme = HTTPBearer(
+    auto_error=False,
+    scheme_name="BearerJWT",
+    bearerFormat="JWT",
+    description="A JWT from Better Auth's jwt() plugin, or an HS256 token signed with BETTER_AUTH_SECRET.",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """The caller, as proven by a verified token: `id` is the token's `sub` and nothing else."""
+
+    id: str
+
+
+def _refuse(request: Request, reason: str, *, token_sent: bool) -> Unauthenticated:
+    logger.warning(
+        "authentication failed",
+        extra={
+            "event": "authentication_failed",
+            "reason": reason,
+            "client": client_address(request),
+            "path": request.url.path,
+        },
+    )
+    return Unauthenticated(reason, token_sent=token_sent)
+
+
+async def get_current_user(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+) -> User:
+    """Verify the bearer token; only the Authorization header is ever read."""
+    if credentials is None:
+        header = request.headers.get("authorization")
+        reason = "Not authenticated" if not header else "Authorization must be 'Bearer <token>'"
+        raise _refuse(request, reason, token_sent=False)
+    verifier: TokenVerifier = request.app.state.token_verifier
+    try:
+        token = await verifier.verify(credentials.credentials)
+    except InvalidToken as exc:
+        raise _refuse(request, f"Invalid token: {exc}", token_sent=True) from None
+    except KeysUnavailable:
+        logger.warning(
+            "signing keys unavailable",
+            extra={"event": "jwks_unavailable", "client": client_address(request), "path": request.url.path},
+        )
+        raise ServiceUnavailable("Cannot verify the token right now, retry shortly") from None
+    request.state.user_id = token.subject
+    return User(id=token.subject)
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+async def require_path_user(user_id: str, user: CurrentUser) -> None:
+    """The `/api/{user_id}/…` routes: the path must name the caller, checked before anything else."""
+    if user_id != user.id:
+        logger.warning(
+            "path user does not match token",
+            extra={"event": "authorization_failed", "reason": "user_id mismatch", "user_id": user.id},
+        )
+        raise Forbidden("The user id in the path does not match the token")

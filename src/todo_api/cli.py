@@ -1,0 +1,136 @@
+"""The `todo-api` command: serve, migrate, token."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from types import FrameType
+from typing import Annotated, NoReturn
+
+import typer
+import uvicorn
+from sqlalchemy.exc import DBAPIError
+
+from todo_api.config import ConfigError, Settings, load_settings, with_dev_secret
+from todo_api.database import mask_password
+from todo_api.logs import configure_logging
+from todo_api.migrations import upgrade_database
+from todo_api.security import create_token
+
+DEMO_USER = "demo-user"
+DEMO_TOKEN_TTL = 24 * 3600
+
+cli = typer.Typer(
+    add_completion=False, no_args_is_help=True, help="todo-api: each user's tasks behind Better Auth tokens."
+)
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    typer.echo(f"todo-api: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        _fail(str(exc), code=2)
+
+
+def _migrate(settings: Settings) -> None:
+    try:
+        asyncio.run(upgrade_database(settings))
+    except Exception as exc:
+        where = mask_password(settings.database_url.get_secret_value())
+        _fail(f"cannot migrate the database at {where}: {_reason(exc)}")
+
+
+def _reason(exc: BaseException) -> str:
+    # The driver's own words (e.g. "password authentication failed") without a traceback.
+    cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    text = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+    return text[:300]
+
+
+@cli.command()
+def serve(
+    host: Annotated[
+        str, typer.Option(envvar="HOST", help="Interface to bind; 0.0.0.0 behind a load balancer.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(envvar="PORT", min=1, max=65535)] = 8000,
+    workers: Annotated[int, typer.Option(envvar="WEB_CONCURRENCY", min=1, help="Worker processes.")] = 1,
+    reload: Annotated[bool, typer.Option(help="Restart on code changes (development).")] = False,
+) -> None:
+    """Apply migrations (unless MIGRATE_ON_STARTUP=false) and serve the API."""
+    settings = _settings()
+    configure_logging(settings.log_level)
+    # Made once here so every worker process reads the same development secret.
+    settings = with_dev_secret(settings)
+    if settings.migrate_on_startup:
+        _migrate(settings)
+    _print_banner(settings, host, port)
+    # uvicorn drains in-flight requests, then re-raises the signal it caught; this handler
+    # turns that into a clean exit so orchestrators see status 0 for a requested stop.
+    for stop_signal in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop_signal, _exit_cleanly)
+    uvicorn.run(
+        "todo_api.main:app",
+        host=host,
+        port=port,
+        workers=workers,
+        reload=reload,
+        log_config=None,
+        server_header=False,
+        timeout_graceful_shutdown=30,
+    )
+
+
+def _exit_cleanly(_signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(0)
+
+
+@cli.command()
+def migrate() -> None:
+    """Apply database migrations and exit."""
+    settings = _settings()
+    configure_logging(settings.log_level)
+    _migrate(settings)
+    typer.echo("todo-api: database is up to date")
+
+
+@cli.command()
+def token(
+    sub: Annotated[str, typer.Argument(help="The user id (the token's `sub`).")],
+    ttl: Annotated[int, typer.Option(min=1, help="Lifetime in seconds.")] = 3600,
+) -> None:
+    """Print an HS256 token for SUB, signed with the configured secret."""
+    settings = with_dev_secret(_settings())
+    if settings.better_auth_secret is None:
+        _fail("no BETTER_AUTH_SECRET is configured, so no HS256 token can be signed", code=2)
+    typer.echo(_token_for(settings, settings.better_auth_secret.get_secret_value(), sub, ttl))
+
+
+def _token_for(settings: Settings, secret: str, sub: str, ttl: int) -> str:
+    claims = {
+        key: value
+        for key, value in (("iss", settings.jwt_issuer), ("aud", settings.jwt_audience))
+        if value is not None
+    }
+    return create_token(sub, secret, ttl_seconds=ttl, **claims)
+
+
+def _print_banner(settings: Settings, host: str, port: int) -> None:
+    shown_host = "localhost" if host in ("0.0.0.0", "::", "127.0.0.1") else host  # noqa: S104
+    typer.echo(f"todo-api: API docs at http://{shown_host}:{port}/docs", err=True)
+    if settings.is_production or settings.better_auth_secret is None:
+        return
+    token = _token_for(settings, settings.better_auth_secret.get_secret_value(), DEMO_USER, DEMO_TOKEN_TTL)
+    typer.echo(
+        f"todo-api: development token for '{DEMO_USER}' (valid 24 h; paste into Authorize):\n{token}",
+        err=True,
+    )
+
+
+def main() -> None:
+    """Entry point of the `todo-api` script."""
+    cli()

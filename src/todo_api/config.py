@@ -1,0 +1,191 @@
+"""Typed settings, read from the environment and `.env` only when asked."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Literal, Self
+
+from pydantic import (
+    AnyHttpUrl,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from todo_api.database import DatabaseURLError, normalize_database_url
+
+MIN_SECRET_LENGTH = 32
+DEV_SECRET_FILE = ".todo-api-secret"  # noqa: S105 (a file name, not a secret)
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class ConfigError(Exception):
+    """Configuration that cannot start the service; the message is one line for operators."""
+
+
+class Settings(BaseSettings):
+    """Everything the service can be configured with."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True)
+
+    environment: Environment = Environment.DEVELOPMENT
+    log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
+
+    database_url: SecretStr = SecretStr("sqlite:///todo.db")
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+    db_max_overflow: int = Field(default=10, ge=0, le=200)
+    db_connect_timeout: float = Field(default=5.0, gt=0, le=60)
+    db_command_timeout: float = Field(default=10.0, gt=0, le=600)
+    migrate_on_startup: bool = True
+
+    better_auth_secret: SecretStr | None = None
+    better_auth_url: AnyHttpUrl | None = None
+    jwks_url: AnyHttpUrl | None = None
+    jwks_cache_seconds: float = Field(default=300.0, ge=0)
+    jwks_refetch_interval: float = Field(default=10.0, ge=0)
+    jwks_timeout: float = Field(default=5.0, gt=0, le=60)
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+
+    cors_origins: Annotated[list[str], NoDecode] = []
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lowercase_level(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
+
+    @field_validator("database_url", mode="after")
+    @classmethod
+    def _check_database_url(cls, value: SecretStr) -> SecretStr:
+        try:
+            normalize_database_url(value.get_secret_value())
+        except DatabaseURLError as exc:
+            # Raised as ValueError so pydantic reports it against DATABASE_URL.
+            raise ValueError(str(exc)) from None
+        return value
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip().rstrip("/") for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator(
+        "better_auth_secret",
+        "better_auth_url",
+        "jwks_url",
+        "jwt_issuer",
+        "jwt_audience",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # `FOO=` in a .env file means "not set", not "set to the empty string".
+        return None if value == "" else value
+
+    @field_validator("better_auth_secret", mode="after")
+    @classmethod
+    def _check_secret_length(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_SECRET_LENGTH:
+            raise ValueError(f"must be at least {MIN_SECRET_LENGTH} characters")
+        return value
+
+    @model_validator(mode="after")
+    def _production_needs_a_key(self) -> Self:
+        if (
+            self.environment is Environment.PRODUCTION
+            and self.better_auth_secret is None
+            and self.jwks_endpoint is None
+        ):
+            raise ValueError(
+                "production needs BETTER_AUTH_SECRET (at least 32 characters) "
+                "or BETTER_AUTH_URL/JWKS_URL to verify tokens"
+            )
+        return self
+
+    @property
+    def jwks_endpoint(self) -> str | None:
+        """The JWKS document's URL, derived from Better Auth's base URL unless given."""
+        if self.jwks_url is not None:
+            return str(self.jwks_url)
+        if self.better_auth_url is not None:
+            return str(self.better_auth_url).rstrip("/") + "/api/auth/jwks"
+        return None
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment is Environment.PRODUCTION
+
+    @property
+    def needs_dev_secret(self) -> bool:
+        """True when nothing could verify a token and a local secret may be made."""
+        return not self.is_production and self.better_auth_secret is None and self.jwks_endpoint is None
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment and `.env`, or raise ConfigError with one line."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc)) from None
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """Turn pydantic's report into one line that names each variable and never its value."""
+    problems = []
+    for error in exc.errors(include_input=False, include_url=False):
+        name = "_".join(str(part) for part in error["loc"]).upper()
+        message = error["msg"].removeprefix("Value error, ")
+        problems.append(f"{name}: {message}" if name else message)
+    return "invalid configuration: " + "; ".join(problems)
+
+
+def with_dev_secret(settings: Settings, directory: Path | None = None) -> Settings:
+    """In development with no key configured, use (and keep) a random local secret."""
+    if not settings.needs_dev_secret:
+        return settings
+    path = (directory or Path.cwd()) / DEV_SECRET_FILE
+    secret = _read_secret(path)
+    if secret is None:
+        secret = _create_secret(path)
+    return settings.model_copy(update={"better_auth_secret": SecretStr(secret)})
+
+
+def _read_secret(path: Path) -> str | None:
+    try:
+        secret = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+    return secret if len(secret) >= MIN_SECRET_LENGTH else None
+
+
+def _create_secret(path: Path) -> str:
+    """Write a new owner-only secret; if another process won the race, use its secret."""
+    secret = secrets.token_urlsafe(48)
+    staging = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as file:
+        file.write(secret + "\n")
+    try:
+        # link() never replaces an existing file, so concurrent starts agree on one secret.
+        os.link(staging, path)
+    except FileExistsError:
+        existing = _read_secret(path)
+        if existing is None:
+            os.replace(staging, path)
+            return secret
+        secret = existing
+    finally:
+        staging.unlink(missing_ok=True)
+    return secret

@@ -1,0 +1,198 @@
+"""Database URLs as users paste them, the async engine, and the per-request unit of work."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy import event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import StaticPool
+
+if TYPE_CHECKING:
+    from todo_api.config import Settings
+
+logger = logging.getLogger(__name__)
+
+POSTGRES_SCHEMES = {
+    "postgres",
+    "postgresql",
+    "postgresql+asyncpg",
+    "postgresql+psycopg",
+    "postgresql+psycopg2",
+}
+SQLITE_SCHEMES = {"sqlite", "sqlite+aiosqlite"}
+SSL_MODES = {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}
+# Query parameters libpq users paste that asyncpg takes under another name or not at all.
+POSTGRES_QUERY_PARAMS = {"sslmode", "ssl", "channel_binding", "connect_timeout", "application_name"}
+
+_PASSWORD_IN_URL = re.compile(r"(://[^:/@]*:)[^@]*@")
+
+
+class DatabaseURLError(ValueError):
+    """A DATABASE_URL that cannot be used; the message masks the password."""
+
+
+@dataclass(frozen=True)
+class DatabaseTarget:
+    """A URL SQLAlchemy's async drivers accept, plus what the driver needs besides it."""
+
+    url: URL
+    connect_args: dict[str, Any] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.get_backend_name() == "sqlite"
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.url.get_backend_name() == "postgresql"
+
+
+def mask_password(raw_url: str) -> str:
+    """The URL with any password replaced by ***, safe to print."""
+    return _PASSWORD_IN_URL.sub(r"\1***@", raw_url)
+
+
+def normalize_database_url(raw_url: str) -> DatabaseTarget:
+    """Translate postgres://, postgresql://, Neon and sqlite:/// URLs for asyncpg/aiosqlite."""
+    text = raw_url.strip()
+    shown = mask_password(text)
+    if "://" not in text:
+        raise DatabaseURLError(f"not a URL: '{shown}' (expected postgresql://... or sqlite:///...)")
+    scheme = text.split("://", 1)[0].lower()
+    if scheme not in POSTGRES_SCHEMES | SQLITE_SCHEMES:
+        raise DatabaseURLError(
+            f"unsupported scheme '{scheme}' in '{shown}' (expected postgresql:// or sqlite:///)"
+        )
+    try:
+        url = make_url(text)
+        _ = url.port  # parsing the port is lazy in places; force it here
+    except (ArgumentError, ValueError):
+        raise DatabaseURLError(f"malformed URL '{shown}'") from None
+    if scheme in SQLITE_SCHEMES:
+        return _sqlite_target(url, shown)
+    return _postgres_target(url, shown)
+
+
+def _sqlite_target(url: URL, shown: str) -> DatabaseTarget:
+    if url.host or url.username or url.password:
+        raise DatabaseURLError(
+            f"malformed SQLite URL '{shown}' (use sqlite:///relative.db or sqlite:////absolute.db)"
+        )
+    return DatabaseTarget(url=url.set(drivername="sqlite+aiosqlite"))
+
+
+def _postgres_target(url: URL, shown: str) -> DatabaseTarget:
+    unknown = sorted(set(url.query) - POSTGRES_QUERY_PARAMS)
+    if unknown:
+        raise DatabaseURLError(
+            f"unsupported query parameter(s) {', '.join(unknown)} in '{shown}' "
+            f"(supported: {', '.join(sorted(POSTGRES_QUERY_PARAMS))})"
+        )
+    query = {key: value if isinstance(value, str) else value[-1] for key, value in url.query.items()}
+    connect_args: dict[str, Any] = {}
+    notes: list[str] = []
+
+    ssl_mode = query.get("sslmode") or query.get("ssl")
+    if ssl_mode is not None:
+        if ssl_mode not in SSL_MODES:
+            raise DatabaseURLError(
+                f"sslmode '{ssl_mode}' in '{shown}' is not one of {', '.join(sorted(SSL_MODES))}"
+            )
+        connect_args["ssl"] = ssl_mode
+    channel_binding = query.get("channel_binding")
+    if channel_binding is not None:
+        # asyncpg cannot do SCRAM channel binding; what it protects against needs TLS, so
+        # TLS is required instead of being dropped along with the parameter.
+        if connect_args.get("ssl") in (None, "disable", "allow", "prefer"):
+            connect_args["ssl"] = "require"
+        notes.append(
+            f"channel_binding={channel_binding} is not supported by asyncpg and was ignored; "
+            f"TLS is still required (sslmode={connect_args['ssl']})"
+        )
+    if "connect_timeout" in query:
+        try:
+            connect_args["timeout"] = float(query["connect_timeout"])
+        except ValueError:
+            raise DatabaseURLError(f"connect_timeout in '{shown}' is not a number") from None
+    if "application_name" in query:
+        connect_args["server_settings"] = {"application_name": query["application_name"]}
+
+    asyncpg_url = url.set(drivername="postgresql+asyncpg", query={})
+    return DatabaseTarget(url=asyncpg_url, connect_args=connect_args, notes=tuple(notes))
+
+
+def create_engine(settings: Settings) -> AsyncEngine:
+    """Build the async engine for the configured database."""
+    target = normalize_database_url(settings.database_url.get_secret_value())
+    for note in target.notes:
+        logger.warning(note)
+    if target.is_sqlite:
+        return _create_sqlite_engine(target, settings)
+    connect_args: dict[str, Any] = {
+        "timeout": settings.db_connect_timeout,
+        "command_timeout": settings.db_command_timeout,
+        "server_settings": {"application_name": "todo-api"},
+    } | target.connect_args
+    return create_async_engine(
+        target.url,
+        connect_args=connect_args,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_timeout=settings.db_connect_timeout,
+        # A connection killed while idle (failover, restart) is replaced, not handed out.
+        pool_pre_ping=True,
+        pool_recycle=1800,
+    )
+
+
+def _create_sqlite_engine(target: DatabaseTarget, settings: Settings) -> AsyncEngine:
+    in_memory = target.url.database in (None, "", ":memory:")
+    engine = create_async_engine(
+        target.url,
+        connect_args={"timeout": settings.db_command_timeout},
+        # One shared connection keeps an in-memory database alive for the app's lifetime.
+        poolclass=StaticPool if in_memory else None,
+    )
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _configure(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        if not in_memory:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    return engine
+
+
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions that keep loaded values after commit, so responses can be built from them."""
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One unit of work per request: commit on success, roll back on any error."""
+    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    async with sessionmaker() as session:
+        try:
+            yield session
+            if session.in_transaction():
+                await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+
+
+# scope="function" closes the unit of work before the response is sent, so a failed
+# commit becomes an error response instead of a 200 for a write that never happened.
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]

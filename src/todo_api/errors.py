@@ -1,0 +1,148 @@
+"""Domain errors that carry their HTTP status, and the handlers that render every error."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any, cast
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from todo_api.logs import client_address
+
+logger = logging.getLogger(__name__)
+
+DATABASE_RETRY_AFTER_SECONDS = 5
+
+
+class AppError(Exception):
+    """Base of the errors services raise; one handler turns them into `{"detail": ...}`."""
+
+    status_code = 500
+    default_detail = "Internal Server Error"
+
+    def __init__(self, detail: str | None = None, headers: Mapping[str, str] | None = None) -> None:
+        self.detail = detail or self.default_detail
+        self.headers = dict(headers or {})
+        super().__init__(self.detail)
+
+
+class BadRequest(AppError):
+    status_code = 400
+    default_detail = "Bad Request"
+
+
+class Unauthenticated(AppError):
+    status_code = 401
+    default_detail = "Not authenticated"
+
+    def __init__(self, detail: str | None = None, *, token_sent: bool = True) -> None:
+        # RFC 6750: error="invalid_token" only when a token was actually presented.
+        challenge = 'Bearer error="invalid_token"' if token_sent else "Bearer"
+        super().__init__(detail, {"WWW-Authenticate": challenge})
+
+
+class Forbidden(AppError):
+    status_code = 403
+    default_detail = "Forbidden"
+
+
+class NotFound(AppError):
+    status_code = 404
+    default_detail = "Not Found"
+
+
+class ServiceUnavailable(AppError):
+    status_code = 503
+    default_detail = "Service temporarily unavailable"
+
+    def __init__(self, detail: str | None = None, retry_after: int = DATABASE_RETRY_AFTER_SECONDS) -> None:
+        super().__init__(detail, {"Retry-After": str(retry_after)})
+
+
+def error_response(error: AppError) -> JSONResponse:
+    """The one error shape: a JSON object with a `detail` string."""
+    return JSONResponse({"detail": error.detail}, status_code=error.status_code, headers=error.headers)
+
+
+async def _app_error(_request: Request, error: Exception) -> JSONResponse:
+    return error_response(cast(AppError, error))
+
+
+async def _http_error(_request: Request, error: Exception) -> JSONResponse:
+    http_error = cast(StarletteHTTPException, error)
+    return JSONResponse(
+        {"detail": http_error.detail}, status_code=http_error.status_code, headers=http_error.headers
+    )
+
+
+async def _validation_error(request: Request, error: Exception) -> JSONResponse:
+    errors = cast(RequestValidationError, error).errors()
+    locations = {err["loc"][0] for err in errors if err.get("loc")}
+    if "path" in locations:
+        # A path that cannot name a task (say /tasks/abc) names no task at all.
+        return error_response(NotFound())
+    if locations == {"query"}:
+        return error_response(BadRequest(describe_query_errors(request, errors)))
+    return JSONResponse({"detail": _public_errors(errors)}, status_code=422)
+
+
+def describe_query_errors(request: Request, errors: Sequence[Mapping[str, Any]]) -> str:
+    """One sentence per bad query parameter, naming what it allows (from the route's docs)."""
+    dependant = getattr(request.scope.get("route"), "dependant", None)
+    allowed = {
+        param.alias: param.field_info.description
+        for param in getattr(dependant, "query_params", ())
+        if param.field_info.description
+    }
+    sentences = []
+    for err in errors:
+        name = str(err["loc"][-1])
+        sentences.append(f"invalid '{name}': {allowed.get(name) or err['msg']}")
+    return "; ".join(sentences)
+
+
+def _public_errors(errors: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    # Keep FastAPI's {loc, msg, type} list; drop `ctx` (may hold exception objects) and `url`.
+    return [{k: v for k, v in err.items() if k in ("loc", "msg", "type", "input")} for err in errors]
+
+
+async def _database_error(request: Request, error: Exception) -> JSONResponse:
+    # Connection refused, dropped, timed out or pool exhausted: the database is away, and
+    # clients should retry. Anything else from the driver is a bug and stays a 500.
+    unavailable = (
+        not isinstance(error, sa_exc.DBAPIError)
+        or error.connection_invalidated
+        or isinstance(error, sa_exc.OperationalError | sa_exc.InterfaceError)
+    )
+    if not unavailable:
+        return await _unexpected_error(request, error)
+    logger.warning(
+        "database unavailable",
+        extra={"event": "database_unavailable", "error": type(error).__name__, "path": request.url.path},
+    )
+    return error_response(ServiceUnavailable("Database unavailable, retry shortly"))
+
+
+async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
+    logger.error(
+        "unhandled error",
+        exc_info=error,
+        extra={"event": "unhandled_error", "path": request.url.path, "client": client_address(request)},
+    )
+    return error_response(AppError())
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Render every error as JSON with a `detail`, and never leak internals."""
+    app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    # OSError covers refused/reset connections and asyncio timeouts from the driver.
+    for database_error in (sa_exc.DBAPIError, sa_exc.TimeoutError, OSError):
+        app.add_exception_handler(database_error, _database_error)
+    app.add_exception_handler(Exception, _unexpected_error)

@@ -1,0 +1,39 @@
+"""Liveness and readiness probes for load balancers and orchestrators."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Literal
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel
+from sqlalchemy import text
+
+from todo_api.errors import ServiceUnavailable
+
+router = APIRouter(tags=["health"])
+
+
+class HealthStatus(BaseModel):
+    status: Literal["ok"]
+
+
+@router.get("/health", summary="Liveness: the process answers (no database)")
+async def health() -> HealthStatus:
+    return HealthStatus(status="ok")
+
+
+@router.get(
+    "/health/ready",
+    summary="Readiness: the database answers",
+    responses={503: {"description": "The database is unreachable."}},
+)
+async def ready(request: Request) -> HealthStatus:
+    settings = request.app.state.settings
+    try:
+        async with asyncio.timeout(settings.db_connect_timeout):
+            async with request.app.state.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+    except Exception:
+        raise ServiceUnavailable("Database unavailable") from None
+    return HealthStatus(status="ok")

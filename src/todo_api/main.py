@@ -1,0 +1,137 @@
+"""The application factory. `app` is built on first access, never at import time."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from todo_api import health
+from todo_api.auth import require_path_user
+from todo_api.config import Settings, load_settings, with_dev_secret
+from todo_api.database import create_engine, create_sessionmaker
+from todo_api.docs import install_docs
+from todo_api.errors import install_error_handlers
+from todo_api.logs import RequestLogMiddleware, configure_logging
+from todo_api.middleware import BodySizeLimitMiddleware
+from todo_api.security import JWKSCache, TokenVerifier
+from todo_api.tasks.router import build_router as build_tasks_router
+from todo_api.tasks.schemas import ErrorDetail
+
+EXPOSED_HEADERS = ["Location", "Link", "X-Total-Count", "X-Request-ID", "Retry-After"]
+API_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {
+        "model": ErrorDetail,
+        "description": "Missing, malformed, expired or otherwise invalid bearer token.",
+    },
+    413: {"model": ErrorDetail, "description": "Request body over 1 MiB."},
+    500: {"model": ErrorDetail, "description": "Unexpected error (no internals are shown)."},
+    503: {
+        "model": ErrorDetail,
+        "description": "Database or signing keys unreachable; retry after `Retry-After` seconds.",
+    },
+}
+PATH_USER_ERRORS: dict[int | str, dict[str, Any]] = {
+    403: {"model": ErrorDetail, "description": "`user_id` in the path is not the token's `sub`."}
+}
+
+
+def build_token_verifier(settings: Settings, http: httpx.AsyncClient) -> TokenVerifier:
+    """The verifier for whichever keys are configured: secret, JWKS, or both."""
+    jwks_url = settings.jwks_endpoint
+    jwks = (
+        JWKSCache(
+            jwks_url,
+            http,
+            cache_seconds=settings.jwks_cache_seconds,
+            refetch_interval=settings.jwks_refetch_interval,
+        )
+        if jwks_url
+        else None
+    )
+    secret = settings.better_auth_secret.get_secret_value() if settings.better_auth_secret else None
+    return TokenVerifier(secret=secret, jwks=jwks, issuer=settings.jwt_issuer, audience=settings.jwt_audience)
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """Build the service for these settings; the lifespan opens and closes its resources."""
+    settings = with_dev_secret(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings)
+        # Never follow redirects: the JWKS location is configuration, not something a response may change.
+        http = httpx.AsyncClient(timeout=settings.jwks_timeout, follow_redirects=False)
+        app.state.engine = engine
+        app.state.sessionmaker = create_sessionmaker(engine)
+        app.state.token_verifier = build_token_verifier(settings, http)
+        try:
+            yield
+        finally:
+            await http.aclose()
+            await engine.dispose()
+
+    app = FastAPI(
+        title="todo-api",
+        summary="Each user's tasks, behind Better Auth bearer tokens.",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        redirect_slashes=False,
+        generate_unique_id_function=lambda route: route.name,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    install_docs(app)
+    app.include_router(health.router)
+    app.include_router(build_tasks_router("/api/tasks", responses=API_ERRORS))
+    app.include_router(
+        build_tasks_router(
+            "/api/{user_id}/tasks",
+            operation_suffix="_for_user",
+            dependencies=[Depends(require_path_user)],
+            responses=API_ERRORS | PATH_USER_ERRORS,
+        )
+    )
+    app.add_middleware(BodySizeLimitMiddleware)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+        allow_headers=["Authorization", "Content-Type", "If-Match", "X-Request-ID"],
+        expose_headers=EXPOSED_HEADERS,
+        # Bearer tokens only: cookies are never needed, so credentialed CORS stays off.
+        allow_credentials=False,
+        max_age=600,
+    )
+    app.add_middleware(RequestLogMiddleware)
+    return app
+
+
+def build_app_from_environment() -> FastAPI:
+    """The app `uvicorn todo_api.main:app` serves: settings from the environment and `.env`."""
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    return create_app(settings)
+
+
+@functools.cache
+def _default_app() -> FastAPI:
+    return build_app_from_environment()
+
+
+def __getattr__(name: str) -> FastAPI:
+    # Module-level `app` for any ASGI server, built on first access so importing this
+    # module never reads the environment or opens anything.
+    if name != "app":
+        raise AttributeError(name)
+    return _default_app()
+
+
+__all__ = ["app", "create_app"]  # noqa: F822

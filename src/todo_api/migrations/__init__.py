@@ -1,0 +1,33 @@
+"""Schema migrations (Alembic), shipped inside the package so any install can migrate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import Connection
+
+from todo_api.config import Settings
+from todo_api.database import create_engine
+
+MIGRATIONS_DIR = Path(__file__).parent
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """Alembic's config without an ini file; `connection` is used instead of a new engine."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("file_template", "%%(year)d_%%(month).2d_%%(day).2d_%%(rev)s_%%(slug)s")
+    config.attributes["connection"] = connection
+    return config
+
+
+async def upgrade_database(settings: Settings, revision: str = "head") -> None:
+    """Apply migrations up to `revision`; safe when several instances start at once."""
+    engine = create_engine(settings)
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(lambda sync: command.upgrade(alembic_config(sync), revision))
+    finally:
+        await engine.dispose()

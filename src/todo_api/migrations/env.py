@@ -1,0 +1,49 @@
+"""Alembic environment: runs on a connection handed in by todo_api, or builds one from settings."""
+
+from __future__ import annotations
+
+import asyncio
+
+from alembic import context
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+from sqlmodel import SQLModel
+
+import todo_api.models  # noqa: F401  (registers the tables on the metadata)
+from todo_api.config import load_settings
+from todo_api.database import create_engine
+
+# Any fixed number: instances starting together queue on it instead of racing the DDL.
+MIGRATION_LOCK_KEY = 7_415_926_535
+
+target_metadata = SQLModel.metadata
+
+
+def run_on(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        compare_type=True,
+        render_as_batch=connection.dialect.name == "sqlite",
+    )
+    with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # Held until this transaction ends, so it is released even if a migration fails.
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+        context.run_migrations()
+
+
+async def run_with_new_engine() -> None:
+    engine = create_engine(load_settings())
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(run_on)
+    finally:
+        await engine.dispose()
+
+
+connection = context.config.attributes.get("connection")
+if connection is not None:
+    run_on(connection)
+else:
+    asyncio.run(run_with_new_engine())

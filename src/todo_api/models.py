@@ -1,0 +1,82 @@
+"""The table models."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+from sqlmodel import Field, SQLModel
+
+# Every constraint and index gets a predictable name, so migrations can refer to it.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class TaskStatus(StrEnum):
+    PENDING = "pending"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """Timezone-aware UTC in and out, on PostgreSQL (timestamptz) and SQLite (text) alike."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime; use datetime.now(UTC)")
+        value = value.astimezone(UTC)
+        # SQLite has no time zones: store naive UTC so text comparison orders correctly.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+STATUS_VALUES = ", ".join(f"'{status.value}'" for status in TaskStatus)
+
+
+class Task(SQLModel, table=True):
+    """A user's task. `user_id` is the token's `sub`; every query filters on it."""
+
+    __tablename__ = "task"
+    __table_args__: Any = (
+        sa.CheckConstraint(f"status IN ({STATUS_VALUES})", name="status"),
+        # The list query: one user's tasks, optionally by status, newest first, ties by id.
+        sa.Index(None, "user_id", "created_at", "id"),
+        sa.Index(None, "user_id", "status", "created_at", "id"),
+        # Ids are never reused on SQLite either, so a stale id cannot name a newer task.
+        {"sqlite_autoincrement": True},
+    )
+
+    id: int | None = Field(default=None, sa_column=sa.Column(sa.Integer, sa.Identity(), primary_key=True))
+    user_id: str = Field(sa_column=sa.Column(sa.String(255), nullable=False))
+    title: str = Field(sa_column=sa.Column(sa.String(200), nullable=False))
+    description: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
+    status: str = Field(
+        default=TaskStatus.PENDING.value,
+        sa_column=sa.Column(sa.String(16), nullable=False, server_default=TaskStatus.PENDING.value),
+    )
+    created_at: datetime = Field(default_factory=utc_now, sa_column=sa.Column(UTCDateTime, nullable=False))
+    updated_at: datetime = Field(default_factory=utc_now, sa_column=sa.Column(UTCDateTime, nullable=False))
+
+
+task_table: sa.Table = Task.__table__  # type: ignore[attr-defined]

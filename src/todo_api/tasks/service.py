@@ -1,0 +1,161 @@
+"""Task operations. Every statement is scoped to the owner, so another user's task is
+indistinguishable from a missing one. Services flush, never commit: the request's unit of
+work does that."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from todo_api.errors import NotFound
+from todo_api.models import TaskStatus, task_table, utc_now
+from todo_api.tasks.schemas import SortKey, StatusFilter, TaskCreate, TaskPublic, TaskUpdate
+
+columns = task_table.c
+TASK_COLUMNS = (
+    columns.id,
+    columns.user_id,
+    columns.title,
+    columns.description,
+    columns.status,
+    columns.created_at,
+    columns.updated_at,
+)
+SORT_COLUMNS = {
+    "created_at": columns.created_at,
+    "updated_at": columns.updated_at,
+    "title": columns.title,
+    "status": columns.status,
+}
+COMPLETED = TaskStatus.COMPLETED.value
+PENDING = TaskStatus.PENDING.value
+
+
+class TaskNotFound(NotFound):
+    default_detail = "Task not found"
+
+
+@dataclass(frozen=True, slots=True)
+class TaskPage:
+    items: list[TaskPublic]
+    total: int
+
+
+def _owned(user_id: str, task_id: int) -> tuple[sa.ColumnElement[bool], ...]:
+    return (columns.id == task_id, columns.user_id == user_id)
+
+
+def _public(row: Any) -> TaskPublic:
+    return TaskPublic.model_validate(row)
+
+
+async def list_tasks(
+    session: AsyncSession,
+    *,
+    user_id: str,
+    status: StatusFilter,
+    sort: SortKey,
+    limit: int,
+    offset: int,
+) -> TaskPage:
+    """One page of the user's tasks and how many match in all."""
+    conditions = [columns.user_id == user_id]
+    if status != "all":
+        conditions.append(columns.status == status)
+    sort_column = SORT_COLUMNS[sort.removeprefix("-")]
+    # Ties are broken by id so pages never overlap or skip rows.
+    order = (sort_column.desc(), columns.id.desc()) if sort.startswith("-") else (sort_column, columns.id)
+    statement = sa.select(*TASK_COLUMNS).where(*conditions).order_by(*order).limit(limit).offset(offset)
+    rows: Sequence[Any] = (await session.execute(statement)).all()
+    if len(rows) < limit and (rows or offset == 0):
+        # A short page is the last one, so the total is known without counting.
+        total = offset + len(rows)
+    else:
+        count = sa.select(sa.func.count()).select_from(task_table).where(*conditions)
+        total = (await session.execute(count)).scalar_one()
+    return TaskPage(items=[_public(row) for row in rows], total=total)
+
+
+async def create_task(session: AsyncSession, *, user_id: str, data: TaskCreate) -> TaskPublic:
+    """Insert a task owned by `user_id`."""
+    now = utc_now()
+    status = data.status_from_completed() or TaskStatus.PENDING
+    statement = (
+        sa.insert(task_table)
+        .values(
+            user_id=user_id,
+            title=data.title,
+            description=data.description,
+            status=status.value,
+            created_at=now,
+            updated_at=now,
+        )
+        .returning(*TASK_COLUMNS)
+    )
+    return _public((await session.execute(statement)).one())
+
+
+async def get_task(session: AsyncSession, *, user_id: str, task_id: int) -> TaskPublic:
+    """The user's task, or TaskNotFound."""
+    statement = sa.select(*TASK_COLUMNS).where(*_owned(user_id, task_id))
+    row = (await session.execute(statement)).one_or_none()
+    if row is None:
+        raise TaskNotFound()
+    return _public(row)
+
+
+async def update_task(
+    session: AsyncSession, *, user_id: str, task_id: int, changes: TaskUpdate
+) -> TaskPublic:
+    """Apply the fields present in `changes` in one statement."""
+    values: dict[str, Any] = {"updated_at": utc_now()}
+    if "title" in changes.model_fields_set:
+        values["title"] = changes.title
+    if "description" in changes.model_fields_set:
+        values["description"] = changes.description
+    status = changes.status_from_completed()
+    if status is not None:
+        values["status"] = status.value
+    elif changes.completed is False:
+        values["status"] = _uncompleted_status()
+    return await _update_returning(session, user_id=user_id, task_id=task_id, values=values)
+
+
+async def set_completed(
+    session: AsyncSession, *, user_id: str, task_id: int, completed: bool | None
+) -> TaskPublic:
+    """Set `completed`, or toggle it when None. One statement, so concurrent toggles all count."""
+    if completed is None:
+        status: Any = sa.case((columns.status == COMPLETED, PENDING), else_=COMPLETED)
+    elif completed:
+        status = COMPLETED
+    else:
+        status = _uncompleted_status()
+    values = {"status": status, "updated_at": utc_now()}
+    return await _update_returning(session, user_id=user_id, task_id=task_id, values=values)
+
+
+async def delete_task(session: AsyncSession, *, user_id: str, task_id: int) -> None:
+    """Delete the user's task, or TaskNotFound."""
+    statement = sa.delete(task_table).where(*_owned(user_id, task_id)).returning(columns.id)
+    if (await session.execute(statement)).first() is None:
+        raise TaskNotFound()
+
+
+def _uncompleted_status() -> sa.ColumnElement[str]:
+    # Un-completing a completed task makes it pending; other statuses are already not completed.
+    return sa.case((columns.status == COMPLETED, PENDING), else_=columns.status)
+
+
+async def _update_returning(
+    session: AsyncSession, *, user_id: str, task_id: int, values: dict[str, Any]
+) -> TaskPublic:
+    statement = sa.update(task_table).where(*_owned(user_id, task_id)).values(values).returning(*TASK_COLUMNS)
+    row = (await session.execute(statement)).one_or_none()
+    if row is None:
+        raise TaskNotFound()
+    return _public(row)

@@ -1,0 +1,161 @@
+"""Test harness: a fresh database per test, the real app through an ASGI client, real tokens.
+
+Every test runs on SQLite; with TEST_DATABASE_URL=postgresql://… the same suite runs on
+PostgreSQL, in a database created for this run (and dropped after it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from fastapi import FastAPI
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
+from sqlalchemy.engine import make_url
+
+from todo_api.config import Settings
+from todo_api.main import create_app
+from todo_api.migrations import upgrade_database
+from todo_api.security import create_token
+
+SECRET = "test-secret-not-for-production-" + "0123456789abcdef" * 3
+
+
+class IsolatedSettings(Settings):
+    """Settings from arguments only: a developer's environment or .env never leaks in."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource, *_: Any, **__: Any
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)
+
+
+def make_settings(database_url: str, **overrides: Any) -> Settings:
+    """Test settings for `database_url`: HS256 with the test secret, no auto-migration."""
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "better_auth_secret": SECRET,
+        "migrate_on_startup": False,
+        "db_connect_timeout": 2.0,
+    }
+    return IsolatedSettings(**(values | overrides))
+
+
+class Database:
+    """Hands out a fresh, migrated database for each test."""
+
+    def __init__(self, template_url: str, *, postgres_admin_url: str | None = None) -> None:
+        self.template_url = template_url
+        self.postgres_admin_url = postgres_admin_url
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.postgres_admin_url is not None
+
+    def fresh(self, directory: Path) -> str:
+        """A URL to an empty, migrated database no other test uses."""
+        if self.is_postgres:
+            asyncio.run(_truncate(self.template_url))
+            return self.template_url
+        target = directory / "todo.db"
+        shutil.copyfile(make_url(self.template_url).database or "", target)
+        return f"sqlite:///{target}"
+
+
+async def _truncate(url: str) -> None:
+    connection = await asyncpg.connect(_asyncpg_dsn(url))
+    try:
+        await connection.execute("TRUNCATE task RESTART IDENTITY")
+    finally:
+        await connection.close()
+
+
+def _asyncpg_dsn(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def _run_sql(url: str, *statements: str) -> None:
+    connection = await asyncpg.connect(_asyncpg_dsn(url))
+    try:
+        for statement in statements:
+            await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(scope="session")
+def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
+    """The migrated template for this run, on SQLite or on TEST_DATABASE_URL's PostgreSQL."""
+    admin_url = os.environ.get("TEST_DATABASE_URL")
+    if not admin_url:
+        template = tmp_path_factory.mktemp("template") / "template.db"
+        url = f"sqlite:///{template}"
+        asyncio.run(upgrade_database(make_settings(url)))
+        yield Database(url)
+        return
+    name = f"todo_test_{uuid.uuid4().hex[:12]}"
+    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    asyncio.run(_run_sql(admin_url, f'CREATE DATABASE "{name}"'))
+    try:
+        asyncio.run(upgrade_database(make_settings(url)))
+        yield Database(url, postgres_admin_url=admin_url)
+    finally:
+        asyncio.run(_run_sql(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def database_url(database: Database, tmp_path: Path) -> str:
+    return database.fresh(tmp_path)
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return make_settings(database_url)
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    """The real app, with its lifespan (engine, JWKS client) running."""
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    # raise_app_exceptions=False: a 500 is a response to assert on, as a client would see it.
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
+
+
+TokenFactory = Callable[..., str]
+
+
+@pytest.fixture
+def make_token() -> TokenFactory:
+    """Sign an HS256 token with the test secret: make_token("alice", ttl_seconds=60, aud=...)."""
+
+    def make(sub: Any = "alice", *, ttl_seconds: int = 3600, secret: str = SECRET, **claims: Any) -> str:
+        return create_token(sub, secret, ttl_seconds=ttl_seconds, **claims)
+
+    return make
+
+
+@pytest.fixture
+def auth(make_token: TokenFactory) -> Callable[[str], dict[str, str]]:
+    """Authorization headers for a user id."""
+
+    def headers(sub: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {make_token(sub)}"}
+
+    return headers

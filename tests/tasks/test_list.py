@@ -1,0 +1,142 @@
+"""Listing: filters, sort orders with stable ties, pagination headers, parameter errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.tasks.conftest import TaskApi
+
+
+async def _seed(api: TaskApi) -> list[dict[str, Any]]:
+    specs = [("banana", "pending"), ("apple", "completed"), ("cherry", "in_progress"), ("apple", "pending")]
+    return [await api.create("alice", title=title, status=status) for title, status in specs]
+
+
+async def test_default_order_is_newest_first(api: TaskApi) -> None:
+    tasks = await _seed(api)
+
+    listed = (await api.list("alice")).json()
+
+    assert [task["id"] for task in listed] == [task["id"] for task in reversed(tasks)]
+
+
+@pytest.mark.parametrize("status", ["pending", "in_progress", "completed"])
+async def test_status_filter(api: TaskApi, status: str) -> None:
+    tasks = await _seed(api)
+
+    response = await api.list("alice", status=status)
+
+    expected = {task["id"] for task in tasks if task["status"] == status}
+    assert {task["id"] for task in response.json()} == expected
+    assert response.headers["x-total-count"] == str(len(expected))
+
+
+async def test_status_all_lists_everything(api: TaskApi) -> None:
+    tasks = await _seed(api)
+
+    response = await api.list("alice", status="all")
+
+    assert len(response.json()) == len(tasks)
+
+
+@pytest.mark.parametrize("key", ["created_at", "updated_at", "title", "status"])
+@pytest.mark.parametrize("descending", [False, True])
+async def test_sort_orders_with_ties_broken_by_id(api: TaskApi, key: str, descending: bool) -> None:
+    tasks = await _seed(api)
+    # Make updated_at order differ from created_at order.
+    await api.call("PATCH", "alice", tasks[0]["id"], json={"description": "touched"})
+    current = {task["id"]: task for task in (await api.list("alice")).json()}
+
+    response = await api.list("alice", sort=f"-{key}" if descending else key)
+
+    expected = sorted(current.values(), key=lambda task: (task[key], task["id"]), reverse=descending)
+    assert [task["id"] for task in response.json()] == [task["id"] for task in expected]
+
+
+async def test_pagination_headers_and_next_link(api: TaskApi) -> None:
+    tasks = [await api.create("alice", title=f"t{i}") for i in range(5)]
+    newest_first = [task["id"] for task in reversed(tasks)]
+
+    first = await api.list("alice", limit=2)
+    second = await api.client.get(_link_target(first.headers["link"]), headers=api.auth("alice"))
+    last = await api.list("alice", limit=2, offset=4)
+
+    assert [task["id"] for task in first.json()] == newest_first[:2]
+    assert first.headers["x-total-count"] == "5"
+    assert [task["id"] for task in second.json()] == newest_first[2:4]
+    assert "link" in second.headers
+    assert [task["id"] for task in last.json()] == newest_first[4:]
+    assert "link" not in last.headers
+    assert last.headers["x-total-count"] == "5"
+
+
+async def test_next_link_keeps_the_filter_and_sort(api: TaskApi) -> None:
+    for i in range(3):
+        await api.create("alice", title=f"t{i}")
+
+    response = await api.list("alice", limit=1, status="pending", sort="title")
+
+    target = _link_target(response.headers["link"])
+    assert "status=pending" in target
+    assert "sort=title" in target
+    assert "offset=1" in target
+    assert response.headers["link"].endswith('; rel="next"')
+
+
+async def test_offset_past_the_end_is_empty_with_the_true_total(api: TaskApi) -> None:
+    await _seed(api)
+
+    response = await api.list("alice", offset=100)
+
+    assert response.status_code == 200
+    assert response.json() == []
+    assert response.headers["x-total-count"] == "4"
+
+
+async def test_full_page_still_reports_the_total(api: TaskApi) -> None:
+    await _seed(api)
+
+    response = await api.list("alice", limit=4)
+
+    assert response.headers["x-total-count"] == "4"
+    assert "link" not in response.headers
+
+
+async def test_empty_list_is_an_empty_array(api: TaskApi) -> None:
+    response = await api.list("alice")
+
+    assert response.status_code == 200
+    assert response.json() == []
+    assert response.headers["x-total-count"] == "0"
+
+
+@pytest.mark.parametrize(
+    ("params", "mentions"),
+    [
+        ({"status": "done"}, ["all", "pending", "in_progress", "completed"]),
+        ({"sort": "priority"}, ["created_at", "updated_at", "title", "status", "-"]),
+        ({"limit": "0"}, ["1", "1000"]),
+        ({"limit": "1001"}, ["1", "1000"]),
+        ({"limit": "ten"}, ["1", "1000"]),
+        ({"offset": "-1"}, ["0"]),
+        ({"offset": "x"}, ["0"]),
+    ],
+)
+async def test_invalid_list_parameters_are_400_naming_the_allowed_values(
+    api: TaskApi, params: dict[str, str], mentions: list[str]
+) -> None:
+    response = await api.list("alice", **params)
+
+    assert response.status_code == 400
+    detail = response.json()["detail"]
+    assert isinstance(detail, str)
+    name = next(iter(params))
+    assert f"'{name}'" in detail
+    for allowed in mentions:
+        assert allowed in detail
+
+
+def _link_target(link: str) -> str:
+    return link.split(";", maxsplit=1)[0].strip().removeprefix("<").removesuffix(">")

@@ -1,0 +1,191 @@
+"""Input rules: lengths, trimming, strict types, mass assignment, body limits, error shapes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.tasks.conftest import TaskApi
+
+
+async def test_title_of_200_characters_is_accepted_and_201_is_not(api: TaskApi) -> None:
+    accepted = await api.call("POST", "alice", json={"title": "t" * 200})
+    rejected = await api.call("POST", "alice", json={"title": "t" * 201})
+
+    assert accepted.status_code == 201
+    assert rejected.status_code == 422
+    assert rejected.json()["detail"][0]["loc"] == ["body", "title"]
+
+
+async def test_title_is_trimmed_before_its_length_is_checked(api: TaskApi) -> None:
+    response = await api.call("POST", "alice", json={"title": "  " + "t" * 200 + "\n"})
+
+    assert response.status_code == 201
+    assert response.json()["title"] == "t" * 200
+
+
+@pytest.mark.parametrize("title", ["", "   ", "\t\n"])
+async def test_blank_title_is_422(api: TaskApi, title: str) -> None:
+    response = await api.call("POST", "alice", json={"title": title})
+
+    assert response.status_code == 422
+
+
+async def test_title_is_required_on_create(api: TaskApi) -> None:
+    response = await api.call("POST", "alice", json={"description": "no title"})
+
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "title"]
+
+
+async def test_description_may_be_null_and_is_capped_at_10000_characters(api: TaskApi) -> None:
+    null = await api.call("POST", "alice", json={"title": "x", "description": None})
+    longest = await api.call("POST", "alice", json={"title": "x", "description": "d" * 10_000})
+    too_long = await api.call("POST", "alice", json={"title": "x", "description": "d" * 10_001})
+
+    assert null.status_code == 201
+    assert null.json()["description"] is None
+    assert longest.status_code == 201
+    assert too_long.status_code == 422
+
+
+async def test_unicode_round_trips(api: TaskApi) -> None:
+    title = "Café ☕ 日本語 🚀 עברית"
+    created = await api.create("alice", title=title, description="naïve — “quoted” ✓")
+
+    fetched = (await api.get("alice", created["id"])).json()
+
+    assert fetched["title"] == title
+    assert fetched["description"] == "naïve — “quoted” ✓"
+
+
+async def test_title_of_200_emoji_is_accepted(api: TaskApi) -> None:
+    response = await api.call("POST", "alice", json={"title": "🚀" * 200})
+
+    assert response.status_code == 201
+    assert (await api.get("alice", response.json()["id"])).json()["title"] == "🚀" * 200
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"title": 5},
+        {"title": ["x"]},
+        {"title": "x", "completed": "yes"},
+        {"title": "x", "completed": 1},
+        {"title": "x", "description": 7},
+        {"title": "x", "status": "done"},
+        {"title": "x", "status": "COMPLETED"},
+        {"title": "x\u0000y"},
+    ],
+)
+async def test_wrong_types_are_422(api: TaskApi, body: dict[str, Any]) -> None:
+    response = await api.call("POST", "alice", json=body)
+
+    assert response.status_code == 422
+    assert (await api.list("alice")).json() == []
+
+
+async def test_status_and_completed_must_agree(api: TaskApi) -> None:
+    disagree = await api.call("POST", "alice", json={"title": "x", "status": "pending", "completed": True})
+    agree = await api.call("POST", "alice", json={"title": "x", "status": "completed", "completed": True})
+    via_completed = await api.call("POST", "alice", json={"title": "x", "completed": True})
+
+    assert disagree.status_code == 422
+    assert agree.json()["status"] == "completed"
+    assert via_completed.json()["status"] == "completed"
+
+
+async def test_server_owned_fields_are_ignored_on_create(api: TaskApi) -> None:
+    response = await api.call(
+        "POST",
+        "alice",
+        json={
+            "title": "x",
+            "id": 999_999,
+            "user_id": "mallory",
+            "created_at": "2000-01-01T00:00:00Z",
+            "updated_at": "2000-01-01T00:00:00Z",
+        },
+    )
+
+    task = response.json()
+    assert response.status_code == 201
+    assert task["id"] != 999_999
+    assert task["user_id"] == "alice"
+    assert not task["created_at"].startswith("2000")
+    assert not task["updated_at"].startswith("2000")
+
+
+async def test_server_owned_fields_are_ignored_on_update(api: TaskApi) -> None:
+    task = await api.create("alice")
+
+    for method in ("PUT", "PATCH"):
+        response = await api.call(
+            method,
+            "alice",
+            task["id"],
+            json={"title": "ok", "id": 5, "user_id": "mallory", "created_at": "2000-01-01T00:00:00Z"},
+        )
+        assert response.status_code == 200
+        assert response.json()["id"] == task["id"]
+        assert response.json()["user_id"] == "alice"
+        assert response.json()["created_at"] == task["created_at"]
+
+
+@pytest.mark.parametrize("body", [{}, {"id": 3, "user_id": "bob"}, {"unknown": 1}])
+async def test_update_needs_at_least_one_writable_field(api: TaskApi, body: dict[str, Any]) -> None:
+    task = await api.create("alice")
+
+    response = await api.call("PATCH", "alice", task["id"], json=body)
+
+    assert response.status_code == 422
+    assert (await api.get("alice", task["id"])).json() == task
+
+
+@pytest.mark.parametrize("field", ["title", "status", "completed"])
+async def test_update_refuses_null_for_required_fields(api: TaskApi, field: str) -> None:
+    task = await api.create("alice")
+
+    response = await api.call("PUT", "alice", task["id"], json={field: None})
+
+    assert response.status_code == 422
+
+
+async def test_validation_errors_keep_fastapis_list_shape(api: TaskApi) -> None:
+    response = await api.call("POST", "alice", json={"title": ""})
+
+    detail = response.json()["detail"]
+    assert isinstance(detail, list)
+    assert {"loc", "msg", "type"} <= set(detail[0])
+
+
+async def test_malformed_json_is_422(api: TaskApi) -> None:
+    response = await api.call(
+        "POST", "alice", content=b'{"title": ', headers={"Content-Type": "application/json"}
+    )
+
+    assert response.status_code == 422
+    assert isinstance(response.json()["detail"], list)
+
+
+async def test_body_over_1_mib_is_413(api: TaskApi) -> None:
+    body = b'{"title": "x", "description": "' + b"d" * (1024 * 1024) + b'"}'
+
+    response = await api.call("POST", "alice", content=body, headers={"Content-Type": "application/json"})
+
+    assert response.status_code == 413
+    assert "detail" in response.json()
+    assert (await api.list("alice")).json() == []
+
+
+async def test_streamed_body_over_1_mib_is_413(api: TaskApi) -> None:
+    async def chunks() -> Any:
+        for _ in range(20):
+            yield b"x" * 64 * 1024
+
+    response = await api.call("POST", "alice", content=chunks(), headers={"Content-Type": "application/json"})
+
+    assert response.status_code == 413
+    assert "detail" in response.json()

@@ -1,0 +1,184 @@
+"""Authentication as clients see it: only `Authorization: Bearer`, one 401 shape, logged."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+from fastapi import FastAPI
+
+from tests.conftest import SECRET, TokenFactory, make_settings
+from tests.keys import new_key, serve_jwks
+from todo_api.main import create_app
+
+
+def assert_401(response: httpx.Response, *, token_sent: bool) -> None:
+    assert response.status_code == 401
+    assert isinstance(response.json()["detail"], str)
+    expected = 'Bearer error="invalid_token"' if token_sent else "Bearer"
+    assert response.headers["www-authenticate"] == expected
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/api/tasks"),
+        ("POST", "/api/tasks"),
+        ("GET", "/api/alice/tasks"),
+        ("GET", "/api/tasks/1"),
+        ("PUT", "/api/tasks/1"),
+        ("DELETE", "/api/alice/tasks/1"),
+        ("PATCH", "/api/alice/tasks/1/complete"),
+    ],
+)
+async def test_no_token_is_401(client: httpx.AsyncClient, method: str, path: str) -> None:
+    response = await client.request(method, path)
+
+    assert_401(response, token_sent=False)
+    assert response.json() == {"detail": "Not authenticated"}
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["Basic YWxpY2U6cGFzc3dvcmQ=", "Bearer", "Bearer ", "Token abc", "bearer", "JWT abc"],
+)
+async def test_anything_but_a_bearer_token_is_401(client: httpx.AsyncClient, header: str) -> None:
+    response = await client.get("/api/tasks", headers={"Authorization": header})
+
+    assert_401(response, token_sent=False)
+
+
+async def test_lowercase_bearer_scheme_is_accepted(
+    client: httpx.AsyncClient, make_token: TokenFactory
+) -> None:
+    response = await client.get("/api/tasks", headers={"Authorization": f"bearer {make_token('alice')}"})
+
+    assert response.status_code == 200
+
+
+async def test_token_in_query_string_or_cookie_is_ignored(
+    client: httpx.AsyncClient, make_token: TokenFactory
+) -> None:
+    token = make_token("alice")
+
+    in_query = await client.get("/api/tasks", params={"token": token, "access_token": token})
+    client.cookies.set("token", token)
+    client.cookies.set("better-auth.session_token", token)
+    in_cookie = await client.get("/api/tasks")
+
+    assert_401(in_query, token_sent=False)
+    assert_401(in_cookie, token_sent=False)
+
+
+@pytest.mark.parametrize(
+    ("mint", "reason"),
+    [
+        (lambda make: make("alice", ttl_seconds=-120), "Invalid token: token expired"),
+        (lambda make: make("alice", secret="wrong-secret-" + "x" * 40), "Invalid token: invalid signature"),
+        (lambda make: "not.a.jwt", "Invalid token: malformed token"),
+        (lambda make: make(""), "Invalid token: empty subject"),
+        (lambda make: make(123), "Invalid token: subject must be a string"),
+        (
+            lambda make: jwt.encode({"sub": "alice"}, SECRET, algorithm="HS256"),
+            "Invalid token: missing claim 'exp'",
+        ),
+    ],
+)
+async def test_invalid_tokens_are_401_with_a_reason(
+    client: httpx.AsyncClient, make_token: TokenFactory, mint: Callable[[TokenFactory], str], reason: str
+) -> None:
+    response = await client.get("/api/tasks", headers={"Authorization": f"Bearer {mint(make_token)}"})
+
+    assert_401(response, token_sent=True)
+    assert response.json() == {"detail": reason}
+
+
+async def test_failures_are_logged_without_the_token(
+    client: httpx.AsyncClient, make_token: TokenFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    token = make_token("alice", ttl_seconds=-120)
+    caplog.set_level(logging.INFO)
+
+    await client.get("/api/tasks/7", headers={"Authorization": f"Bearer {token}"})
+
+    failures = [r for r in caplog.records if getattr(r, "event", None) == "authentication_failed"]
+    assert len(failures) == 1
+    assert failures[0].reason == "Invalid token: token expired"  # type: ignore[attr-defined]
+    assert failures[0].path == "/api/tasks/7"  # type: ignore[attr-defined]
+    assert failures[0].client == "127.0.0.1"  # type: ignore[attr-defined]
+    everything = "\n".join(f"{r.getMessage()} {vars(r)}" for r in caplog.records)
+    assert token not in everything
+    assert token.split(".")[2] not in everything
+    assert SECRET not in everything
+
+
+async def test_path_user_mismatch_is_logged(
+    client: httpx.AsyncClient, auth: Callable[[str], dict[str, str]], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+
+    await client.get("/api/alice/tasks", headers=auth("bob"))
+
+    assert [r for r in caplog.records if getattr(r, "event", None) == "authorization_failed"]
+
+
+async def test_health_needs_no_token(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/health")).status_code == 200
+
+
+@pytest.fixture
+async def jwks_client(database_url: str) -> AsyncIterator[tuple[httpx.AsyncClient, Any, Any]]:
+    """An app configured only with a JWKS URL (like BETTER_AUTH_URL), plus its key server."""
+    key = new_key("EdDSA", kid="ba-1")
+    with serve_jwks(key) as server:
+        settings = make_settings(
+            database_url,
+            better_auth_secret=None,
+            jwks_url=server.url,
+            jwt_issuer="http://localhost:3000",
+            jwt_audience="http://localhost:3000",
+        )
+        app: FastAPI = create_app(settings)
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+                yield client, key, server
+
+
+async def test_eddsa_token_from_the_jwks_works_end_to_end(jwks_client: Any) -> None:
+    client, key, _ = jwks_client
+    token = key.sign("ba-user", iss="http://localhost:3000", aud="http://localhost:3000")
+    headers = {"Authorization": f"Bearer {token}"}
+
+    created = await client.post("/api/tasks", json={"title": "via JWKS"}, headers=headers)
+    listed = await client.get("/api/ba-user/tasks", headers=headers)
+
+    assert created.status_code == 201
+    assert created.json()["user_id"] == "ba-user"
+    assert [task["title"] for task in listed.json()] == ["via JWKS"]
+
+
+async def test_jwks_only_app_refuses_hs256(jwks_client: Any, make_token: TokenFactory) -> None:
+    client, _, _ = jwks_client
+    token = make_token("alice", iss="http://localhost:3000", aud="http://localhost:3000")
+
+    response = await client.get("/api/tasks", headers={"Authorization": f"Bearer {token}"})
+
+    assert_401(response, token_sent=True)
+
+
+async def test_unreachable_jwks_is_503_with_json_never_500(jwks_client: Any) -> None:
+    client, _, server = jwks_client
+    server.status = 503
+    stranger = new_key("EdDSA", kid="never-seen")
+    token = stranger.sign("alice", iss="http://localhost:3000", aud="http://localhost:3000")
+
+    response = await client.get("/api/tasks", headers={"Authorization": f"Bearer {token}"})
+
+    assert response.status_code == 503
+    assert response.headers["retry-after"]
+    assert isinstance(response.json()["detail"], str)

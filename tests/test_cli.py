@@ -1,0 +1,222 @@
+"""The `todo-api` command as operators run it: real processes, real exit codes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import jwt
+import pytest
+from sqlalchemy.engine import make_url
+
+from tests.conftest import SECRET, Database
+
+TODO_API = str(Path(sys.executable).parent / "todo-api")
+
+
+def clean_env(**overrides: str) -> dict[str, str]:
+    """Only what a process needs, so the developer's own settings never leak in."""
+    base = {key: os.environ[key] for key in ("PATH", "HOME", "LANG") if key in os.environ}
+    return base | {"LOG_LEVEL": "warning"} | overrides
+
+
+def run(*args: str, cwd: Path, timeout: float = 20, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [TODO_API, *args],
+        cwd=cwd,
+        env=clean_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def test_token_command_prints_a_token_the_service_accepts(tmp_path: Path) -> None:
+    result = run(
+        "token", "alice", "--ttl", "120", cwd=tmp_path, BETTER_AUTH_SECRET=SECRET, JWT_AUDIENCE="web"
+    )
+
+    assert result.returncode == 0, result.stderr
+    claims = jwt.decode(result.stdout.strip(), SECRET, algorithms=["HS256"], audience="web")
+    assert claims["sub"] == "alice"
+    assert claims["exp"] - claims["iat"] == 120
+
+
+def test_token_command_without_a_secret_in_production_fails_clearly(tmp_path: Path) -> None:
+    result = run(
+        "token", "alice", cwd=tmp_path, ENVIRONMENT="production", BETTER_AUTH_URL="https://app.example"
+    )
+
+    assert result.returncode == 2
+    assert (
+        result.stderr.strip()
+        == "todo-api: no BETTER_AUTH_SECRET is configured, so no HS256 token can be signed"
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"DATABASE_URL": "postgresql://app:placeholder-pw@db:notaport/app"}, "DATABASE_URL: malformed URL"),
+        ({"DATABASE_URL": "mysql://app@db/app"}, "DATABASE_URL: unsupported scheme 'mysql'"),
+        ({"ENVIRONMENT": "production"}, "production needs BETTER_AUTH_SECRET"),
+        ({"BETTER_AUTH_SECRET": "short"}, "BETTER_AUTH_SECRET: must be at least 32 characters"),
+    ],
+)
+@pytest.mark.parametrize("command", ["serve", "migrate"])
+def test_bad_configuration_stops_start_up_with_one_line(
+    tmp_path: Path, command: str, env: dict[str, str], expected: str
+) -> None:
+    started = time.monotonic()
+
+    result = run(command, cwd=tmp_path, **env)
+
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("todo-api: invalid configuration: ")
+    assert expected in lines[0]
+    assert "placeholder-pw" not in result.stderr
+    assert "Traceback" not in result.stderr
+    assert time.monotonic() - started < 10
+
+
+@pytest.mark.parametrize("command", ["serve", "migrate"])
+def test_unreachable_database_stops_start_up_within_10_seconds(tmp_path: Path, command: str) -> None:
+    started = time.monotonic()
+
+    result = run(command, cwd=tmp_path, DATABASE_URL="postgresql://app:placeholder-pw@127.0.0.1:1/app")
+
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(
+        "todo-api: cannot migrate the database at postgresql://app:***@127.0.0.1:1/app: "
+    )
+    assert "Traceback" not in result.stderr
+    assert time.monotonic() - started < 10
+
+
+def test_migrate_creates_a_sqlite_database(tmp_path: Path) -> None:
+    result = run("migrate", cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "todo.db").exists()
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """`todo-api serve` in a fresh directory, with no configuration at all."""
+    port = free_port()
+    process = subprocess.Popen(
+        [TODO_API, "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env=clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base_url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        else:
+            process.kill()
+            pytest.fail(f"serve did not start: {process.communicate()[1]}")
+        yield process, base_url
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
+def test_serve_works_with_zero_configuration(
+    served: tuple[subprocess.Popen[str], str], tmp_path: Path
+) -> None:
+    process, base_url = served
+
+    process.send_signal(signal.SIGINT)  # first we need the banner, printed before serving
+    _, stderr = process.communicate(timeout=15)
+
+    assert process.returncode == 0
+    assert f"{base_url.replace('127.0.0.1', 'localhost')}/docs" in stderr
+    token = next(line for line in stderr.splitlines() if line.startswith("eyJ"))
+    secret = (tmp_path / ".todo-api-secret").read_text().strip()
+    assert jwt.decode(token, secret, algorithms=["HS256"])["sub"] == "demo-user"
+    assert (tmp_path / "todo.db").exists()
+
+
+def test_served_api_accepts_the_printed_token_and_stops_cleanly_on_sigterm(
+    served: tuple[subprocess.Popen[str], str], tmp_path: Path
+) -> None:
+    process, base_url = served
+    secret = (tmp_path / ".todo-api-secret").read_text().strip()
+    token = jwt.encode({"sub": "dev", "exp": int(time.time()) + 60}, secret, algorithm="HS256")
+    headers = {"Authorization": f"Bearer {token}"}
+
+    created = httpx.post(f"{base_url}/api/tasks", json={"title": "hello"}, headers=headers)
+    docs = httpx.get(f"{base_url}/docs")
+    process.send_signal(signal.SIGTERM)
+    process.communicate(timeout=15)
+
+    assert created.status_code == 201
+    assert docs.status_code == 200
+    assert "server" not in created.headers
+    assert process.returncode == 0
+
+
+@pytest.mark.postgres
+def test_instances_starting_together_migrate_once(database: Database, tmp_path: Path) -> None:
+    if not database.is_postgres:
+        pytest.skip("several instances sharing one database is a PostgreSQL deployment")
+    assert database.postgres_admin_url is not None
+    name = f"{make_url(database.template_url).database}_concurrent"
+    admin = make_url(database.postgres_admin_url)
+    target = admin.set(database=name).render_as_string(hide_password=False)
+    subprocess.run(
+        ["psql", admin.render_as_string(hide_password=False), "-qc", f'CREATE DATABASE "{name}"'], check=True
+    )
+    try:
+        processes = [
+            subprocess.Popen(
+                [TODO_API, "migrate"],
+                cwd=tmp_path,
+                env=clean_env(DATABASE_URL=target),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(4)
+        ]
+        results = [(process.wait(timeout=60), process.communicate()[1]) for process in processes]
+        assert all(code == 0 for code, _ in results), results
+    finally:
+        subprocess.run(
+            [
+                "psql",
+                admin.render_as_string(hide_password=False),
+                "-qc",
+                f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)',
+            ],
+            check=True,
+        )

@@ -1,0 +1,139 @@
+"""Settings: what is accepted, what stops start-up, and the development secret."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import SECRET, IsolatedSettings
+from todo_api.config import (
+    DEV_SECRET_FILE,
+    ConfigError,
+    Environment,
+    Settings,
+    load_settings,
+    with_dev_secret,
+)
+
+
+def test_defaults_are_development_with_a_local_sqlite_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name in ("DATABASE_URL", "ENVIRONMENT", "BETTER_AUTH_SECRET", "BETTER_AUTH_URL", "JWKS_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+    settings = load_settings()
+
+    assert settings.environment is Environment.DEVELOPMENT
+    assert settings.database_url.get_secret_value() == "sqlite:///todo.db"
+    assert settings.cors_origins == []
+
+
+def test_environment_and_dotenv_are_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("CORS_ORIGINS", raising=False)
+    (tmp_path / ".env").write_text(
+        "CORS_ORIGINS=http://localhost:3000, https://app.example/\nLOG_LEVEL=WARNING\n"
+    )
+    monkeypatch.setenv("JWT_ISSUER", "https://app.example")
+
+    settings = load_settings()
+
+    assert settings.cors_origins == ["http://localhost:3000", "https://app.example"]
+    assert settings.log_level == "warning"
+    assert settings.jwt_issuer == "https://app.example"
+
+
+def test_empty_values_mean_unset() -> None:
+    settings = IsolatedSettings(better_auth_secret="", jwt_issuer="", better_auth_url="")
+
+    assert settings.better_auth_secret is None
+    assert settings.jwt_issuer is None
+    assert settings.jwks_endpoint is None
+
+
+def test_jwks_endpoint_derives_from_better_auth_url() -> None:
+    assert (
+        IsolatedSettings(better_auth_url="https://app.example/").jwks_endpoint
+        == "https://app.example/api/auth/jwks"
+    )
+    explicit = IsolatedSettings(better_auth_url="https://app.example", jwks_url="https://keys.example/jwks")
+    assert explicit.jwks_endpoint == "https://keys.example/jwks"
+
+
+def test_production_refuses_to_start_without_a_way_to_verify_tokens() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(environment="production", _env_file=None)
+
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "BETTER_AUTH_SECRET" in message
+
+
+def test_production_accepts_a_secret_or_jwks() -> None:
+    assert IsolatedSettings(environment="production", better_auth_secret=SECRET).is_production
+    assert IsolatedSettings(environment="production", better_auth_url="https://app.example").is_production
+
+
+def test_short_secret_is_refused_in_one_line_without_its_value() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(better_auth_secret="too-short-secret", _env_file=None)
+
+    message = str(caught.value)
+    assert message == "invalid configuration: BETTER_AUTH_SECRET: must be at least 32 characters"
+    assert "too-short-secret" not in message
+
+
+def test_malformed_database_url_is_one_line_with_the_password_masked() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(
+            database_url="postgresql://app:hunter2-placeholder@db.example:notaport/app", _env_file=None
+        )
+
+    message = str(caught.value)
+    assert message.startswith("invalid configuration: DATABASE_URL: malformed URL")
+    assert "hunter2-placeholder" not in message
+    assert "app:***@db.example" in message
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("environment", "staging"), ("log_level", "loud"), ("db_pool_size", "0")]
+)
+def test_bad_values_name_the_variable(name: str, value: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(**{name: value}, _env_file=None)
+
+    assert name.upper() in str(caught.value)
+
+
+def test_dev_secret_is_created_owner_only_and_reused(tmp_path: Path) -> None:
+    first = with_dev_secret(IsolatedSettings(), tmp_path)
+    second = with_dev_secret(IsolatedSettings(), tmp_path)
+
+    path = tmp_path / DEV_SECRET_FILE
+    assert first.better_auth_secret is not None
+    assert second.better_auth_secret is not None
+    assert first.better_auth_secret.get_secret_value() == second.better_auth_secret.get_secret_value()
+    assert len(first.better_auth_secret.get_secret_value()) >= 32
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_dev_secret_is_never_made_when_keys_are_configured_or_in_production(tmp_path: Path) -> None:
+    configured = IsolatedSettings(better_auth_secret=SECRET)
+    jwks = IsolatedSettings(better_auth_url="https://app.example")
+    production = IsolatedSettings(environment="production", better_auth_url="https://app.example")
+
+    for settings in (configured, jwks, production):
+        assert with_dev_secret(settings, tmp_path) is settings
+    assert not (tmp_path / DEV_SECRET_FILE).exists()
+
+
+def test_secret_never_appears_in_repr() -> None:
+    settings = IsolatedSettings(better_auth_secret=SECRET, database_url="postgresql://u:pw-placeholder@h/db")
+
+    assert SECRET not in repr(settings)
+    assert "pw-placeholder" not in repr(settings)
+    assert isinstance(settings, Settings)

@@ -1,0 +1,326 @@
+"""Token verification without HTTP: algorithms, claims, JWKS caching and rotation."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+
+from tests.conftest import SECRET
+from tests.keys import new_key, serve_jwks
+from todo_api.security import InvalidToken, JWKSCache, KeysUnavailable, TokenVerifier, create_token
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=2) as client:
+        yield client
+
+
+def hs256_verifier(**kwargs: Any) -> TokenVerifier:
+    return TokenVerifier(secret=SECRET, jwks=None, **kwargs)
+
+
+def unsigned(header: dict[str, Any], payload: dict[str, Any], signature: bytes = b"") -> str:
+    def encode(part: bytes) -> str:
+        return base64.urlsafe_b64encode(part).rstrip(b"=").decode()
+
+    return ".".join(
+        [encode(json.dumps(header).encode()), encode(json.dumps(payload).encode()), encode(signature)]
+    )
+
+
+def claims(**overrides: Any) -> dict[str, Any]:
+    now = int(time.time())
+    return {"sub": "alice", "iat": now, "exp": now + 600} | overrides
+
+
+async def rejects(verifier: TokenVerifier, token: str) -> str:
+    with pytest.raises(InvalidToken) as caught:
+        await verifier.verify(token)
+    return str(caught.value)
+
+
+async def test_valid_hs256_token_gives_its_subject() -> None:
+    verified = await hs256_verifier().verify(create_token("alice", SECRET))
+
+    assert verified.subject == "alice"
+    assert verified.expires_at > time.time()
+
+
+async def test_wrong_secret_is_rejected() -> None:
+    token = create_token("alice", "another-secret-that-is-long-enough-000")
+
+    assert await rejects(hs256_verifier(), token) == "invalid signature"
+
+
+async def test_tampered_payload_is_rejected() -> None:
+    header, _, signature = create_token("alice", SECRET).split(".")
+    forged_payload = unsigned({}, claims(sub="bob")).split(".")[1]
+
+    assert await rejects(hs256_verifier(), f"{header}.{forged_payload}.{signature}") == "invalid signature"
+
+
+async def test_alg_none_is_rejected() -> None:
+    token = unsigned({"alg": "none", "typ": "JWT"}, claims())
+
+    assert await rejects(hs256_verifier(), token) == "algorithm not allowed"
+
+
+@pytest.mark.parametrize("algorithm", ["HS384", "HS512"])
+async def test_other_hmac_algorithms_are_rejected_even_with_the_right_secret(algorithm: str) -> None:
+    token = jwt.encode(claims(), SECRET, algorithm=algorithm)
+
+    assert await rejects(hs256_verifier(), token) == "algorithm not allowed"
+
+
+async def test_expired_token_is_rejected() -> None:
+    token = jwt.encode(claims(exp=int(time.time()) - 60), SECRET, algorithm="HS256")
+
+    assert await rejects(hs256_verifier(), token) == "token expired"
+
+
+async def test_expiry_within_the_leeway_is_accepted() -> None:
+    token = jwt.encode(claims(exp=int(time.time()) - 10), SECRET, algorithm="HS256")
+
+    assert (await hs256_verifier().verify(token)).subject == "alice"
+
+
+@pytest.mark.parametrize("claim", ["nbf", "iat"])
+async def test_not_yet_valid_token_is_rejected(claim: str) -> None:
+    token = jwt.encode(claims(**{claim: int(time.time()) + 120}), SECRET, algorithm="HS256")
+
+    assert await rejects(hs256_verifier(), token) == "token not yet valid"
+
+
+@pytest.mark.parametrize("claim", ["nbf", "iat"])
+async def test_small_clock_skew_is_tolerated(claim: str) -> None:
+    token = jwt.encode(claims(**{claim: int(time.time()) + 20}), SECRET, algorithm="HS256")
+
+    assert (await hs256_verifier().verify(token)).subject == "alice"
+
+
+@pytest.mark.parametrize("missing", ["sub", "exp"])
+async def test_required_claims(missing: str) -> None:
+    payload = claims()
+    del payload[missing]
+
+    assert await rejects(hs256_verifier(), jwt.encode(payload, SECRET, algorithm="HS256")) == (
+        f"missing claim '{missing}'"
+    )
+
+
+@pytest.mark.parametrize(
+    ("sub", "reason"),
+    [
+        ("", "empty subject"),
+        (42, "subject must be a string"),
+        (None, "missing claim 'sub'"),
+        (["alice"], "subject must be a string"),
+        ("x" * 256, "subject too long"),
+        ("x" * 10_000, "token too large"),
+        ("a\x00b", "invalid subject"),
+    ],
+)
+async def test_bad_subjects_are_rejected(sub: Any, reason: str) -> None:
+    token = jwt.encode(claims(sub=sub), SECRET, algorithm="HS256")
+
+    assert await rejects(hs256_verifier(), token) == reason
+
+
+async def test_subject_of_255_characters_is_accepted() -> None:
+    token = create_token("x" * 255, SECRET)
+
+    assert (await hs256_verifier().verify(token)).subject == "x" * 255
+
+
+async def test_token_over_8_kib_is_rejected_before_decoding() -> None:
+    token = "a" * (8 * 1024 + 1)
+
+    assert await rejects(hs256_verifier(), token) == "token too large"
+
+
+@pytest.mark.parametrize("token", ["garbage", "a.b.c", "...", "eyJhbGciOiJIUzI1NiJ9"])
+async def test_malformed_tokens_are_rejected(token: str) -> None:
+    reason = await rejects(hs256_verifier(), token)
+
+    assert reason in {"malformed token", "invalid token", "invalid signature"}
+
+
+async def test_unknown_critical_header_is_rejected() -> None:
+    token = jwt.encode(claims(), SECRET, algorithm="HS256", headers={"crit": ["exp-ext"], "exp-ext": 1})
+
+    assert await rejects(hs256_verifier(), token) == "unsupported token header"
+
+
+async def test_issuer_and_audience_must_match_when_configured() -> None:
+    verifier = hs256_verifier(issuer="https://app.example", audience="https://app.example")
+    good = create_token("alice", SECRET, iss="https://app.example", aud="https://app.example")
+
+    assert (await verifier.verify(good)).subject == "alice"
+    assert (
+        await rejects(
+            verifier, create_token("a", SECRET, iss="https://evil.example", aud="https://app.example")
+        )
+        == "wrong issuer"
+    )
+    assert (
+        await rejects(
+            verifier, create_token("a", SECRET, iss="https://app.example", aud="https://evil.example")
+        )
+        == "wrong audience"
+    )
+    assert (
+        await rejects(verifier, create_token("a", SECRET, aud="https://app.example")) == "missing claim 'iss'"
+    )
+
+
+async def test_audience_is_ignored_when_not_configured() -> None:
+    token = create_token("alice", SECRET, aud="https://app.example")
+
+    assert (await hs256_verifier().verify(token)).subject == "alice"
+
+
+@pytest.mark.parametrize("algorithm", ["EdDSA", "ES256", "ES512", "RS256", "PS256"])
+async def test_jwks_tokens_verify_with_their_keys_own_algorithm(
+    http: httpx.AsyncClient, algorithm: str
+) -> None:
+    key = new_key(algorithm)
+    with serve_jwks(key) as server:
+        verifier = TokenVerifier(secret=None, jwks=JWKSCache(server.url, http))
+
+        verified = await verifier.verify(key.sign("user-123"))
+
+    assert verified.subject == "user-123"
+
+
+async def test_header_algorithm_must_match_the_keys(http: httpx.AsyncClient) -> None:
+    rsa_key = new_key("RS256", kid="k1")
+    token = jwt.encode(claims(), rsa_key.private_key, algorithm="PS256", headers={"kid": "k1"})
+    with serve_jwks(rsa_key) as server:
+        verifier = TokenVerifier(secret=None, jwks=JWKSCache(server.url, http))
+
+        assert await rejects(verifier, token) == "algorithm does not match key"
+
+
+async def test_hs256_signed_with_the_public_key_is_rejected(http: httpx.AsyncClient) -> None:
+    key = new_key("EdDSA", kid="k1")
+    # PyJWT refuses to sign like this, so forge it by hand as an attacker would.
+    signing_input = unsigned({"alg": "HS256", "kid": "k1"}, claims()).rsplit(".", 1)[0]
+    public_bytes = json.dumps(key.public_jwk()).encode()
+    mac = hmac.new(public_bytes, signing_input.encode(), hashlib.sha256).digest()
+    forged = f"{signing_input}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
+    with serve_jwks(key) as server:
+        jwks_only = TokenVerifier(secret=None, jwks=JWKSCache(server.url, http))
+        both = TokenVerifier(secret=SECRET, jwks=JWKSCache(server.url, http))
+
+        assert await rejects(jwks_only, forged) == "algorithm not allowed"
+        assert await rejects(both, forged) == "invalid signature"
+
+
+async def test_symmetric_keys_in_a_jwks_are_never_used(http: httpx.AsyncClient) -> None:
+    oct_key = {"kty": "oct", "kid": "shared", "k": base64.urlsafe_b64encode(b"k" * 32).decode().rstrip("=")}
+    forged = jwt.encode(claims(), b"k" * 32, algorithm="HS256", headers={"kid": "shared"})
+    with serve_jwks() as server:
+        server.document = {"keys": [oct_key]}
+        verifier = TokenVerifier(secret=None, jwks=JWKSCache(server.url, http))
+
+        assert await rejects(verifier, forged) == "algorithm not allowed"
+
+
+async def test_unknown_kid_is_rejected_and_refetches_are_rate_limited(http: httpx.AsyncClient) -> None:
+    key = new_key("EdDSA", kid="known")
+    stranger = new_key("EdDSA", kid="unknown")
+    with serve_jwks(key) as server:
+        verifier = TokenVerifier(secret=None, jwks=JWKSCache(server.url, http, refetch_interval=60))
+        await verifier.verify(key.sign())
+
+        for _ in range(20):
+            assert await rejects(verifier, stranger.sign()) == "unknown signing key"
+
+        assert server.hits == 1
+
+
+async def test_rotated_key_is_picked_up_and_old_tokens_keep_working(http: httpx.AsyncClient) -> None:
+    old = new_key("EdDSA", kid="2026-01")
+    new = new_key("EdDSA", kid="2026-02")
+    with serve_jwks(old) as server:
+        verifier = TokenVerifier(secret=None, jwks=JWKSCache(server.url, http, refetch_interval=0))
+        old_token = old.sign("alice")
+        await verifier.verify(old_token)
+
+        server.publish(old, new)
+
+        assert (await verifier.verify(new.sign("bob"))).subject == "bob"
+        assert (await verifier.verify(old_token)).subject == "alice"
+
+
+@pytest.mark.parametrize("kid", ["../../etc/passwd", "a/b\\c", "", 7])
+async def test_odd_kids_are_rejected_without_fetching_files(http: httpx.AsyncClient, kid: Any) -> None:
+    key = new_key("EdDSA", kid="real")
+    token = unsigned({"alg": "EdDSA", "kid": kid}, claims(), signature=b"x" * 64)
+    with serve_jwks(key) as server:
+        verifier = TokenVerifier(secret=None, jwks=JWKSCache(server.url, http))
+
+        assert await rejects(verifier, token) in {
+            "unknown signing key",
+            "missing key id",
+            "unsupported token header",
+        }
+        assert server.hits <= 1
+
+
+async def test_jku_and_x5u_headers_are_never_followed(http: httpx.AsyncClient) -> None:
+    attacker = new_key("EdDSA", kid="evil")
+    with serve_jwks(attacker) as attacker_server, serve_jwks(new_key("EdDSA", kid="real")) as server:
+        token = attacker.sign(headers={"jku": attacker_server.url, "x5u": attacker_server.url})
+        verifier = TokenVerifier(secret=None, jwks=JWKSCache(server.url, http))
+
+        assert await rejects(verifier, token) == "unknown signing key"
+        assert attacker_server.hits == 0
+
+
+async def test_unreachable_jwks_with_no_cached_key_is_unavailable(http: httpx.AsyncClient) -> None:
+    key = new_key("EdDSA")
+    with serve_jwks(key) as server:
+        url = server.url
+    verifier = TokenVerifier(secret=None, jwks=JWKSCache(url, http))
+
+    with pytest.raises(KeysUnavailable):
+        await verifier.verify(key.sign())
+
+
+async def test_cached_keys_survive_an_issuer_outage(http: httpx.AsyncClient) -> None:
+    key = new_key("EdDSA")
+    with serve_jwks(key) as server:
+        verifier = TokenVerifier(
+            secret=None, jwks=JWKSCache(server.url, http, cache_seconds=0, refetch_interval=0)
+        )
+        await verifier.verify(key.sign())
+        server.status = 500
+
+        assert (await verifier.verify(key.sign("bob"))).subject == "bob"
+
+
+async def test_hs256_and_jwks_can_be_used_together(http: httpx.AsyncClient) -> None:
+    key = new_key("ES256")
+    with serve_jwks(key) as server:
+        verifier = TokenVerifier(secret=SECRET, jwks=JWKSCache(server.url, http))
+
+        assert (await verifier.verify(key.sign("from-jwks"))).subject == "from-jwks"
+        assert (await verifier.verify(create_token("from-secret", SECRET))).subject == "from-secret"
+
+
+async def test_hs256_is_refused_when_only_jwks_is_configured(http: httpx.AsyncClient) -> None:
+    with serve_jwks(new_key()) as server:
+        verifier = TokenVerifier(secret=None, jwks=JWKSCache(server.url, http))
+
+        assert await rejects(verifier, create_token("alice", SECRET)) == "algorithm not allowed"
