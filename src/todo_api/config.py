@@ -59,6 +59,10 @@ class Settings(BaseSettings):
 
     cors_origins: Annotated[list[str], NoDecode] = []
 
+    # Sharing Better Auth's PostgreSQL database: a migration ties task.user_id to "user".id
+    # (ON DELETE CASCADE), so deleting a Better Auth user deletes their tasks.
+    better_auth_shared_database: bool = False
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _lowercase_level(cls, value: object) -> object:

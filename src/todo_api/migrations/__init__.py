@@ -12,6 +12,10 @@ from todo_api.config import Settings
 from todo_api.database import create_engine
 
 MIGRATIONS_DIR = Path(__file__).parent
+# The attribute migrations read to know whether Better Auth's tables share this database,
+# and the foreign key migration 0002 then adds (the models do not declare it).
+SHARED_DATABASE_ATTRIBUTE = "better_auth_shared_database"
+SHARED_DATABASE_FOREIGN_KEY = "fk_task_user_id_user"
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -28,6 +32,12 @@ async def upgrade_database(settings: Settings, revision: str = "head") -> None:
     engine = create_engine(settings)
     try:
         async with engine.begin() as connection:
-            await connection.run_sync(lambda sync: command.upgrade(alembic_config(sync), revision))
+            await connection.run_sync(lambda sync: command.upgrade(_config_for(sync, settings), revision))
     finally:
         await engine.dispose()
+
+
+def _config_for(connection: Connection, settings: Settings) -> Config:
+    config = alembic_config(connection)
+    config.attributes[SHARED_DATABASE_ATTRIBUTE] = settings.better_auth_shared_database
+    return config

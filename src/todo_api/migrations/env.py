@@ -7,11 +7,13 @@ import asyncio
 from alembic import context
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
+from sqlalchemy.schema import SchemaItem
 from sqlmodel import SQLModel
 
 import todo_api.models  # noqa: F401  (registers the tables on the metadata)
 from todo_api.config import load_settings
 from todo_api.database import create_engine
+from todo_api.migrations import SHARED_DATABASE_ATTRIBUTE, SHARED_DATABASE_FOREIGN_KEY
 
 # Any fixed number: instances starting together queue on it instead of racing the DDL.
 MIGRATION_LOCK_KEY = 7_415_926_535
@@ -19,10 +21,22 @@ MIGRATION_LOCK_KEY = 7_415_926_535
 target_metadata = SQLModel.metadata
 
 
+def include_object(
+    item: SchemaItem, name: str | None, type_: str, reflected: bool, compare_to: SchemaItem | None
+) -> bool:
+    """What autogenerate compares: our tables, not Better Auth's when sharing its database."""
+    # A table only the database has is someone else's (Better Auth's "user", "session"…):
+    # autogenerate must never write a migration that drops it.
+    if type_ == "table" and reflected and compare_to is None:
+        return False
+    return not (type_ == "foreign_key_constraint" and name == SHARED_DATABASE_FOREIGN_KEY)
+
+
 def run_on(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
+        include_object=include_object,
         compare_type=True,
         render_as_batch=connection.dialect.name == "sqlite",
     )
@@ -34,7 +48,9 @@ def run_on(connection: Connection) -> None:
 
 
 async def run_with_new_engine() -> None:
-    engine = create_engine(load_settings())
+    settings = load_settings()
+    context.config.attributes.setdefault(SHARED_DATABASE_ATTRIBUTE, settings.better_auth_shared_database)
+    engine = create_engine(settings)
     try:
         async with engine.begin() as connection:
             await connection.run_sync(run_on)

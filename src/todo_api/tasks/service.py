@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from todo_api.errors import NotFound
+from todo_api.errors import NotFound, Unauthenticated
 from todo_api.models import TaskStatus, task_table, utc_now
 from todo_api.tasks.schemas import SortKey, StatusFilter, TaskCreate, TaskPublic, TaskUpdate
 
@@ -33,6 +33,7 @@ SORT_COLUMNS = {
 }
 COMPLETED = TaskStatus.COMPLETED.value
 PENDING = TaskStatus.PENDING.value
+FOREIGN_KEY_VIOLATION = "23503"  # PostgreSQL's SQLSTATE
 
 
 class TaskNotFound(NotFound):
@@ -96,7 +97,14 @@ async def create_task(session: AsyncSession, *, user_id: str, data: TaskCreate) 
         )
         .returning(*TASK_COLUMNS)
     )
-    return _public((await session.execute(statement)).one())
+    try:
+        row = (await session.execute(statement)).one()
+    except sa.exc.IntegrityError as exc:
+        # Only in shared database mode: a still-valid token of a deleted Better Auth user.
+        if getattr(exc.orig, "pgcode", None) == FOREIGN_KEY_VIOLATION:
+            raise Unauthenticated("Invalid token: the user no longer exists") from None
+        raise
+    return _public(row)
 
 
 async def get_task(session: AsyncSession, *, user_id: str, task_id: int) -> TaskPublic:
