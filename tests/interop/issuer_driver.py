@@ -8,6 +8,7 @@ import shutil
 import socket
 import subprocess
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Self
@@ -29,63 +30,90 @@ def free_port() -> int:
         return port
 
 
+def npm_ci(directory: Path) -> None:
+    """Run ``npm ci`` in ``directory`` unless its node_modules is as new as the lock file."""
+    for tool in ("node", "npm"):
+        if shutil.which(tool) is None:
+            raise IssuerError(f"{tool} not found on PATH; the interop tests need Node.js 20+")
+    lock = directory / "package-lock.json"
+    # npm writes this copy of the lock into node_modules on every successful install.
+    marker = directory / "node_modules" / ".package-lock.json"
+    if marker.exists() and marker.stat().st_mtime >= lock.stat().st_mtime:
+        return
+    result = subprocess.run(
+        ["npm", "ci", "--no-audit", "--no-fund"],
+        cwd=directory,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise IssuerError(f"npm ci failed ({result.returncode}):\n{result.stdout}{result.stderr}")
+
+
+@dataclass(frozen=True)
+class IssuerConfig:
+    """What one issuer process runs with; a restart reuses it (same port, same keys)."""
+
+    database_url: str
+    port: int
+    secret: str
+    alg: str = "EdDSA"
+    expiration: str = "15m"
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
 class BetterAuthIssuer:
     """A ``node server.mjs`` process: Better Auth with the jwt and bearer plugins."""
 
     def __init__(self, issuer_dir: Path = ISSUER_DIR) -> None:
         """Remember where the issuer lives; nothing runs until ``start``."""
         self.issuer_dir = issuer_dir
+        self.config: IssuerConfig | None = None
         self._proc: subprocess.Popen[str] | None = None
         self._reader: threading.Thread | None = None
         self._output: collections.deque[str] = collections.deque(maxlen=200)
         self._ready = threading.Event()
         self._saw_ready = False
-        self._base_url: str | None = None
 
     def ensure_installed(self) -> None:
-        """Run ``npm ci`` unless node_modules is as new as package-lock.json."""
-        for tool in ("node", "npm"):
-            if shutil.which(tool) is None:
-                raise IssuerError(
-                    f"{tool} not found on PATH; the issuer needs Node.js 20+"
-                )
-        lock = self.issuer_dir / "package-lock.json"
-        marker = self.issuer_dir / "node_modules" / ".package-lock.json"
-        if marker.exists() and marker.stat().st_mtime >= lock.stat().st_mtime:
-            return
-        result = subprocess.run(
-            ["npm", "ci", "--no-audit", "--no-fund"],
-            cwd=self.issuer_dir,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if result.returncode != 0:
-            raise IssuerError(
-                f"npm ci failed ({result.returncode}):\n{result.stdout}{result.stderr}"
-            )
+        """Install the issuer's pinned packages with ``npm ci`` if needed."""
+        npm_ci(self.issuer_dir)
 
     def start(
         self,
         database_url: str,
+        *,
         port: int,
         secret: str,
         alg: str = "EdDSA",
         expiration: str = "15m",
-        ready_timeout: float = 30.0,
     ) -> Self:
         """Launch the issuer against ``database_url`` and wait for its READY line."""
+        return self.start_with(IssuerConfig(database_url, port, secret, alg, expiration))
+
+    def restart(self) -> Self:
+        """Start again with the last configuration: same URL, same database, same keys."""
+        if self.config is None:
+            raise IssuerError("issuer never started")
+        return self.start_with(self.config)
+
+    def start_with(self, config: IssuerConfig, ready_timeout: float = 30.0) -> Self:
+        """Launch the issuer for ``config`` and wait for its READY line."""
         if self._proc is not None:
             raise IssuerError("issuer already started")
         self.ensure_installed()
-        base_url = f"http://127.0.0.1:{port}"
-        env = os.environ | {
-            "PORT": str(port),
-            "DATABASE_URL": database_url,
-            "BETTER_AUTH_SECRET": secret,
-            "BETTER_AUTH_URL": base_url,
-            "JWT_ALG": alg,
-            "JWT_EXPIRATION": expiration,
+        # Only what Node needs, so the developer's own environment never changes the issuer.
+        env = {key: os.environ[key] for key in ("PATH", "HOME", "LANG") if key in os.environ} | {
+            "PORT": str(config.port),
+            "DATABASE_URL": config.database_url,
+            "BETTER_AUTH_SECRET": config.secret,
+            "BETTER_AUTH_URL": config.base_url,
+            "JWT_ALG": config.alg,
+            "JWT_EXPIRATION": config.expiration,
             "ISSUER_TEST_ROUTES": "1",
         }
         self._output.clear()
@@ -100,19 +128,15 @@ class BetterAuthIssuer:
             stderr=subprocess.STDOUT,
             text=True,
         )
-        self._reader = threading.Thread(
-            target=self._read_output, args=(self._proc.stdout,), daemon=True
-        )
+        self._reader = threading.Thread(target=self._read_output, args=(self._proc.stdout,), daemon=True)
         self._reader.start()
         if not self._ready.wait(ready_timeout):
             self.stop()
-            raise IssuerError(
-                f"issuer not ready after {ready_timeout}s:\n{self.output}"
-            )
+            raise IssuerError(f"issuer not ready after {ready_timeout}s:\n{self.output}")
         if not self._saw_ready:
             self.stop()
             raise IssuerError(f"issuer exited before READY:\n{self.output}")
-        self._base_url = base_url
+        self.config = config
         return self
 
     def _read_output(self, stream: IO[str]) -> None:
@@ -132,19 +156,15 @@ class BetterAuthIssuer:
     @property
     def base_url(self) -> str:
         """The issuer's base URL, also its JWT ``iss`` and ``aud``."""
-        if self._base_url is None:
+        if self.config is None:
             raise IssuerError("issuer not started")
-        return self._base_url
+        return self.config.base_url
 
-    def _request(
-        self, client: httpx.Client, method: str, path: str, **kwargs: Any
-    ) -> Any:
+    def _request(self, client: httpx.Client, method: str, path: str, **kwargs: Any) -> Any:
         """Send a request and return its JSON body, raising IssuerError on failure."""
         response = client.request(method, path, **kwargs)
         if response.is_error:
-            raise IssuerError(
-                f"{method} {path} -> {response.status_code}: {response.text}"
-            )
+            raise IssuerError(f"{method} {path} -> {response.status_code}: {response.text}")
         return response.json()
 
     def client(self) -> httpx.Client:
@@ -162,6 +182,11 @@ class BetterAuthIssuer:
             raise
         return client
 
+    def user_id(self, client: httpx.Client) -> str:
+        """Return the Better Auth user id of the client's session."""
+        user_id: str = self._request(client, "GET", "/api/auth/get-session")["user"]["id"]
+        return user_id
+
     def jwt(self, client: httpx.Client) -> str:
         """Return a jwt-plugin JWT (GET /api/auth/token) for the client's session."""
         token: str = self._request(client, "GET", "/api/auth/token")["token"]
@@ -178,6 +203,10 @@ class BetterAuthIssuer:
         token: str = self._request(client, "GET", "/api/hs256-token")["token"]
         return token
 
+    def delete_user(self, client: httpx.Client, password: str) -> None:
+        """Delete the client's user through Better Auth (POST /api/auth/delete-user)."""
+        self._request(client, "POST", "/api/auth/delete-user", json={"password": password})
+
     def jwks(self) -> dict[str, Any]:
         """Return the published JSON Web Key Set (GET /api/auth/jwks)."""
         with self.client() as client:
@@ -192,7 +221,7 @@ class BetterAuthIssuer:
 
     def stop(self, timeout: float = 10.0) -> None:
         """Send SIGTERM, wait, and kill the issuer if it does not exit in time."""
-        proc, self._proc, self._base_url = self._proc, None, None
+        proc, self._proc = self._proc, None
         if proc is None:
             return
         if proc.poll() is None:

@@ -34,6 +34,8 @@ const options = {
   secret,
   database: pool,
   emailAndPassword: { enabled: true, requireEmailVerification: false },
+  // POST /api/auth/delete-user, for the shared database test (tasks go with their user).
+  user: { deleteUser: { enabled: true } },
   plugins: [jwt(jwtOptions), bearer()],
   rateLimit: { enabled: false },
   telemetry: { enabled: false },
