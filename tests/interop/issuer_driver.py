@@ -169,7 +169,9 @@ class BetterAuthIssuer:
 
     def client(self) -> httpx.Client:
         """Return a fresh client for the issuer, with no session."""
-        return httpx.Client(base_url=self.base_url, timeout=10.0)
+        # A browser on the app's own origin sends Origin; Better Auth's CSRF check refuses
+        # cookie-authenticated POSTs (delete-user) without it.
+        return httpx.Client(base_url=self.base_url, headers={"Origin": self.base_url}, timeout=10.0)
 
     def sign_up(self, name: str, email: str, password: str) -> httpx.Client:
         """Create a user by email and return a client holding its session cookie."""
