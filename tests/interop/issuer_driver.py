@@ -67,7 +67,7 @@ class IssuerConfig:
 
 
 class BetterAuthIssuer:
-    """A ``node server.mjs`` process: Better Auth with the jwt and bearer plugins."""
+    """A ``node server.mjs`` process: Better Auth with email/password and the jwt() plugin."""
 
     def __init__(self, issuer_dir: Path = ISSUER_DIR) -> None:
         """Remember where the issuer lives; nothing runs until ``start``."""

@@ -5,7 +5,7 @@ import http from "node:http";
 import { betterAuth } from "better-auth";
 import { getMigrations } from "better-auth/db/migration";
 import { fromNodeHeaders, toNodeHandler } from "better-auth/node";
-import { bearer, createJwk, jwt } from "better-auth/plugins";
+import { createJwk, jwt } from "better-auth/plugins";
 import { SignJWT } from "jose";
 import pg from "pg";
 
@@ -36,7 +36,8 @@ const options = {
   emailAndPassword: { enabled: true, requireEmailVerification: false },
   // POST /api/auth/delete-user, for the shared database test (tasks go with their user).
   user: { deleteUser: { enabled: true } },
-  plugins: [jwt(jwtOptions), bearer()],
+  // Exactly what docs/frontend.md asks of a Next.js app: email/password and jwt().
+  plugins: [jwt(jwtOptions)],
   rateLimit: { enabled: false },
   telemetry: { enabled: false },
 };
