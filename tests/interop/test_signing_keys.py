@@ -88,6 +88,17 @@ def test_token_signed_by_another_key_under_a_published_kid_is_refused(
     assert (response.status_code, response.json()) == (401, {"detail": "Invalid token: invalid signature"})
 
 
+def test_jwt_issuer_with_a_trailing_slash_refuses_better_auth_tokens(
+    issuer: BetterAuthIssuer, module_services: ServiceFactory, alice: BetterAuthUser
+) -> None:
+    service = module_services(jwks_settings(issuer) | {"JWT_ISSUER": f"{issuer.base_url}/"})
+
+    with service.client(issuer.jwt(alice.session)) as api:
+        response = api.get("/api/tasks")
+
+    assert (response.status_code, response.json()) == (401, {"detail": "Invalid token: wrong issuer"})
+
+
 def test_expired_better_auth_token_is_refused(
     databases: Databases, installed_issuer: BetterAuthIssuer, start_service: ServiceFactory
 ) -> None:

@@ -138,3 +138,12 @@ def test_hs256_token_signed_with_another_secret_is_refused(
         response = api.get("/api/tasks")
 
     assert (response.status_code, response.json()) == (401, {"detail": "Invalid token: invalid signature"})
+
+
+def test_trailing_slash_is_not_found_rather_than_redirected(flow: TokenFlow, alice: BetterAuthUser) -> None:
+    with flow.service.client(flow.token_for(alice.session)) as api:
+        response = api.post("/api/tasks/", json={"title": "lost"})
+        listed = api.get("/api/tasks")
+
+    assert (response.status_code, response.json()) == (404, {"detail": "Not Found"})
+    assert listed.json() == []
