@@ -56,7 +56,7 @@ function sendJson(res, status, body) {
   res.end(JSON.stringify(body));
 }
 
-// The HS256 bridge as a frontend team would write it: session in, HS256 JWT out.
+// The HS256 bridge route of docs/frontend.md (section 2): session in, HS256 JWT out.
 async function hs256Token(req, res) {
   const session = await auth.api.getSession({ headers: fromNodeHeaders(req.headers) });
   if (!session) return sendJson(res, 401, { error: "unauthorized" });
