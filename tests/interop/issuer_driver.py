@@ -63,6 +63,7 @@ class IssuerConfig:
 
     @property
     def base_url(self) -> str:
+        """Better Auth's base URL; its origin is the tokens' ``iss`` and ``aud``."""
         return f"http://127.0.0.1:{self.port}"
 
 

@@ -27,13 +27,14 @@ class TokenFlow:
 
     service: TodoService
     token_for: Callable[[httpx.Client], str]
+    other_kind_for: Callable[[httpx.Client], str]
 
 
 @pytest.fixture(scope="module", params=["jwt-plugin", "hs256-bridge"])
 def flow(request: pytest.FixtureRequest, issuer: BetterAuthIssuer) -> TokenFlow:
     if request.param == "jwt-plugin":
-        return TokenFlow(request.getfixturevalue("jwks_service"), issuer.jwt)
-    return TokenFlow(request.getfixturevalue("hs256_service"), issuer.hs256_token)
+        return TokenFlow(request.getfixturevalue("jwks_service"), issuer.jwt, issuer.hs256_token)
+    return TokenFlow(request.getfixturevalue("hs256_service"), issuer.hs256_token, issuer.jwt)
 
 
 def test_tokens_name_the_better_auth_user(
@@ -117,11 +118,9 @@ def test_better_auth_session_token_is_refused_with_401(
 
 
 def test_token_of_the_kind_the_service_is_not_set_up_for_is_refused(
-    flow: TokenFlow, issuer: BetterAuthIssuer, alice: BetterAuthUser
+    flow: TokenFlow, alice: BetterAuthUser
 ) -> None:
-    other_kind = issuer.hs256_token if flow.token_for == issuer.jwt else issuer.jwt
-
-    with flow.service.client(other_kind(alice.session)) as api:
+    with flow.service.client(flow.other_kind_for(alice.session)) as api:
         response = api.get("/api/tasks")
 
     assert response.status_code == 401
