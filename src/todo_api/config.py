@@ -8,6 +8,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal, Self
 
+import limits
 from pydantic import (
     AnyHttpUrl,
     Field,
@@ -59,6 +60,12 @@ class Settings(BaseSettings):
 
     cors_origins: Annotated[list[str], NoDecode] = []
 
+    max_tasks_per_user: int = Field(default=10_000, ge=1)
+    rate_limit_enabled: bool = True
+    rate_limit_reads: str = "600/minute"
+    rate_limit_writes: str = "120/minute"
+    redis_url: SecretStr | None = None
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _lowercase_level(cls, value: object) -> object:
@@ -74,6 +81,22 @@ class Settings(BaseSettings):
             raise ValueError(str(exc)) from None
         return value
 
+    @field_validator("rate_limit_reads", "rate_limit_writes", mode="after")
+    @classmethod
+    def _check_rate(cls, value: str) -> str:
+        try:
+            limits.parse(value)
+        except ValueError:
+            raise ValueError(f"'{value}' is not a rate such as '600/minute' or '10/second'") from None
+        return value
+
+    @field_validator("redis_url", mode="after")
+    @classmethod
+    def _check_redis_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(("redis://", "rediss://")):
+            raise ValueError("must start with redis:// or rediss://")
+        return value
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
@@ -87,6 +110,7 @@ class Settings(BaseSettings):
         "jwks_url",
         "jwt_issuer",
         "jwt_audience",
+        "redis_url",
         mode="before",
     )
     @classmethod

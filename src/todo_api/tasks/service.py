@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import Any, NoReturn
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from todo_api.errors import NotFound
-from todo_api.models import TaskStatus, task_table, utc_now
+from todo_api.errors import Conflict, NotFound, PreconditionFailed
+from todo_api.models import TaskStatus, UTCDateTime, task_table, utc_now
 from todo_api.tasks.schemas import SortKey, StatusFilter, TaskCreate, TaskPublic, TaskUpdate
 
 columns = task_table.c
@@ -37,6 +38,11 @@ PENDING = TaskStatus.PENDING.value
 
 class TaskNotFound(NotFound):
     default_detail = "Task not found"
+
+
+class TaskLimitReached(Conflict):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"Task limit reached: a user may keep at most {limit} tasks")
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,23 +86,32 @@ async def list_tasks(
     return TaskPage(items=[_public(row) for row in rows], total=total)
 
 
-async def create_task(session: AsyncSession, *, user_id: str, data: TaskCreate) -> TaskPublic:
-    """Insert a task owned by `user_id`."""
+async def create_task(session: AsyncSession, *, user_id: str, data: TaskCreate, max_tasks: int) -> TaskPublic:
+    """Insert a task owned by `user_id`, unless they already have `max_tasks`."""
+    if session.get_bind().dialect.name == "postgresql":
+        # Serialises one user's creates (only theirs), so concurrent requests cannot all
+        # pass the count below and overshoot the limit. Released when the transaction ends.
+        await session.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(user_id, 0))))
     now = utc_now()
     status = data.status_from_completed() or TaskStatus.PENDING
+    owned = sa.select(sa.func.count()).select_from(task_table).where(columns.user_id == user_id)
+    row_values = sa.select(
+        sa.literal(user_id, sa.String),
+        sa.literal(data.title, sa.String),
+        sa.literal(data.description, sa.Text),
+        sa.literal(status.value, sa.String),
+        sa.literal(now, UTCDateTime()),
+        sa.literal(now, UTCDateTime()),
+    ).where(owned.scalar_subquery() < max_tasks)
     statement = (
         sa.insert(task_table)
-        .values(
-            user_id=user_id,
-            title=data.title,
-            description=data.description,
-            status=status.value,
-            created_at=now,
-            updated_at=now,
-        )
+        .from_select(["user_id", "title", "description", "status", "created_at", "updated_at"], row_values)
         .returning(*TASK_COLUMNS)
     )
-    return _public((await session.execute(statement)).one())
+    row = (await session.execute(statement)).one_or_none()
+    if row is None:
+        raise TaskLimitReached(max_tasks)
+    return _public(row)
 
 
 async def get_task(session: AsyncSession, *, user_id: str, task_id: int) -> TaskPublic:
@@ -109,7 +124,12 @@ async def get_task(session: AsyncSession, *, user_id: str, task_id: int) -> Task
 
 
 async def update_task(
-    session: AsyncSession, *, user_id: str, task_id: int, changes: TaskUpdate
+    session: AsyncSession,
+    *,
+    user_id: str,
+    task_id: int,
+    changes: TaskUpdate,
+    if_match: Sequence[datetime] | None = None,
 ) -> TaskPublic:
     """Apply the fields present in `changes` in one statement."""
     values: dict[str, Any] = {"updated_at": utc_now()}
@@ -122,11 +142,18 @@ async def update_task(
         values["status"] = status.value
     elif changes.completed is False:
         values["status"] = _uncompleted_status()
-    return await _update_returning(session, user_id=user_id, task_id=task_id, values=values)
+    return await _update_returning(
+        session, user_id=user_id, task_id=task_id, values=values, if_match=if_match
+    )
 
 
 async def set_completed(
-    session: AsyncSession, *, user_id: str, task_id: int, completed: bool | None
+    session: AsyncSession,
+    *,
+    user_id: str,
+    task_id: int,
+    completed: bool | None,
+    if_match: Sequence[datetime] | None = None,
 ) -> TaskPublic:
     """Set `completed`, or toggle it when None. One statement, so concurrent toggles all count."""
     if completed is None:
@@ -136,14 +163,19 @@ async def set_completed(
     else:
         status = _uncompleted_status()
     values = {"status": status, "updated_at": utc_now()}
-    return await _update_returning(session, user_id=user_id, task_id=task_id, values=values)
+    return await _update_returning(
+        session, user_id=user_id, task_id=task_id, values=values, if_match=if_match
+    )
 
 
-async def delete_task(session: AsyncSession, *, user_id: str, task_id: int) -> None:
-    """Delete the user's task, or TaskNotFound."""
-    statement = sa.delete(task_table).where(*_owned(user_id, task_id)).returning(columns.id)
+async def delete_task(
+    session: AsyncSession, *, user_id: str, task_id: int, if_match: Sequence[datetime] | None = None
+) -> None:
+    """Delete the user's task, or TaskNotFound (PreconditionFailed if it changed)."""
+    conditions = _owned(user_id, task_id) + _matching(if_match)
+    statement = sa.delete(task_table).where(*conditions).returning(columns.id)
     if (await session.execute(statement)).first() is None:
-        raise TaskNotFound()
+        await _explain_miss(session, user_id=user_id, task_id=task_id)
 
 
 def _uncompleted_status() -> sa.ColumnElement[str]:
@@ -151,11 +183,32 @@ def _uncompleted_status() -> sa.ColumnElement[str]:
     return sa.case((columns.status == COMPLETED, PENDING), else_=columns.status)
 
 
+def _matching(if_match: Sequence[datetime] | None) -> tuple[sa.ColumnElement[bool], ...]:
+    # The version check is part of the write's WHERE clause, so check and write are atomic.
+    if if_match is None:
+        return ()
+    return (columns.updated_at.in_(if_match),) if if_match else (sa.false(),)
+
+
+async def _explain_miss(session: AsyncSession, *, user_id: str, task_id: int) -> NoReturn:
+    """A write matched nothing: say whether the task is gone or only changed."""
+    exists = sa.select(columns.id).where(*_owned(user_id, task_id))
+    if (await session.execute(exists)).first() is None:
+        raise TaskNotFound()
+    raise PreconditionFailed()
+
+
 async def _update_returning(
-    session: AsyncSession, *, user_id: str, task_id: int, values: dict[str, Any]
+    session: AsyncSession,
+    *,
+    user_id: str,
+    task_id: int,
+    values: dict[str, Any],
+    if_match: Sequence[datetime] | None,
 ) -> TaskPublic:
-    statement = sa.update(task_table).where(*_owned(user_id, task_id)).values(values).returning(*TASK_COLUMNS)
+    conditions = _owned(user_id, task_id) + _matching(if_match)
+    statement = sa.update(task_table).where(*conditions).values(values).returning(*TASK_COLUMNS)
     row = (await session.execute(statement)).one_or_none()
     if row is None:
-        raise TaskNotFound()
+        await _explain_miss(session, user_id=user_id, task_id=task_id)
     return _public(row)
