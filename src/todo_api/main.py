@@ -90,6 +90,8 @@ def create_app(settings: Settings) -> FastAPI:
         try:
             yield
         finally:
+            if app.state.rate_limiter is not None:
+                await app.state.rate_limiter.aclose()
             await http.aclose()
             await engine.dispose()
 

@@ -7,6 +7,7 @@ import math
 import time
 from typing import Annotated
 
+import coredis
 from fastapi import Depends, Request
 from limits import parse
 from limits.aio.strategies import MovingWindowRateLimiter
@@ -26,8 +27,20 @@ class RateLimiter:
     def __init__(self, *, reads: str, writes: str, storage_url: str | None) -> None:
         self._reads = parse(reads)
         self._writes = parse(writes)
-        uri = f"async+{storage_url}" if storage_url else "async+memory://"
-        self._limiter = MovingWindowRateLimiter(storage_from_string(uri))
+        # Our own pool, so shutdown can close its connections (the storage has no close()).
+        self._pool = coredis.ConnectionPool.from_url(storage_url) if storage_url else None
+        storage = (
+            # limits types its options as scalars, but forwards them to coredis as they are.
+            storage_from_string(f"async+{storage_url}", connection_pool=self._pool)  # type: ignore[arg-type]
+            if storage_url
+            else storage_from_string("async+memory://")
+        )
+        self._limiter = MovingWindowRateLimiter(storage)
+
+    async def aclose(self) -> None:
+        """Close the Redis connections, if any."""
+        if self._pool is not None:
+            self._pool.disconnect()
 
     async def check(self, user_id: str, *, write: bool) -> None:
         """Count one request for `user_id`, or raise TooManyRequests with a retry delay."""
