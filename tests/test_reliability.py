@@ -166,3 +166,13 @@ async def test_terminated_connections_are_replaced_transparently(postgres_url: s
     assert killed, "the service held no connection to terminate"
     assert [r.status_code for r in after] == [200] * 5
     assert after[-1].headers["x-total-count"] == "5"
+
+
+async def test_task_quota_holds_under_concurrent_creates(postgres_url: str, auth: Auth) -> None:
+    async with serving(postgres_url, max_tasks_per_user=5) as client:
+        responses = await asyncio.gather(
+            *(client.post("/api/tasks", json={"title": f"t{i}"}, headers=auth("alice")) for i in range(40))
+        )
+
+    assert sorted(r.status_code for r in responses) == [201] * 5 + [409] * 35
+    assert len(await rows(postgres_url, "SELECT id FROM task WHERE user_id = 'alice'")) == 5
