@@ -57,6 +57,7 @@ class Settings(BaseSettings):
     jwks_timeout: float = Field(default=5.0, gt=0, le=60)
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
+    token_cache_size: int = Field(default=10_000, ge=0)
 
     cors_origins: Annotated[list[str], NoDecode] = []
 

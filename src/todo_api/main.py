@@ -20,7 +20,7 @@ from todo_api.errors import install_error_handlers
 from todo_api.logs import RequestLogMiddleware, configure_logging
 from todo_api.middleware import RequestGuardMiddleware, SecurityHeadersMiddleware
 from todo_api.ratelimit import RateLimiter, enforce_rate_limit
-from todo_api.security import JWKSCache, TokenVerifier
+from todo_api.security import JWKSCache, TokenVerifier, VerifiedTokenCache
 from todo_api.tasks.router import build_router as build_tasks_router
 from todo_api.tasks.schemas import ErrorDetail
 
@@ -60,7 +60,13 @@ def build_token_verifier(settings: Settings, http: httpx.AsyncClient) -> TokenVe
         else None
     )
     secret = settings.better_auth_secret.get_secret_value() if settings.better_auth_secret else None
-    return TokenVerifier(secret=secret, jwks=jwks, issuer=settings.jwt_issuer, audience=settings.jwt_audience)
+    return TokenVerifier(
+        secret=secret,
+        jwks=jwks,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        cache=VerifiedTokenCache(settings.token_cache_size) if settings.token_cache_size else None,
+    )
 
 
 def build_rate_limiter(settings: Settings) -> RateLimiter | None:
