@@ -47,6 +47,7 @@ class Settings(BaseSettings):
     db_max_overflow: int = Field(default=10, ge=0, le=200)
     db_connect_timeout: float = Field(default=5.0, gt=0, le=60)
     db_command_timeout: float = Field(default=10.0, gt=0, le=600)
+    db_prepared_statements: bool = True
     migrate_on_startup: bool = True
 
     better_auth_secret: SecretStr | None = None

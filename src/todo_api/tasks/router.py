@@ -14,7 +14,7 @@ from fastapi.params import Depends
 from fastapi.routing import APIRoute
 
 from todo_api.auth import CurrentUser
-from todo_api.database import SessionDep
+from todo_api.database import ConnectionDep
 from todo_api.tasks import service
 from todo_api.tasks.dependencies import IfMatch, TaskId, TaskQuota, etag_for, next_page_link
 from todo_api.tasks.schemas import (
@@ -49,7 +49,7 @@ async def list_tasks(
     *,
     request: Request,
     response: Response,
-    session: SessionDep,
+    connection: ConnectionDep,
     user: CurrentUser,
     status: Annotated[
         StatusFilter, Query(description="One of: all, pending, in_progress, completed.")
@@ -63,7 +63,7 @@ async def list_tasks(
 ) -> list[TaskPublic]:
     """The caller's tasks, filtered, sorted and paginated."""
     page = await service.list_tasks(
-        session, user_id=user.id, status=status, sort=sort, limit=limit, offset=offset
+        connection, user_id=user.id, status=status, sort=sort, limit=limit, offset=offset
     )
     response.headers["X-Total-Count"] = str(page.total)
     if link := next_page_link(request.url, limit=limit, offset=offset, total=page.total):
@@ -75,21 +75,23 @@ async def create_task(
     *,
     request: Request,
     response: Response,
-    session: SessionDep,
+    connection: ConnectionDep,
     user: CurrentUser,
     quota: TaskQuota,
     body: TaskCreate,
 ) -> TaskPublic:
     """Create a task owned by the caller."""
-    task = await service.create_task(session, user_id=user.id, data=body, max_tasks=quota)
+    task = await service.create_task(connection, user_id=user.id, data=body, max_tasks=quota)
     response.headers["Location"] = f"{request.url.path}/{task.id}"
     response.headers["ETag"] = etag_for(task)
     return task
 
 
-async def get_task(task_id: TaskId, response: Response, session: SessionDep, user: CurrentUser) -> TaskPublic:
+async def get_task(
+    task_id: TaskId, response: Response, connection: ConnectionDep, user: CurrentUser
+) -> TaskPublic:
     """One of the caller's tasks."""
-    task = await service.get_task(session, user_id=user.id, task_id=task_id)
+    task = await service.get_task(connection, user_id=user.id, task_id=task_id)
     response.headers["ETag"] = etag_for(task)
     return task
 
@@ -98,14 +100,14 @@ async def update_task(
     *,
     task_id: TaskId,
     response: Response,
-    session: SessionDep,
+    connection: ConnectionDep,
     user: CurrentUser,
     if_match: IfMatch,
     body: TaskUpdate,
 ) -> TaskPublic:
     """Apply the fields present in the body (PUT and PATCH alike)."""
     task = await service.update_task(
-        session, user_id=user.id, task_id=task_id, changes=body, if_match=if_match
+        connection, user_id=user.id, task_id=task_id, changes=body, if_match=if_match
     )
     response.headers["ETag"] = etag_for(task)
     return task
@@ -115,7 +117,7 @@ async def complete_task(
     *,
     task_id: TaskId,
     response: Response,
-    session: SessionDep,
+    connection: ConnectionDep,
     user: CurrentUser,
     if_match: IfMatch,
     body: Annotated[CompletionChange | None, Body()] = None,
@@ -123,15 +125,17 @@ async def complete_task(
     """Toggle completion, or set it with `{"completed": true|false}`; atomic."""
     completed = body.completed if body is not None else None
     task = await service.set_completed(
-        session, user_id=user.id, task_id=task_id, completed=completed, if_match=if_match
+        connection, user_id=user.id, task_id=task_id, completed=completed, if_match=if_match
     )
     response.headers["ETag"] = etag_for(task)
     return task
 
 
-async def delete_task(task_id: TaskId, session: SessionDep, user: CurrentUser, if_match: IfMatch) -> None:
+async def delete_task(
+    task_id: TaskId, connection: ConnectionDep, user: CurrentUser, if_match: IfMatch
+) -> None:
     """Delete one of the caller's tasks."""
-    await service.delete_task(session, user_id=user.id, task_id=task_id, if_match=if_match)
+    await service.delete_task(connection, user_id=user.id, task_id=task_id, if_match=if_match)
 
 
 def build_router(

@@ -1,6 +1,6 @@
 """Task operations. Every statement is scoped to the owner, so another user's task is
-indistinguishable from a missing one. Services flush, never commit: the request's unit of
-work does that."""
+indistinguishable from a missing one. Services never commit: the request's unit of work
+does that."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any, NoReturn
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from todo_api.errors import Conflict, NotFound, PreconditionFailed
 from todo_api.models import TaskStatus, UTCDateTime, task_table, utc_now
@@ -56,11 +56,20 @@ def _owned(user_id: str, task_id: int) -> tuple[sa.ColumnElement[bool], ...]:
 
 
 def _public(row: Any) -> TaskPublic:
-    return TaskPublic.model_validate(row)
+    # Rows come from our own typed columns, so they are trusted: construct, don't re-validate.
+    return TaskPublic.model_construct(
+        id=row.id,
+        user_id=row.user_id,
+        title=row.title,
+        description=row.description,
+        status=TaskStatus(row.status),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
 
 
 async def list_tasks(
-    session: AsyncSession,
+    connection: AsyncConnection,
     *,
     user_id: str,
     status: StatusFilter,
@@ -76,22 +85,26 @@ async def list_tasks(
     # Ties are broken by id so pages never overlap or skip rows.
     order = (sort_column.desc(), columns.id.desc()) if sort.startswith("-") else (sort_column, columns.id)
     statement = sa.select(*TASK_COLUMNS).where(*conditions).order_by(*order).limit(limit).offset(offset)
-    rows: Sequence[Any] = (await session.execute(statement)).all()
+    rows: Sequence[Any] = (await connection.execute(statement)).all()
     if len(rows) < limit and (rows or offset == 0):
         # A short page is the last one, so the total is known without counting.
         total = offset + len(rows)
     else:
         count = sa.select(sa.func.count()).select_from(task_table).where(*conditions)
-        total = (await session.execute(count)).scalar_one()
+        total = (await connection.execute(count)).scalar_one()
     return TaskPage(items=[_public(row) for row in rows], total=total)
 
 
-async def create_task(session: AsyncSession, *, user_id: str, data: TaskCreate, max_tasks: int) -> TaskPublic:
+async def create_task(
+    connection: AsyncConnection, *, user_id: str, data: TaskCreate, max_tasks: int
+) -> TaskPublic:
     """Insert a task owned by `user_id`, unless they already have `max_tasks`."""
-    if session.get_bind().dialect.name == "postgresql":
+    if connection.dialect.name == "postgresql":
         # Serialises one user's creates (only theirs), so concurrent requests cannot all
         # pass the count below and overshoot the limit. Released when the transaction ends.
-        await session.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(user_id, 0))))
+        await connection.execute(
+            sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(user_id, 0)))
+        )
     now = utc_now()
     status = data.status_from_completed() or TaskStatus.PENDING
     owned = sa.select(sa.func.count()).select_from(task_table).where(columns.user_id == user_id)
@@ -108,23 +121,23 @@ async def create_task(session: AsyncSession, *, user_id: str, data: TaskCreate, 
         .from_select(["user_id", "title", "description", "status", "created_at", "updated_at"], row_values)
         .returning(*TASK_COLUMNS)
     )
-    row = (await session.execute(statement)).one_or_none()
+    row = (await connection.execute(statement)).one_or_none()
     if row is None:
         raise TaskLimitReached(max_tasks)
     return _public(row)
 
 
-async def get_task(session: AsyncSession, *, user_id: str, task_id: int) -> TaskPublic:
+async def get_task(connection: AsyncConnection, *, user_id: str, task_id: int) -> TaskPublic:
     """The user's task, or TaskNotFound."""
     statement = sa.select(*TASK_COLUMNS).where(*_owned(user_id, task_id))
-    row = (await session.execute(statement)).one_or_none()
+    row = (await connection.execute(statement)).one_or_none()
     if row is None:
         raise TaskNotFound()
     return _public(row)
 
 
 async def update_task(
-    session: AsyncSession,
+    connection: AsyncConnection,
     *,
     user_id: str,
     task_id: int,
@@ -143,12 +156,12 @@ async def update_task(
     elif changes.completed is False:
         values["status"] = _uncompleted_status()
     return await _update_returning(
-        session, user_id=user_id, task_id=task_id, values=values, if_match=if_match
+        connection, user_id=user_id, task_id=task_id, values=values, if_match=if_match
     )
 
 
 async def set_completed(
-    session: AsyncSession,
+    connection: AsyncConnection,
     *,
     user_id: str,
     task_id: int,
@@ -164,18 +177,18 @@ async def set_completed(
         status = _uncompleted_status()
     values = {"status": status, "updated_at": utc_now()}
     return await _update_returning(
-        session, user_id=user_id, task_id=task_id, values=values, if_match=if_match
+        connection, user_id=user_id, task_id=task_id, values=values, if_match=if_match
     )
 
 
 async def delete_task(
-    session: AsyncSession, *, user_id: str, task_id: int, if_match: Sequence[datetime] | None = None
+    connection: AsyncConnection, *, user_id: str, task_id: int, if_match: Sequence[datetime] | None = None
 ) -> None:
     """Delete the user's task, or TaskNotFound (PreconditionFailed if it changed)."""
     conditions = _owned(user_id, task_id) + _matching(if_match)
     statement = sa.delete(task_table).where(*conditions).returning(columns.id)
-    if (await session.execute(statement)).first() is None:
-        await _explain_miss(session, user_id=user_id, task_id=task_id)
+    if (await connection.execute(statement)).first() is None:
+        await _explain_miss(connection, user_id=user_id, task_id=task_id)
 
 
 def _uncompleted_status() -> sa.ColumnElement[str]:
@@ -190,16 +203,16 @@ def _matching(if_match: Sequence[datetime] | None) -> tuple[sa.ColumnElement[boo
     return (columns.updated_at.in_(if_match),) if if_match else (sa.false(),)
 
 
-async def _explain_miss(session: AsyncSession, *, user_id: str, task_id: int) -> NoReturn:
+async def _explain_miss(connection: AsyncConnection, *, user_id: str, task_id: int) -> NoReturn:
     """A write matched nothing: say whether the task is gone or only changed."""
     exists = sa.select(columns.id).where(*_owned(user_id, task_id))
-    if (await session.execute(exists)).first() is None:
+    if (await connection.execute(exists)).first() is None:
         raise TaskNotFound()
     raise PreconditionFailed()
 
 
 async def _update_returning(
-    session: AsyncSession,
+    connection: AsyncConnection,
     *,
     user_id: str,
     task_id: int,
@@ -208,7 +221,7 @@ async def _update_returning(
 ) -> TaskPublic:
     conditions = _owned(user_id, task_id) + _matching(if_match)
     statement = sa.update(task_table).where(*conditions).values(values).returning(*TASK_COLUMNS)
-    row = (await session.execute(statement)).one_or_none()
+    row = (await connection.execute(statement)).one_or_none()
     if row is None:
-        await _explain_miss(session, user_id=user_id, task_id=task_id)
+        await _explain_miss(connection, user_id=user_id, task_id=task_id)
     return _public(row)
