@@ -21,6 +21,7 @@ from fastapi import FastAPI
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 from sqlalchemy.engine import make_url
 
+from tests.keys import JWKSServer, SigningKey, new_key, serve_jwks
 from todo_api.config import Settings
 from todo_api.main import create_app
 from todo_api.migrations import upgrade_database
@@ -159,3 +160,21 @@ def auth(make_token: TokenFactory) -> Callable[[str], dict[str, str]]:
         return {"Authorization": f"Bearer {make_token(sub)}"}
 
     return headers
+
+
+ISSUER = "http://localhost:3000"
+
+
+@pytest.fixture
+async def jwks_client(database_url: str) -> AsyncIterator[tuple[httpx.AsyncClient, SigningKey, JWKSServer]]:
+    """An app configured like a Better Auth deployment: JWKS and iss/aud only, no secret."""
+    key = new_key("EdDSA", kid="ba-1")
+    with serve_jwks(key) as server:
+        settings = make_settings(
+            database_url, better_auth_secret=None, jwks_url=server.url, jwt_issuer=ISSUER, jwt_audience=ISSUER
+        )
+        app = create_app(settings)
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+                yield client, key, server

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import jwt
 import pytest
-from fastapi import FastAPI
 
-from tests.conftest import SECRET, TokenFactory, make_settings
-from tests.keys import new_key, serve_jwks
-from todo_api.main import create_app
+from tests.conftest import SECRET, TokenFactory
+from tests.keys import new_key
 
 
 def assert_401(response: httpx.Response, *, token_sent: bool) -> None:
@@ -128,25 +126,6 @@ async def test_path_user_mismatch_is_logged(
 
 async def test_health_needs_no_token(client: httpx.AsyncClient) -> None:
     assert (await client.get("/health")).status_code == 200
-
-
-@pytest.fixture
-async def jwks_client(database_url: str) -> AsyncIterator[tuple[httpx.AsyncClient, Any, Any]]:
-    """An app configured only with a JWKS URL (like BETTER_AUTH_URL), plus its key server."""
-    key = new_key("EdDSA", kid="ba-1")
-    with serve_jwks(key) as server:
-        settings = make_settings(
-            database_url,
-            better_auth_secret=None,
-            jwks_url=server.url,
-            jwt_issuer="http://localhost:3000",
-            jwt_audience="http://localhost:3000",
-        )
-        app: FastAPI = create_app(settings)
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-                yield client, key, server
 
 
 async def test_eddsa_token_from_the_jwks_works_end_to_end(jwks_client: Any) -> None:

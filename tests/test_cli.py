@@ -220,3 +220,49 @@ def test_instances_starting_together_migrate_once(database: Database, tmp_path: 
             ],
             check=True,
         )
+
+
+def test_sigterm_lets_an_in_flight_request_finish_then_exits_0(
+    served: tuple[subprocess.Popen[str], str], tmp_path: Path
+) -> None:
+    process, base_url = served
+    secret = (tmp_path / ".todo-api-secret").read_text().strip()
+    token = jwt.encode({"sub": "dev", "exp": int(time.time()) + 60}, secret, algorithm="HS256")
+    body = b'{"title": "sent across a shutdown"}'
+    port = int(base_url.rsplit(":", 1)[1])
+
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+        # Headers now, body later: the request is in flight when SIGTERM arrives.
+        connection.sendall(
+            b"POST /api/tasks HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+            + f"Authorization: Bearer {token}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+        )
+        time.sleep(0.3)
+        process.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        connection.sendall(body)
+        reply = connection.recv(65536).decode()
+
+    process.communicate(timeout=30)
+    assert reply.startswith("HTTP/1.1 201"), reply
+    assert "sent across a shutdown" in reply
+    assert process.returncode == 0
+
+
+@pytest.mark.postgres
+def test_wrong_database_credentials_stop_start_up_with_one_line(database: Database, tmp_path: Path) -> None:
+    if not database.is_postgres:
+        pytest.skip("needs PostgreSQL")
+    # The CI server trusts local connections, so an unknown role stands in for a wrong password.
+    url = make_url(database.template_url).set(username="no_such_role", password="placeholder-pw")
+    started = time.monotonic()
+
+    result = run("migrate", cwd=tmp_path, DATABASE_URL=url.render_as_string(hide_password=False))
+
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "no_such_role:***@" in lines[0]
+    assert 'role "no_such_role" does not exist' in lines[0]
+    assert "placeholder-pw" not in result.stderr
+    assert time.monotonic() - started < 10

@@ -8,9 +8,10 @@ from collections.abc import AsyncIterator, Callable
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import text
 
 from tests.conftest import make_settings
-from todo_api.database import get_session
+from todo_api.database import get_connection
 from todo_api.main import create_app
 
 UNREACHABLE = "postgresql://todo:placeholder-password@127.0.0.1:1/todo"
@@ -57,11 +58,11 @@ async def test_readiness_is_ok_with_a_database(client: httpx.AsyncClient) -> Non
 async def test_unexpected_errors_are_a_generic_500(
     app: FastAPI, client: httpx.AsyncClient, auth: Callable[[str], dict[str, str]]
 ) -> None:
-    async def broken_session() -> AsyncIterator[None]:
+    async def broken_connection() -> AsyncIterator[None]:
         raise RuntimeError("SELECT secret FROM internals -- driver said something revealing")
         yield  # pragma: no cover
 
-    app.dependency_overrides[get_session] = broken_session
+    app.dependency_overrides[get_connection] = broken_connection
 
     response = await client.get("/api/tasks", headers=auth("alice"))
 
@@ -78,30 +79,41 @@ async def test_unknown_route_is_a_json_404(client: httpx.AsyncClient) -> None:
     assert response.json() == {"detail": "Not Found"}
 
 
+COMMIT_TIME_FAILURE = {
+    # Each makes every INSERT into task fail only at COMMIT, as a deferred constraint does.
+    "sqlite": [
+        "CREATE TABLE commit_guard (ref INTEGER REFERENCES task (id) DEFERRABLE INITIALLY DEFERRED)",
+        "CREATE TRIGGER guard_insert AFTER INSERT ON task BEGIN INSERT INTO commit_guard VALUES (-1); END",
+    ],
+    "postgresql": [
+        "CREATE FUNCTION refuse_commit() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN RAISE EXCEPTION 'refused at commit'; END $$",
+        "CREATE CONSTRAINT TRIGGER refuse_commit AFTER INSERT ON task "
+        "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse_commit()",
+    ],
+}
+UNDO_COMMIT_TIME_FAILURE = {
+    "sqlite": ["DROP TRIGGER guard_insert", "DROP TABLE commit_guard"],
+    "postgresql": ["DROP TRIGGER refuse_commit ON task", "DROP FUNCTION refuse_commit()"],
+}
+
+
 async def test_a_failed_commit_is_an_error_not_a_success(
-    database_url: str, auth: Callable[[str], dict[str, str]]
+    app: FastAPI, client: httpx.AsyncClient, auth: Callable[[str], dict[str, str]]
 ) -> None:
-    # With the session dependency's default scope the commit would run after the 201 was sent.
-    app = create_app(make_settings(database_url))
-    async with app.router.lifespan_context(app):
-        original = app.state.sessionmaker
+    # With the connection dependency's default scope, COMMIT would run after the 201 was sent.
+    dialect = app.state.engine.dialect.name
+    async with app.state.engine.begin() as connection:
+        for statement in COMMIT_TIME_FAILURE[dialect]:
+            await connection.execute(text(statement))
+    try:
+        response = await client.post("/api/tasks", json={"title": "lost?"}, headers=auth("alice"))
+    finally:
+        async with app.state.engine.begin() as connection:
+            for statement in UNDO_COMMIT_TIME_FAILURE[dialect]:
+                await connection.execute(text(statement))
+    listed = await client.get("/api/tasks", headers=auth("alice"))
 
-        def failing_sessionmaker():  # type: ignore[no-untyped-def]
-            session = original()
-
-            async def refuse() -> None:
-                raise ConnectionResetError("connection lost during commit")
-
-            session.commit = refuse
-            return session
-
-        app.state.sessionmaker = failing_sessionmaker
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            response = await client.post("/api/tasks", json={"title": "lost?"}, headers=auth("alice"))
-        app.state.sessionmaker = original
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            listed = await client.get("/api/tasks", headers=auth("alice"))
-
-    assert response.status_code == 503
+    assert response.status_code == 500
+    assert response.json() == {"detail": "Internal Server Error"}
     assert listed.json() == []

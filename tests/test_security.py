@@ -16,7 +16,15 @@ import pytest
 
 from tests.conftest import SECRET
 from tests.keys import new_key, serve_jwks
-from todo_api.security import InvalidToken, JWKSCache, KeysUnavailable, TokenVerifier, create_token
+from todo_api.security import (
+    InvalidToken,
+    JWKSCache,
+    KeysUnavailable,
+    TokenVerifier,
+    VerifiedToken,
+    VerifiedTokenCache,
+    create_token,
+)
 
 
 @pytest.fixture
@@ -324,3 +332,37 @@ async def test_hs256_is_refused_when_only_jwks_is_configured(http: httpx.AsyncCl
         verifier = TokenVerifier(secret=None, jwks=JWKSCache(server.url, http))
 
         assert await rejects(verifier, create_token("alice", SECRET)) == "algorithm not allowed"
+
+
+async def test_cached_token_is_still_rejected_once_expired() -> None:
+    cache = VerifiedTokenCache()
+    verifier = TokenVerifier(secret=SECRET, jwks=None, cache=cache)
+    token = jwt.encode(claims(exp=int(time.time()) - 25), SECRET, algorithm="HS256")  # within leeway
+    assert (await verifier.verify(token)).subject == "alice"
+
+    # Time passes: the cached entry is now past its expiry plus leeway.
+    cache.put(cache.key(token), VerifiedToken(subject="alice", expires_at=time.time() - 31))
+
+    assert await rejects(verifier, token) == "token expired"
+    assert cache.get(cache.key(token)) is None
+
+
+async def test_cache_only_holds_verified_tokens() -> None:
+    cache = VerifiedTokenCache()
+    verifier = TokenVerifier(secret=SECRET, jwks=None, cache=cache)
+    forged = create_token("alice", "wrong-secret-" + "x" * 40)
+
+    for _ in range(2):
+        assert await rejects(verifier, forged) == "invalid signature"
+    assert cache.get(cache.key(forged)) is None
+
+
+async def test_cache_is_bounded() -> None:
+    cache = VerifiedTokenCache(max_entries=50)
+    verifier = TokenVerifier(secret=SECRET, jwks=None, cache=cache)
+
+    for index in range(200):
+        await verifier.verify(create_token(f"user-{index}", SECRET))
+
+    assert len(cache._entries) <= 50
+    assert (await verifier.verify(create_token("user-199", SECRET))).subject == "user-199"

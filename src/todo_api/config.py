@@ -8,6 +8,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal, Self
 
+import limits
 from pydantic import (
     AnyHttpUrl,
     Field,
@@ -46,6 +47,7 @@ class Settings(BaseSettings):
     db_max_overflow: int = Field(default=10, ge=0, le=200)
     db_connect_timeout: float = Field(default=5.0, gt=0, le=60)
     db_command_timeout: float = Field(default=10.0, gt=0, le=600)
+    db_prepared_statements: bool = True
     migrate_on_startup: bool = True
 
     better_auth_secret: SecretStr | None = None
@@ -56,8 +58,15 @@ class Settings(BaseSettings):
     jwks_timeout: float = Field(default=5.0, gt=0, le=60)
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
+    token_cache_size: int = Field(default=10_000, ge=0)
 
     cors_origins: Annotated[list[str], NoDecode] = []
+
+    max_tasks_per_user: int = Field(default=10_000, ge=1)
+    rate_limit_enabled: bool = True
+    rate_limit_reads: str = "600/minute"
+    rate_limit_writes: str = "120/minute"
+    redis_url: SecretStr | None = None
 
     # Sharing Better Auth's PostgreSQL database: a migration ties task.user_id to "user".id
     # (ON DELETE CASCADE), so deleting a Better Auth user deletes their tasks.
@@ -78,6 +87,22 @@ class Settings(BaseSettings):
             raise ValueError(str(exc)) from None
         return value
 
+    @field_validator("rate_limit_reads", "rate_limit_writes", mode="after")
+    @classmethod
+    def _check_rate(cls, value: str) -> str:
+        try:
+            limits.parse(value)
+        except ValueError:
+            raise ValueError(f"'{value}' is not a rate such as '600/minute' or '10/second'") from None
+        return value
+
+    @field_validator("redis_url", mode="after")
+    @classmethod
+    def _check_redis_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(("redis://", "rediss://")):
+            raise ValueError("must start with redis:// or rediss://")
+        return value
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
@@ -91,6 +116,7 @@ class Settings(BaseSettings):
         "jwks_url",
         "jwt_issuer",
         "jwt_audience",
+        "redis_url",
         mode="before",
     )
     @classmethod

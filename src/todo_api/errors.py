@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
@@ -54,6 +55,24 @@ class Forbidden(AppError):
 class NotFound(AppError):
     status_code = 404
     default_detail = "Not Found"
+
+
+class Conflict(AppError):
+    status_code = 409
+    default_detail = "Conflict"
+
+
+class PreconditionFailed(AppError):
+    status_code = 412
+    default_detail = "The task has changed since it was read (If-Match does not match)"
+
+
+class TooManyRequests(AppError):
+    status_code = 429
+    default_detail = "Too many requests"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"Too many requests, retry in {retry_after} s", {"Retry-After": str(retry_after)})
 
 
 class ServiceUnavailable(AppError):
@@ -107,8 +126,11 @@ def describe_query_errors(request: Request, errors: Sequence[Mapping[str, Any]])
 
 
 def _public_errors(errors: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    # Keep FastAPI's {loc, msg, type} list; drop `ctx` (may hold exception objects) and `url`.
-    return [{k: v for k, v in err.items() if k in ("loc", "msg", "type", "input")} for err in errors]
+    # Keep FastAPI's {loc, msg, type, input} list; drop `ctx` (may hold exception objects) and
+    # `url`, and encode `input` as FastAPI does (it can be raw bytes).
+    public = [{k: v for k, v in err.items() if k in ("loc", "msg", "type", "input")} for err in errors]
+    encoded: list[dict[str, Any]] = jsonable_encoder(public)
+    return encoded
 
 
 async def _database_error(request: Request, error: Exception) -> JSONResponse:

@@ -14,22 +14,27 @@ from fastapi.middleware.cors import CORSMiddleware
 from todo_api import health
 from todo_api.auth import require_path_user
 from todo_api.config import Settings, load_settings, with_dev_secret
-from todo_api.database import create_engine, create_sessionmaker
+from todo_api.database import create_engine
 from todo_api.docs import install_docs
 from todo_api.errors import install_error_handlers
 from todo_api.logs import RequestLogMiddleware, configure_logging
-from todo_api.middleware import BodySizeLimitMiddleware
-from todo_api.security import JWKSCache, TokenVerifier
+from todo_api.middleware import RequestGuardMiddleware, SecurityHeadersMiddleware
+from todo_api.ratelimit import RateLimiter, enforce_rate_limit
+from todo_api.security import JWKSCache, TokenVerifier, VerifiedTokenCache
 from todo_api.tasks.router import build_router as build_tasks_router
 from todo_api.tasks.schemas import ErrorDetail
 
-EXPOSED_HEADERS = ["Location", "Link", "X-Total-Count", "X-Request-ID", "Retry-After"]
+EXPOSED_HEADERS = ["Location", "Link", "X-Total-Count", "X-Request-ID", "Retry-After", "ETag"]
 API_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {
         "model": ErrorDetail,
         "description": "Missing, malformed, expired or otherwise invalid bearer token.",
     },
     413: {"model": ErrorDetail, "description": "Request body over 1 MiB."},
+    429: {
+        "model": ErrorDetail,
+        "description": "Per-user rate limit reached; retry after `Retry-After` seconds.",
+    },
     500: {"model": ErrorDetail, "description": "Unexpected error (no internals are shown)."},
     503: {
         "model": ErrorDetail,
@@ -55,7 +60,24 @@ def build_token_verifier(settings: Settings, http: httpx.AsyncClient) -> TokenVe
         else None
     )
     secret = settings.better_auth_secret.get_secret_value() if settings.better_auth_secret else None
-    return TokenVerifier(secret=secret, jwks=jwks, issuer=settings.jwt_issuer, audience=settings.jwt_audience)
+    return TokenVerifier(
+        secret=secret,
+        jwks=jwks,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        cache=VerifiedTokenCache(settings.token_cache_size) if settings.token_cache_size else None,
+    )
+
+
+def build_rate_limiter(settings: Settings) -> RateLimiter | None:
+    """Per-user limits, in Redis when REDIS_URL is set so all workers and instances share them."""
+    if not settings.rate_limit_enabled:
+        return None
+    return RateLimiter(
+        reads=settings.rate_limit_reads,
+        writes=settings.rate_limit_writes,
+        storage_url=settings.redis_url.get_secret_value() if settings.redis_url else None,
+    )
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -68,11 +90,13 @@ def create_app(settings: Settings) -> FastAPI:
         # Never follow redirects: the JWKS location is configuration, not something a response may change.
         http = httpx.AsyncClient(timeout=settings.jwks_timeout, follow_redirects=False)
         app.state.engine = engine
-        app.state.sessionmaker = create_sessionmaker(engine)
         app.state.token_verifier = build_token_verifier(settings, http)
+        app.state.rate_limiter = build_rate_limiter(settings)
         try:
             yield
         finally:
+            if app.state.rate_limiter is not None:
+                await app.state.rate_limiter.aclose()
             await http.aclose()
             await engine.dispose()
 
@@ -90,16 +114,19 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     install_docs(app)
     app.include_router(health.router)
-    app.include_router(build_tasks_router("/api/tasks", responses=API_ERRORS))
+    app.include_router(
+        build_tasks_router("/api/tasks", dependencies=[Depends(enforce_rate_limit)], responses=API_ERRORS)
+    )
     app.include_router(
         build_tasks_router(
             "/api/{user_id}/tasks",
             operation_suffix="_for_user",
-            dependencies=[Depends(require_path_user)],
+            # The path's user is checked first: someone else's id is a 403 before any other work.
+            dependencies=[Depends(require_path_user), Depends(enforce_rate_limit)],
             responses=API_ERRORS | PATH_USER_ERRORS,
         )
     )
-    app.add_middleware(BodySizeLimitMiddleware)
+    app.add_middleware(RequestGuardMiddleware)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,
@@ -110,6 +137,7 @@ def create_app(settings: Settings) -> FastAPI:
         allow_credentials=False,
         max_age=600,
     )
+    app.add_middleware(SecurityHeadersMiddleware, hsts=settings.is_production)
     app.add_middleware(RequestLogMiddleware)
     return app
 

@@ -1,30 +1,61 @@
-"""Pure ASGI middleware that guards every request before routing."""
+"""Pure ASGI middleware that guards every request before routing and hardens every response."""
 
 from __future__ import annotations
 
 import json
 
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MAX_BODY_BYTES = 1024 * 1024
-_TOO_LARGE = json.dumps({"detail": "Request body too large (limit 1 MiB)"}).encode()
+MAX_HEADER_BYTES = 16 * 1024
+BODY_METHODS = {"POST", "PUT", "PATCH"}
+# API responses are data, never documents: nothing may load, frame or run from them.
+API_CSP = "default-src 'none'; frame-ancestors 'none'"
+HSTS = "max-age=63072000; includeSubDomains"
 
 
-class BodySizeLimitMiddleware:
-    """Refuse bodies over the limit with 413, whether declared up front or streamed."""
+async def send_json_error(send: Send, status: int, detail: str) -> None:
+    """Answer before the app runs, in the one error shape."""
+    body = json.dumps({"detail": detail}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
-    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
+
+class RequestGuardMiddleware:
+    """Refuse oversized headers (431), oversized bodies (413) and non-JSON bodies (415)."""
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int = MAX_BODY_BYTES) -> None:
         self.app = app
-        self.max_bytes = max_bytes
+        self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = _content_length(scope)
-        if declared is not None and declared > self.max_bytes:
-            await _send_too_large(send)
+        headers = scope["headers"]
+        if sum(len(name) + len(value) for name, value in headers) > MAX_HEADER_BYTES:
+            await send_json_error(send, 431, "Request headers too large")
+            return
+        declared = _header(headers, b"content-length")
+        has_body = (declared not in (None, b"0")) or _header(headers, b"transfer-encoding") is not None
+        is_api_write = scope["method"] in BODY_METHODS and scope["path"].startswith("/api/")
+        if has_body and is_api_write and not _is_json(_header(headers, b"content-type")):
+            await send_json_error(send, 415, "Content-Type must be application/json")
+            return
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+            await send_json_error(send, 413, "Request body too large (limit 1 MiB)")
             return
         received = 0
 
@@ -33,7 +64,7 @@ class BodySizeLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > self.max_body_bytes:
                     # Raised inside body parsing; the error handlers render it as 413.
                     raise HTTPException(413, "Request body too large (limit 1 MiB)")
             return message
@@ -41,26 +72,46 @@ class BodySizeLimitMiddleware:
         await self.app(scope, counting_receive, send)
 
 
-def _content_length(scope: Scope) -> int | None:
-    for name, value in scope["headers"]:
-        if name == b"content-length":
-            try:
-                return int(value)
-            except ValueError:
-                return None
+class SecurityHeadersMiddleware:
+    """Headers that make responses safe to handle in a browser, whatever the route."""
+
+    def __init__(self, app: ASGIApp, *, hsts: bool) -> None:
+        self.app = app
+        self.hsts = hsts
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        is_api = scope["path"].startswith("/api/")
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers.setdefault("X-Content-Type-Options", "nosniff")
+                headers.setdefault("X-Frame-Options", "DENY")
+                headers.setdefault("Referrer-Policy", "no-referrer")
+                # The docs pages set their own policy; everything else gets the strictest one.
+                headers.setdefault("Content-Security-Policy", API_CSP)
+                if is_api:
+                    # Per-user data must never sit in a shared or browser cache.
+                    headers["Cache-Control"] = "no-store"
+                if self.hsts:
+                    headers.setdefault("Strict-Transport-Security", HSTS)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> bytes | None:
+    for key, value in headers:
+        if key == name:
+            return value
     return None
 
 
-async def _send_too_large(send: Send) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(_TOO_LARGE)).encode()),
-                (b"connection", b"close"),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": _TOO_LARGE})
+def _is_json(content_type: bytes | None) -> bool:
+    if content_type is None:
+        return False
+    media_type = content_type.split(b";", 1)[0].strip().lower()
+    return media_type == b"application/json" or media_type.endswith(b"+json")

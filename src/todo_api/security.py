@@ -7,6 +7,7 @@ raises, so it can be tested and reused without HTTP.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 from dataclasses import dataclass
@@ -127,6 +128,35 @@ def _usable_keys(entries: list[Any]) -> dict[str, jwt.PyJWK]:
     return keys
 
 
+class VerifiedTokenCache:
+    """Tokens already verified, until they expire: a repeat request skips the signature check.
+
+    Keyed by a digest, so a cache full of 8 KiB tokens stays small; bounded, so a flood of
+    distinct valid tokens cannot grow it without limit (the oldest entries are evicted).
+    """
+
+    def __init__(self, max_entries: int = 10_000) -> None:
+        self._max_entries = max_entries
+        self._entries: dict[bytes, VerifiedToken] = {}
+
+    @staticmethod
+    def key(token: str) -> bytes:
+        return hashlib.blake2b(token.encode(), digest_size=16).digest()
+
+    def get(self, key: bytes) -> VerifiedToken | None:
+        return self._entries.get(key)
+
+    def put(self, key: bytes, verified: VerifiedToken) -> None:
+        if len(self._entries) >= self._max_entries:
+            # dicts keep insertion order: drop the oldest tenth in one go.
+            for stale in list(self._entries)[: max(1, self._max_entries // 10)]:
+                del self._entries[stale]
+        self._entries[key] = verified
+
+    def discard(self, key: bytes) -> None:
+        self._entries.pop(key, None)
+
+
 class TokenVerifier:
     """Verify bearer tokens against the configured secret and/or JWKS."""
 
@@ -137,9 +167,11 @@ class TokenVerifier:
         jwks: JWKSCache | None,
         issuer: str | None = None,
         audience: str | None = None,
+        cache: VerifiedTokenCache | None = None,
     ) -> None:
         if secret is None and jwks is None:
             raise ValueError("a secret or a JWKS is needed to verify tokens")
+        self._cache = cache
         self._secret = secret
         self._jwks = jwks
         self._issuer = issuer
@@ -149,6 +181,21 @@ class TokenVerifier:
         """Return the token's subject and expiry, or raise InvalidToken / KeysUnavailable."""
         if len(token) > MAX_TOKEN_BYTES:
             raise InvalidToken("token too large")
+        if self._cache is None:
+            return await self._verify(token)
+        key = self._cache.key(token)
+        cached = self._cache.get(key)
+        if cached is not None:
+            # A cached token is only as good as its expiry, checked with the same leeway.
+            if time.time() <= cached.expires_at + CLOCK_LEEWAY_SECONDS:
+                return cached
+            self._cache.discard(key)
+            raise InvalidToken("token expired")
+        verified = await self._verify(token)
+        self._cache.put(key, verified)
+        return verified
+
+    async def _verify(self, token: str) -> VerifiedToken:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.DecodeError:

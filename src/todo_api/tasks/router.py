@@ -14,9 +14,9 @@ from fastapi.params import Depends
 from fastapi.routing import APIRoute
 
 from todo_api.auth import CurrentUser
-from todo_api.database import SessionDep
+from todo_api.database import ConnectionDep
 from todo_api.tasks import service
-from todo_api.tasks.dependencies import TaskId, next_page_link
+from todo_api.tasks.dependencies import IfMatch, TaskId, TaskQuota, etag_for, next_page_link
 from todo_api.tasks.schemas import (
     CompletionChange,
     ErrorDetail,
@@ -32,11 +32,16 @@ def _error(description: str) -> dict[str, Any]:
     return {"model": ErrorDetail, "description": description}
 
 
+ETAG_HEADER = {"ETag": {"description": "The task's version, for If-Match.", "schema": {"type": "string"}}}
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: _error("No such task for this user (another user's task is reported the same way).")
 }
-VALIDATION: dict[int | str, dict[str, Any]] = {
-    422: {"description": "The body failed validation; `detail` lists each problem."}
+WITH_BODY: dict[int | str, dict[str, Any]] = {
+    415: _error("The body is not JSON (Content-Type must be application/json)."),
+    422: {"description": "The body failed validation; `detail` lists each problem."},
+}
+CONDITIONAL: dict[int | str, dict[str, Any]] = {
+    412: _error("If-Match was sent and the task has changed since (nothing was written)."),
 }
 
 
@@ -44,7 +49,7 @@ async def list_tasks(
     *,
     request: Request,
     response: Response,
-    session: SessionDep,
+    connection: ConnectionDep,
     user: CurrentUser,
     status: Annotated[
         StatusFilter, Query(description="One of: all, pending, in_progress, completed.")
@@ -58,7 +63,7 @@ async def list_tasks(
 ) -> list[TaskPublic]:
     """The caller's tasks, filtered, sorted and paginated."""
     page = await service.list_tasks(
-        session, user_id=user.id, status=status, sort=sort, limit=limit, offset=offset
+        connection, user_id=user.id, status=status, sort=sort, limit=limit, offset=offset
     )
     response.headers["X-Total-Count"] = str(page.total)
     if link := next_page_link(request.url, limit=limit, offset=offset, total=page.total):
@@ -67,40 +72,70 @@ async def list_tasks(
 
 
 async def create_task(
-    request: Request, response: Response, session: SessionDep, user: CurrentUser, body: TaskCreate
+    *,
+    request: Request,
+    response: Response,
+    connection: ConnectionDep,
+    user: CurrentUser,
+    quota: TaskQuota,
+    body: TaskCreate,
 ) -> TaskPublic:
     """Create a task owned by the caller."""
-    task = await service.create_task(session, user_id=user.id, data=body)
+    task = await service.create_task(connection, user_id=user.id, data=body, max_tasks=quota)
     response.headers["Location"] = f"{request.url.path}/{task.id}"
+    response.headers["ETag"] = etag_for(task)
     return task
 
 
-async def get_task(task_id: TaskId, session: SessionDep, user: CurrentUser) -> TaskPublic:
+async def get_task(
+    task_id: TaskId, response: Response, connection: ConnectionDep, user: CurrentUser
+) -> TaskPublic:
     """One of the caller's tasks."""
-    return await service.get_task(session, user_id=user.id, task_id=task_id)
+    task = await service.get_task(connection, user_id=user.id, task_id=task_id)
+    response.headers["ETag"] = etag_for(task)
+    return task
 
 
 async def update_task(
-    task_id: TaskId, session: SessionDep, user: CurrentUser, body: TaskUpdate
+    *,
+    task_id: TaskId,
+    response: Response,
+    connection: ConnectionDep,
+    user: CurrentUser,
+    if_match: IfMatch,
+    body: TaskUpdate,
 ) -> TaskPublic:
     """Apply the fields present in the body (PUT and PATCH alike)."""
-    return await service.update_task(session, user_id=user.id, task_id=task_id, changes=body)
+    task = await service.update_task(
+        connection, user_id=user.id, task_id=task_id, changes=body, if_match=if_match
+    )
+    response.headers["ETag"] = etag_for(task)
+    return task
 
 
 async def complete_task(
+    *,
     task_id: TaskId,
-    session: SessionDep,
+    response: Response,
+    connection: ConnectionDep,
     user: CurrentUser,
+    if_match: IfMatch,
     body: Annotated[CompletionChange | None, Body()] = None,
 ) -> TaskPublic:
     """Toggle completion, or set it with `{"completed": true|false}`; atomic."""
     completed = body.completed if body is not None else None
-    return await service.set_completed(session, user_id=user.id, task_id=task_id, completed=completed)
+    task = await service.set_completed(
+        connection, user_id=user.id, task_id=task_id, completed=completed, if_match=if_match
+    )
+    response.headers["ETag"] = etag_for(task)
+    return task
 
 
-async def delete_task(task_id: TaskId, session: SessionDep, user: CurrentUser) -> None:
+async def delete_task(
+    task_id: TaskId, connection: ConnectionDep, user: CurrentUser, if_match: IfMatch
+) -> None:
     """Delete one of the caller's tasks."""
-    await service.delete_task(session, user_id=user.id, task_id=task_id)
+    await service.delete_task(connection, user_id=user.id, task_id=task_id, if_match=if_match)
 
 
 def build_router(
@@ -151,12 +186,22 @@ def build_router(
         summary="Create a task",
         responses={
             201: {
-                "headers": {"Location": {"description": "The new task's URL.", "schema": {"type": "string"}}}
+                "headers": {
+                    "Location": {"description": "The new task's URL.", "schema": {"type": "string"}},
+                    **ETAG_HEADER,
+                }
             },
-            **VALIDATION,
+            409: _error("The user already has the maximum number of tasks."),
+            **WITH_BODY,
         },
     )
-    router.add_api_route("/{task_id}", get_task, methods=["GET"], summary="Get a task", responses=NOT_FOUND)
+    router.add_api_route(
+        "/{task_id}",
+        get_task,
+        methods=["GET"],
+        summary="Get a task",
+        responses={200: {"headers": ETAG_HEADER}, **NOT_FOUND},
+    )
     for method in ("PUT", "PATCH"):
         router.add_api_route(
             "/{task_id}",
@@ -164,14 +209,14 @@ def build_router(
             methods=[method],
             name=f"{method.lower()}_task",
             summary="Update a task",
-            responses={**NOT_FOUND, **VALIDATION},
+            responses={200: {"headers": ETAG_HEADER}, **NOT_FOUND, **CONDITIONAL, **WITH_BODY},
         )
     router.add_api_route(
         "/{task_id}/complete",
         complete_task,
         methods=["PATCH"],
         summary="Toggle or set completion",
-        responses={**NOT_FOUND, **VALIDATION},
+        responses={200: {"headers": ETAG_HEADER}, **NOT_FOUND, **CONDITIONAL, **WITH_BODY},
     )
     router.add_api_route(
         "/{task_id}",
@@ -179,6 +224,6 @@ def build_router(
         methods=["DELETE"],
         status_code=status.HTTP_204_NO_CONTENT,
         summary="Delete a task",
-        responses=NOT_FOUND,
+        responses={**NOT_FOUND, **CONDITIONAL},
     )
     return router

@@ -1,0 +1,209 @@
+"""Resource limits and response hardening (OWASP API4, API8): each fails if its guard is removed."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import make_settings
+from todo_api.main import create_app
+
+Auth = Callable[[str], dict[str, str]]
+
+
+@asynccontextmanager
+async def client_for(database_url: str, **overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """A client for an app built with these setting overrides."""
+    app = create_app(make_settings(database_url, **overrides))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield client
+
+
+async def test_api_responses_carry_security_headers(client: httpx.AsyncClient, auth: Auth) -> None:
+    response = await client.get("/api/tasks", headers=auth("alice"))
+
+    assert response.headers["cache-control"] == "no-store"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["x-frame-options"] == "DENY"
+    assert response.headers["content-security-policy"] == "default-src 'none'; frame-ancestors 'none'"
+    assert "strict-transport-security" not in response.headers
+    assert "server" not in response.headers
+
+
+async def test_errors_are_hardened_too(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/tasks")
+
+    assert response.status_code == 401
+    assert response.headers["cache-control"] == "no-store"
+    assert response.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_docs_csp_allows_only_local_assets_and_its_own_script(client: httpx.AsyncClient) -> None:
+    csp = (await client.get("/docs")).headers["content-security-policy"]
+
+    assert "default-src 'self'" in csp
+    assert "'sha256-" in csp
+    assert "unsafe-eval" not in csp
+    assert "script-src 'self' 'sha256-" in csp
+    assert "frame-ancestors 'none'" in csp
+
+
+async def test_hsts_only_in_production(database_url: str, auth: Auth) -> None:
+    async with client_for(database_url, environment="production") as client:
+        response = await client.get("/api/tasks", headers=auth("alice"))
+
+    assert response.headers["strict-transport-security"].startswith("max-age=")
+
+
+async def test_cors_allows_only_configured_origins(database_url: str) -> None:
+    preflight = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization"}
+    async with client_for(database_url, cors_origins=["http://localhost:3000"]) as client:
+        allowed = await client.options("/api/tasks", headers={"Origin": "http://localhost:3000", **preflight})
+        denied = await client.options("/api/tasks", headers={"Origin": "https://evil.example", **preflight})
+        simple = await client.get("/api/tasks", headers={"Origin": "https://evil.example"})
+
+    assert allowed.status_code == 200
+    assert allowed.headers["access-control-allow-origin"] == "http://localhost:3000"
+    assert "authorization" in allowed.headers["access-control-allow-headers"].lower()
+    assert "access-control-allow-credentials" not in allowed.headers
+    assert denied.status_code == 400
+    assert "access-control-allow-origin" not in denied.headers
+    assert "access-control-allow-origin" not in simple.headers
+
+
+async def test_cors_exposes_pagination_and_version_headers(database_url: str, auth: Auth) -> None:
+    async with client_for(database_url, cors_origins=["http://localhost:3000"]) as client:
+        response = await client.get(
+            "/api/tasks", headers={"Origin": "http://localhost:3000", **auth("alice")}
+        )
+
+    exposed = response.headers["access-control-expose-headers"].lower()
+    for header in ("x-total-count", "link", "location", "etag", "retry-after"):
+        assert header in exposed
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
+async def test_non_json_bodies_are_415(
+    client: httpx.AsyncClient, auth: Auth, content_type: str | None
+) -> None:
+    headers = auth("alice") | ({"Content-Type": content_type} if content_type else {})
+
+    response = await client.post("/api/tasks", content=b'{"title": "x"}', headers=headers)
+
+    assert response.status_code == 415
+    assert response.json() == {"detail": "Content-Type must be application/json"}
+    assert (await client.get("/api/tasks", headers=auth("alice"))).json() == []
+
+
+async def test_json_with_charset_or_suffix_is_accepted(client: httpx.AsyncClient, auth: Auth) -> None:
+    for content_type in ("application/json; charset=utf-8", "application/merge-patch+json"):
+        response = await client.post(
+            "/api/tasks", content=b'{"title": "x"}', headers=auth("alice") | {"Content-Type": content_type}
+        )
+        assert response.status_code == 201
+
+
+async def test_oversized_headers_are_431(client: httpx.AsyncClient, auth: Auth) -> None:
+    response = await client.get("/api/tasks", headers=auth("alice") | {"X-Padding": "p" * 64 * 1024})
+
+    assert response.status_code == 431
+    assert "detail" in response.json()
+
+
+async def test_wrong_method_is_405(client: httpx.AsyncClient, auth: Auth) -> None:
+    response = await client.request("PATCH", "/api/tasks", headers=auth("alice"))
+
+    assert response.status_code == 405
+    assert "detail" in response.json()
+
+
+async def test_list_limit_is_capped(client: httpx.AsyncClient, auth: Auth) -> None:
+    assert (await client.get("/api/tasks", params={"limit": 1001}, headers=auth("alice"))).status_code == 400
+
+
+async def test_task_quota_per_user(database_url: str, auth: Auth) -> None:
+    async with client_for(database_url, max_tasks_per_user=3) as client:
+        created = [
+            await client.post("/api/tasks", json={"title": f"t{i}"}, headers=auth("alice")) for i in range(4)
+        ]
+        other_user = await client.post("/api/tasks", json={"title": "mine"}, headers=auth("bob"))
+        await client.delete(f"/api/tasks/{created[0].json()['id']}", headers=auth("alice"))
+        after_delete = await client.post("/api/tasks", json={"title": "again"}, headers=auth("alice"))
+        total = (await client.get("/api/tasks", headers=auth("alice"))).headers["x-total-count"]
+
+    assert [r.status_code for r in created] == [201, 201, 201, 409]
+    assert created[3].json() == {"detail": "Task limit reached: a user may keep at most 3 tasks"}
+    assert other_user.status_code == 201
+    assert after_delete.status_code == 201
+    assert total == "3"
+
+
+async def test_writes_are_rate_limited_per_user_with_retry_after(database_url: str, auth: Auth) -> None:
+    async with client_for(database_url, rate_limit_writes="3/minute") as client:
+        writes = [
+            await client.post("/api/tasks", json={"title": "x"}, headers=auth("alice")) for _ in range(4)
+        ]
+        read = await client.get("/api/tasks", headers=auth("alice"))
+        other_user = await client.post("/api/tasks", json={"title": "x"}, headers=auth("bob"))
+
+    assert [r.status_code for r in writes] == [201, 201, 201, 429]
+    assert 1 <= int(writes[3].headers["retry-after"]) <= 60
+    assert writes[3].json()["detail"].startswith("Too many requests")
+    assert read.status_code == 200
+    assert other_user.status_code == 201
+    assert read.headers["x-total-count"] == "3"
+
+
+async def test_reads_are_rate_limited_per_user(database_url: str, auth: Auth) -> None:
+    async with client_for(database_url, rate_limit_reads="2/minute") as client:
+        statuses = [
+            (await client.get("/api/alice/tasks", headers=auth("alice"))).status_code for _ in range(3)
+        ]
+
+    assert statuses == [200, 200, 429]
+
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL")
+
+
+@pytest.mark.skipif(not REDIS_URL, reason="set TEST_REDIS_URL=redis://127.0.0.1:6379 to test shared limits")
+async def test_limits_are_shared_across_instances_through_redis(database_url: str, auth: Auth) -> None:
+    user = f"user-{uuid.uuid4().hex}"  # a fresh key, since the Redis store outlives the test
+    settings = {"rate_limit_writes": "4/minute", "redis_url": REDIS_URL}
+    async with client_for(database_url, **settings) as first, client_for(database_url, **settings) as second:
+        statuses = []
+        for client in (first, second, first, second, first, second):
+            response = await client.post("/api/tasks", json={"title": "x"}, headers=auth(user))
+            statuses.append(response.status_code)
+
+    assert statuses == [201, 201, 201, 201, 429, 429]
+
+
+async def test_unreachable_rate_limit_store_fails_open(database_url: str, auth: Auth) -> None:
+    async with client_for(
+        database_url, rate_limit_writes="1/minute", redis_url="redis://127.0.0.1:1"
+    ) as client:
+        statuses = [
+            (await client.post("/api/tasks", json={"title": "x"}, headers=auth("a"))).status_code
+            for _ in range(2)
+        ]
+
+    assert statuses == [201, 201]
+
+
+async def test_rate_limits_can_be_disabled(database_url: str, auth: Auth) -> None:
+    async with client_for(database_url, rate_limit_writes="1/minute", rate_limit_enabled=False) as client:
+        statuses = [
+            (await client.post("/api/tasks", json={"title": "x"}, headers=auth("a"))).status_code
+            for _ in range(3)
+        ]
+
+    assert statuses == [201, 201, 201]
