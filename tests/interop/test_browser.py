@@ -122,6 +122,7 @@ def test_page_on_the_frontends_origin_can_call_the_api_and_read_its_headers(
     assert "error" not in report, report
     assert report["created"]["status"] == 201
     assert report["created"]["location"].startswith("/api/tasks/")
+    assert report["created"]["etag"].startswith('"')
     assert report["listed"]["status"] == 200
     assert report["listed"]["total"] == "1"
     assert [task["title"] for task in report["listed"]["body"]] == ["from another origin"]

@@ -60,7 +60,9 @@ def test_documented_frontend_code_signs_up_gets_tokens_and_uses_every_endpoint(
     }
     assert report["page2"] == {"tasks": [first], "total": 2, "next": None}
     assert report["fetched"] == first
+    assert report["etag"].startswith('"')
     assert report["updated"]["title"] == "Buy oat milk"
+    assert report["staleEdit"]["status"] == 412  # edited with the version from before the update
     assert (report["toggled"]["completed"], report["toggled"]["status"]) == (True, "completed")
     assert report["afterDelete"] == {"tasks": [report["toggled"]], "total": 1, "next": None}
     assert report["missing"] == {"name": "ApiError", "status": 404, "detail": "Task not found"}

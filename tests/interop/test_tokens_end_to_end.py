@@ -146,3 +146,18 @@ def test_trailing_slash_is_not_found_rather_than_redirected(flow: TokenFlow, ali
 
     assert (response.status_code, response.json()) == (404, {"detail": "Not Found"})
     assert listed.json() == []
+
+
+def test_json_body_sent_as_text_is_refused_with_415(flow: TokenFlow, alice: BetterAuthUser) -> None:
+    with flow.service.client(flow.token_for(alice.session)) as api:
+        # What fetch(url, {method: "POST", body: JSON.stringify(task)}) sends: text/plain.
+        response = api.post(
+            "/api/tasks",
+            content=b'{"title": "typed"}',
+            headers={"Content-Type": "text/plain;charset=UTF-8"},
+        )
+        listed = api.get("/api/tasks")
+
+    assert response.status_code == 415
+    assert response.json() == {"detail": "Content-Type must be application/json"}
+    assert listed.json() == []

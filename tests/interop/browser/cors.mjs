@@ -1,5 +1,5 @@
 // Call the service from a page on another origin, as a Next.js app in the browser does:
-// `fetch` with a bearer token (a CORS preflight), reading the exposed pagination headers.
+// `fetch` with a bearer token (a CORS preflight), reading the headers CORS exposes.
 //
 // Usage: node cors.mjs   with PAGE_URL (the page's origin), SERVICE_URL, TOKEN and CHROMIUM set.
 // Prints one JSON object: every URL requested, and what `fetch` gave back (or its error).
@@ -18,7 +18,11 @@ const report = await withChromium(async (page) => {
         });
         const listed = await fetch(`${serviceUrl}/api/tasks?limit=1`, { headers });
         return {
-          created: { status: created.status, location: created.headers.get("Location") },
+          created: {
+            status: created.status,
+            location: created.headers.get("Location"),
+            etag: created.headers.get("ETag"),
+          },
           listed: {
             status: listed.status,
             total: listed.headers.get("X-Total-Count"),

@@ -83,8 +83,19 @@ async function listTasks({ status = "all", sort = "-created_at", limit = 100, of
 const createTask = async (input) =>
   (await api("/api/tasks", { method: "POST", body: JSON.stringify(input) })).json();
 const getTask = async (id) => (await api(`/api/tasks/${id}`)).json();
-const updateTask = async (id, changes) =>
-  (await api(`/api/tasks/${id}`, { method: "PATCH", body: JSON.stringify(changes) })).json();
+// With the ETag of the version the user edited, the write fails (412) if it changed since.
+const getTaskVersion = async (id) => {
+  const response = await api(`/api/tasks/${id}`);
+  return { task: await response.json(), etag: response.headers.get("ETag") };
+};
+const updateTask = async (id, changes, etag) =>
+  (
+    await api(`/api/tasks/${id}`, {
+      method: "PATCH",
+      body: JSON.stringify(changes),
+      headers: etag ? { "If-Match": etag } : {},
+    })
+  ).json();
 const toggleTask = async (id) => (await api(`/api/tasks/${id}/complete`, { method: "PATCH" })).json();
 const deleteTask = async (id) => {
   await api(`/api/tasks/${id}`, { method: "DELETE" });
@@ -112,7 +123,9 @@ const second = await createTask({ title: "Walk the dog" });
 const page1 = await listTasks({ limit: 1 });
 const page2 = await listTasks({ limit: 1, offset: 1 });
 const fetched = await getTask(first.id);
-const updated = await updateTask(first.id, { title: "Buy oat milk" });
+const { etag } = await getTaskVersion(first.id);
+const updated = await updateTask(first.id, { title: "Buy oat milk" }, etag);
+const staleEdit = await failure(updateTask(first.id, { title: "Buy cow milk" }, etag));
 const toggled = await toggleTask(first.id);
 await deleteTask(second.id);
 const afterDelete = await listTasks();
@@ -126,7 +139,9 @@ console.log(
     page1,
     page2,
     fetched,
+    etag,
     updated,
+    staleEdit,
     toggled,
     afterDelete,
     missing: await failure(getTask(second.id)),
