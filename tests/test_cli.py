@@ -241,7 +241,11 @@ def test_sigterm_lets_an_in_flight_request_finish_then_exits_0(
         process.send_signal(signal.SIGTERM)
         time.sleep(0.5)
         connection.sendall(body)
-        reply = connection.recv(65536).decode()
+        # The server closes the connection after answering, so read until it does.
+        chunks = []
+        while chunk := connection.recv(65536):
+            chunks.append(chunk)
+        reply = b"".join(chunks).decode()
 
     process.communicate(timeout=30)
     assert reply.startswith("HTTP/1.1 201"), reply
