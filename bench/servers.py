@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
@@ -13,7 +12,6 @@ from pathlib import Path
 
 import httpx
 
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -74,10 +72,6 @@ class Server:
                 values[wanted[key]] = int(rest.split()[0])
         return values
 
-    def cpu_seconds(self) -> float:
-        """User + system CPU time the server process has used so far."""
-        return process_cpu_seconds(self.pid)
-
     def stop(self) -> None:
         """SIGTERM (uvicorn shuts down gracefully), then SIGKILL if it lingers."""
         if self.process.poll() is None:
@@ -87,26 +81,6 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-
-
-def process_cpu_seconds(pid: int) -> float:
-    """utime + stime of one process, from /proc/<pid>/stat."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-
-
-def postgres_cpu_seconds() -> float:
-    """CPU time of every local `postgres` process (backends included); 0 when none is visible."""
-    total = 0.0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            if (entry / "comm").read_text().strip() == "postgres":
-                total += process_cpu_seconds(int(entry.name))
-        except (OSError, IndexError, ValueError):
-            continue  # the process ended while we looked
-    return total
 
 
 def _start(name: str, command: list[str], env: dict[str, str], log: Path, pin: list[str]) -> Server:
