@@ -29,7 +29,7 @@ def parse_options(argv: list[str] | None = None) -> tuple[Options, bool]:
         prog="python -m bench", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per measured wrk run (default 10)")
-    parser.add_argument("--warmup", type=float, default=2.0, help="unreported seconds of load before each run (default 2)")
+    parser.add_argument("--warmup", type=float, default=2.0, help="unreported seconds of load before a run (default 2)")
     parser.add_argument("--connections", type=int, default=64, help="concurrent connections (default 64)")
     parser.add_argument(
         "--repeat", type=int, default=1,
@@ -45,12 +45,16 @@ def parse_options(argv: list[str] | None = None) -> tuple[Options, bool]:
         "--scale", action="store_true",
         help="1,000,000 tasks (99,000 users × 10 + one user × 10,000) and the first-page check; seeding takes a minute",
     )
-    parser.add_argument("--load-users", type=int, default=None, help="users the load cycles through (default 1000, 5000 with --scale)")
-    parser.add_argument("--profile", action="store_true", help="also sample the service with py-spy under list and mixed")
-    parser.add_argument("--no-pin", dest="pin", action="store_false", help="do not pin server and load generator to CPUs")
+    parser.add_argument(
+        "--load-users", type=int, default=None, help="users the load cycles through (default 1000, 5000 with --scale)"
+    )
+    parser.add_argument(
+        "--profile", action="store_true", help="also sample the service with py-spy (list, mixed, list at info)"
+    )
+    parser.add_argument("--no-pin", dest="pin", action="store_false", help="do not pin server and load to CPUs")
     parser.add_argument("--pool-size", type=int, default=10, help="DB_POOL_SIZE for both servers (default 10)")
     parser.add_argument("--max-overflow", type=int, default=10, help="DB_MAX_OVERFLOW for both servers (default 10)")
-    parser.add_argument("--database", default="todo_bench", help="database to (re)create for the runs (default todo_bench)")
+    parser.add_argument("--database", default="todo_bench", help="database made for the runs (default todo_bench)")
     parser.add_argument("--update-docs", action="store_true", help="rewrite the results section of docs/performance.md")
     args = parser.parse_args(argv)
     workloads = tuple(name.strip() for name in args.workloads.split(",") if name.strip())

@@ -75,7 +75,8 @@ def caller(request: Request) -> str:
     header = request.headers.get("authorization")
     scheme, _, token = (header or "").partition(" ")
     if scheme.lower() != "bearer" or not token:
-        raise unauthorized("Not authenticated" if not header else "Authorization must be 'Bearer <token>'", token_sent=False)
+        reason = "Not authenticated" if not header else "Authorization must be 'Bearer <token>'"
+        raise unauthorized(reason, token_sent=False)
     if len(token) > 8 * 1024:
         raise unauthorized("Invalid token: token too large")
     try:

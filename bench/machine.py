@@ -7,7 +7,9 @@ import platform
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-PACKAGES = ("fastapi", "starlette", "sqlalchemy", "sqlmodel", "pydantic", "asyncpg", "uvicorn", "uvloop", "pyjwt", "orjson")
+PACKAGES = (
+    "fastapi", "starlette", "sqlalchemy", "sqlmodel", "pydantic", "asyncpg", "uvicorn", "uvloop", "pyjwt", "orjson",
+)
 
 
 def _cpu_model() -> str:

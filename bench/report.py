@@ -26,32 +26,36 @@ def _errors(run: dict[str, Any]) -> str:
     return f"{run['non_2xx']} / {run['socket_errors']}"
 
 
+def _target(target: str, goal: str, measured: str | None, met: bool | None) -> dict[str, Any]:
+    return {"target": target, "goal": goal, "measured": measured, "met": met}
+
+
 def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     """The issue's targets with what this run measured; `met` is None when not measured."""
     rows: list[dict[str, Any]] = []
     for workload in ("list", "mixed"):
         ratio = results.get("closed_loop", {}).get(workload, {}).get("ratio")
-        rows.append({"target": f"{workload}: service / ceiling throughput", "goal": ">= 0.60",
-                     "measured": None if ratio is None else f"{ratio:.2f}", "met": None if ratio is None else ratio >= 0.6})
+        measured = None if ratio is None else f"{ratio:.2f}"
+        rows.append(_target(f"{workload}: service / ceiling throughput", ">= 0.60", measured,
+                            None if ratio is None else ratio >= 0.6))
     fixed = results.get("fixed_rate", {}).get("service")
-    rows.append({"target": f"p99 at {results['settings']['rate']:.0f} req/s offered (mixed)", "goal": "< 20 ms",
-                 "measured": None if fixed is None else f"{fixed['p99_ms']:.1f} ms",
-                 "met": None if fixed is None else fixed["p99_ms"] < 20})
-    jwt_cost = results.get("jwt", {}).get("service_verify_us")
-    rows.append({"target": "JWT verification per request", "goal": "< 20 µs",
-                 "measured": None if jwt_cost is None else f"{jwt_cost:.1f} µs",
-                 "met": None if jwt_cost is None else jwt_cost < 20})
+    rate = results["settings"]["rate"]
+    rows.append(_target(f"p99 at {rate:.0f} req/s offered (mixed)", "< 20 ms",
+                        None if fixed is None else f"{fixed['p99_ms']:.1f} ms",
+                        None if fixed is None else fixed["p99_ms"] < 20))
+    cost = results.get("jwt", {}).get("service_verify_us")
+    rows.append(_target("JWT verification per request", "< 20 µs", None if cost is None else f"{cost:.1f} µs",
+                        None if cost is None else cost < 20))
     scale = results.get("scale")
     if scale:
         p50 = scale["first_page"]["service"]["p50_ms"]
-        rows.append({"target": "1M rows: first page of the 10k-task user, p50", "goal": "< 10 ms",
-                     "measured": f"{p50:.1f} ms", "met": p50 < 10})
-        rows.append({"target": "1M rows: index-only plan for that page", "goal": "Index Only Scan",
-                     "measured": scale["page_scan"], "met": scale["page_scan"] == "Index Only Scan"})
+        rows.append(_target("1M rows: first page of the 10k-task user, p50", "< 10 ms", f"{p50:.1f} ms", p50 < 10))
+        rows.append(_target("1M rows: index-only plan for that page", "Index Only Scan", scale["page_scan"],
+                            scale["page_scan"] == "Index Only Scan"))
     rss = results.get("memory", {}).get("service")
-    rows.append({"target": "service RSS per worker after mixed", "goal": "< 120 MB",
-                 "measured": None if rss is None else f"{rss['rss_kib'] / 1024:.0f} MiB",
-                 "met": None if rss is None else rss["rss_kib"] * 1024 < 120e6})
+    rows.append(_target("service RSS per worker after mixed", "< 120 MB",
+                        None if rss is None else f"{rss['rss_kib'] / 1024:.0f} MiB",
+                        None if rss is None else rss["rss_kib"] * 1024 < 120e6))
     return rows
 
 
@@ -67,7 +71,8 @@ def _closed_loop_table(results: dict[str, Any]) -> list[str]:
             if run:
                 lines.append(
                     f"| {workload} | {name} | {_rps(run)} | {_ms(run['p50_ms'])} | {_ms(run['p99_ms'])} "
-                    f"| {_errors(run)} | {run['server_cpu_us_per_request']:.0f} | {run['postgres_cpu_us_per_request']:.0f} "
+                    f"| {_errors(run)} | {run['server_cpu_us_per_request']:.0f} "
+                    f"| {run['postgres_cpu_us_per_request']:.0f} "
                     f"| {run['other_cpu_percent']:.0f} |"
                 )
         if pair.get("ratio") is not None:
@@ -103,7 +108,10 @@ def _notes(results: dict[str, Any]) -> list[str]:
     lines = [""]
     memory = results.get("memory", {})
     if memory:
-        parts = [f"{name} {m['rss_kib'] / 1024:.0f} MiB (peak {m['peak_rss_kib'] / 1024:.0f} MiB)" for name, m in memory.items()]
+        parts = [
+            f"{name} {used['rss_kib'] / 1024:.0f} MiB (peak {used['peak_rss_kib'] / 1024:.0f} MiB)"
+            for name, used in memory.items()
+        ]
         lines.append(f"- Resident memory per worker after the `mixed` run: {'; '.join(parts)}.")
     logs = results.get("log_cost")
     if logs:
@@ -122,7 +130,12 @@ def _notes(results: dict[str, Any]) -> list[str]:
         )
     checks = results.get("checks", {})
     if checks:
-        failed = [f"{server}: {name}" for server, named in checks.get("results", {}).items() for name, ok in named.items() if not ok]
+        failed = [
+            f"{server}: {name}"
+            for server, named in checks.get("results", {}).items()
+            for name, ok in named.items()
+            if not ok
+        ]
         same = "identical" if checks.get("same_list_json") else "DIFFERENT"
         lines.append(
             f"- Contract checks before loading: {'all passed' if not failed else 'FAILED ' + '; '.join(failed)}; "

@@ -212,7 +212,8 @@ class Runner:
         chosen = {}
         for label, label_runs in runs.items():
             ordered = sorted(label_runs, key=lambda run: run["rps"])
-            chosen[label] = ordered[len(ordered) // 2] | {"rps_all_runs": [round(run["rps"], 1) for run in label_runs]}
+            all_rps = [round(run["rps"], 1) for run in label_runs]
+            chosen[label] = ordered[len(ordered) // 2] | {"rps_all_runs": all_rps}
         return chosen
 
     def fixed_rate(self, kind: str) -> dict[str, Any]:
@@ -232,8 +233,9 @@ class Runner:
             result: dict[str, Any] = json.loads(completed.stdout)
             result |= meter.stop(result["requests"])
         say(
-            f"fixed {kind:7}: {result['achieved_rps']:.0f} req/s  p50 {result['p50_ms']:.2f} ms  p99 {result['p99_ms']:.2f} ms  "
-            f"p99.9 {result['p99_9_ms']:.2f} ms  errors {result['non_2xx']}/{result['socket_errors']}"
+            f"fixed {kind:7}: {result['achieved_rps']:.0f} req/s  p50 {result['p50_ms']:.2f} ms  "
+            f"p99 {result['p99_ms']:.2f} ms  p99.9 {result['p99_9_ms']:.2f} ms  "
+            f"errors {result['non_2xx']}/{result['socket_errors']}"
         )
         return result
 
@@ -246,7 +248,8 @@ class Runner:
         chosen = {}
         for kind, kind_runs in runs.items():
             ordered = sorted(kind_runs, key=lambda run: run["p99_ms"])
-            chosen[kind] = ordered[len(ordered) // 2] | {"p99_ms_all_runs": [round(run["p99_ms"], 2) for run in kind_runs]}
+            all_p99 = [round(run["p99_ms"], 2) for run in kind_runs]
+            chosen[kind] = ordered[len(ordered) // 2] | {"p99_ms_all_runs": all_p99}
         return chosen
 
     def scale_checks(self) -> dict[str, Any]:
@@ -261,7 +264,9 @@ class Runner:
         for kind in KINDS:
             with self.server(kind, "first-page") as server:
                 self.warm(server, "list", self.heavy_file, connections=1)
-                first_page[kind] = self.wrk_load(server, "list", self.options.duration, connections=1, load_file=self.heavy_file)
+                first_page[kind] = self.wrk_load(
+                    server, "list", self.options.duration, connections=1, load_file=self.heavy_file
+                )
             say(f"first page of the heavy user, {kind}: p50 {first_page[kind]['p50_ms']:.2f} ms")
         return {
             "rows": self.dataset.total_tasks,
@@ -292,7 +297,16 @@ class Runner:
         return summary
 
     def run(self) -> dict[str, Any]:
-        """Every step in order; the result is what report.py writes."""
+        """Every step in order, then the databases and token files are removed whatever happened."""
+        try:
+            return self._run()
+        finally:
+            for name in (self.options.database, self.template):
+                asyncio.run(db.drop_database(self.admin_url, name))
+            shutil.rmtree(self.files, ignore_errors=True)
+
+    def _run(self) -> dict[str, Any]:
+        """Prepare, then every requested measurement; the dict report.py writes."""
         started = time.monotonic()
         self.options.results_dir.mkdir(parents=True, exist_ok=True)
         dataset = self.prepare()
@@ -340,7 +354,5 @@ class Runner:
             "results": self.check_results,
             "same_list_json": self.check_bodies.get("service") == self.check_bodies.get("ceiling"),
         }
-        asyncio.run(db.drop_database(self.admin_url, self.options.database))
-        shutil.rmtree(self.files, ignore_errors=True)
         results["elapsed_seconds"] = round(time.monotonic() - started, 1)
         return results
