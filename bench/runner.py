@@ -326,7 +326,12 @@ class Runner:
             if mode == "list" and "info" in workloads:
                 variants["service-info"] = ("service", "info")
             closed[mode] = self.repeated(mode, variants)
-            closed[mode]["ratio"] = closed[mode]["service"]["rps"] / max(closed[mode]["ceiling"]["rps"], 1e-9)
+            service, ceiling = closed[mode]["service"], closed[mode]["ceiling"]
+            closed[mode]["ratio"] = service["rps"] / max(ceiling["rps"], 1e-9)
+            # CPU per request moves far less than req/s when other jobs share the machine.
+            closed[mode]["cpu_ratio"] = ceiling["server_cpu_us_per_request"] / max(
+                service["server_cpu_us_per_request"], 1e-9
+            )
         info = closed.get("list", {}).pop("service-info", None)
         results["closed_loop"] = closed
         if "mixed" in closed:
