@@ -167,11 +167,17 @@ def _scale_section(results: dict[str, Any]) -> list[str]:
         "",
         "One connection, sequential requests (`GET /api/tasks`, 100 rows, plus the count for `X-Total-Count`):",
         "",
-        "| Server | req/s | p50 ms | p99 ms |",
-        "|---|---:|---:|---:|",
+        "| Server | req/s | p50 ms | p99 ms | Other CPU % |",
+        "|---|---:|---:|---:|---:|",
     ]
     for name, run in first.items():
-        lines.append(f"| {name} | {run['rps']:.0f} | {_ms(run['p50_ms'])} | {_ms(run['p99_ms'])} |")
+        lines.append(
+            f"| {name} | {run['rps']:.0f} | {_ms(run['p50_ms'])} | {_ms(run['p99_ms'])} | {run['other_cpu_percent']:.0f} |"
+        )
+    lines += ["", "| Target (from the issue) | Goal | Measured | Met |", "|---|---|---|---|"]
+    for row in targets(results):
+        if row["target"].startswith("1M rows"):
+            lines.append(f"| {row['target']} | {row['goal']} | {row['measured']} | {'yes' if row['met'] else '**no**'} |")
     for title, key in (("page query", "explain_page"), ("count query", "explain_count")):
         lines += ["", f"`EXPLAIN (ANALYZE, BUFFERS)` of the service's {title}:", "", "```", scale[key], "```"]
     return lines
