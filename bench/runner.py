@@ -18,7 +18,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import checks, db, jwtcost, machine, pyspy, seed
+import asyncpg
+
+from bench import checks, db, jwtcost, logcost, machine, pyspy, seed
 from bench.cpu import CpuMeter
 from bench.load import read_users
 from bench.servers import REPO, Server, start_ceiling, start_service
@@ -301,9 +303,12 @@ class Runner:
         try:
             return self._run()
         finally:
-            for name in (self.options.database, self.template):
-                asyncio.run(db.drop_database(self.admin_url, name))
             shutil.rmtree(self.files, ignore_errors=True)
+            for name in (self.options.database, self.template):
+                try:
+                    asyncio.run(db.drop_database(self.admin_url, name))
+                except (OSError, asyncpg.PostgresError) as exc:  # never hide the error that stopped the run
+                    say(f"could not drop {name}: {exc}")
 
     def _run(self) -> dict[str, Any]:
         """Prepare, then every requested measurement; the dict report.py writes."""
@@ -343,7 +348,9 @@ class Runner:
                 "info_rps": info["rps"],
                 "change_percent": 100 * (info["rps"] / warning_rps - 1),
                 "info_run": info,
-            }
+                "runs_overlap": min(info["rps_all_runs"]) <= max(closed["list"]["service"]["rps_all_runs"])
+                and min(closed["list"]["service"]["rps_all_runs"]) <= max(info["rps_all_runs"]),
+            } | logcost.measure()
         if "fixed" in workloads:
             results["fixed_rate"] = self.fixed_rates()
         if self.dataset.heavy_tasks:
