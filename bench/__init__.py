@@ -1,0 +1,1 @@
+"""Benchmark of todo-api against a bare Starlette + asyncpg ceiling; run with `python -m bench`."""

@@ -1,0 +1,307 @@
+"""The ceiling: the task API on bare Starlette + asyncpg + PyJWT + orjson, same contract as the service.
+
+It keeps every check that matters to a client (HS256 with `exp` and `sub` required, owner-scoped
+statements, 404 for another user's task, title/description validation, X-Total-Count, Location)
+and drops everything else (ORM, sessions, transactions around single statements, request logs),
+so the gap between it and the service is what the service's layers cost.
+Run: `python -m bench.ceiling --port 8001` with DATABASE_URL and BETTER_AUTH_SECRET set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import jwt
+import orjson
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+COLUMNS = "id, user_id, title, description, status, created_at, updated_at"
+STATUSES = ("pending", "in_progress", "completed")
+SORT_COLUMNS = ("created_at", "updated_at", "title", "status")
+MAX_BODY_BYTES = 1024 * 1024
+MAX_TITLE = 200
+MAX_DESCRIPTION = 10_000
+MAX_ID = 2**31 - 1
+LEEWAY_SECONDS = 30
+TOGGLE = "CASE WHEN status = 'completed' THEN 'pending' ELSE 'completed' END"
+UNCOMPLETE = "CASE WHEN status = 'completed' THEN 'pending' ELSE status END"
+
+
+class ApiError(Exception):
+    """An error response: status, `detail` and extra headers."""
+
+    def __init__(self, status: int, detail: Any, headers: dict[str, str] | None = None) -> None:
+        self.status = status
+        self.detail = detail
+        self.headers = headers
+
+
+def json_response(content: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """orjson with `Z` for UTC, matching what pydantic writes for the service."""
+    return Response(orjson.dumps(content, option=orjson.OPT_UTC_Z), status, headers, "application/json")
+
+
+def task_json(row: asyncpg.Record) -> dict[str, Any]:
+    """A task row in the service's JSON shape (field order included)."""
+    return {
+        "id": row["id"],
+        "user_id": row["user_id"],
+        "title": row["title"],
+        "description": row["description"],
+        "status": row["status"],
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
+        "completed": row["status"] == "completed",
+    }
+
+
+def unauthorized(detail: str, *, token_sent: bool = True) -> ApiError:
+    challenge = 'Bearer error="invalid_token"' if token_sent else "Bearer"
+    return ApiError(401, detail, {"WWW-Authenticate": challenge})
+
+
+def caller(request: Request) -> str:
+    """The verified `sub` of the bearer token (HS256, `exp` and `sub` required)."""
+    header = request.headers.get("authorization")
+    scheme, _, token = (header or "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        reason = "Not authenticated" if not header else "Authorization must be 'Bearer <token>'"
+        raise unauthorized(reason, token_sent=False)
+    if len(token) > 8 * 1024:
+        raise unauthorized("Invalid token: token too large")
+    try:
+        claims = jwt.decode(
+            token,
+            request.app.state.secret,
+            algorithms=["HS256"],
+            leeway=LEEWAY_SECONDS,
+            options={"require": ["exp", "sub"]},
+        )
+    except jwt.PyJWTError:
+        raise unauthorized("Invalid token") from None
+    subject = claims["sub"]
+    if not isinstance(subject, str) or not subject or len(subject) > 255 or "\x00" in subject:
+        raise unauthorized("Invalid token: invalid subject")
+    return subject
+
+
+def task_id(request: Request) -> int:
+    """The path's task id; one outside the 32-bit id range names no task."""
+    value: int = request.path_params["task_id"]
+    if not 1 <= value <= MAX_ID:
+        raise ApiError(404, "Task not found")
+    return value
+
+
+def query_int(request: Request, name: str, default: int, low: int, high: int | None) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = low - 1
+    if value < low or (high is not None and value > high):
+        raise ApiError(400, f"invalid '{name}': an integer from {low}" + (f" to {high}" if high else " up"))
+    return value
+
+
+def list_sql(status: str, sort: str) -> str:
+    """The page query; only whitelisted names ever reach the SQL text."""
+    column = sort.removeprefix("-")
+    if column not in SORT_COLUMNS or status not in ("all", *STATUSES):
+        raise ApiError(400, "invalid 'status' or 'sort'")
+    direction = " DESC" if sort.startswith("-") else ""
+    where = "user_id = $1" + (" AND status = $4" if status != "all" else "")
+    return (
+        f"SELECT {COLUMNS} FROM task WHERE {where}"
+        f" ORDER BY {column}{direction}, id{direction} LIMIT $2 OFFSET $3"
+    )
+
+
+async def list_tasks(request: Request) -> Response:
+    user = caller(request)
+    status = request.query_params.get("status", "all")
+    sort = request.query_params.get("sort", "-created_at")
+    limit = query_int(request, "limit", 100, 1, 1000)
+    offset = query_int(request, "offset", 0, 0, None)
+    args: tuple[Any, ...] = (user, limit, offset) + ((status,) if status != "all" else ())
+    pool: asyncpg.Pool = request.app.state.pool
+    rows = await pool.fetch(list_sql(status, sort), *args)
+    if len(rows) < limit and (rows or offset == 0):
+        # A short page is the last one, so the total is known without counting (as the service does).
+        total = offset + len(rows)
+    else:
+        where = "user_id = $1" + (" AND status = $2" if status != "all" else "")
+        total = await pool.fetchval(f"SELECT count(*) FROM task WHERE {where}", user, *args[3:])
+    headers = {"X-Total-Count": str(total)}
+    if offset + limit < total:
+        headers["Link"] = (
+            f'<{request.url.include_query_params(limit=limit, offset=offset + limit)}>; rel="next"'
+        )
+    return json_response([task_json(row) for row in rows], headers=headers)
+
+
+async def json_body(request: Request) -> Any:
+    if int(request.headers.get("content-length") or 0) > MAX_BODY_BYTES:
+        raise ApiError(413, "Request body too large (limit 1 MiB)")
+    body = await request.body()
+    if len(body) > MAX_BODY_BYTES:
+        raise ApiError(413, "Request body too large (limit 1 MiB)")
+    try:
+        return orjson.loads(body) if body else None
+    except orjson.JSONDecodeError:
+        raise ApiError(422, [{"loc": ["body"], "msg": "invalid JSON", "type": "json_invalid"}]) from None
+
+
+def invalid(field: str, message: str) -> ApiError:
+    return ApiError(422, [{"loc": ["body", field], "msg": message, "type": "value_error"}])
+
+
+def text_field(data: dict[str, Any], name: str, *, limit: int, strip: bool) -> str | None:
+    value = data.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise invalid(name, "Input should be a valid string")
+    value = value.strip() if strip else value
+    if len(value) > limit:
+        raise invalid(name, f"String should have at most {limit} characters")
+    if "\x00" in value:
+        raise invalid(name, "must not contain NUL characters")
+    return value
+
+
+def creation(data: Any) -> tuple[str, str | None, str]:
+    """Title, description and status of a create body, with the service's rules."""
+    if not isinstance(data, dict):
+        raise invalid("", "Input should be a valid dictionary")
+    title = text_field(data, "title", limit=MAX_TITLE, strip=True)
+    if not title:
+        raise invalid(
+            "title", "Field required" if title is None else "String should have at least 1 character"
+        )
+    description = text_field(data, "description", limit=MAX_DESCRIPTION, strip=False)
+    status, completed = data.get("status"), data.get("completed")
+    if status is not None and status not in STATUSES:
+        raise invalid("status", f"Input should be {', '.join(map(repr, STATUSES))}")
+    if completed is not None and not isinstance(completed, bool):
+        raise invalid("completed", "Input should be a valid boolean")
+    if status is not None and completed is not None and completed != (status == "completed"):
+        raise invalid("", "'completed' and 'status' disagree")
+    return title, description, status or ("completed" if completed else "pending")
+
+
+async def create_task(request: Request) -> Response:
+    user = caller(request)
+    title, description, status = creation(await json_body(request))
+    now = datetime.now(UTC)
+    row = await request.app.state.pool.fetchrow(
+        f"INSERT INTO task (user_id, title, description, status, created_at, updated_at)"
+        f" VALUES ($1, $2, $3, $4, $5, $5) RETURNING {COLUMNS}",
+        user,
+        title,
+        description,
+        status,
+        now,
+    )
+    return json_response(task_json(row), 201, {"Location": f"{request.url.path}/{row['id']}"})
+
+
+async def get_task(request: Request) -> Response:
+    user = caller(request)
+    row = await request.app.state.pool.fetchrow(
+        f"SELECT {COLUMNS} FROM task WHERE id = $1 AND user_id = $2", task_id(request), user
+    )
+    if row is None:
+        raise ApiError(404, "Task not found")
+    return json_response(task_json(row))
+
+
+async def complete_task(request: Request) -> Response:
+    user = caller(request)
+    body = await json_body(request)
+    completed = body.get("completed") if isinstance(body, dict) else None
+    if body is not None and (not isinstance(body, dict) or not isinstance(completed, bool | None)):
+        raise invalid("completed", "Input should be a valid boolean")
+    # No body toggles; one UPDATE ... RETURNING, so concurrent toggles all count.
+    status = TOGGLE if completed is None else ("'completed'" if completed else UNCOMPLETE)
+    row = await request.app.state.pool.fetchrow(
+        f"UPDATE task SET status = {status}, updated_at = $3 WHERE id = $1 AND user_id = $2 RETURNING {COLUMNS}",
+        task_id(request),
+        user,
+        datetime.now(UTC),
+    )
+    if row is None:
+        raise ApiError(404, "Task not found")
+    return json_response(task_json(row))
+
+
+async def delete_task(request: Request) -> Response:
+    user = caller(request)
+    deleted = await request.app.state.pool.fetchval(
+        "DELETE FROM task WHERE id = $1 AND user_id = $2 RETURNING id", task_id(request), user
+    )
+    if deleted is None:
+        raise ApiError(404, "Task not found")
+    return Response(status_code=204)
+
+
+async def health(_request: Request) -> Response:
+    return json_response({"status": "ok"})
+
+
+async def api_error(_request: Request, error: Exception) -> Response:
+    assert isinstance(error, ApiError)
+    return json_response({"detail": error.detail}, error.status, error.headers)
+
+
+@asynccontextmanager
+async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    # As many connections as the service's pool may open (pool size + overflow).
+    size = int(os.environ.get("DB_POOL_SIZE", "10")) + int(os.environ.get("DB_MAX_OVERFLOW", "10"))
+    app.state.secret = os.environ["BETTER_AUTH_SECRET"]
+    async with asyncpg.create_pool(
+        os.environ["DATABASE_URL"], min_size=1, max_size=size, command_timeout=10
+    ) as pool:
+        app.state.pool = pool
+        yield
+
+
+app = Starlette(
+    routes=[
+        Route("/health", health),
+        Route("/api/tasks", list_tasks, methods=["GET"]),
+        Route("/api/tasks", create_task, methods=["POST"]),
+        Route("/api/tasks/{task_id:int}", get_task, methods=["GET"]),
+        Route("/api/tasks/{task_id:int}", delete_task, methods=["DELETE"]),
+        Route("/api/tasks/{task_id:int}/complete", complete_task, methods=["PATCH"]),
+    ],
+    exception_handlers={ApiError: api_error},
+    lifespan=lifespan,
+)
+
+
+def main() -> None:
+    """Serve the ceiling as the service is served: uvicorn, one worker, no access log."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8001)
+    args = parser.parse_args()
+    uvicorn.run(
+        app, host=args.host, port=args.port, log_level="warning", access_log=False, server_header=False
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,406 @@
+"""The benchmark's steps: seed a template database once, then load each server on a fresh copy."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from bench import checks, db, jwtcost, logcost, machine, pyspy, seed
+from bench.cpu import CpuMeter
+from bench.load import read_users
+from bench.servers import REPO, Server, start_ceiling, start_service
+from bench.wrk import ensure_wrk, run_wrk, wrk_version
+
+KINDS = ("service", "ceiling")
+WORKLOADS = ("list", "mixed", "fixed", "info")
+
+
+@dataclass(frozen=True)
+class Options:
+    """Everything a run can be told on the command line."""
+
+    duration: float
+    warmup: float
+    connections: int
+    rate: float
+    fixed_seconds: float
+    scale: bool
+    load_users: int
+    workloads: tuple[str, ...]
+    profile: bool
+    pin: bool
+    pool_size: int
+    max_overflow: int
+    database: str
+    results_dir: Path
+    repeat: int = 1
+
+
+def say(message: str) -> None:
+    """Progress on stderr, so stdout stays the Markdown table."""
+    print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+def cpu_pins(enabled: bool) -> tuple[list[str], list[str], str]:
+    """taskset prefixes for the server and the load generator, and a sentence saying what was done."""
+    cpus = sorted(os.sched_getaffinity(0))
+    taskset = shutil.which("taskset")
+    if not enabled or taskset is None or len(cpus) < 2:
+        return [], [], "No CPU pinning: server, load generator and PostgreSQL share every core."
+    server, load = str(cpus[0]), str(cpus[1])
+    note = (
+        f"The server was pinned to CPU {server} and the load generator to CPU {load} (taskset); "
+        "PostgreSQL was not pinned, so it competes with both."
+    )
+    return [taskset, "-c", server], [taskset, "-c", load], note
+
+
+def service_queries() -> tuple[str, str]:
+    """The list page and count statements exactly as SQLAlchemy emits them for the service."""
+    import sqlalchemy as sa
+    from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
+
+    from todo_api.tasks.service import TASK_COLUMNS, columns, task_table
+
+    page = (
+        sa.select(*TASK_COLUMNS)
+        .where(columns.user_id == "")
+        .order_by(columns.created_at.desc(), columns.id.desc())
+        .limit(100)
+        .offset(0)
+    )
+    count = sa.select(sa.func.count()).select_from(task_table).where(columns.user_id == "")
+    dialect = asyncpg_dialect.dialect()
+    return str(page.compile(dialect=dialect)), str(count.compile(dialect=dialect))
+
+
+def scan_kind(plan: str) -> str:
+    """The scan node the plan reads the task table with."""
+    for kind in ("Index Only Scan", "Bitmap Heap Scan", "Index Scan", "Seq Scan"):
+        if kind in plan:
+            return kind
+    return "unknown"
+
+
+class Runner:
+    """One benchmark run: prepare, load every server and workload, collect the results."""
+
+    def __init__(self, options: Options) -> None:
+        self.options = options
+        self.admin_url = db.server_url()
+        self.template = f"{options.database}_template"
+        self.run_url = db.with_database(self.admin_url, options.database)
+        # A fresh random key per run: it only ever lives in this process and the servers' env.
+        self.secret = secrets.token_urlsafe(48)
+        self.files = Path(tempfile.mkdtemp(prefix="todo-bench-"))
+        self.logs = options.results_dir / "logs"
+        self.server_pin, self.load_pin, self.pinning = cpu_pins(options.pin)
+        self.dataset = seed.SCALE if options.scale else seed.DEFAULT
+        self.load_file = self.files / "users.tsv"
+        self.heavy_file = self.files / "heavy.tsv"
+        self.check_results: dict[str, dict[str, bool]] = {}
+        self.check_bodies: dict[str, Any] = {}
+        self.heavy_user_id: str | None = None
+        self.wrk = ""
+
+    def prepare(self) -> dict[str, Any]:
+        """wrk present, template database migrated and seeded, token files written."""
+        self.wrk = ensure_wrk()
+        template_url = db.with_database(self.admin_url, self.template)
+        say(f"creating {self.template} and applying the service's migrations")
+        asyncio.run(db.recreate_database(self.admin_url, self.template))
+        db.migrate(template_url)
+        say(f"seeding {self.dataset.total_tasks:,} tasks with COPY")
+        seeded = asyncio.run(seed.seed(template_url, self.dataset, load_users=self.options.load_users))
+        say(f"seeded in {seeded.seconds:.1f} s")
+        seed.write_load_file(self.load_file, seeded.users, self.secret)
+        if seeded.heavy is not None:
+            self.heavy_user_id = seeded.heavy.user_id
+            seed.write_load_file(self.heavy_file, [seeded.heavy], self.secret)
+        description = f"{self.dataset.users:,} users × {self.dataset.tasks_per_user} tasks"
+        if self.dataset.heavy_tasks:
+            description += f" + 1 user × {self.dataset.heavy_tasks:,}"
+        return {
+            "rows": seeded.rows,
+            "description": description,
+            "load_users": len(seeded.users),
+            "seed_seconds": round(seeded.seconds, 2),
+        }
+
+    def env(self, log_level: str) -> dict[str, str]:
+        """The servers' environment; settings that would change token checks are cleared."""
+        return os.environ | {
+            "DATABASE_URL": self.run_url,
+            "BETTER_AUTH_SECRET": self.secret,
+            "ENVIRONMENT": "production",
+            "LOG_LEVEL": log_level,
+            "DB_POOL_SIZE": str(self.options.pool_size),
+            "DB_MAX_OVERFLOW": str(self.options.max_overflow),
+            "JWT_ISSUER": "",
+            "JWT_AUDIENCE": "",
+            "BETTER_AUTH_URL": "",
+            "JWKS_URL": "",
+        }
+
+    @contextmanager
+    def server(self, kind: str, tag: str, log_level: str = "warning") -> Iterator[Server]:
+        """`kind` serving a fresh copy of the template database; contract checks on its first start."""
+        asyncio.run(db.recreate_database(self.admin_url, self.options.database, template=self.template))
+        start = start_service if kind == "service" else start_ceiling
+        server = start(self.env(log_level), self.logs / f"{kind}-{tag}.log", self.server_pin)
+        try:
+            if kind not in self.check_results:
+                users = read_users(self.load_file)
+                results, body = checks.run_checks(server.url, users[0], users[1], self.secret)
+                self.check_results[kind], self.check_bodies[kind] = results, body
+                if not all(results.values()):
+                    say(f"{kind} failed contract checks: {[name for name, ok in results.items() if not ok]}")
+            yield server
+        finally:
+            server.stop()
+
+    def wrk_load(
+        self, server: Server, mode: str, seconds: float, *, connections: int, load_file: Path
+    ) -> dict[str, Any]:
+        """One wrk run, with who used the CPU meanwhile."""
+        meter = CpuMeter(server.pid)
+        meter.start()
+        result = asdict(
+            run_wrk(
+                self.wrk,
+                server.url,
+                load_file,
+                mode,
+                seconds=seconds,
+                connections=connections,
+                pin=self.load_pin,
+            )
+        )
+        return result | meter.stop(result["requests"])
+
+    def warm(
+        self, server: Server, mode: str, load_file: Path | None = None, connections: int | None = None
+    ) -> None:
+        """Unreported load: pools filled, code paths and caches warm."""
+        if self.options.warmup > 0:
+            run_wrk(
+                self.wrk,
+                server.url,
+                load_file or self.load_file,
+                mode,
+                seconds=self.options.warmup,
+                connections=connections or self.options.connections,
+                pin=self.load_pin,
+            )
+
+    def closed_loop(self, kind: str, mode: str, log_level: str = "warning") -> dict[str, Any]:
+        """wrk at full speed: throughput and latency under `options.connections` connections."""
+        with self.server(kind, f"{mode}-{log_level}", log_level) as server:
+            self.warm(server, mode)
+            result = self.wrk_load(
+                server,
+                mode,
+                self.options.duration,
+                connections=self.options.connections,
+                load_file=self.load_file,
+            )
+            result["memory"] = server.memory_kib()
+        say(
+            f"{mode:5} {kind:7} (log {log_level}): {result['rps']:7.0f} req/s  p50 {result['p50_ms']:6.2f} ms  "
+            f"p99 {result['p99_ms']:6.2f} ms  non-2xx {result['non_2xx']}  socket errors {result['socket_errors']}"
+        )
+        return result
+
+    def repeated(self, mode: str, variants: dict[str, tuple[str, str]]) -> dict[str, dict[str, Any]]:
+        """`options.repeat` rounds over variants (label: (kind, log level)), alternating within a round,
+        so drift on a shared machine hits all alike; per label the median-req/s run and every run's req/s."""
+        runs: dict[str, list[dict[str, Any]]] = {label: [] for label in variants}
+        for _ in range(self.options.repeat):
+            for label, (kind, log_level) in variants.items():
+                runs[label].append(self.closed_loop(kind, mode, log_level))
+        chosen = {}
+        for label, label_runs in runs.items():
+            ordered = sorted(label_runs, key=lambda run: run["rps"])
+            all_rps = [round(run["rps"], 1) for run in label_runs]
+            chosen[label] = ordered[len(ordered) // 2] | {"rps_all_runs": all_rps}
+        return chosen
+
+    def fixed_rate(self, kind: str) -> dict[str, Any]:
+        """The open-loop generator at `options.rate` req/s of `mixed`, in its own process."""
+        with self.server(kind, "fixed") as server:
+            self.warm(server, "mixed")
+            command = [
+                *self.load_pin,
+                sys.executable,
+                "-m",
+                "bench.load",
+                server.url,
+                str(self.load_file),
+                "--rate",
+                str(self.options.rate),
+                "--seconds",
+                str(self.options.fixed_seconds),
+                "--connections",
+                str(self.options.connections),
+            ]
+            meter = CpuMeter(server.pid)
+            meter.start()
+            completed = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=False)
+            if completed.returncode != 0:
+                raise RuntimeError(f"open-loop load failed: {completed.stderr.strip()[-2000:]}")
+            result: dict[str, Any] = json.loads(completed.stdout)
+            result |= meter.stop(result["requests"])
+        say(
+            f"fixed {kind:7}: {result['achieved_rps']:.0f} req/s  p50 {result['p50_ms']:.2f} ms  "
+            f"p99 {result['p99_ms']:.2f} ms  p99.9 {result['p99_9_ms']:.2f} ms  "
+            f"errors {result['non_2xx']}/{result['socket_errors']}"
+        )
+        return result
+
+    def fixed_rates(self) -> dict[str, dict[str, Any]]:
+        """`options.repeat` alternating fixed-rate rounds; per server the run with the median p99."""
+        runs: dict[str, list[dict[str, Any]]] = {kind: [] for kind in KINDS}
+        for _ in range(self.options.repeat):
+            for kind in KINDS:
+                runs[kind].append(self.fixed_rate(kind))
+        chosen = {}
+        for kind, kind_runs in runs.items():
+            ordered = sorted(kind_runs, key=lambda run: run["p99_ms"])
+            all_p99 = [round(run["p99_ms"], 2) for run in kind_runs]
+            chosen[kind] = ordered[len(ordered) // 2] | {"p99_ms_all_runs": all_p99}
+        return chosen
+
+    def scale_checks(self) -> dict[str, Any]:
+        """The 10k-task user's first page: plans, and latency on one sequential connection."""
+        assert self.heavy_user_id is not None
+        page_sql, count_sql = service_queries()
+        user_id = self.heavy_user_id
+        asyncio.run(db.recreate_database(self.admin_url, self.options.database, template=self.template))
+        explain_page = asyncio.run(db.explain(self.run_url, page_sql, user_id, 100, 0))
+        explain_count = asyncio.run(db.explain(self.run_url, count_sql, user_id))
+        first_page: dict[str, Any] = {}
+        for kind in KINDS:
+            with self.server(kind, "first-page") as server:
+                self.warm(server, "list", self.heavy_file, connections=1)
+                first_page[kind] = self.wrk_load(
+                    server, "list", self.options.duration, connections=1, load_file=self.heavy_file
+                )
+            say(f"first page of the heavy user, {kind}: p50 {first_page[kind]['p50_ms']:.2f} ms")
+        return {
+            "rows": self.dataset.total_tasks,
+            "heavy_tasks": self.dataset.heavy_tasks,
+            "explain_page": explain_page,
+            "explain_count": explain_count,
+            "page_scan": scan_kind(explain_page),
+            "count_scan": scan_kind(explain_count),
+            "first_page": first_page,
+        }
+
+    def profile(self, mode: str, log_level: str = "warning") -> dict[str, Any]:
+        """py-spy on the service under `mode`; the collapsed stacks are kept next to the results."""
+        name = mode if log_level == "warning" else f"{mode}-{log_level}"
+        output = self.options.results_dir / f"profile-{name}.txt"
+        with self.server("service", f"profile-{name}", log_level) as server:
+            self.warm(server, mode)
+            recorder = pyspy.start_recording(server.pid, self.options.duration, output)
+            run_wrk(
+                self.wrk,
+                server.url,
+                self.load_file,
+                mode,
+                seconds=self.options.duration,
+                connections=self.options.connections,
+                pin=self.load_pin,
+            )
+            _, errors = recorder.communicate(timeout=self.options.duration + 60)
+        if recorder.returncode != 0 or not output.exists():
+            raise RuntimeError(f"py-spy failed: {errors.decode(errors='replace').strip()[-1000:]}")
+        summary = pyspy.summarize(output)
+        say(f"profile {name}: {summary['samples']} samples; top layers {summary['layers'][:4]}")
+        return summary
+
+    def run(self) -> dict[str, Any]:
+        """Every step in order, then the databases and token files are removed whatever happened."""
+        try:
+            return self._run()
+        finally:
+            shutil.rmtree(self.files, ignore_errors=True)
+            for name in (self.options.database, self.template):
+                try:
+                    asyncio.run(db.drop_database(self.admin_url, name))
+                except (OSError, asyncpg.PostgresError) as exc:  # never hide the error that stopped the run
+                    say(f"could not drop {name}: {exc}")
+
+    def _run(self) -> dict[str, Any]:
+        """Prepare, then every requested measurement; the dict report.py writes."""
+        started = time.monotonic()
+        self.options.results_dir.mkdir(parents=True, exist_ok=True)
+        dataset = self.prepare()
+        postgres = asyncio.run(db.server_version(db.with_database(self.admin_url, self.template)))
+        results: dict[str, Any] = {
+            "generated_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            "machine": machine.describe(postgres, wrk_version(self.wrk)),
+            "settings": asdict(self.options) | {"results_dir": None, "pinning": self.pinning},
+            "dataset": dataset,
+        }
+        workloads = self.options.workloads
+        closed: dict[str, dict[str, Any]] = {}
+        for mode in ("list", "mixed"):
+            if mode not in workloads:
+                continue
+            variants = {kind: (kind, "warning") for kind in KINDS}
+            if mode == "list" and "info" in workloads:
+                variants["service-info"] = ("service", "info")
+            closed[mode] = self.repeated(mode, variants)
+            service, ceiling = closed[mode]["service"], closed[mode]["ceiling"]
+            closed[mode]["ratio"] = service["rps"] / max(ceiling["rps"], 1e-9)
+            # CPU per request moves far less than req/s when other jobs share the machine.
+            closed[mode]["cpu_ratio"] = ceiling["server_cpu_us_per_request"] / max(
+                service["server_cpu_us_per_request"], 1e-9
+            )
+        info = closed.get("list", {}).pop("service-info", None)
+        results["closed_loop"] = closed
+        if "mixed" in closed:
+            results["memory"] = {kind: closed["mixed"][kind]["memory"] for kind in KINDS}
+        if info is not None:
+            warning_rps = closed["list"]["service"]["rps"]
+            results["log_cost"] = {
+                "warning_rps": warning_rps,
+                "info_rps": info["rps"],
+                "change_percent": 100 * (info["rps"] / warning_rps - 1),
+                "info_run": info,
+                "runs_overlap": min(info["rps_all_runs"]) <= max(closed["list"]["service"]["rps_all_runs"])
+                and min(closed["list"]["service"]["rps_all_runs"]) <= max(info["rps_all_runs"]),
+            } | logcost.measure()
+        if "fixed" in workloads:
+            results["fixed_rate"] = self.fixed_rates()
+        if self.dataset.heavy_tasks:
+            results["scale"] = self.scale_checks()
+        results["jwt"] = jwtcost.measure([user.token for user in read_users(self.load_file)], self.secret)
+        if self.options.profile:
+            results["profile"] = {
+                "list": self.profile("list"),
+                "mixed": self.profile("mixed"),
+                "list-info": self.profile("list", "info"),
+            }
+        results["checks"] = {
+            "results": self.check_results,
+            "same_list_json": self.check_bodies.get("service") == self.check_bodies.get("ceiling"),
+        }
+        results["elapsed_seconds"] = round(time.monotonic() - started, 1)
+        return results

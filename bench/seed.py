@@ -1,0 +1,199 @@
+"""A realistic, reproducible data set, loaded with COPY, and the token file the load reads."""
+
+from __future__ import annotations
+
+import random
+import string
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+
+from todo_api.security import create_token
+
+TOKEN_TTL_SECONDS = 30 * 24 * 3600
+YEAR_SECONDS = 365 * 24 * 3600
+STATUSES = ("pending", "in_progress", "completed")
+STATUS_WEIGHTS = (50, 20, 30)
+COPY_COLUMNS = ("user_id", "title", "description", "status", "created_at", "updated_at")
+
+VERBS = (
+    "Call",
+    "Email",
+    "Review",
+    "Buy",
+    "Schedule",
+    "Fix",
+    "Write",
+    "Prepare",
+    "Book",
+    "Renew",
+    "Clean",
+    "Pay",
+    "Update",
+    "Plan",
+    "Read",
+    "Submit",
+    "Organize",
+    "Follow up on",
+    "Cancel",
+    "Return",
+)
+OBJECTS = (
+    "the dentist",
+    "quarterly report",
+    "groceries for the week",
+    "flight to Lisbon",
+    "car insurance",
+    "team offsite",
+    "PR #482",
+    "library books",
+    "electricity bill",
+    "passport application",
+    "onboarding checklist",
+    "garage door",
+    "birthday gift for Mia",
+    "tax documents",
+    "gym membership",
+    "design review notes",
+    "kitchen sink",
+    "conference talk slides",
+    "backup of the laptop",
+    "parents' anniversary dinner",
+    "API rate-limit ticket",
+    "winter tyres",
+    "budget spreadsheet",
+)
+SUFFIXES = ("", "", "", " before Friday", " tomorrow", " (urgent)", " with Sam", " this weekend", " again")
+SENTENCES = (
+    "Check the confirmation email first.",
+    "Ask Priya whether the numbers from last month are final.",
+    "Needs the receipt from the shared drive.",
+    "Blocked until the vendor replies.",
+    "Bring the blue folder and the signed form.",
+    "Second attempt; the first one bounced.",
+    "Compare at least three offers before deciding.",
+    "Leave 15 minutes early, there is roadwork on the bridge.",
+    "Split the work into two sessions if it takes too long.",
+    "Remember to cc the finance team.",
+    "Low priority, but it keeps coming back.",
+    "Use the template from the last quarter and update the charts.",
+)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """How many users own how many tasks; `heavy_tasks` > 0 adds one user owning that many."""
+
+    users: int
+    tasks_per_user: int
+    heavy_tasks: int = 0
+
+    @property
+    def total_tasks(self) -> int:
+        return self.users * self.tasks_per_user + self.heavy_tasks
+
+
+DEFAULT = Dataset(users=1000, tasks_per_user=20)
+# 1,000,000 rows: 99,000 ordinary users with 10 tasks each plus one user with 10,000.
+SCALE = Dataset(users=99_000, tasks_per_user=10, heavy_tasks=10_000)
+
+
+@dataclass(frozen=True)
+class SeededUser:
+    """A user of the data set with the ids of the tasks it owns (as seeded)."""
+
+    user_id: str
+    task_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Seeded:
+    """What the load needs from the seed: sampled ordinary users and the heavy user, if any."""
+
+    users: list[SeededUser]
+    heavy: SeededUser | None
+    rows: int
+    seconds: float
+
+
+def user_ids(dataset: Dataset, rng: random.Random) -> list[str]:
+    """Opaque 32-character ids, like Better Auth's."""
+    alphabet = string.ascii_letters + string.digits
+    count = dataset.users + (1 if dataset.heavy_tasks else 0)
+    return ["".join(rng.choices(alphabet, k=32)) for _ in range(count)]
+
+
+def _titles(rng: random.Random, count: int) -> list[str]:
+    return [f"{rng.choice(VERBS)} {rng.choice(OBJECTS)}{rng.choice(SUFFIXES)}" for _ in range(count)]
+
+
+def _descriptions(rng: random.Random, count: int) -> list[str | None]:
+    # About a third of real tasks have no description; the rest have one to three sentences.
+    pool: list[str | None] = [" ".join(rng.sample(SENTENCES, rng.randint(1, 3))) for _ in range(count)]
+    return pool + [None] * (count // 2)
+
+
+def task_records(dataset: Dataset, users: list[str], rng: random.Random) -> Iterator[tuple[object, ...]]:
+    """One COPY record per task: statuses mixed, timestamps spread over the past year."""
+    titles = _titles(rng, 2000)
+    descriptions = _descriptions(rng, 1000)
+    now = time.time()
+    owners = [(user, dataset.tasks_per_user) for user in users[: dataset.users]]
+    if dataset.heavy_tasks:
+        owners.append((users[-1], dataset.heavy_tasks))
+    for user, count in owners:
+        for _ in range(count):
+            created = now - rng.random() * YEAR_SECONDS
+            updated = min(now, created + rng.random() * 30 * 24 * 3600)
+            yield (
+                user,
+                rng.choice(titles),
+                rng.choice(descriptions),
+                rng.choices(STATUSES, STATUS_WEIGHTS)[0],
+                datetime.fromtimestamp(created, UTC),
+                datetime.fromtimestamp(updated, UTC),
+            )
+
+
+async def seed(url: str, dataset: Dataset, *, load_users: int, seed_value: int = 1) -> Seeded:
+    """COPY the data set into the migrated database at `url`, VACUUM ANALYZE it, and sample users."""
+    started = time.perf_counter()
+    rng = random.Random(seed_value)
+    users = user_ids(dataset, rng)
+    connection = await asyncpg.connect(url)
+    try:
+        await connection.copy_records_to_table(
+            "task", records=task_records(dataset, users, rng), columns=COPY_COLUMNS
+        )
+        # Statistics for the planner and a visibility map, so index-only scans are possible.
+        await connection.execute("VACUUM (ANALYZE) task")
+        ordinary = users[: dataset.users]
+        sampled = ordinary if load_users >= len(ordinary) else rng.sample(ordinary, load_users)
+        wanted = sampled + ([users[-1]] if dataset.heavy_tasks else [])
+        rows = await connection.fetch(
+            "SELECT user_id, array_agg(id ORDER BY id) AS ids FROM task"
+            " WHERE user_id = ANY($1::varchar[]) GROUP BY user_id",
+            wanted,
+        )
+    finally:
+        await connection.close()
+    ids = {row["user_id"]: tuple(row["ids"]) for row in rows}
+    heavy = SeededUser(users[-1], ids[users[-1]]) if dataset.heavy_tasks else None
+    return Seeded(
+        users=[SeededUser(user, ids[user]) for user in sampled],
+        heavy=heavy,
+        rows=dataset.total_tasks,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def write_load_file(path: Path, users: list[SeededUser], secret: str) -> None:
+    """One line per user, `token<TAB>id,id,...`, read by the wrk script and the open-loop load."""
+    with path.open("w", encoding="ascii") as file:
+        for user in users:
+            token = create_token(user.user_id, secret, ttl_seconds=TOKEN_TTL_SECONDS)
+            file.write(f"{token}\t{','.join(map(str, user.task_ids))}\n")
