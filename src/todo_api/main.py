@@ -14,7 +14,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from todo_api import health
 from todo_api.auth import require_path_user
 from todo_api.config import Settings, load_settings, with_dev_secret
-from todo_api.database import create_engine
+from todo_api.database import autocommit_engine, create_engine
 from todo_api.docs import install_docs
 from todo_api.errors import install_error_handlers
 from todo_api.logs import RequestLogMiddleware, configure_logging
@@ -90,6 +90,7 @@ def create_app(settings: Settings) -> FastAPI:
         # Never follow redirects: the JWKS location is configuration, not something a response may change.
         http = httpx.AsyncClient(timeout=settings.jwks_timeout, follow_redirects=False)
         app.state.engine = engine
+        app.state.read_engine = autocommit_engine(engine)
         app.state.token_verifier = build_token_verifier(settings, http)
         app.state.rate_limiter = build_rate_limiter(settings)
         try:
