@@ -192,7 +192,8 @@ def _notes(results: dict[str, Any]) -> list[str]:
             f"- Token verification in-process (best of 7 passes over every token; median in brackets): the "
             f"service's `TokenVerifier.verify` {jwt_cost['service_verify_us']:.1f} µs "
             f"({jwt_cost['service_verify_median_us']:.1f}), a bare `jwt.decode` {jwt_cost['bare_decode_us']:.1f} µs "
-            f"({jwt_cost['bare_decode_median_us']:.1f})."
+            f"({jwt_cost['bare_decode_median_us']:.1f}); a token's first use (full verification, then "
+            f"cached until it expires) {jwt_cost.get('service_verify_first_use_us', float('nan')):.1f} µs."
         )
     checks = results.get("checks", {})
     if checks:
