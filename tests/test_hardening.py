@@ -118,11 +118,14 @@ async def test_oversized_headers_are_431(client: httpx.AsyncClient, auth: Auth) 
     assert "detail" in response.json()
 
 
-async def test_wrong_method_is_405(client: httpx.AsyncClient, auth: Auth) -> None:
-    response = await client.request("PATCH", "/api/tasks", headers=auth("alice"))
+async def test_wrong_method_is_405_naming_the_allowed_ones(client: httpx.AsyncClient, auth: Auth) -> None:
+    collection = await client.request("PATCH", "/api/tasks", headers=auth("alice"))
+    item = await client.request("POST", "/api/alice/tasks/1", headers=auth("alice"))
 
-    assert response.status_code == 405
-    assert "detail" in response.json()
+    assert collection.status_code == 405
+    assert "detail" in collection.json()
+    assert collection.headers["allow"] == "GET, POST"
+    assert item.headers["allow"] == "DELETE, GET, PATCH, PUT"
 
 
 async def test_list_limit_is_capped(client: httpx.AsyncClient, auth: Auth) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, cast
 
 from fastapi import FastAPI, Request
@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from todo_api.logs import client_address
 
@@ -92,11 +93,33 @@ async def _app_error(_request: Request, error: Exception) -> JSONResponse:
     return error_response(cast(AppError, error))
 
 
-async def _http_error(_request: Request, error: Exception) -> JSONResponse:
+async def _http_error(request: Request, error: Exception) -> JSONResponse:
     http_error = cast(StarletteHTTPException, error)
-    return JSONResponse(
-        {"detail": http_error.detail}, status_code=http_error.status_code, headers=http_error.headers
-    )
+    headers = dict(http_error.headers or {})
+    if http_error.status_code == 405:
+        # Each method is its own route, and the router names only the first one that matched.
+        headers["Allow"] = ", ".join(allowed_methods(request))
+    return JSONResponse({"detail": http_error.detail}, status_code=http_error.status_code, headers=headers)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this request's path."""
+    methods: set[str] = set()
+    for route in _leaf_routes(request.app.router.routes):
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    return sorted(methods)
+
+
+def _leaf_routes(routes: Sequence[Any]) -> Iterator[Any]:
+    # Included routers keep their own routes (with full paths) behind a wrapper.
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            yield from _leaf_routes(included.routes)
+        else:
+            yield route
 
 
 async def _validation_error(request: Request, error: Exception) -> JSONResponse:

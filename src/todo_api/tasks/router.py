@@ -59,7 +59,8 @@ async def list_tasks(
         Query(description="One of: created_at, updated_at, title, status; prefix '-' for descending."),
     ] = "-created_at",
     limit: Annotated[int, Query(ge=1, le=1000, description="An integer from 1 to 1000.")] = 100,
-    offset: Annotated[int, Query(ge=0, description="An integer of 0 or more.")] = 0,
+    # Bounded so a huge offset is a 400, not an integer the database cannot take.
+    offset: Annotated[int, Query(ge=0, le=2**31 - 1, description="An integer from 0 to 2147483647.")] = 0,
 ) -> list[TaskPublic]:
     """The caller's tasks, filtered, sorted and paginated."""
     page = await service.list_tasks(
