@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
@@ -105,21 +106,11 @@ async def _http_error(request: Request, error: Exception) -> JSONResponse:
 def allowed_methods(request: Request) -> list[str]:
     """Every method some route serves at this request's path."""
     methods: set[str] = set()
-    for route in _leaf_routes(request.app.router.routes):
+    for route in iter_route_contexts(request.app.routes):
         match, _ = route.matches(request.scope)
         if match is not Match.NONE:
-            methods |= getattr(route, "methods", None) or set()
+            methods |= route.methods or set()
     return sorted(methods)
-
-
-def _leaf_routes(routes: Sequence[Any]) -> Iterator[Any]:
-    # Included routers keep their own routes (with full paths) behind a wrapper.
-    for route in routes:
-        included = getattr(route, "original_router", None)
-        if included is not None:
-            yield from _leaf_routes(included.routes)
-        else:
-            yield route
 
 
 async def _validation_error(request: Request, error: Exception) -> JSONResponse:
@@ -151,9 +142,13 @@ def describe_query_errors(request: Request, errors: Sequence[Mapping[str, Any]])
 def _public_errors(errors: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     # Keep FastAPI's {loc, msg, type, input} list; drop `ctx` (may hold exception objects) and
     # `url`, and encode `input` as FastAPI does (it can be raw bytes).
+    # A body that is not JSON arrives as bytes, possibly not UTF-8: show it as text.
     public = [{k: v for k, v in err.items() if k in ("loc", "msg", "type", "input")} for err in errors]
-    encoded: list[dict[str, Any]] = jsonable_encoder(public)
-    return encoded
+    return cast(list[dict[str, Any]], jsonable_encoder(public, custom_encoder={bytes: _bytes_as_text}))
+
+
+def _bytes_as_text(value: bytes) -> str:
+    return value.decode("utf-8", errors="replace")
 
 
 async def _database_error(request: Request, error: Exception) -> JSONResponse:

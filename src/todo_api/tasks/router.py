@@ -37,6 +37,7 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: _error("No such task for this user (another user's task is reported the same way).")
 }
 WITH_BODY: dict[int | str, dict[str, Any]] = {
+    400: _error("The body could not be read as JSON text (for example, not UTF-8)."),
     415: _error("The body is not JSON (Content-Type must be application/json)."),
     422: {"description": "The body failed validation; `detail` lists each problem."},
 }

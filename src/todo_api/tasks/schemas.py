@@ -9,12 +9,15 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
+    Field,
     StrictBool,
     StrictStr,
     StringConstraints,
     computed_field,
     model_validator,
 )
+from pydantic.config import JsonDict
+from pydantic.json_schema import SkipJsonSchema
 
 from todo_api.models import TaskStatus
 
@@ -26,21 +29,71 @@ def _no_nul(value: str) -> str:
     return value
 
 
+# Unicode White_Space, which `strip_whitespace` trims (JSON Schema's `\s` is a slightly different set).
+_SPACE = r"\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+# The validators' rules, stated in the schema too so that clients (and the fuzzer) can follow them.
+# A title is 1-200 characters once trimmed, none of them NUL.
+TITLE_PATTERN = rf"^[{_SPACE}]*[^{_SPACE}\u0000](?:[^\u0000]{{0,198}}[^{_SPACE}\u0000])?[{_SPACE}]*$"
+NO_NUL_PATTERN = r"^[^\u0000]*$"
+
+
+def _title_schema(schema: JsonDict) -> None:
+    # minLength/maxLength would count the untrimmed text; the pattern counts what is kept.
+    schema.pop("minLength", None)
+    schema.pop("maxLength", None)
+    schema["pattern"] = TITLE_PATTERN
+
+
 # Strict: a number is not a title and "yes" is not a boolean.
 Title = Annotated[
-    StrictStr, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), AfterValidator(_no_nul)
+    StrictStr,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    AfterValidator(_no_nul),
+    Field(json_schema_extra=_title_schema),
 ]
-Description = Annotated[StrictStr, StringConstraints(max_length=10_000), AfterValidator(_no_nul)]
+Description = Annotated[
+    StrictStr,
+    StringConstraints(max_length=10_000),
+    AfterValidator(_no_nul),
+    Field(json_schema_extra={"pattern": NO_NUL_PATTERN}),
+]
 StatusFilter = Literal["all", "pending", "in_progress", "completed"]
 SortKey = Literal[
     "created_at", "-created_at", "updated_at", "-updated_at", "title", "-title", "status", "-status"
 ]
 
 
+# `status` and `completed` may both be sent only when they agree.
+STATUS_AGREES_WITH_COMPLETED: JsonDict = {
+    "not": {
+        "anyOf": [
+            {
+                "required": ["status", "completed"],
+                "properties": {
+                    "status": {"const": TaskStatus.COMPLETED.value},
+                    "completed": {"const": False},
+                },
+            },
+            {
+                "required": ["status", "completed"],
+                "properties": {
+                    "status": {"enum": [s.value for s in TaskStatus if s is not TaskStatus.COMPLETED]},
+                    "completed": {"const": True},
+                },
+            },
+        ]
+    }
+}
+# An update names at least one writable field.
+HAS_A_CHANGE: JsonDict = {
+    "anyOf": [{"required": [name]} for name in ("title", "description", "status", "completed")]
+}
+
+
 class TaskInput(BaseModel):
     """Shared rules for writes: strict types, unknown and server-owned fields ignored."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", json_schema_extra=STATUS_AGREES_WITH_COMPLETED)
 
     @model_validator(mode="after")
     def _status_agrees_with_completed(self) -> Self:
@@ -71,10 +124,14 @@ class TaskCreate(TaskInput):
 class TaskUpdate(TaskInput):
     """Any subset of the writable fields; at least one must be present."""
 
-    title: Title | None = None
+    # The schema says what the validators below enforce: one known field at least, and only
+    # `description` may be null (SkipJsonSchema keeps None out of the schema, not out of validation).
+    model_config = ConfigDict(extra="ignore", json_schema_extra=STATUS_AGREES_WITH_COMPLETED | HAS_A_CHANGE)
+
+    title: Title | SkipJsonSchema[None] = None
     description: Description | None = None
-    status: TaskStatus | None = None
-    completed: StrictBool | None = None
+    status: TaskStatus | SkipJsonSchema[None] = None
+    completed: StrictBool | SkipJsonSchema[None] = None
 
     @model_validator(mode="after")
     def _has_a_change(self) -> Self:

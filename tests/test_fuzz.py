@@ -1,0 +1,269 @@
+"""Property-based fuzzing of the whole API with schemathesis, against the app's own OpenAPI schema.
+
+Alice is the caller, with a real token; Bob owns tasks too. Every example (and every stateful
+scenario) starts from the same database: three tasks each. Generated task ids hit Bob's tasks,
+Alice's and ids that name nothing; no response may show Bob's task, and Bob's tasks must never
+change. The checks, the budget and every deliberate exception are in schemathesis.toml.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import tomllib
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import schemathesis
+import sqlalchemy as sa
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from schemathesis import AuthContext, BaseSchema, Case, CheckContext, HookContext, Response
+from schemathesis.config import SchemathesisConfig
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from tests.conftest import SECRET, make_settings
+from todo_api.config import Settings
+from todo_api.database import create_engine
+from todo_api.main import create_app
+from todo_api.models import task_table
+from todo_api.security import create_token
+
+CONFIG_FILE = Path(__file__).resolve().parents[1] / "schemathesis.toml"
+CALLER, OTHER = "alice", "bob"
+# The ids the seeded tasks get in an emptied database; Alice's are inserted first.
+SEEDED = {CALLER: [1, 2, 3], OTHER: [4, 5, 6]}
+SEEDED_AT = datetime(2026, 1, 1, tzinfo=UTC)
+
+Task = dict[str, Any]
+
+
+def load_config(**sections: Any) -> SchemathesisConfig:
+    """schemathesis.toml, plus sections only a running test can fill in."""
+    return SchemathesisConfig.from_dict(tomllib.loads(CONFIG_FILE.read_text(encoding="utf-8")) | sections)
+
+
+def bearer(user: str) -> dict[str, str]:
+    """Headers with a real token for `user`, signed with the test secret."""
+    return {"Authorization": f"Bearer {create_token(user, SECRET)}"}
+
+
+class AppUnderTest:
+    """The ASGI app the module's schema sends requests to: the one the running test built."""
+
+    def __init__(self) -> None:
+        self.app: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.app is None:
+            raise RuntimeError("no app under test: request the `bobs_tasks` fixture")
+        await self.app(scope, receive, send)
+
+
+APP_UNDER_TEST = AppUnderTest()
+# pytest needs the operations at collection, before any fixture has made a database: FastAPI
+# builds the document from the routes alone, and requests go to the app each test builds.
+OPENAPI = create_app(make_settings("sqlite://")).openapi()
+schema = schemathesis.openapi.from_dict(OPENAPI, config=load_config())
+schema.app = APP_UNDER_TEST
+
+
+@schema.auth()
+class AsCaller:
+    """Every generated request is Alice's, unless schemathesis leaves the token out on purpose."""
+
+    def get(self, case: Case, context: AuthContext) -> str:
+        return create_token(CALLER, SECRET)
+
+    def set(self, case: Case, data: str, context: AuthContext) -> None:
+        case.headers = {**(case.headers or {}), "Authorization": f"Bearer {data}"}
+
+
+def has_valid_path(case: Case) -> bool:
+    """Whether the case has path parameters and is meant to be valid (a negative case stays as is)."""
+    negative = case.meta is not None and case.meta.generation.mode.is_negative
+    return bool(case.path_parameters) and not negative
+
+
+@schema.hook("map_case")
+def aim_at_alice(context: HookContext, case: Case) -> Case:
+    """In every phase, `/api/{user_id}/…` names Alice: any other user is a 403 before anything else."""
+    if has_valid_path(case) and "user_id" in case.path_parameters:
+        case.path_parameters["user_id"] = CALLER
+    return case
+
+
+@schema.hook("flatmap_case")
+def aim_at_seeded_tasks(context: HookContext, case: Case) -> st.SearchStrategy[Case]:
+    """While fuzzing, a valid id is one of Bob's tasks, Alice's, or the generated one."""
+    if not has_valid_path(case):
+        return st.just(case)
+    choices: dict[str, st.SearchStrategy[Any]] = {}
+    if "task_id" in case.path_parameters:
+        # Hypothesis favours the first choices, and Bob's tasks are the ones to defend.
+        generated = case.path_parameters["task_id"]
+        choices["task_id"] = st.sampled_from([*SEEDED[OTHER], *SEEDED[CALLER], generated])
+    if "user_id" in case.path_parameters:
+        choices["user_id"] = st.sampled_from([CALLER, OTHER])
+    return st.fixed_dictionaries(choices).map(lambda chosen: retarget(case, chosen))
+
+
+def retarget(case: Case, path_parameters: dict[str, Any]) -> Case:
+    """The case, sent to other path parameters."""
+    case.path_parameters.update(path_parameters)
+    return case
+
+
+def shows_only_callers_tasks(ctx: CheckContext, response: Response, case: Case) -> bool | None:
+    """No response shows a task Alice does not own."""
+    if not 200 <= response.status_code < 300 or not response.content:
+        return None
+    body = response.json()
+    for item in body if isinstance(body, list) else [body]:
+        if isinstance(item, dict) and item.get("user_id", CALLER) != CALLER:
+            raise AssertionError(f"{CALLER} was shown {item['user_id']}'s task {item.get('id')}")
+    return None
+
+
+def allow_names_the_documented_methods(ctx: CheckContext, response: Response, case: Case) -> bool | None:
+    """A 405 lists in `Allow` the methods the schema documents for the path (RFC 9110 requires the list)."""
+    if response.status_code != 405:
+        return None
+    allowed = {method.strip() for value in response.headers.get("allow", []) for method in value.split(",")}
+    documented = {method.upper() for method in OPENAPI["paths"][case.path]}
+    if allowed - {"", "HEAD", "OPTIONS"} != documented:
+        raise AssertionError(
+            f"`Allow: {', '.join(sorted(allowed))}` for {case.path}, which serves {sorted(documented)}"
+        )
+    return None
+
+
+CHECKS = [shows_only_callers_tasks, allow_names_the_documented_methods]
+
+
+class Seeder:
+    """Puts the database back as every example starts: the seeded tasks only, ids from 1."""
+
+    def __init__(self, settings: Settings) -> None:
+        # One connection for the whole test, so that reseeding takes milliseconds.
+        self._runner = asyncio.Runner()
+        self._engine = create_engine(settings)
+
+    def __call__(self) -> None:
+        self._runner.run(self._reseed())
+
+    async def _reseed(self) -> None:
+        async with self._engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                await connection.execute(sa.text("TRUNCATE task RESTART IDENTITY"))
+            else:
+                await connection.execute(sa.delete(task_table))
+                await connection.execute(sa.text("DELETE FROM sqlite_sequence WHERE name = 'task'"))
+            rows = [
+                {"user_id": user, "title": f"{user}'s task", "created_at": SEEDED_AT, "updated_at": SEEDED_AT}
+                for user, ids in SEEDED.items()
+                for _ in ids
+            ]
+            await connection.execute(sa.insert(task_table), rows)
+
+    def close(self) -> None:
+        self._runner.run(self._engine.dispose())
+        self._runner.close()
+
+
+def list_tasks(api: BaseSchema, user: str) -> list[Task]:
+    """All of `user`'s tasks, as the API shows them to `user`."""
+    response = api["/api/tasks"]["GET"].Case(headers=bearer(user)).call()
+    assert response.status_code == 200, response.text
+    tasks: list[Task] = response.json()
+    return tasks
+
+
+def seeded_tasks_of(api: BaseSchema, user: str) -> list[Task]:
+    """`user`'s tasks just after seeding, checked to have the ids the fuzzer aims at."""
+    tasks = list_tasks(api, user)
+    assert sorted(task["id"] for task in tasks) == SEEDED[user]
+    return tasks
+
+
+@pytest.fixture
+def reseed(settings: Settings) -> Iterator[Seeder]:
+    """Reseeds this test's database on call."""
+    seeder = Seeder(settings)
+    try:
+        yield seeder
+    finally:
+        seeder.close()
+
+
+@pytest.fixture(name="settings")
+def fuzz_settings(database_url: str) -> Settings:
+    """Test settings without rate limits: they have their own tests, and the fuzzer sends
+    thousands of requests as one user, which would otherwise be 429s."""
+    return make_settings(database_url, rate_limit_enabled=False)
+
+
+@pytest.fixture
+def bobs_tasks(settings: Settings, reseed: Seeder) -> Iterator[list[Task]]:
+    """Plug this test's app into the module's schema; Bob's tasks as seeded."""
+    APP_UNDER_TEST.app = create_app(settings)
+    try:
+        reseed()
+        yield seeded_tasks_of(schema, OTHER)
+    finally:
+        APP_UNDER_TEST.app = None
+
+
+@schema.parametrize()
+# The app is built once per operation, and the database reseeded before every example.
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_operation_conforms_and_keeps_other_users_tasks_private(
+    case: Case, reseed: Seeder, bobs_tasks: list[Task]
+) -> None:
+    reseed()
+
+    case.call_and_validate(additional_checks=CHECKS)
+
+    assert list_tasks(schema, OTHER) == bobs_tasks, f"{CALLER}'s request changed {OTHER}'s tasks"
+
+
+# One family at a time: schemathesis links operations by their paths and cannot know that both
+# families name the same tasks, so a task deleted through one would look lost through the other.
+@pytest.mark.parametrize("family", ["/api/tasks", "/api/{user_id}/tasks"])
+def test_workflows_never_show_one_users_task_to_another(
+    family: str, settings: Settings, reseed: Seeder, tmp_path: Path
+) -> None:
+    users = tmp_path / "users.json"
+    users.write_text(json.dumps({"auth": [wfc_user(CALLER), wfc_user(OTHER)]}), encoding="utf-8")
+    # Requests are Alice's; Bob replays every read of hers to check he cannot get her task.
+    config = load_config(auth={"wfc": {"path": str(users), "user": CALLER, "peers": [CALLER, OTHER]}})
+    api = schemathesis.openapi.from_asgi("/openapi.json", create_app(settings), config=config)
+    reseed()
+    bobs_tasks = seeded_tasks_of(api, OTHER)
+
+    class Workflows(api.include(path_regex=f"^{re.escape(family)}").as_state_machine()):  # type: ignore[misc]
+        def setup(self) -> None:
+            reseed()
+
+        def before_call(self, case: Case) -> None:
+            # Links carry the ids; the path names Alice, as in the stateless test.
+            if case.path_parameters and "user_id" in case.path_parameters:
+                case.path_parameters["user_id"] = CALLER
+
+        def validate_response(self, response: Response, case: Case, **kwargs: Any) -> None:
+            super().validate_response(response, case, additional_checks=CHECKS, **kwargs)
+
+        def teardown(self) -> None:
+            assert list_tasks(api, OTHER) == bobs_tasks, f"{CALLER}'s requests changed {OTHER}'s tasks"
+
+    Workflows.run(settings=api.config.get_hypothesis_settings(phase="stateful"))
+
+
+def wfc_user(name: str) -> dict[str, Any]:
+    """A user in schemathesis' Web Fuzzing Commons auth document."""
+    headers = [{"name": header, "value": value} for header, value in bearer(name).items()]
+    return {"name": name, "fixedHeaders": headers}
