@@ -51,10 +51,6 @@ class DatabaseTarget:
     def is_sqlite(self) -> bool:
         return self.url.get_backend_name() == "sqlite"
 
-    @property
-    def is_postgres(self) -> bool:
-        return self.url.get_backend_name() == "postgresql"
-
 
 def mask_password(raw_url: str) -> str:
     """The URL with any password replaced by ***, safe to print."""

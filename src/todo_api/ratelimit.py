@@ -14,11 +14,10 @@ from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from limits.storage import storage_from_string
 
 from todo_api.auth import CurrentUser
+from todo_api.database import READ_METHODS
 from todo_api.errors import TooManyRequests
 
 logger = logging.getLogger(__name__)
-
-READ_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
 class RateLimiter:
