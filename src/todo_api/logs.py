@@ -89,20 +89,26 @@ class RequestLogMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            route = scope.get("route")
-            access_logger.info(
-                "request",
-                extra={
-                    "event": "request",
-                    "request_id": request_id,
-                    "method": scope["method"],
-                    "path": getattr(route, "path", None) or "<unmatched>",
-                    "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                    "user_id": scope["state"].get("user_id"),
-                    "client": scope["client"][0] if scope.get("client") else None,
-                },
-            )
+            # At warning level (typical under load) skip building a record nobody will see.
+            if access_logger.isEnabledFor(logging.INFO):
+                self._log(scope, request_id, status, started)
+
+    @staticmethod
+    def _log(scope: Scope, request_id: str, status: int, started: float) -> None:
+        route = scope.get("route")
+        access_logger.info(
+            "request",
+            extra={
+                "event": "request",
+                "request_id": request_id,
+                "method": scope["method"],
+                "path": getattr(route, "path", None) or "<unmatched>",
+                "status": status,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                "user_id": scope["state"].get("user_id"),
+                "client": scope["client"][0] if scope.get("client") else None,
+            },
+        )
 
 
 def _incoming_request_id(scope: Scope) -> str | None:

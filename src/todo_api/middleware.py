@@ -9,6 +9,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MAX_BODY_BYTES = 1024 * 1024
+BODY_TOO_LARGE = "Request body too large (limit 1 MiB)"
 MAX_HEADER_BYTES = 16 * 1024
 BODY_METHODS = {"POST", "PUT", "PATCH"}
 # API responses are data, never documents: nothing may load, frame or run from them.
@@ -55,7 +56,7 @@ class RequestGuardMiddleware:
             await send_json_error(send, 415, "Content-Type must be application/json")
             return
         if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
-            await send_json_error(send, 413, "Request body too large (limit 1 MiB)")
+            await send_json_error(send, 413, BODY_TOO_LARGE)
             return
         received = 0
 
@@ -66,7 +67,7 @@ class RequestGuardMiddleware:
                 received += len(message.get("body", b""))
                 if received > self.max_body_bytes:
                     # Raised inside body parsing; the error handlers render it as 413.
-                    raise HTTPException(413, "Request body too large (limit 1 MiB)")
+                    raise HTTPException(413, BODY_TOO_LARGE)
             return message
 
         await self.app(scope, counting_receive, send)
