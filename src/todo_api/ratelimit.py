@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 import math
 import time
+from dataclasses import dataclass
 from typing import Annotated
 
 import coredis
 from fastapi import Depends, Request
-from limits import parse
+from limits import RateLimitItem, parse
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from limits.storage import storage_from_string
 
@@ -20,44 +21,126 @@ from todo_api.errors import TooManyRequests
 logger = logging.getLogger(__name__)
 
 
-class RateLimiter:
-    """Sliding-window limits keyed by user id and kind (read/write)."""
+@dataclass(slots=True)
+class _Window:
+    index: int
+    previous: int = 0
+    current: int = 0
 
-    def __init__(self, *, reads: str, writes: str, storage_url: str | None) -> None:
-        self._reads = parse(reads)
-        self._writes = parse(writes)
+
+class LocalSlidingWindows:
+    """Sliding-window counters held in this process, O(1) per request.
+
+    The same approximation as `limits`' sliding-window counter (the previous window's count,
+    weighted by how much of it still overlaps, plus the current one), without its in-memory
+    store's sweep over every key on each hit, which made a request's cost grow with the
+    number of users seen.
+    """
+
+    def __init__(self) -> None:
+        self._windows: dict[tuple[str, str], _Window] = {}
+        self._swept_at = 0.0
+
+    def __len__(self) -> int:
+        """How many (kind, user) counters are held."""
+        return len(self._windows)
+
+    def hit(self, kind: str, user_id: str, limit: RateLimitItem, now: float) -> float | None:
+        """Count one request, or return how many seconds to wait if it is over the limit."""
+        seconds = limit.get_expiry()
+        self._sweep(now, seconds)
+        index = int(now // seconds)
+        window = self._windows.get((kind, user_id))
+        if window is None:
+            window = self._windows[kind, user_id] = _Window(index)
+        elif window.index != index:
+            window.previous = window.current if window.index == index - 1 else 0
+            window.current = 0
+            window.index = index
+        elapsed = now - index * seconds
+        weighted = window.previous * (1 - elapsed / seconds) + window.current
+        if weighted + 1 <= limit.amount:
+            window.current += 1
+            return None
+        return _wait(window, limit.amount, seconds, elapsed)
+
+    def _sweep(self, now: float, seconds: int) -> None:
+        # Forget users idle for two whole windows (their count is zero by then); done at most
+        # once per window, so memory tracks the recently active users at no per-request cost.
+        if now - self._swept_at < seconds:
+            return
+        self._swept_at = now
+        stale = int(now // seconds) - 2
+        for key in [key for key, window in self._windows.items() if window.index <= stale]:
+            del self._windows[key]
+
+
+def _wait(window: _Window, amount: int, seconds: int, elapsed: float) -> float:
+    room = amount - 1 - window.current
+    if room >= 0 and window.previous:
+        # Room appears in this window, as the previous window's weight fades.
+        return seconds * (1 - room / window.previous) - elapsed
+    # Only in the next window, where this window's count becomes the fading one.
+    return (seconds - elapsed) + seconds * max(0.0, 1 - (amount - 1) / max(window.current, 1))
+
+
+class SharedSlidingWindows:
+    """The same counters in Redis, through `limits`, so every worker and instance shares them."""
+
+    def __init__(self, storage_url: str) -> None:
         # Our own pool, so shutdown can close its connections (the storage has no close()).
-        self._pool = coredis.ConnectionPool.from_url(storage_url) if storage_url else None
-        storage = (
-            # limits types its options as scalars, but forwards them to coredis as they are.
-            storage_from_string(f"async+{storage_url}", connection_pool=self._pool)  # type: ignore[arg-type]
-            if storage_url
-            else storage_from_string("async+memory://")
-        )
-        # The sliding-window counter approximates a moving window at a quarter of its cost
-        # (two counters per key instead of a log of every request).
+        self._pool = coredis.ConnectionPool.from_url(storage_url)
+        # limits types its options as scalars, but forwards them to coredis as they are.
+        storage = storage_from_string(f"async+{storage_url}", connection_pool=self._pool)  # type: ignore[arg-type]
         self._limiter = SlidingWindowCounterRateLimiter(storage)
 
-    async def aclose(self) -> None:
-        """Close the Redis connections, if any."""
-        if self._pool is not None:
-            self._pool.disconnect()
-
-    async def check(self, user_id: str, *, write: bool) -> None:
-        """Count one request for `user_id`, or raise TooManyRequests with a retry delay."""
-        item, kind = (self._writes, "write") if write else (self._reads, "read")
+    async def hit(self, kind: str, user_id: str, limit: RateLimitItem) -> float | None:
+        """Count one request, or return how many seconds to wait; None too if Redis is away."""
         try:
-            if await self._limiter.hit(item, kind, user_id):
-                return
-            reset_at = (await self._limiter.get_window_stats(item, kind, user_id)).reset_time
+            if await self._limiter.hit(limit, kind, user_id):
+                return None
+            reset_at = (await self._limiter.get_window_stats(limit, kind, user_id)).reset_time
         except Exception as exc:
             # A rate-limit store outage must not take the API down with it: fail open, loudly.
             logger.warning(
                 "rate limit store unavailable",
                 extra={"event": "rate_limit_unavailable", "error": type(exc).__name__},
             )
+            return None
+        return reset_at - time.time()
+
+    def close(self) -> None:
+        self._pool.disconnect()
+
+
+class RateLimiter:
+    """Sliding-window limits keyed by user id and kind (read/write).
+
+    A sliding-window counter approximates a moving window at a fraction of its cost: two
+    counters per key instead of a log of every request.
+    """
+
+    def __init__(self, *, reads: str, writes: str, storage_url: str | None) -> None:
+        self._reads = parse(reads)
+        self._writes = parse(writes)
+        self._store = SharedSlidingWindows(storage_url) if storage_url else LocalSlidingWindows()
+
+    async def aclose(self) -> None:
+        """Close the Redis connections, if any."""
+        if isinstance(self._store, SharedSlidingWindows):
+            self._store.close()
+
+    async def check(self, user_id: str, *, write: bool) -> None:
+        """Count one request for `user_id`, or raise TooManyRequests with a retry delay."""
+        limit, kind = (self._writes, "write") if write else (self._reads, "read")
+        store = self._store
+        if isinstance(store, LocalSlidingWindows):
+            wait = store.hit(kind, user_id, limit, time.time())
+        else:
+            wait = await store.hit(kind, user_id, limit)
+        if wait is None:
             return
-        retry_after = max(1, math.ceil(reset_at - time.time()))
+        retry_after = max(1, math.ceil(wait))
         logger.warning(
             "rate limit exceeded",
             extra={"event": "rate_limited", "user_id": user_id, "kind": kind, "retry_after": retry_after},
