@@ -11,7 +11,8 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from tests.conftest import make_settings
-from todo_api.database import get_connection
+from todo_api.database import create_engine
+from todo_api.datastore import get_connection
 from todo_api.main import create_app
 
 UNREACHABLE = "postgresql://todo:placeholder-password@127.0.0.1:1/todo"
@@ -102,16 +103,18 @@ async def test_a_failed_commit_is_an_error_not_a_success(
     app: FastAPI, client: httpx.AsyncClient, auth: Callable[[str], dict[str, str]]
 ) -> None:
     # With the connection dependency's default scope, COMMIT would run after the 201 was sent.
-    dialect = app.state.engine.dialect.name
-    async with app.state.engine.begin() as connection:
+    engine = create_engine(app.state.settings)
+    dialect = engine.dialect.name
+    async with engine.begin() as connection:
         for statement in COMMIT_TIME_FAILURE[dialect]:
             await connection.execute(text(statement))
     try:
         response = await client.post("/api/tasks", json={"title": "lost?"}, headers=auth("alice"))
     finally:
-        async with app.state.engine.begin() as connection:
+        async with engine.begin() as connection:
             for statement in UNDO_COMMIT_TIME_FAILURE[dialect]:
                 await connection.execute(text(statement))
+        await engine.dispose()
     listed = await client.get("/api/tasks", headers=auth("alice"))
 
     assert response.status_code == 500

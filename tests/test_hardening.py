@@ -158,7 +158,8 @@ async def test_writes_are_rate_limited_per_user_with_retry_after(database_url: s
         other_user = await client.post("/api/tasks", json={"title": "x"}, headers=auth("bob"))
 
     assert [r.status_code for r in writes] == [201, 201, 201, 429]
-    assert 1 <= int(writes[3].headers["retry-after"]) <= 60
+    # A sliding window frees room only as this window's requests fade, up to two windows away.
+    assert 1 <= int(writes[3].headers["retry-after"]) <= 120
     assert writes[3].json()["detail"].startswith("Too many requests")
     assert read.status_code == 200
     assert other_user.status_code == 201

@@ -7,20 +7,13 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPBearer
 
 from todo_api.errors import Forbidden, ServiceUnavailable, Unauthenticated
 from todo_api.logs import client_address
 from todo_api.security import InvalidToken, KeysUnavailable, TokenVerifier
 
 logger = logging.getLogger(__name__)
-
-bearer_scheme = HTTPBearer(
-    auto_error=False,
-    scheme_name="BearerJWT",
-    bearerFormat="JWT",
-    description="A JWT from Better Auth's jwt() plugin, or an HS256 token signed with BETTER_AUTH_SECRET.",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,30 +36,42 @@ def _refuse(request: Request, reason: str, *, token_sent: bool) -> Unauthenticat
     return Unauthenticated(reason, token_sent=token_sent)
 
 
-async def get_current_user(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
-) -> User:
-    """Verify the bearer token; only the Authorization header is ever read."""
-    if credentials is None:
-        header = request.headers.get("authorization")
-        reason = "Not authenticated" if not header else "Authorization must be 'Bearer <token>'"
-        raise _refuse(request, reason, token_sent=False)
-    verifier: TokenVerifier = request.app.state.token_verifier
-    try:
-        token = await verifier.verify(credentials.credentials)
-    except InvalidToken as exc:
-        raise _refuse(request, f"Invalid token: {exc}", token_sent=True) from None
-    except KeysUnavailable:
-        logger.warning(
-            "signing keys unavailable",
-            extra={"event": "jwks_unavailable", "client": client_address(request), "path": request.url.path},
-        )
-        raise ServiceUnavailable("Cannot verify the token right now, retry shortly") from None
-    request.state.user_id = token.subject
-    return User(id=token.subject)
+class BearerAuthentication(HTTPBearer):
+    """The bearer scheme (as the OpenAPI document and Swagger's "Authorize" show it) that also
+    verifies the token, so authenticating a request is one dependency rather than two."""
+
+    async def __call__(self, request: Request) -> User:  # type: ignore[override]
+        """Verify the bearer token; only the Authorization header is ever read."""
+        credentials = await super().__call__(request)
+        if credentials is None:
+            header = request.headers.get("authorization")
+            reason = "Not authenticated" if not header else "Authorization must be 'Bearer <token>'"
+            raise _refuse(request, reason, token_sent=False)
+        verifier: TokenVerifier = request.app.state.token_verifier
+        try:
+            token = await verifier.verify(credentials.credentials)
+        except InvalidToken as exc:
+            raise _refuse(request, f"Invalid token: {exc}", token_sent=True) from None
+        except KeysUnavailable:
+            logger.warning(
+                "signing keys unavailable",
+                extra={
+                    "event": "jwks_unavailable",
+                    "client": client_address(request),
+                    "path": request.url.path,
+                },
+            )
+            raise ServiceUnavailable("Cannot verify the token right now, retry shortly") from None
+        request.state.user_id = token.subject
+        return User(id=token.subject)
 
 
+get_current_user = BearerAuthentication(
+    auto_error=False,
+    scheme_name="BearerJWT",
+    bearerFormat="JWT",
+    description="A JWT from Better Auth's jwt() plugin, or an HS256 token signed with BETTER_AUTH_SECRET.",
+)
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 

@@ -1,24 +1,19 @@
-"""Database URLs as users paste them, the async engine, and the per-request unit of work."""
+"""Database URLs as users paste them, and SQLAlchemy engines for them."""
 
 from __future__ import annotations
 
-import logging
 import re
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
-from fastapi import Depends, Request
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, DisconnectionError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 
 if TYPE_CHECKING:
     from todo_api.config import Settings
-
-logger = logging.getLogger(__name__)
 
 POSTGRES_SCHEMES = {
     "postgres",
@@ -126,13 +121,13 @@ def _postgres_target(url: URL, shown: str) -> DatabaseTarget:
     return DatabaseTarget(url=asyncpg_url, connect_args=connect_args, notes=tuple(notes))
 
 
-def create_engine(settings: Settings) -> AsyncEngine:
-    """Build the async engine for the configured database."""
-    target = normalize_database_url(settings.database_url.get_secret_value())
-    for note in target.notes:
-        logger.warning(note)
-    if target.is_sqlite:
-        return _create_sqlite_engine(target, settings)
+def postgres_connect_args(
+    target: DatabaseTarget, settings: Settings, *, driver_cache: bool
+) -> dict[str, Any]:
+    """asyncpg's connection options: timeouts, TLS, a name in pg_stat_activity, prepared statements.
+
+    `driver_cache` adds the option SQLAlchemy's adapter keeps its own statement cache under.
+    """
     connect_args: dict[str, Any] = {
         "timeout": settings.db_connect_timeout,
         "command_timeout": settings.db_command_timeout,
@@ -140,33 +135,26 @@ def create_engine(settings: Settings) -> AsyncEngine:
     } | target.connect_args
     if not settings.db_prepared_statements:
         # Transaction-mode poolers (PgBouncer, Neon's -pooler host) cannot keep them.
-        connect_args |= {"statement_cache_size": 0, "prepared_statement_cache_size": 0}
-    engine = create_async_engine(
+        connect_args["statement_cache_size"] = 0
+        if driver_cache:
+            connect_args["prepared_statement_cache_size"] = 0
+    return connect_args
+
+
+def create_engine(settings: Settings) -> AsyncEngine:
+    """A SQLAlchemy engine for the configured database: migrations, and requests on SQLite."""
+    target = normalize_database_url(settings.database_url.get_secret_value())
+    if target.is_sqlite:
+        return create_sqlite_engine(target, settings)
+    return create_async_engine(
         target.url,
-        connect_args=connect_args,
-        pool_size=settings.db_pool_size,
-        max_overflow=settings.db_max_overflow,
+        connect_args=postgres_connect_args(target, settings, driver_cache=True),
         pool_timeout=settings.db_connect_timeout,
-        pool_recycle=1800,
     )
 
-    @event.listens_for(engine.sync_engine, "checkout")
-    def _replace_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
-        # A connection the server closed while idle (restart, failover, pg_terminate_backend)
-        # is replaced, not handed out. asyncpg notices the close itself, so this costs no
-        # round trip, unlike pool_pre_ping; a silently dead peer is caught by the timeouts.
-        if dbapi_connection.driver_connection.is_closed():
-            raise DisconnectionError("connection closed by the server")
 
-    return engine
-
-
-def autocommit_engine(engine: AsyncEngine) -> AsyncEngine:
-    """The same pool, without transactions: for reads. Made once, as building it is not free."""
-    return engine.execution_options(isolation_level="AUTOCOMMIT")
-
-
-def _create_sqlite_engine(target: DatabaseTarget, settings: Settings) -> AsyncEngine:
+def create_sqlite_engine(target: DatabaseTarget, settings: Settings) -> AsyncEngine:
+    """An aiosqlite engine: WAL, foreign keys on, and one shared connection for :memory:."""
     in_memory = target.url.database in (None, "", ":memory:")
     engine = create_async_engine(
         target.url,
@@ -185,28 +173,3 @@ def _create_sqlite_engine(target: DatabaseTarget, settings: Settings) -> AsyncEn
         cursor.close()
 
     return engine
-
-
-READ_METHODS = frozenset({"GET", "HEAD"})
-
-
-async def get_connection(request: Request) -> AsyncIterator[AsyncConnection]:
-    """One unit of work per request.
-
-    A write runs in one transaction, committed on success and rolled back on any error.
-    A read runs in autocommit: its statements need no transaction, and skipping BEGIN and
-    COMMIT saves two round trips on the most frequent requests.
-    """
-    if request.method in READ_METHODS:
-        read_engine: AsyncEngine = request.app.state.read_engine
-        async with read_engine.connect() as connection:
-            yield connection
-        return
-    engine: AsyncEngine = request.app.state.engine
-    async with engine.begin() as connection:
-        yield connection
-
-
-# scope="function" closes the unit of work before the response is sent, so a failed
-# commit becomes an error response instead of a 200 for a write that never happened.
-ConnectionDep = Annotated[AsyncConnection, Depends(get_connection, scope="function")]

@@ -15,6 +15,7 @@ from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from todo_api.datastore import UNAVAILABLE_ERRORS, is_database_unavailable
 from todo_api.logs import client_address
 
 logger = logging.getLogger(__name__)
@@ -152,14 +153,8 @@ def _bytes_as_text(value: bytes) -> str:
 
 
 async def _database_error(request: Request, error: Exception) -> JSONResponse:
-    # Connection refused, dropped, timed out or pool exhausted: the database is away, and
-    # clients should retry. Anything else from the driver is a bug and stays a 500.
-    unavailable = (
-        not isinstance(error, sa_exc.DBAPIError)
-        or error.connection_invalidated
-        or isinstance(error, sa_exc.OperationalError | sa_exc.InterfaceError)
-    )
-    if not unavailable:
+    # The database is away, and clients should retry; anything else from it is a bug and a 500.
+    if not is_database_unavailable(error):
         return await _unexpected_error(request, error)
     logger.warning(
         "database unavailable",
@@ -182,7 +177,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
-    # OSError covers refused/reset connections and asyncio timeouts from the driver.
-    for database_error in (sa_exc.DBAPIError, sa_exc.TimeoutError, OSError):
+    for database_error in (sa_exc.DBAPIError, *UNAVAILABLE_ERRORS):
         app.add_exception_handler(database_error, _database_error)
     app.add_exception_handler(Exception, _unexpected_error)

@@ -7,7 +7,6 @@ from typing import Literal
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
-from sqlalchemy import text
 
 from todo_api.errors import ServiceUnavailable
 
@@ -32,8 +31,7 @@ async def ready(request: Request) -> HealthStatus:
     settings = request.app.state.settings
     try:
         async with asyncio.timeout(settings.db_connect_timeout):
-            async with request.app.state.engine.connect() as connection:
-                await connection.execute(text("SELECT 1"))
+            await request.app.state.database.ping()
     except Exception:
         raise ServiceUnavailable("Database unavailable") from None
     return HealthStatus(status="ok")

@@ -14,7 +14,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from todo_api import health
 from todo_api.auth import require_path_user
 from todo_api.config import Settings, load_settings, with_dev_secret
-from todo_api.database import autocommit_engine, create_engine
+from todo_api.datastore import open_database
 from todo_api.docs import install_docs
 from todo_api.errors import install_error_handlers
 from todo_api.logs import RequestLogMiddleware, configure_logging
@@ -86,11 +86,10 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = create_engine(settings)
+        database = await open_database(settings)
         # Never follow redirects: the JWKS location is configuration, not something a response may change.
         http = httpx.AsyncClient(timeout=settings.jwks_timeout, follow_redirects=False)
-        app.state.engine = engine
-        app.state.read_engine = autocommit_engine(engine)
+        app.state.database = database
         app.state.token_verifier = build_token_verifier(settings, http)
         app.state.rate_limiter = build_rate_limiter(settings)
         try:
@@ -99,7 +98,7 @@ def create_app(settings: Settings) -> FastAPI:
             if app.state.rate_limiter is not None:
                 await app.state.rate_limiter.aclose()
             await http.aclose()
-            await engine.dispose()
+            await database.close()
 
     app = FastAPI(
         title="todo-api",

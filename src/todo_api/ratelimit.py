@@ -15,7 +15,7 @@ from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from limits.storage import storage_from_string
 
 from todo_api.auth import CurrentUser
-from todo_api.database import READ_METHODS
+from todo_api.datastore import READ_METHODS
 from todo_api.errors import TooManyRequests
 
 logger = logging.getLogger(__name__)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Header, Path, Request
 from starlette.datastructures import URL
-
-from todo_api.tasks.schemas import TaskPublic
 
 # The id column is a 32-bit integer; anything outside names no task (404, not a DB error).
 TaskId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The task's id.")]
@@ -17,12 +16,12 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
 
-def etag_for(task: TaskPublic) -> str:
+def etag_for(task: Mapping[str, Any]) -> str:
     """A strong validator: the task id and the exact time of its last change."""
-    return f'"{task.id}-{(task.updated_at - _EPOCH) // _MICROSECOND}"'
+    return f'"{task["id"]}-{(task["updated_at"] - _EPOCH) // _MICROSECOND}"'
 
 
-def parse_if_match(
+async def parse_if_match(
     task_id: TaskId,
     if_match: Annotated[
         str | None,
@@ -44,7 +43,7 @@ def parse_if_match(
 IfMatch = Annotated[list[datetime] | None, Depends(parse_if_match)]
 
 
-def max_tasks_per_user(request: Request) -> int:
+async def max_tasks_per_user(request: Request) -> int:
     """The configured task quota per user."""
     limit: int = request.app.state.settings.max_tasks_per_user
     return limit

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
+import orjson
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -168,6 +170,37 @@ class TaskPublic(BaseModel):
     @property
     def completed(self) -> bool:
         return self.status is TaskStatus.COMPLETED
+
+
+COMPLETED = TaskStatus.COMPLETED.value
+
+
+def public_fields(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A task row as `TaskPublic` shows it: its fields in its order, `completed` derived."""
+    return {
+        "id": row["id"],
+        "user_id": row["user_id"],
+        "title": row["title"],
+        "description": row["description"],
+        "status": row["status"],
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
+        "completed": row["status"] == COMPLETED,
+    }
+
+
+def dump_task(row: Mapping[str, Any]) -> bytes:
+    """The JSON of `TaskPublic` for a row of our own table, written without a model in between.
+
+    Rows come from our typed columns, so there is nothing to validate; building and dumping
+    a model per row was most of a list request's cost. Same bytes as pydantic writes (tested).
+    """
+    return orjson.dumps(public_fields(row), option=orjson.OPT_UTC_Z)
+
+
+def dump_tasks(rows: Iterable[Mapping[str, Any]]) -> bytes:
+    """The JSON of `list[TaskPublic]` for rows of our own table (see `dump_task`)."""
+    return orjson.dumps([public_fields(row) for row in rows], option=orjson.OPT_UTC_Z)
 
 
 class ErrorDetail(BaseModel):

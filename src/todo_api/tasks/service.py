@@ -1,20 +1,25 @@
 """Task operations. Every statement is scoped to the owner, so another user's task is
 indistinguishable from a missing one. Services never commit: the request's unit of work
-does that."""
+does that.
+
+The statements are built once, with named parameters, so each is compiled once per process
+(see `datastore`); only If-Match conditions, which carry the client's versions, are built per call.
+"""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from todo_api.datastore import Connection, ForeignKeyViolation, Query, Row
 from todo_api.errors import Conflict, NotFound, PreconditionFailed, Unauthenticated
 from todo_api.models import TaskStatus, UTCDateTime, task_table, utc_now
-from todo_api.tasks.schemas import SortKey, StatusFilter, TaskCreate, TaskPublic, TaskUpdate
+from todo_api.tasks.schemas import SortKey, StatusFilter, TaskCreate, TaskUpdate
 
 columns = task_table.c
 TASK_COLUMNS = (
@@ -34,7 +39,53 @@ SORT_COLUMNS = {
 }
 COMPLETED = TaskStatus.COMPLETED.value
 PENDING = TaskStatus.PENDING.value
-FOREIGN_KEY_VIOLATION = "23503"  # PostgreSQL's SQLSTATE
+
+# Parameter names differ from column names: SQLAlchemy reserves those for INSERT/UPDATE values.
+OWNER = sa.bindparam("owner", type_=sa.String)
+NOW = sa.bindparam("now", type_=UTCDateTime())
+OWNED = (columns.id == sa.bindparam("task_id", type_=sa.Integer), columns.user_id == OWNER)
+# Toggling flips completed and pending; un-completing a completed task makes it pending, and
+# leaves other statuses (already not completed) as they are.
+TOGGLED = sa.case((columns.status == COMPLETED, PENDING), else_=COMPLETED)
+UNCOMPLETED = sa.case((columns.status == COMPLETED, PENDING), else_=columns.status)
+
+GET_TASK = Query(sa.select(*TASK_COLUMNS).where(*OWNED))
+TASK_EXISTS = Query(sa.select(columns.id).where(*OWNED))
+DELETE_TASK = Query(sa.delete(task_table).where(*OWNED).returning(columns.id))
+SET_COMPLETION = {
+    completed: Query(
+        sa.update(task_table).where(*OWNED).values(status=status, updated_at=NOW).returning(*TASK_COLUMNS)
+    )
+    for completed, status in ((None, TOGGLED), (True, sa.literal(COMPLETED)), (False, UNCOMPLETED))
+}
+# Serialises one user's creates (only theirs), so concurrent requests cannot all pass the
+# quota check and overshoot it. PostgreSQL only; released when the transaction ends.
+LOCK_USERS_TASKS = Query(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(OWNER, 0))))
+CREATE_TASK = Query(
+    sa.insert(task_table)
+    .from_select(
+        ["user_id", "title", "description", "status", "created_at", "updated_at"],
+        # One statement inserts only while the user is under the quota.
+        sa.select(
+            OWNER,
+            sa.bindparam("new_title", type_=sa.String),
+            sa.bindparam("new_description", type_=sa.Text),
+            sa.bindparam("new_status", type_=sa.String),
+            NOW,
+            NOW,
+        ).where(
+            sa.select(sa.func.count())
+            .select_from(task_table)
+            .where(columns.user_id == OWNER)
+            .scalar_subquery()
+            < sa.bindparam("max_tasks", type_=sa.Integer)
+        ),
+    )
+    .returning(*TASK_COLUMNS)
+)
+
+
+WriteStatement = sa.Update | sa.Delete
 
 
 class TaskNotFound(NotFound):
@@ -48,29 +99,39 @@ class TaskLimitReached(Conflict):
 
 @dataclass(frozen=True, slots=True)
 class TaskPage:
-    items: list[TaskPublic]
+    """One page of rows (the columns of TASK_COLUMNS) and how many match in all."""
+
+    items: list[Row]
     total: int
 
 
-def _owned(user_id: str, task_id: int) -> tuple[sa.ColumnElement[bool], ...]:
-    return (columns.id == task_id, columns.user_id == user_id)
-
-
-def _public(row: Any) -> TaskPublic:
-    # Rows come from our own typed columns, so they are trusted: construct, don't re-validate.
-    return TaskPublic.model_construct(
-        id=row.id,
-        user_id=row.user_id,
-        title=row.title,
-        description=row.description,
-        status=TaskStatus(row.status),
-        created_at=row.created_at,
-        updated_at=row.updated_at,
+@functools.cache
+def _page_query(sort: SortKey, filtered: bool) -> Query:
+    sort_column = SORT_COLUMNS[sort.removeprefix("-")]
+    # Ties are broken by id so pages never overlap or skip rows.
+    order = (sort_column.desc(), columns.id.desc()) if sort.startswith("-") else (sort_column, columns.id)
+    return Query(
+        sa.select(*TASK_COLUMNS)
+        .where(*_list_conditions(filtered))
+        .order_by(*order)
+        .limit(sa.bindparam("limit", type_=sa.Integer))
+        .offset(sa.bindparam("offset", type_=sa.Integer))
     )
 
 
+@functools.cache
+def _count_query(filtered: bool) -> Query:
+    total = sa.func.count().label("total")
+    return Query(sa.select(total).select_from(task_table).where(*_list_conditions(filtered)))
+
+
+def _list_conditions(filtered: bool) -> tuple[sa.ColumnElement[bool], ...]:
+    by_owner = columns.user_id == OWNER
+    return (by_owner, columns.status == sa.bindparam("wanted", type_=sa.String)) if filtered else (by_owner,)
+
+
 async def list_tasks(
-    connection: AsyncConnection,
+    connection: Connection,
     *,
     user_id: str,
     status: StatusFilter,
@@ -79,156 +140,127 @@ async def list_tasks(
     offset: int,
 ) -> TaskPage:
     """One page of the user's tasks and how many match in all."""
-    conditions = [columns.user_id == user_id]
-    if status != "all":
-        conditions.append(columns.status == status)
-    sort_column = SORT_COLUMNS[sort.removeprefix("-")]
-    # Ties are broken by id so pages never overlap or skip rows.
-    order = (sort_column.desc(), columns.id.desc()) if sort.startswith("-") else (sort_column, columns.id)
-    statement = sa.select(*TASK_COLUMNS).where(*conditions).order_by(*order).limit(limit).offset(offset)
-    rows: Sequence[Any] = (await connection.execute(statement)).all()
+    filtered = status != "all"
+    matching: dict[str, Any] = {"owner": user_id} | ({"wanted": status} if filtered else {})
+    rows = await connection.fetch(_page_query(sort, filtered), matching | {"limit": limit, "offset": offset})
     if len(rows) < limit and (rows or offset == 0):
         # A short page is the last one, so the total is known without counting.
-        total = offset + len(rows)
-    else:
-        count = sa.select(sa.func.count()).select_from(task_table).where(*conditions)
-        total = (await connection.execute(count)).scalar_one()
-    return TaskPage(items=[_public(row) for row in rows], total=total)
+        return TaskPage(items=rows, total=offset + len(rows))
+    counted = await connection.fetch_one(_count_query(filtered), matching)
+    return TaskPage(items=rows, total=counted["total"] if counted else 0)
 
 
-async def create_task(
-    connection: AsyncConnection, *, user_id: str, data: TaskCreate, max_tasks: int
-) -> TaskPublic:
+async def create_task(connection: Connection, *, user_id: str, data: TaskCreate, max_tasks: int) -> Row:
     """Insert a task owned by `user_id`, unless they already have `max_tasks`."""
-    if connection.dialect.name == "postgresql":
-        # Serialises one user's creates (only theirs), so concurrent requests cannot all
-        # pass the count below and overshoot the limit. Released when the transaction ends.
-        await connection.execute(
-            sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(user_id, 0)))
-        )
-    now = utc_now()
+    if connection.dialect == "postgresql":
+        await connection.fetch(LOCK_USERS_TASKS, {"owner": user_id})
     status = data.status_from_completed() or TaskStatus.PENDING
-    owned = sa.select(sa.func.count()).select_from(task_table).where(columns.user_id == user_id)
-    row_values = sa.select(
-        sa.literal(user_id, sa.String),
-        sa.literal(data.title, sa.String),
-        sa.literal(data.description, sa.Text),
-        sa.literal(status.value, sa.String),
-        sa.literal(now, UTCDateTime()),
-        sa.literal(now, UTCDateTime()),
-    ).where(owned.scalar_subquery() < max_tasks)
-    statement = (
-        sa.insert(task_table)
-        .from_select(["user_id", "title", "description", "status", "created_at", "updated_at"], row_values)
-        .returning(*TASK_COLUMNS)
-    )
+    values = {
+        "owner": user_id,
+        "new_title": data.title,
+        "new_description": data.description,
+        "new_status": status.value,
+        "now": utc_now(),
+        "max_tasks": max_tasks,
+    }
     try:
-        row = (await connection.execute(statement)).one_or_none()
-    except sa.exc.IntegrityError as exc:
+        row = await connection.fetch_one(CREATE_TASK, values)
+    except ForeignKeyViolation:
         # Only in shared database mode: a still-valid token of a deleted Better Auth user.
-        if getattr(exc.orig, "pgcode", None) == FOREIGN_KEY_VIOLATION:
-            raise Unauthenticated("Invalid token: the user no longer exists") from None
-        raise
+        raise Unauthenticated("Invalid token: the user no longer exists") from None
     if row is None:
         raise TaskLimitReached(max_tasks)
-    return _public(row)
+    return row
 
 
-async def get_task(connection: AsyncConnection, *, user_id: str, task_id: int) -> TaskPublic:
+async def get_task(connection: Connection, *, user_id: str, task_id: int) -> Row:
     """The user's task, or TaskNotFound."""
-    statement = sa.select(*TASK_COLUMNS).where(*_owned(user_id, task_id))
-    row = (await connection.execute(statement)).one_or_none()
+    row = await connection.fetch_one(GET_TASK, {"owner": user_id, "task_id": task_id})
     if row is None:
         raise TaskNotFound()
-    return _public(row)
+    return row
 
 
 async def update_task(
-    connection: AsyncConnection,
+    connection: Connection,
     *,
     user_id: str,
     task_id: int,
     changes: TaskUpdate,
     if_match: Sequence[datetime] | None = None,
-) -> TaskPublic:
+) -> Row:
     """Apply the fields present in `changes` in one statement."""
-    values: dict[str, Any] = {"updated_at": utc_now()}
+    values: dict[str, Any] = {"owner": user_id, "task_id": task_id, "now": utc_now()}
     if "title" in changes.model_fields_set:
-        values["title"] = changes.title
+        values["new_title"] = changes.title
     if "description" in changes.model_fields_set:
-        values["description"] = changes.description
+        values["new_description"] = changes.description
     status = changes.status_from_completed()
     if status is not None:
-        values["status"] = status.value
-    elif changes.completed is False:
-        values["status"] = _uncompleted_status()
-    return await _update_returning(
-        connection, user_id=user_id, task_id=task_id, values=values, if_match=if_match
-    )
+        values["new_status"] = status.value
+    uncomplete = status is None and changes.completed is False
+    query = _update_query(frozenset(values), uncomplete=uncomplete)
+    return await _write_returning(connection, query, values, if_match)
+
+
+@functools.cache
+def _update_query(names: frozenset[str], *, uncomplete: bool) -> Query:
+    """The UPDATE for one combination of fields (at most eight, each compiled once)."""
+    changes: dict[str, Any] = {"updated_at": NOW}
+    if "new_title" in names:
+        changes["title"] = sa.bindparam("new_title", type_=sa.String)
+    if "new_description" in names:
+        changes["description"] = sa.bindparam("new_description", type_=sa.Text)
+    if "new_status" in names:
+        changes["status"] = sa.bindparam("new_status", type_=sa.String)
+    elif uncomplete:
+        changes["status"] = UNCOMPLETED
+    return Query(sa.update(task_table).where(*OWNED).values(changes).returning(*TASK_COLUMNS))
 
 
 async def set_completed(
-    connection: AsyncConnection,
+    connection: Connection,
     *,
     user_id: str,
     task_id: int,
     completed: bool | None,
     if_match: Sequence[datetime] | None = None,
-) -> TaskPublic:
+) -> Row:
     """Set `completed`, or toggle it when None. One statement, so concurrent toggles all count."""
-    if completed is None:
-        status: Any = sa.case((columns.status == COMPLETED, PENDING), else_=COMPLETED)
-    elif completed:
-        status = COMPLETED
-    else:
-        status = _uncompleted_status()
-    values = {"status": status, "updated_at": utc_now()}
-    return await _update_returning(
-        connection, user_id=user_id, task_id=task_id, values=values, if_match=if_match
-    )
+    values = {"owner": user_id, "task_id": task_id, "now": utc_now()}
+    return await _write_returning(connection, SET_COMPLETION[completed], values, if_match)
 
 
 async def delete_task(
-    connection: AsyncConnection, *, user_id: str, task_id: int, if_match: Sequence[datetime] | None = None
+    connection: Connection, *, user_id: str, task_id: int, if_match: Sequence[datetime] | None = None
 ) -> None:
     """Delete the user's task, or TaskNotFound (PreconditionFailed if it changed)."""
-    conditions = _owned(user_id, task_id) + _matching(if_match)
-    statement = sa.delete(task_table).where(*conditions).returning(columns.id)
-    if (await connection.execute(statement)).first() is None:
-        await _explain_miss(connection, user_id=user_id, task_id=task_id)
+    await _write_returning(connection, DELETE_TASK, {"owner": user_id, "task_id": task_id}, if_match)
 
 
-def _uncompleted_status() -> sa.ColumnElement[str]:
-    # Un-completing a completed task makes it pending; other statuses are already not completed.
-    return sa.case((columns.status == COMPLETED, PENDING), else_=columns.status)
-
-
-def _matching(if_match: Sequence[datetime] | None) -> tuple[sa.ColumnElement[bool], ...]:
+async def _write_returning(
+    connection: Connection, query: Query, values: dict[str, Any], if_match: Sequence[datetime] | None
+) -> Row:
     # The version check is part of the write's WHERE clause, so check and write are atomic.
-    if if_match is None:
-        return ()
-    return (columns.updated_at.in_(if_match),) if if_match else (sa.false(),)
+    # It carries the client's versions, so that statement is built (and compiled) per call.
+    statement = (
+        query if if_match is None else cast(WriteStatement, query.statement).where(_matching(if_match))
+    )
+    row = await connection.fetch_one(statement, values)
+    if row is None:
+        await _explain_miss(connection, values)
+    return row
 
 
-async def _explain_miss(connection: AsyncConnection, *, user_id: str, task_id: int) -> NoReturn:
+def _matching(if_match: Sequence[datetime]) -> sa.ColumnElement[bool]:
+    if not if_match:
+        return sa.false()
+    return sa.or_(*(columns.updated_at == version for version in if_match))
+
+
+async def _explain_miss(connection: Connection, values: dict[str, Any]) -> NoReturn:
     """A write matched nothing: say whether the task is gone or only changed."""
-    exists = sa.select(columns.id).where(*_owned(user_id, task_id))
-    if (await connection.execute(exists)).first() is None:
+    owned = {"owner": values["owner"], "task_id": values["task_id"]}
+    if await connection.fetch_one(TASK_EXISTS, owned) is None:
         raise TaskNotFound()
     raise PreconditionFailed()
-
-
-async def _update_returning(
-    connection: AsyncConnection,
-    *,
-    user_id: str,
-    task_id: int,
-    values: dict[str, Any],
-    if_match: Sequence[datetime] | None,
-) -> TaskPublic:
-    conditions = _owned(user_id, task_id) + _matching(if_match)
-    statement = sa.update(task_table).where(*conditions).values(values).returning(*TASK_COLUMNS)
-    row = (await connection.execute(statement)).one_or_none()
-    if row is None:
-        await _explain_miss(connection, user_id=user_id, task_id=task_id)
-    return _public(row)

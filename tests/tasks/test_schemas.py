@@ -1,0 +1,41 @@
+"""Responses are written straight from rows; they must be the bytes pydantic writes for TaskPublic."""
+
+from __future__ import annotations
+
+from datetime import UTC
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import TypeAdapter
+
+from todo_api.models import TaskStatus
+from todo_api.tasks.schemas import TaskPublic, dump_task, dump_tasks
+
+# Rows as either driver returns them: aware UTC datetimes, any text PostgreSQL can hold.
+text = st.text(alphabet=st.characters(exclude_categories=["Cs"], exclude_characters=["\x00"]))
+task_rows = st.fixed_dictionaries(
+    {
+        "id": st.integers(min_value=1, max_value=2**31 - 1),
+        "user_id": text.filter(bool),
+        "title": text,
+        "description": st.none() | text,
+        "status": st.sampled_from([status.value for status in TaskStatus]),
+        "created_at": st.datetimes(timezones=st.just(UTC)),
+        "updated_at": st.datetimes(timezones=st.just(UTC)),
+    }
+)
+
+
+@given(task_rows)
+def test_a_task_is_written_as_pydantic_writes_task_public(row: dict[str, Any]) -> None:
+    expected = TypeAdapter(TaskPublic).dump_json(TaskPublic.model_validate(row))
+
+    assert dump_task(row) == expected
+
+
+@given(st.lists(task_rows, max_size=5))
+def test_a_page_is_written_as_pydantic_writes_a_list_of_task_public(rows: list[dict[str, Any]]) -> None:
+    expected = TypeAdapter(list[TaskPublic]).dump_json([TaskPublic.model_validate(row) for row in rows])
+
+    assert dump_tasks(rows) == expected

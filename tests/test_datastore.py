@@ -1,0 +1,57 @@
+"""Statements compiled once for asyncpg, and prepared statements that can be turned off."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from tests.conftest import Database, make_settings
+from todo_api.datastore import CompiledStatement, PostgresDatabase, Query, open_database
+from todo_api.models import task_table
+from todo_api.tasks.service import SET_COMPLETION
+
+OWNED_IDS = Query(sa.select(task_table.c.id).where(task_table.c.user_id == sa.bindparam("owner")))
+PREPARED_STATEMENTS = sa.select(sa.func.count().label("count")).select_from(sa.text("pg_prepared_statements"))
+
+
+def test_a_compiled_statement_takes_values_by_name_and_keeps_its_own() -> None:
+    statement = sa.select(task_table.c.id).where(
+        task_table.c.user_id == sa.bindparam("owner"), task_table.c.status == "completed"
+    )
+    compiled = CompiledStatement.compile(statement)
+
+    assert "$1" in compiled.sql
+    assert "$2" in compiled.sql
+    assert compiled.arguments({"owner": "alice"}) == ["alice", "completed"]
+
+
+def test_a_missing_value_is_an_error_not_a_null() -> None:
+    compiled = SET_COMPLETION[None].postgres
+
+    with pytest.raises(KeyError):
+        compiled.arguments({"owner": "alice", "task_id": 1})
+
+
+@pytest.mark.parametrize(("prepared", "expect_prepared"), [(True, True), (False, False)])
+async def test_prepared_statements_follow_the_setting(
+    database: Database, database_url: str, prepared: bool, expect_prepared: bool
+) -> None:
+    if not database.is_postgres:
+        pytest.skip("prepared statements are a PostgreSQL matter")
+    # One connection, so the statements below run where the earlier ones were prepared.
+    settings = make_settings(database_url, db_prepared_statements=prepared, db_pool_size=1, db_max_overflow=0)
+    store = await open_database(settings)
+    assert isinstance(store, PostgresDatabase)
+    try:
+        for _ in range(2):
+            async with store.unit_of_work(write=False) as connection:
+                await connection.fetch(OWNED_IDS, {"owner": "alice"})
+        async with store.unit_of_work(write=False) as connection:
+            kept = await connection.fetch_one(PREPARED_STATEMENTS)
+    finally:
+        await store.close()
+
+    assert kept is not None
+    # asyncpg names the statements it keeps; with the setting off it uses only the unnamed one,
+    # which transaction-mode poolers (PgBouncer, Neon's pooler) can cope with.
+    assert (kept["count"] > 0) is expect_prepared
