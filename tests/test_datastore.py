@@ -44,9 +44,9 @@ async def test_prepared_statements_follow_the_setting(
     assert isinstance(store, PostgresDatabase)
     try:
         for _ in range(2):
-            async with store.unit_of_work(write=False) as connection:
+            async with store.autocommit() as connection:
                 await connection.fetch(OWNED_IDS, {"owner": "alice"})
-        async with store.unit_of_work(write=False) as connection:
+        async with store.autocommit() as connection:
             kept = await connection.fetch_one(PREPARED_STATEMENTS)
     finally:
         await store.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 
 import httpx
 import pytest
@@ -12,7 +13,7 @@ from sqlalchemy import text
 
 from tests.conftest import make_settings
 from todo_api.database import create_engine
-from todo_api.datastore import get_connection
+from todo_api.datastore import get_database
 from todo_api.main import create_app
 
 UNREACHABLE = "postgresql://todo:placeholder-password@127.0.0.1:1/todo"
@@ -59,11 +60,13 @@ async def test_readiness_is_ok_with_a_database(client: httpx.AsyncClient) -> Non
 async def test_unexpected_errors_are_a_generic_500(
     app: FastAPI, client: httpx.AsyncClient, auth: Callable[[str], dict[str, str]]
 ) -> None:
-    async def broken_connection() -> AsyncIterator[None]:
-        raise RuntimeError("SELECT secret FROM internals -- driver said something revealing")
-        yield  # pragma: no cover
+    class BrokenDatabase:
+        @asynccontextmanager
+        async def autocommit(self) -> AsyncIterator[None]:
+            raise RuntimeError("SELECT secret FROM internals -- driver said something revealing")
+            yield  # pragma: no cover
 
-    app.dependency_overrides[get_connection] = broken_connection
+    app.dependency_overrides[get_database] = BrokenDatabase
 
     response = await client.get("/api/tasks", headers=auth("alice"))
 

@@ -79,6 +79,18 @@ async def test_cors_allows_only_configured_origins(database_url: str) -> None:
     assert "access-control-allow-origin" not in simple.headers
 
 
+async def test_without_cors_origins_no_other_origin_is_allowed(database_url: str, auth: Auth) -> None:
+    preflight = {"Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "authorization"}
+    async with client_for(database_url) as client:
+        asked = await client.options("/api/tasks", headers={"Origin": "http://localhost:3000", **preflight})
+        simple = await client.get("/api/tasks", headers={"Origin": "http://localhost:3000", **auth("alice")})
+
+    assert asked.status_code == 405
+    assert not any(name.startswith("access-control-") for name in asked.headers)
+    assert simple.status_code == 200
+    assert not any(name.startswith("access-control-") for name in simple.headers)
+
+
 async def test_cors_exposes_pagination_and_version_headers(database_url: str, auth: Auth) -> None:
     async with client_for(database_url, cors_origins=["http://localhost:3000"]) as client:
         response = await client.get(

@@ -31,7 +31,6 @@ logger = logging.getLogger(__name__)
 
 Row = Mapping[str, Any]
 Statement = sa.Select[Any] | sa.Insert | sa.Update | sa.Delete
-READ_METHODS = frozenset({"GET", "HEAD"})
 _POSTGRES = asyncpg_dialect()  # type: ignore[no-untyped-call]  # SQLAlchemy leaves it unannotated
 
 
@@ -137,10 +136,20 @@ class SQLAlchemyConnection:
 
 
 class Database(Protocol):
-    """Where units of work come from; opened and closed by the app's lifespan."""
+    """Where a request's unit of work comes from; opened and closed by the app's lifespan.
 
-    def unit_of_work(self, *, write: bool) -> AbstractAsyncContextManager[Connection]:
-        """A connection for one request: in a transaction for a write, in autocommit for a read."""
+    A route runs its service call inside one of these blocks, so the unit of work ends
+    (and a write is committed) before the response exists: a failed COMMIT is an error
+    response, never a 201 for a write that did not happen.
+    """
+
+    def transaction(self) -> AbstractAsyncContextManager[Connection]:
+        """For writes: one transaction, committed when the block ends, rolled back on any error."""
+        ...
+
+    def autocommit(self) -> AbstractAsyncContextManager[Connection]:
+        """For reads: each is one statement and needs no transaction, so BEGIN and COMMIT (two
+        round trips) are skipped on the most frequent requests."""
         ...
 
     async def ping(self) -> None:
@@ -160,15 +169,19 @@ class PostgresDatabase:
         self._acquire_timeout = acquire_timeout
 
     @asynccontextmanager
-    async def unit_of_work(self, *, write: bool) -> AsyncIterator[Connection]:
+    async def transaction(self) -> AsyncIterator[Connection]:
+        async with self._acquire() as connection, connection.transaction():
+            yield PostgresConnection(connection)
+
+    @asynccontextmanager
+    async def autocommit(self) -> AsyncIterator[Connection]:
+        async with self._acquire() as connection:
+            yield PostgresConnection(connection)
+
+    def _acquire(self) -> AbstractAsyncContextManager[asyncpg.Connection]:
         # asyncpg replaces a connection the server closed while it sat in the pool (restart,
         # failover, pg_terminate_backend) instead of handing it out; no ping round trip.
-        async with self._pool.acquire(timeout=self._acquire_timeout) as connection:
-            if not write:
-                yield PostgresConnection(connection)
-                return
-            async with connection.transaction():
-                yield PostgresConnection(connection)
+        return self._pool.acquire(timeout=self._acquire_timeout)  # type: ignore[no-any-return]
 
     async def ping(self) -> None:
         async with self._pool.acquire(timeout=self._acquire_timeout) as connection:
@@ -187,12 +200,13 @@ class SQLAlchemyDatabase:
         self._reads = engine.execution_options(isolation_level="AUTOCOMMIT")
 
     @asynccontextmanager
-    async def unit_of_work(self, *, write: bool) -> AsyncIterator[Connection]:
-        if not write:
-            async with self._reads.connect() as connection:
-                yield SQLAlchemyConnection(connection)
-            return
+    async def transaction(self) -> AsyncIterator[Connection]:
         async with self._engine.begin() as connection:
+            yield SQLAlchemyConnection(connection)
+
+    @asynccontextmanager
+    async def autocommit(self) -> AsyncIterator[Connection]:
+        async with self._reads.connect() as connection:
             yield SQLAlchemyConnection(connection)
 
     async def ping(self) -> None:
@@ -248,18 +262,10 @@ UNAVAILABLE_ERRORS = (
 )
 
 
-async def get_connection(request: Request) -> AsyncIterator[Connection]:
-    """One unit of work per request.
-
-    A write runs in one transaction, committed on success and rolled back on any error.
-    A read runs in autocommit: its statements need no transaction, and skipping BEGIN and
-    COMMIT saves two round trips on the most frequent requests.
-    """
+async def get_database(request: Request) -> Database:
+    """The app's database, for a route to open its unit of work on."""
     database: Database = request.app.state.database
-    async with database.unit_of_work(write=request.method not in READ_METHODS) as connection:
-        yield connection
+    return database
 
 
-# scope="function" closes the unit of work before the response is sent, so a failed
-# commit becomes an error response instead of a 200 for a write that never happened.
-ConnectionDep = Annotated[Connection, Depends(get_connection, scope="function")]
+DatabaseDep = Annotated[Database, Depends(get_database)]

@@ -127,16 +127,19 @@ def create_app(settings: Settings) -> FastAPI:
         )
     )
     app.add_middleware(RequestGuardMiddleware)
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=settings.cors_origins,
-        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-        allow_headers=["Authorization", "Content-Type", "If-Match", "X-Request-ID"],
-        expose_headers=EXPOSED_HEADERS,
-        # Bearer tokens only: cookies are never needed, so credentialed CORS stays off.
-        allow_credentials=False,
-        max_age=600,
-    )
+    if settings.cors_origins:
+        # Without configured origins no browser page elsewhere may call the API, which is
+        # what leaving CORS out does; it also spares every request the middleware's work.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "If-Match", "X-Request-ID"],
+            expose_headers=EXPOSED_HEADERS,
+            # Bearer tokens only: cookies are never needed, so credentialed CORS stays off.
+            allow_credentials=False,
+            max_age=600,
+        )
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.is_production)
     app.add_middleware(RequestLogMiddleware)
     return app

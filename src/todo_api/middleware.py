@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -78,7 +77,16 @@ class SecurityHeadersMiddleware:
 
     def __init__(self, app: ASGIApp, *, hsts: bool) -> None:
         self.app = app
-        self.hsts = hsts
+        # Added unless the response set its own (the docs pages set their own policy).
+        self.defaults: list[tuple[bytes, bytes]] = [
+            (b"x-content-type-options", b"nosniff"),
+            (b"x-frame-options", b"DENY"),
+            (b"referrer-policy", b"no-referrer"),
+            # Everything but the docs gets the strictest policy.
+            (b"content-security-policy", API_CSP.encode()),
+        ]
+        if hsts:
+            self.defaults.append((b"strict-transport-security", HSTS.encode()))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -88,17 +96,16 @@ class SecurityHeadersMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                headers.setdefault("X-Content-Type-Options", "nosniff")
-                headers.setdefault("X-Frame-Options", "DENY")
-                headers.setdefault("Referrer-Policy", "no-referrer")
-                # The docs pages set their own policy; everything else gets the strictest one.
-                headers.setdefault("Content-Security-Policy", API_CSP)
+                # Raw header lists (names in lower case, as ASGI servers and Starlette write them)
+                # rather than MutableHeaders: this runs on every response.
+                headers = list(message.get("headers", ()))
+                present = {name.lower() for name, _ in headers}
                 if is_api:
                     # Per-user data must never sit in a shared or browser cache.
-                    headers["Cache-Control"] = "no-store"
-                if self.hsts:
-                    headers.setdefault("Strict-Transport-Security", HSTS)
+                    headers = [header for header in headers if header[0].lower() != b"cache-control"]
+                    headers.append((b"cache-control", b"no-store"))
+                headers.extend(header for header in self.defaults if header[0] not in present)
+                message["headers"] = headers
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

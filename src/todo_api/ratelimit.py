@@ -8,17 +8,15 @@ import time
 from dataclasses import dataclass
 from typing import Annotated
 
-import coredis
 from fastapi import Depends, Request
 from limits import RateLimitItem, parse
-from limits.aio.strategies import SlidingWindowCounterRateLimiter
-from limits.storage import storage_from_string
 
 from todo_api.auth import CurrentUser
-from todo_api.datastore import READ_METHODS
 from todo_api.errors import TooManyRequests
 
 logger = logging.getLogger(__name__)
+
+READ_METHODS = frozenset({"GET", "HEAD"})
 
 
 @dataclass(slots=True)
@@ -88,6 +86,11 @@ class SharedSlidingWindows:
     """The same counters in Redis, through `limits`, so every worker and instance shares them."""
 
     def __init__(self, storage_url: str) -> None:
+        # Imported here: the Redis client is about 7 MiB a worker does not need without Redis.
+        import coredis  # noqa: PLC0415
+        from limits.aio.strategies import SlidingWindowCounterRateLimiter  # noqa: PLC0415
+        from limits.storage import storage_from_string  # noqa: PLC0415
+
         # Our own pool, so shutdown can close its connections (the storage has no close()).
         self._pool = coredis.ConnectionPool.from_url(storage_url)
         # limits types its options as scalars, but forwards them to coredis as they are.

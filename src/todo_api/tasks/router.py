@@ -1,4 +1,4 @@
-"""Task routes: typed signatures and one service call each.
+"""Task routes: typed signatures and one service call each, inside the request's unit of work.
 
 The same handlers serve two route families, `/api/tasks` and `/api/{user_id}/tasks`;
 `build_router` registers them under one prefix, so each route knows its full path.
@@ -14,7 +14,7 @@ from fastapi.params import Depends
 from fastapi.routing import APIRoute
 
 from todo_api.auth import CurrentUser
-from todo_api.datastore import ConnectionDep, Row
+from todo_api.datastore import DatabaseDep, Row
 from todo_api.tasks import service
 from todo_api.tasks.dependencies import IfMatch, TaskId, TaskQuota, etag_for, next_page_link
 from todo_api.tasks.schemas import (
@@ -59,7 +59,7 @@ def _task_response(row: Row, status_code: int = 200, headers: dict[str, str] | N
 async def list_tasks(
     *,
     request: Request,
-    connection: ConnectionDep,
+    database: DatabaseDep,
     user: CurrentUser,
     status: Annotated[
         StatusFilter, Query(description="One of: all, pending, in_progress, completed.")
@@ -73,9 +73,10 @@ async def list_tasks(
     offset: Annotated[int, Query(ge=0, le=2**31 - 1, description="An integer from 0 to 2147483647.")] = 0,
 ) -> Response:
     """The caller's tasks, filtered, sorted and paginated."""
-    page = await service.list_tasks(
-        connection, user_id=user.id, status=status, sort=sort, limit=limit, offset=offset
-    )
+    async with database.autocommit() as connection:
+        page = await service.list_tasks(
+            connection, user_id=user.id, status=status, sort=sort, limit=limit, offset=offset
+        )
     headers = {"X-Total-Count": str(page.total)}
     if link := next_page_link(request.url, limit=limit, offset=offset, total=page.total):
         headers["Link"] = link
@@ -85,57 +86,61 @@ async def list_tasks(
 async def create_task(
     *,
     request: Request,
-    connection: ConnectionDep,
+    database: DatabaseDep,
     user: CurrentUser,
     quota: TaskQuota,
     body: TaskCreate,
 ) -> Response:
     """Create a task owned by the caller."""
-    task = await service.create_task(connection, user_id=user.id, data=body, max_tasks=quota)
+    async with database.transaction() as connection:
+        task = await service.create_task(connection, user_id=user.id, data=body, max_tasks=quota)
     return _task_response(task, status.HTTP_201_CREATED, {"Location": f"{request.url.path}/{task['id']}"})
 
 
-async def get_task(task_id: TaskId, connection: ConnectionDep, user: CurrentUser) -> Response:
+async def get_task(task_id: TaskId, database: DatabaseDep, user: CurrentUser) -> Response:
     """One of the caller's tasks."""
-    return _task_response(await service.get_task(connection, user_id=user.id, task_id=task_id))
+    async with database.autocommit() as connection:
+        task = await service.get_task(connection, user_id=user.id, task_id=task_id)
+    return _task_response(task)
 
 
 async def update_task(
     *,
     task_id: TaskId,
-    connection: ConnectionDep,
+    database: DatabaseDep,
     user: CurrentUser,
     if_match: IfMatch,
     body: TaskUpdate,
 ) -> Response:
     """Apply the fields present in the body (PUT and PATCH alike)."""
-    task = await service.update_task(
-        connection, user_id=user.id, task_id=task_id, changes=body, if_match=if_match
-    )
+    async with database.transaction() as connection:
+        task = await service.update_task(
+            connection, user_id=user.id, task_id=task_id, changes=body, if_match=if_match
+        )
     return _task_response(task)
 
 
 async def complete_task(
     *,
     task_id: TaskId,
-    connection: ConnectionDep,
+    database: DatabaseDep,
     user: CurrentUser,
     if_match: IfMatch,
     body: Annotated[CompletionChange | None, Body()] = None,
 ) -> Response:
     """Toggle completion, or set it with `{"completed": true|false}`; atomic."""
     completed = body.completed if body is not None else None
-    task = await service.set_completed(
-        connection, user_id=user.id, task_id=task_id, completed=completed, if_match=if_match
-    )
+    async with database.transaction() as connection:
+        task = await service.set_completed(
+            connection, user_id=user.id, task_id=task_id, completed=completed, if_match=if_match
+        )
     return _task_response(task)
 
 
-async def delete_task(
-    task_id: TaskId, connection: ConnectionDep, user: CurrentUser, if_match: IfMatch
-) -> None:
+async def delete_task(task_id: TaskId, database: DatabaseDep, user: CurrentUser, if_match: IfMatch) -> None:
     """Delete one of the caller's tasks."""
-    await service.delete_task(connection, user_id=user.id, task_id=task_id, if_match=if_match)
+    async with database.transaction() as connection:
+        await service.delete_task(connection, user_id=user.id, task_id=task_id, if_match=if_match)
 
 
 def build_router(
