@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from datetime import UTC, datetime
+
 import pytest
 import sqlalchemy as sa
 
@@ -55,3 +59,41 @@ async def test_prepared_statements_follow_the_setting(
     # asyncpg names the statements it keeps; with the setting off it uses only the unnamed one,
     # which transaction-mode poolers (PgBouncer, Neon's pooler) can cope with.
     assert (kept["count"] > 0) is expect_prepared
+
+
+async def test_a_cancelled_write_is_rolled_back_before_its_connection_is_reused(
+    database: Database, database_url: str
+) -> None:
+    if not database.is_postgres:
+        pytest.skip("the asyncpg pool is PostgreSQL's")
+    # One connection: the read below gets the very connection the cancelled write used.
+    store = await open_database(make_settings(database_url, db_pool_size=1, db_max_overflow=0))
+    inserted = asyncio.Event()
+
+    async def write_then_hang() -> None:
+        async with store.transaction() as connection:
+            now = datetime.now(UTC)
+            await connection.fetch(
+                sa.insert(task_table).values(
+                    user_id="alice", title="never committed", status="pending", created_at=now, updated_at=now
+                )
+            )
+            inserted.set()
+            await asyncio.sleep(60)
+
+    try:
+        writer = asyncio.create_task(write_then_hang())
+        await inserted.wait()
+        writer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await writer
+        async with store.autocommit() as connection:
+            # Still inside the cancelled transaction, this session would see its own insert.
+            counted = await connection.fetch_one(
+                sa.select(sa.func.count().label("tasks")).select_from(task_table)
+            )
+    finally:
+        await store.close()
+
+    assert counted is not None
+    assert counted["tasks"] == 0
