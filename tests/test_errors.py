@@ -83,36 +83,44 @@ async def test_unknown_route_is_a_json_404(client: httpx.AsyncClient) -> None:
     assert response.json() == {"detail": "Not Found"}
 
 
-COMMIT_TIME_FAILURE = {
-    # Each makes every INSERT into task fail only at COMMIT, as a deferred constraint does.
-    "sqlite": [
-        "CREATE TABLE commit_guard (ref INTEGER REFERENCES task (id) DEFERRABLE INITIALLY DEFERRED)",
-        "CREATE TRIGGER guard_insert AFTER INSERT ON task BEGIN INSERT INTO commit_guard VALUES (-1); END",
-    ],
-    "postgresql": [
+def commit_time_failure(dialect: str, event: str) -> list[str]:
+    """Statements that make every INSERT or UPDATE of a task fail only at COMMIT, as a
+    deferred constraint does."""
+    if dialect == "sqlite":
+        return [
+            "CREATE TABLE commit_guard (ref INTEGER REFERENCES task (id) DEFERRABLE INITIALLY DEFERRED)",
+            f"CREATE TRIGGER guard AFTER {event} ON task BEGIN INSERT INTO commit_guard VALUES (-1); END",  # noqa: S608
+        ]
+    return [
         "CREATE FUNCTION refuse_commit() RETURNS trigger LANGUAGE plpgsql AS "
         "$$ BEGIN RAISE EXCEPTION 'refused at commit'; END $$",
-        "CREATE CONSTRAINT TRIGGER refuse_commit AFTER INSERT ON task "
+        f"CREATE CONSTRAINT TRIGGER refuse_commit AFTER {event} ON task "
         "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse_commit()",
-    ],
-}
+    ]
+
+
 UNDO_COMMIT_TIME_FAILURE = {
-    "sqlite": ["DROP TRIGGER guard_insert", "DROP TABLE commit_guard"],
+    "sqlite": ["DROP TRIGGER guard", "DROP TABLE commit_guard"],
     "postgresql": ["DROP TRIGGER refuse_commit ON task", "DROP FUNCTION refuse_commit()"],
 }
 
 
+@pytest.mark.parametrize("event", ["INSERT", "UPDATE"])
 async def test_a_failed_commit_is_an_error_not_a_success(
-    app: FastAPI, client: httpx.AsyncClient, auth: Callable[[str], dict[str, str]]
+    app: FastAPI, client: httpx.AsyncClient, auth: Callable[[str], dict[str, str]], event: str
 ) -> None:
-    # With the connection dependency's default scope, COMMIT would run after the 201 was sent.
+    # A create commits its transaction, a toggle its one statement, before the response exists.
+    existing = (await client.post("/api/tasks", json={"title": "kept"}, headers=auth("alice"))).json()
     engine = create_engine(app.state.settings)
     dialect = engine.dialect.name
     async with engine.begin() as connection:
-        for statement in COMMIT_TIME_FAILURE[dialect]:
+        for statement in commit_time_failure(dialect, event):
             await connection.execute(text(statement))
     try:
-        response = await client.post("/api/tasks", json={"title": "lost?"}, headers=auth("alice"))
+        if event == "INSERT":
+            response = await client.post("/api/tasks", json={"title": "lost?"}, headers=auth("alice"))
+        else:
+            response = await client.patch(f"/api/tasks/{existing['id']}/complete", headers=auth("alice"))
     finally:
         async with engine.begin() as connection:
             for statement in UNDO_COMMIT_TIME_FAILURE[dialect]:
@@ -122,4 +130,4 @@ async def test_a_failed_commit_is_an_error_not_a_success(
 
     assert response.status_code == 500
     assert response.json() == {"detail": "Internal Server Error"}
-    assert listed.json() == []
+    assert listed.json() == [existing]

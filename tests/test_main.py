@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 import subprocess
 import sys
 import textwrap
 
 from tests.conftest import SECRET
+from todo_api.config import Settings
+from todo_api.main import create_app
 
 SERVE_ONE_REQUEST = textwrap.dedent(
     """
@@ -38,3 +41,12 @@ def test_a_worker_without_redis_loads_neither_alembic_nor_the_redis_client() -> 
     )
 
     assert result.stdout.strip() == ""
+
+
+async def test_objects_built_at_start_up_are_kept_out_of_garbage_collection(settings: Settings) -> None:
+    gc.unfreeze()  # whatever earlier tests froze
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        frozen = gc.get_freeze_count()
+
+    assert frozen > 10_000

@@ -9,6 +9,7 @@ SQLite, the zero-setup default, runs the same statements through SQLAlchemy.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -148,8 +149,8 @@ class Database(Protocol):
         ...
 
     def autocommit(self) -> AbstractAsyncContextManager[Connection]:
-        """For reads: each is one statement and needs no transaction, so BEGIN and COMMIT (two
-        round trips) are skipped on the most frequent requests."""
+        """For reads and one-statement writes: each statement commits on its own (a single
+        statement is atomic), so BEGIN and COMMIT, two round trips, are skipped."""
         ...
 
     async def ping(self) -> None:
@@ -162,7 +163,7 @@ class Database(Protocol):
 
 
 class PostgresDatabase:
-    """An asyncpg pool. Reads run outside a transaction (each is one statement); writes in one."""
+    """An asyncpg pool: a transaction for multi-statement writes, autocommit for the rest."""
 
     def __init__(self, pool: asyncpg.Pool, *, acquire_timeout: float) -> None:
         self._pool = pool
@@ -170,21 +171,29 @@ class PostgresDatabase:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
-        async with self._acquire() as connection, connection.transaction():
+        async with self._connection() as connection, connection.transaction():
             yield PostgresConnection(connection)
 
     @asynccontextmanager
     async def autocommit(self) -> AsyncIterator[Connection]:
-        async with self._acquire() as connection:
+        async with self._connection() as connection:
             yield PostgresConnection(connection)
 
-    def _acquire(self) -> AbstractAsyncContextManager[asyncpg.Connection]:
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
         # asyncpg replaces a connection the server closed while it sat in the pool (restart,
         # failover, pg_terminate_backend) instead of handing it out; no ping round trip.
-        return self._pool.acquire(timeout=self._acquire_timeout)  # type: ignore[no-any-return]
+        # Bounded with asyncio.timeout rather than acquire(timeout=...), which wraps every
+        # acquire in a task of its own even when a connection is free.
+        async with asyncio.timeout(self._acquire_timeout):
+            connection = await self._pool.acquire()
+        try:
+            yield connection
+        finally:
+            await self._pool.release(connection)
 
     async def ping(self) -> None:
-        async with self._pool.acquire(timeout=self._acquire_timeout) as connection:
+        async with self._connection() as connection:
             await connection.fetchval("SELECT 1")
 
     async def close(self) -> None:

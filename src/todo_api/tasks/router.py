@@ -1,5 +1,8 @@
 """Task routes: typed signatures and one service call each, inside the request's unit of work.
 
+Creating a task takes two statements (the quota lock, then the insert), so it runs in a
+transaction; every other write is one statement, atomic and committed on its own.
+
 The same handlers serve two route families, `/api/tasks` and `/api/{user_id}/tasks`;
 `build_router` registers them under one prefix, so each route knows its full path.
 """
@@ -113,7 +116,7 @@ async def update_task(
     body: TaskUpdate,
 ) -> Response:
     """Apply the fields present in the body (PUT and PATCH alike)."""
-    async with database.transaction() as connection:
+    async with database.autocommit() as connection:
         task = await service.update_task(
             connection, user_id=user.id, task_id=task_id, changes=body, if_match=if_match
         )
@@ -130,7 +133,7 @@ async def complete_task(
 ) -> Response:
     """Toggle completion, or set it with `{"completed": true|false}`; atomic."""
     completed = body.completed if body is not None else None
-    async with database.transaction() as connection:
+    async with database.autocommit() as connection:
         task = await service.set_completed(
             connection, user_id=user.id, task_id=task_id, completed=completed, if_match=if_match
         )
@@ -139,7 +142,7 @@ async def complete_task(
 
 async def delete_task(task_id: TaskId, database: DatabaseDep, user: CurrentUser, if_match: IfMatch) -> None:
     """Delete one of the caller's tasks."""
-    async with database.transaction() as connection:
+    async with database.autocommit() as connection:
         await service.delete_task(connection, user_id=user.id, task_id=task_id, if_match=if_match)
 
 
