@@ -19,7 +19,7 @@ from todo_api.datastore import open_database
 from todo_api.docs import install_docs
 from todo_api.errors import install_error_handlers
 from todo_api.logs import RequestLogMiddleware, configure_logging
-from todo_api.middleware import RequestGuardMiddleware, SecurityHeadersMiddleware
+from todo_api.middleware import HardeningMiddleware
 from todo_api.ratelimit import RateLimiter, enforce_rate_limit
 from todo_api.security import JWKSCache, TokenVerifier, VerifiedTokenCache
 from todo_api.tasks.router import build_router as build_tasks_router
@@ -118,8 +118,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
-    install_docs(app)
-    app.include_router(health.router)
+    # Routes are matched in order, so the task routes, which nearly every request is for, come first.
     app.include_router(
         build_tasks_router("/api/tasks", dependencies=[Depends(enforce_rate_limit)], responses=API_ERRORS)
     )
@@ -132,7 +131,9 @@ def create_app(settings: Settings) -> FastAPI:
             responses=API_ERRORS | PATH_USER_ERRORS,
         )
     )
-    app.add_middleware(RequestGuardMiddleware)
+    app.include_router(health.router)
+    install_docs(app)
+    app.add_middleware(HardeningMiddleware, hsts=settings.is_production)
     if settings.cors_origins:
         # Without configured origins no browser page elsewhere may call the API, which is
         # what leaving CORS out does; it also spares every request the middleware's work.
@@ -146,7 +147,6 @@ def create_app(settings: Settings) -> FastAPI:
             allow_credentials=False,
             max_age=600,
         )
-    app.add_middleware(SecurityHeadersMiddleware, hsts=settings.is_production)
     app.add_middleware(RequestLogMiddleware)
     return app
 
