@@ -187,6 +187,17 @@ async def test_reads_are_rate_limited_per_user(database_url: str, auth: Auth) ->
     assert statuses == [200, 200, 429]
 
 
+async def test_someone_elses_path_is_403_before_the_rate_limit_is_charged(
+    database_url: str, auth: Auth
+) -> None:
+    async with client_for(database_url, rate_limit_reads="1/minute") as client:
+        refused = [(await client.get("/api/bob/tasks", headers=auth("alice"))).status_code for _ in range(3)]
+        own = await client.get("/api/alice/tasks", headers=auth("alice"))
+
+    assert refused == [403, 403, 403]
+    assert own.status_code == 200
+
+
 REDIS_URL = os.environ.get("TEST_REDIS_URL")
 
 

@@ -13,14 +13,14 @@ from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from todo_api import health
-from todo_api.auth import require_path_user
+from todo_api.auth import declare_path_user
 from todo_api.config import Settings, load_settings, with_dev_secret
 from todo_api.datastore import open_database
 from todo_api.docs import install_docs
 from todo_api.errors import install_error_handlers
 from todo_api.logs import RequestLogMiddleware, configure_logging
 from todo_api.middleware import HardeningMiddleware
-from todo_api.ratelimit import RateLimiter, enforce_rate_limit
+from todo_api.ratelimit import RateLimiter
 from todo_api.security import JWKSCache, TokenVerifier, VerifiedTokenCache
 from todo_api.tasks.router import build_router as build_tasks_router
 from todo_api.tasks.schemas import ErrorDetail
@@ -119,15 +119,13 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     # Routes are matched in order, so the task routes, which nearly every request is for, come first.
-    app.include_router(
-        build_tasks_router("/api/tasks", dependencies=[Depends(enforce_rate_limit)], responses=API_ERRORS)
-    )
+    app.include_router(build_tasks_router("/api/tasks", responses=API_ERRORS))
     app.include_router(
         build_tasks_router(
             "/api/{user_id}/tasks",
             operation_suffix="_for_user",
-            # The path's user is checked first: someone else's id is a 403 before any other work.
-            dependencies=[Depends(require_path_user), Depends(enforce_rate_limit)],
+            # CurrentUser checks it: someone else's id is a 403 before any other work.
+            dependencies=[Depends(declare_path_user)],
             responses=API_ERRORS | PATH_USER_ERRORS,
         )
     )

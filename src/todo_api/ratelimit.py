@@ -6,12 +6,9 @@ import logging
 import math
 import time
 from dataclasses import dataclass
-from typing import Annotated
 
-from fastapi import Depends, Request
 from limits import RateLimitItem, parse
 
-from todo_api.auth import CurrentUser
 from todo_api.errors import TooManyRequests
 
 logger = logging.getLogger(__name__)
@@ -149,13 +146,3 @@ class RateLimiter:
             extra={"event": "rate_limited", "user_id": user_id, "kind": kind, "retry_after": retry_after},
         )
         raise TooManyRequests(retry_after)
-
-
-async def enforce_rate_limit(request: Request, user: CurrentUser) -> None:
-    """Charge the caller's read or write budget before any work is done."""
-    limiter: RateLimiter | None = request.app.state.rate_limiter
-    if limiter is not None:
-        await limiter.check(user.id, write=request.method not in READ_METHODS)
-
-
-RateLimited = Annotated[None, Depends(enforce_rate_limit)]
