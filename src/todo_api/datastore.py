@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
@@ -93,7 +94,22 @@ class Connection(Protocol):
         ...
 
 
-class PostgresConnection:
+class _Connection(ABC):
+    """`fetch_one` on top of each driver's `fetch`."""
+
+    @abstractmethod
+    async def fetch(self, query: Query | Statement, values: Mapping[str, Any] | None = None) -> list[Row]:
+        """All rows."""
+
+    async def fetch_one(
+        self, query: Query | Statement, values: Mapping[str, Any] | None = None
+    ) -> Row | None:
+        """The first row, or None."""
+        rows = await self.fetch(query, values)
+        return rows[0] if rows else None
+
+
+class PostgresConnection(_Connection):
     """A pooled asyncpg connection; statements are prepared once per connection and kept."""
 
     dialect = "postgresql"
@@ -110,14 +126,8 @@ class PostgresConnection:
         # asyncpg's Record looks rows up by column name, as a Mapping does.
         return cast(list[Row], rows)
 
-    async def fetch_one(
-        self, query: Query | Statement, values: Mapping[str, Any] | None = None
-    ) -> Row | None:
-        rows = await self.fetch(query, values)
-        return rows[0] if rows else None
 
-
-class SQLAlchemyConnection:
+class SQLAlchemyConnection(_Connection):
     """A SQLAlchemy connection (SQLite), running the statements as they are written."""
 
     def __init__(self, connection: AsyncConnection) -> None:
@@ -128,12 +138,6 @@ class SQLAlchemyConnection:
         statement = query.statement if isinstance(query, Query) else query
         result = await self._connection.execute(statement, dict(values or {}))
         return [cast(Row, row._mapping) for row in result] if result.returns_rows else []
-
-    async def fetch_one(
-        self, query: Query | Statement, values: Mapping[str, Any] | None = None
-    ) -> Row | None:
-        rows = await self.fetch(query, values)
-        return rows[0] if rows else None
 
 
 class Database(Protocol):

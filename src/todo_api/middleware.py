@@ -59,7 +59,8 @@ class HardeningMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        send = self._hardened(send, is_api=scope["path"].startswith("/api/"))
+        is_api = scope["path"].startswith("/api/")
+        send = self._hardened(send, is_api=is_api)
         headers = scope["headers"]
         if sum(len(name) + len(value) for name, value in headers) > MAX_HEADER_BYTES:
             await send_json_error(send, 431, "Request headers too large")
@@ -69,8 +70,7 @@ class HardeningMiddleware:
         if not has_body:
             await self.app(scope, receive, send)
             return
-        is_api_write = scope["method"] in BODY_METHODS and scope["path"].startswith("/api/")
-        if is_api_write and not _is_json(_header(headers, b"content-type")):
+        if is_api and scope["method"] in BODY_METHODS and not _is_json(_header(headers, b"content-type")):
             await send_json_error(send, 415, "Content-Type must be application/json")
             return
         if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:

@@ -172,9 +172,6 @@ class TaskPublic(BaseModel):
         return self.status is TaskStatus.COMPLETED
 
 
-COMPLETED = TaskStatus.COMPLETED.value
-
-
 def public_fields(row: Mapping[str, Any]) -> dict[str, Any]:
     """A task row as `TaskPublic` shows it: its fields in its order, `completed` derived."""
     return {
@@ -185,7 +182,7 @@ def public_fields(row: Mapping[str, Any]) -> dict[str, Any]:
         "status": row["status"],
         "created_at": row["created_at"],
         "updated_at": row["updated_at"],
-        "completed": row["status"] == COMPLETED,
+        "completed": row["status"] == TaskStatus.COMPLETED,
     }
 
 
