@@ -12,7 +12,7 @@ import jwt
 
 from todo_api.config import Settings
 from todo_api.main import build_token_verifier
-from todo_api.security import TokenVerifier
+from todo_api.tokens import TokenVerifier
 
 PASSES = 7
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import asyncpg
 
-from todo_api.security import create_token
+from todo_api.tokens import create_token
 
 TOKEN_TTL_SECONDS = 30 * 24 * 3600
 YEAR_SECONDS = 365 * 24 * 3600

@@ -25,7 +25,7 @@ from tests.keys import JWKSServer, SigningKey, new_key, serve_jwks
 from todo_api.config import Settings
 from todo_api.main import create_app
 from todo_api.migrations import upgrade_database
-from todo_api.security import create_token
+from todo_api.tokens import create_token
 
 SECRET = "test-secret-not-for-production-" + "0123456789abcdef" * 3
 

@@ -28,10 +28,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tests.conftest import SECRET, make_settings
 from todo_api.config import Settings
-from todo_api.database import create_engine
+from todo_api.db.engine import create_engine
 from todo_api.main import create_app
 from todo_api.models import task_table
-from todo_api.security import create_token
+from todo_api.tokens import create_token
 
 CONFIG_FILE = Path(__file__).resolve().parents[1] / "schemathesis.toml"
 CALLER, OTHER = "alice", "bob"

@@ -8,7 +8,7 @@ import httpx
 from alembic import command
 
 from tests.conftest import make_settings
-from todo_api.database import create_engine
+from todo_api.db.engine import create_engine
 from todo_api.main import create_app
 from todo_api.migrations import alembic_config, upgrade_database
 

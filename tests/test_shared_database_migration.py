@@ -13,7 +13,7 @@ from alembic import command
 
 from tests.conftest import Database, make_settings
 from tests.test_cli import run
-from todo_api.database import create_engine
+from todo_api.db.engine import create_engine
 from todo_api.migrations import alembic_config, upgrade_database
 
 

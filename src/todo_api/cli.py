@@ -12,9 +12,9 @@ import uvicorn
 from sqlalchemy.exc import DBAPIError
 
 from todo_api.config import ConfigError, Settings, load_settings, with_dev_secret
-from todo_api.database import mask_password
+from todo_api.database_url import mask_password
 from todo_api.logs import configure_logging
-from todo_api.security import create_token
+from todo_api.tokens import create_token
 
 DEMO_USER = "demo-user"
 DEMO_TOKEN_TTL = 24 * 3600

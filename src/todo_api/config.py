@@ -19,7 +19,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from todo_api.database import DatabaseURLError, normalize_database_url
+from todo_api.database_url import DatabaseURL
 
 MIN_SECRET_LENGTH = 32
 DEV_SECRET_FILE = ".todo-api-secret"  # noqa: S105 (a file name, not a secret)
@@ -42,7 +42,7 @@ class Settings(BaseSettings):
     environment: Environment = Environment.DEVELOPMENT
     log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
 
-    database_url: SecretStr = SecretStr("sqlite:///todo.db")
+    database_url: DatabaseURL = DatabaseURL("sqlite:///todo.db")
     db_pool_size: int = Field(default=10, ge=1, le=200)
     db_max_overflow: int = Field(default=10, ge=0, le=200)
     db_connect_timeout: float = Field(default=5.0, gt=0, le=60)
@@ -77,15 +77,14 @@ class Settings(BaseSettings):
     def _lowercase_level(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value
 
-    @field_validator("database_url", mode="after")
+    @field_validator("database_url", mode="before")
     @classmethod
-    def _check_database_url(cls, value: SecretStr) -> SecretStr:
-        try:
-            normalize_database_url(value.get_secret_value())
-        except DatabaseURLError as exc:
-            # Raised as ValueError so pydantic reports it against DATABASE_URL.
-            raise ValueError(str(exc)) from None
-        return value
+    def _parse_database_url(cls, value: object) -> object:
+        # Parsed here, once: a bad URL is reported against DATABASE_URL (DatabaseURLError is a
+        # ValueError), and the engines use the parsed form without reading the text again.
+        if isinstance(value, SecretStr) and not isinstance(value, DatabaseURL):
+            value = value.get_secret_value()
+        return DatabaseURL(value) if isinstance(value, str) else value
 
     @field_validator("rate_limit_reads", "rate_limit_writes", mode="after")
     @classmethod

@@ -1,24 +1,9 @@
-"""Domain errors that carry their HTTP status, and the handlers that render every error."""
+"""Domain errors that carry their HTTP status; `http_errors` renders them. No web framework here,
+so services and the token verifier can raise them without importing one."""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Mapping, Sequence
-from typing import Any, cast
-
-from fastapi import FastAPI, Request
-from fastapi.encoders import jsonable_encoder
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from fastapi.routing import iter_route_contexts
-from sqlalchemy import exc as sa_exc
-from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
-
-from todo_api.datastore import UNAVAILABLE_ERRORS, is_database_unavailable
-from todo_api.logs import client_address
-
-logger = logging.getLogger(__name__)
+from collections.abc import Mapping
 
 DATABASE_RETRY_AFTER_SECONDS = 5
 
@@ -84,99 +69,3 @@ class ServiceUnavailable(AppError):
 
     def __init__(self, detail: str | None = None, retry_after: int = DATABASE_RETRY_AFTER_SECONDS) -> None:
         super().__init__(detail, {"Retry-After": str(retry_after)})
-
-
-def error_response(error: AppError) -> JSONResponse:
-    """The one error shape: a JSON object with a `detail` string."""
-    return JSONResponse({"detail": error.detail}, status_code=error.status_code, headers=error.headers)
-
-
-async def _app_error(_request: Request, error: Exception) -> JSONResponse:
-    return error_response(cast(AppError, error))
-
-
-async def _http_error(request: Request, error: Exception) -> JSONResponse:
-    http_error = cast(StarletteHTTPException, error)
-    headers = dict(http_error.headers or {})
-    if http_error.status_code == 405:
-        # Each method is its own route, and the router names only the first one that matched.
-        headers["Allow"] = ", ".join(allowed_methods(request))
-    return JSONResponse({"detail": http_error.detail}, status_code=http_error.status_code, headers=headers)
-
-
-def allowed_methods(request: Request) -> list[str]:
-    """Every method some route serves at this request's path."""
-    methods: set[str] = set()
-    for route in iter_route_contexts(request.app.routes):
-        match, _ = route.matches(request.scope)
-        if match is not Match.NONE:
-            methods |= route.methods or set()
-    return sorted(methods)
-
-
-async def _validation_error(request: Request, error: Exception) -> JSONResponse:
-    errors = cast(RequestValidationError, error).errors()
-    locations = {err["loc"][0] for err in errors if err.get("loc")}
-    if "path" in locations:
-        # A path that cannot name a task (say /tasks/abc) names no task at all.
-        return error_response(NotFound())
-    if locations == {"query"}:
-        return error_response(BadRequest(describe_query_errors(request, errors)))
-    return JSONResponse({"detail": _public_errors(errors)}, status_code=422)
-
-
-def describe_query_errors(request: Request, errors: Sequence[Mapping[str, Any]]) -> str:
-    """One sentence per bad query parameter, naming what it allows (from the route's docs)."""
-    dependant = getattr(request.scope.get("route"), "dependant", None)
-    allowed = {
-        param.alias: param.field_info.description
-        for param in getattr(dependant, "query_params", ())
-        if param.field_info.description
-    }
-    sentences = []
-    for err in errors:
-        name = str(err["loc"][-1])
-        sentences.append(f"invalid '{name}': {allowed.get(name) or err['msg']}")
-    return "; ".join(sentences)
-
-
-def _public_errors(errors: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    # Keep FastAPI's {loc, msg, type, input} list; drop `ctx` (may hold exception objects) and
-    # `url`, and encode `input` as FastAPI does (it can be raw bytes).
-    # A body that is not JSON arrives as bytes, possibly not UTF-8: show it as text.
-    public = [{k: v for k, v in err.items() if k in ("loc", "msg", "type", "input")} for err in errors]
-    return cast(list[dict[str, Any]], jsonable_encoder(public, custom_encoder={bytes: _bytes_as_text}))
-
-
-def _bytes_as_text(value: bytes) -> str:
-    return value.decode("utf-8", errors="replace")
-
-
-async def _database_error(request: Request, error: Exception) -> JSONResponse:
-    # The database is away, and clients should retry; anything else from it is a bug and a 500.
-    if not is_database_unavailable(error):
-        return await _unexpected_error(request, error)
-    logger.warning(
-        "database unavailable",
-        extra={"event": "database_unavailable", "error": type(error).__name__, "path": request.url.path},
-    )
-    return error_response(ServiceUnavailable("Database unavailable, retry shortly"))
-
-
-async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
-    logger.error(
-        "unhandled error",
-        exc_info=error,
-        extra={"event": "unhandled_error", "path": request.url.path, "client": client_address(request)},
-    )
-    return error_response(AppError())
-
-
-def install_error_handlers(app: FastAPI) -> None:
-    """Render every error as JSON with a `detail`, and never leak internals."""
-    app.add_exception_handler(AppError, _app_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    for database_error in (sa_exc.DBAPIError, *UNAVAILABLE_ERRORS):
-        app.add_exception_handler(database_error, _database_error)
-    app.add_exception_handler(Exception, _unexpected_error)

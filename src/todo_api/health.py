@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
 from todo_api.errors import ServiceUnavailable
+from todo_api.state import app_state
 
 router = APIRouter(tags=["health"])
 
@@ -28,10 +29,10 @@ async def health() -> HealthStatus:
     responses={503: {"description": "The database is unreachable."}},
 )
 async def ready(request: Request) -> HealthStatus:
-    settings = request.app.state.settings
+    state = app_state(request)
     try:
-        async with asyncio.timeout(settings.db_connect_timeout):
-            await request.app.state.database.ping()
+        async with asyncio.timeout(state.settings.db_connect_timeout):
+            await state.database.ping()
     except Exception:
         raise ServiceUnavailable("Database unavailable") from None
     return HealthStatus(status="ok")

@@ -6,45 +6,25 @@ import functools
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 import httpx
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from todo_api import health
-from todo_api.auth import declare_path_user
+from todo_api.auth import PATH_USER_ERRORS, OwnPath, RateLimited
 from todo_api.config import Settings, load_settings, with_dev_secret
-from todo_api.datastore import open_database
+from todo_api.db.engine import open_database
 from todo_api.docs import install_docs
-from todo_api.errors import install_error_handlers
+from todo_api.hardening import HardeningMiddleware
+from todo_api.http_errors import API_ERRORS, install_error_handlers
 from todo_api.logs import RequestLogMiddleware, configure_logging
-from todo_api.middleware import HardeningMiddleware
 from todo_api.ratelimit import RateLimiter
-from todo_api.security import JWKSCache, TokenVerifier, VerifiedTokenCache
+from todo_api.state import AppState, install_state
 from todo_api.tasks.router import build_router as build_tasks_router
-from todo_api.tasks.schemas import ErrorDetail
+from todo_api.tokens import JWKSCache, TokenVerifier, VerifiedTokenCache
 
 EXPOSED_HEADERS = ["Location", "Link", "X-Total-Count", "X-Request-ID", "Retry-After", "ETag"]
-API_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {
-        "model": ErrorDetail,
-        "description": "Missing, malformed, expired or otherwise invalid bearer token.",
-    },
-    413: {"model": ErrorDetail, "description": "Request body over 1 MiB."},
-    429: {
-        "model": ErrorDetail,
-        "description": "Per-user rate limit reached; retry after `Retry-After` seconds.",
-    },
-    500: {"model": ErrorDetail, "description": "Unexpected error (no internals are shown)."},
-    503: {
-        "model": ErrorDetail,
-        "description": "Database or signing keys unreachable; retry after `Retry-After` seconds.",
-    },
-}
-PATH_USER_ERRORS: dict[int | str, dict[str, Any]] = {
-    403: {"model": ErrorDetail, "description": "`user_id` in the path is not the token's `sub`."}
-}
 
 
 def build_token_verifier(settings: Settings, http: httpx.AsyncClient) -> TokenVerifier:
@@ -90,9 +70,16 @@ def create_app(settings: Settings) -> FastAPI:
         database = await open_database(settings)
         # Never follow redirects: the JWKS location is configuration, not something a response may change.
         http = httpx.AsyncClient(timeout=settings.jwks_timeout, follow_redirects=False)
-        app.state.database = database
-        app.state.token_verifier = build_token_verifier(settings, http)
-        app.state.rate_limiter = build_rate_limiter(settings)
+        rate_limiter = build_rate_limiter(settings)
+        install_state(
+            app.state,
+            AppState(
+                settings=settings,
+                database=database,
+                token_verifier=build_token_verifier(settings, http),
+                rate_limiter=rate_limiter,
+            ),
+        )
         # Everything built so far (routes, schemas, models, metadata) lives as long as the
         # process. Moving it out of the collector's reach keeps full collections short, which
         # would otherwise stall every request in flight (tail latency) and cost CPU for nothing.
@@ -101,8 +88,8 @@ def create_app(settings: Settings) -> FastAPI:
         try:
             yield
         finally:
-            if app.state.rate_limiter is not None:
-                await app.state.rate_limiter.aclose()
+            if rate_limiter is not None:
+                await rate_limiter.aclose()
             await http.aclose()
             await database.close()
 
@@ -116,16 +103,16 @@ def create_app(settings: Settings) -> FastAPI:
         redirect_slashes=False,
         generate_unique_id_function=lambda route: route.name,
     )
-    app.state.settings = settings
     install_error_handlers(app)
-    # Routes are matched in order, so the task routes, which nearly every request is for, come first.
-    app.include_router(build_tasks_router("/api/tasks", responses=API_ERRORS))
+    # Routes are matched in order, so the task routes, which nearly every request is for, come
+    # first. Router dependencies run before the route's own, in the order given: someone
+    # else's id in the path is a 403 before the rate limit counts the request.
+    app.include_router(build_tasks_router("/api/tasks", dependencies=[RateLimited], responses=API_ERRORS))
     app.include_router(
         build_tasks_router(
             "/api/{user_id}/tasks",
             operation_suffix="_for_user",
-            # CurrentUser checks it: someone else's id is a 403 before any other work.
-            dependencies=[Depends(declare_path_user)],
+            dependencies=[OwnPath, RateLimited],
             responses=API_ERRORS | PATH_USER_ERRORS,
         )
     )

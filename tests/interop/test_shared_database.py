@@ -25,7 +25,7 @@ from tests.interop.conftest import (
 )
 from tests.interop.issuer_driver import BetterAuthIssuer
 from tests.interop.service_driver import TodoService
-from todo_api.database import create_engine
+from todo_api.db.engine import create_engine
 from todo_api.migrations import alembic_config
 
 pytestmark = pytest.mark.interop

@@ -9,7 +9,7 @@ from alembic.config import Config
 from sqlalchemy.engine import Connection
 
 from todo_api.config import Settings
-from todo_api.database import create_engine
+from todo_api.db.engine import create_engine
 
 MIGRATIONS_DIR = Path(__file__).parent
 # The attribute migrations read to know whether Better Auth's tables share this database,

@@ -12,7 +12,7 @@ from sqlmodel import SQLModel
 
 import todo_api.models  # noqa: F401  (registers the tables on the metadata)
 from todo_api.config import load_settings
-from todo_api.database import create_engine
+from todo_api.db.engine import create_engine
 from todo_api.migrations import SHARED_DATABASE_ATTRIBUTE, SHARED_DATABASE_FOREIGN_KEY
 
 # Any fixed number: instances starting together queue on it instead of racing the DDL.

@@ -1,7 +1,4 @@
-"""Task routes: typed signatures and one service call each, inside the request's unit of work.
-
-Creating a task takes two statements (the quota lock, then the insert), so it runs in a
-transaction; every other write is one statement, atomic and committed on its own.
+"""Task routes: a typed signature and one service call each; the service owns the unit of work.
 
 The same handlers serve two route families, `/api/tasks` and `/api/{user_id}/tasks`;
 `build_router` registers them under one prefix, so each route knows its full path.
@@ -15,14 +12,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query, Request, Response, status
 from fastapi.params import Depends
 from fastapi.routing import APIRoute
+from starlette.datastructures import URL
 
 from todo_api.auth import CurrentUser
-from todo_api.datastore import DatabaseDep, Row
+from todo_api.db.query import Row
+from todo_api.http_errors import documented
+from todo_api.state import DatabaseDep
 from todo_api.tasks import service
-from todo_api.tasks.dependencies import IfMatch, TaskId, TaskQuota, etag_for, next_page_link
+from todo_api.tasks.dependencies import IfMatch, TaskId, TaskQuota
 from todo_api.tasks.schemas import (
     CompletionChange,
-    ErrorDetail,
     SortKey,
     StatusFilter,
     TaskCreate,
@@ -30,26 +29,22 @@ from todo_api.tasks.schemas import (
     TaskUpdate,
     dump_task,
     dump_tasks,
+    etag_for,
 )
 
 JSON = "application/json"
 
-
-def _error(description: str) -> dict[str, Any]:
-    return {"model": ErrorDetail, "description": description}
-
-
 ETAG_HEADER = {"ETag": {"description": "The task's version, for If-Match.", "schema": {"type": "string"}}}
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: _error("No such task for this user (another user's task is reported the same way).")
+    404: documented("No such task for this user (another user's task is reported the same way).")
 }
 WITH_BODY: dict[int | str, dict[str, Any]] = {
-    400: _error("The body could not be read as JSON text (for example, not UTF-8)."),
-    415: _error("The body is not JSON (Content-Type must be application/json)."),
+    400: documented("The body could not be read as JSON text (for example, not UTF-8)."),
+    415: documented("The body is not JSON (Content-Type must be application/json)."),
     422: {"description": "The body failed validation; `detail` lists each problem."},
 }
 CONDITIONAL: dict[int | str, dict[str, Any]] = {
-    412: _error("If-Match was sent and the task has changed since (nothing was written)."),
+    412: documented("If-Match was sent and the task has changed since (nothing was written)."),
 }
 
 
@@ -76,10 +71,9 @@ async def list_tasks(
     offset: Annotated[int, Query(ge=0, le=2**31 - 1, description="An integer from 0 to 2147483647.")] = 0,
 ) -> Response:
     """The caller's tasks, filtered, sorted and paginated."""
-    async with database.autocommit() as connection:
-        page = await service.list_tasks(
-            connection, user_id=user.id, status=status, sort=sort, limit=limit, offset=offset
-        )
+    page = await service.list_tasks(
+        database, user_id=user.id, status=status, sort=sort, limit=limit, offset=offset
+    )
     headers = {"X-Total-Count": str(page.total)}
     if link := next_page_link(request.url, limit=limit, offset=offset, total=page.total):
         headers["Link"] = link
@@ -95,15 +89,13 @@ async def create_task(
     body: TaskCreate,
 ) -> Response:
     """Create a task owned by the caller."""
-    async with database.transaction() as connection:
-        task = await service.create_task(connection, user_id=user.id, data=body, max_tasks=quota)
+    task = await service.create_task(database, user_id=user.id, data=body, max_tasks=quota)
     return _task_response(task, status.HTTP_201_CREATED, {"Location": f"{request.url.path}/{task['id']}"})
 
 
 async def get_task(task_id: TaskId, database: DatabaseDep, user: CurrentUser) -> Response:
     """One of the caller's tasks."""
-    async with database.autocommit() as connection:
-        task = await service.get_task(connection, user_id=user.id, task_id=task_id)
+    task = await service.get_task(database, user_id=user.id, task_id=task_id)
     return _task_response(task)
 
 
@@ -116,10 +108,9 @@ async def update_task(
     body: TaskUpdate,
 ) -> Response:
     """Apply the fields present in the body (PUT and PATCH alike)."""
-    async with database.autocommit() as connection:
-        task = await service.update_task(
-            connection, user_id=user.id, task_id=task_id, changes=body, if_match=if_match
-        )
+    task = await service.update_task(
+        database, user_id=user.id, task_id=task_id, changes=body, if_match=if_match
+    )
     return _task_response(task)
 
 
@@ -133,17 +124,22 @@ async def complete_task(
 ) -> Response:
     """Toggle completion, or set it with `{"completed": true|false}`; atomic."""
     completed = body.completed if body is not None else None
-    async with database.autocommit() as connection:
-        task = await service.set_completed(
-            connection, user_id=user.id, task_id=task_id, completed=completed, if_match=if_match
-        )
+    task = await service.set_completed(
+        database, user_id=user.id, task_id=task_id, completed=completed, if_match=if_match
+    )
     return _task_response(task)
 
 
 async def delete_task(task_id: TaskId, database: DatabaseDep, user: CurrentUser, if_match: IfMatch) -> None:
     """Delete one of the caller's tasks."""
-    async with database.autocommit() as connection:
-        await service.delete_task(connection, user_id=user.id, task_id=task_id, if_match=if_match)
+    await service.delete_task(database, user_id=user.id, task_id=task_id, if_match=if_match)
+
+
+def next_page_link(url: URL, *, limit: int, offset: int, total: int) -> str | None:
+    """An RFC 8288 `Link` to the next page while more rows remain."""
+    if offset + limit >= total:
+        return None
+    return f'<{url.include_query_params(limit=limit, offset=offset + limit)}>; rel="next"'
 
 
 def build_router(
@@ -184,7 +180,7 @@ def build_router(
                     },
                 }
             },
-            400: _error("A query parameter is invalid; `detail` names the allowed values."),
+            400: documented("A query parameter is invalid; `detail` names the allowed values."),
         },
     )
     router.add_api_route(
@@ -201,7 +197,7 @@ def build_router(
                     **ETAG_HEADER,
                 }
             },
-            409: _error("The user already has the maximum number of tasks."),
+            409: documented("The user already has the maximum number of tasks."),
             **WITH_BODY,
         },
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, Self
 
 import orjson
@@ -22,6 +22,9 @@ from pydantic.config import JsonDict
 from pydantic.json_schema import SkipJsonSchema
 
 from todo_api.models import TaskStatus
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
 
 def _no_nul(value: str) -> str:
@@ -156,8 +159,6 @@ class CompletionChange(BaseModel):
 class TaskPublic(BaseModel):
     """A task as every response shows it."""
 
-    model_config = ConfigDict(from_attributes=True)
-
     id: int
     user_id: str
     title: str
@@ -200,7 +201,20 @@ def dump_tasks(rows: Iterable[Mapping[str, Any]]) -> bytes:
     return orjson.dumps([public_fields(row) for row in rows], option=orjson.OPT_UTC_Z)
 
 
-class ErrorDetail(BaseModel):
-    """The error shape for every status but 422."""
+def etag_for(task: Mapping[str, Any]) -> str:
+    """A strong validator: the task id and the exact time of its last change."""
+    return f'"{task["id"]}-{(task["updated_at"] - _EPOCH) // _MICROSECOND}"'
 
-    detail: str
+
+def versions_in(if_match: str, *, task_id: int) -> list[datetime] | None:
+    """The versions of this task an If-Match header names (`etag_for` read back): None for
+    no condition (`*`), [] for none at all."""
+    if if_match.strip() == "*":
+        return None
+    versions = []
+    for tag in if_match.split(","):
+        # If-Match uses strong comparison, so weak (W/) tags never match.
+        task_part, _, micros = tag.strip().removeprefix('"').removesuffix('"').partition("-")
+        if task_part == str(task_id) and micros.isdigit():
+            versions.append(_EPOCH + int(micros) * _MICROSECOND)
+    return versions

@@ -1,9 +1,13 @@
 """Task operations. Every statement is scoped to the owner, so another user's task is
-indistinguishable from a missing one. Services never commit: the request's unit of work
-does that.
+indistinguishable from a missing one.
+
+Each operation opens its own unit of work on the database: creating a task takes two
+statements (the quota lock, then the insert), so it runs in a transaction; every other
+operation is one statement, atomic and committed on its own (autocommit saves BEGIN and COMMIT).
 
 The statements are built once, with named parameters, so each is compiled once per process
-(see `datastore`); only If-Match conditions, which carry the client's versions, are built per call.
+(see `todo_api.db.query`); only If-Match conditions, which carry the client's versions, are
+built per call.
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ from typing import Any, NoReturn, cast
 
 import sqlalchemy as sa
 
-from todo_api.datastore import Connection, ForeignKeyViolation, Query, Row
+from todo_api.db.connection import Connection, Database, ForeignKeyViolation
+from todo_api.db.query import Query, Row
 from todo_api.errors import Conflict, NotFound, PreconditionFailed, Unauthenticated
 from todo_api.models import TaskStatus, UTCDateTime, task_table, utc_now
 from todo_api.tasks.schemas import SortKey, StatusFilter, TaskCreate, TaskUpdate
@@ -37,8 +42,6 @@ SORT_COLUMNS = {
     "title": columns.title,
     "status": columns.status,
 }
-COMPLETED = TaskStatus.COMPLETED.value
-PENDING = TaskStatus.PENDING.value
 
 # Parameter names differ from column names: SQLAlchemy reserves those for INSERT/UPDATE values.
 OWNER = sa.bindparam("owner", type_=sa.String)
@@ -46,8 +49,10 @@ NOW = sa.bindparam("now", type_=UTCDateTime())
 OWNED = (columns.id == sa.bindparam("task_id", type_=sa.Integer), columns.user_id == OWNER)
 # Toggling flips completed and pending; un-completing a completed task makes it pending, and
 # leaves other statuses (already not completed) as they are.
-TOGGLED = sa.case((columns.status == COMPLETED, PENDING), else_=COMPLETED)
-UNCOMPLETED = sa.case((columns.status == COMPLETED, PENDING), else_=columns.status)
+COMPLETED = sa.literal(TaskStatus.COMPLETED.value)
+IS_COMPLETED = columns.status == TaskStatus.COMPLETED.value
+TOGGLED = sa.case((IS_COMPLETED, TaskStatus.PENDING.value), else_=TaskStatus.COMPLETED.value)
+UNCOMPLETED = sa.case((IS_COMPLETED, TaskStatus.PENDING.value), else_=columns.status)
 
 GET_TASK = Query(sa.select(*TASK_COLUMNS).where(*OWNED))
 TASK_EXISTS = Query(sa.select(columns.id).where(*OWNED))
@@ -56,11 +61,8 @@ SET_COMPLETION = {
     completed: Query(
         sa.update(task_table).where(*OWNED).values(status=status, updated_at=NOW).returning(*TASK_COLUMNS)
     )
-    for completed, status in ((None, TOGGLED), (True, sa.literal(COMPLETED)), (False, UNCOMPLETED))
+    for completed, status in ((None, TOGGLED), (True, COMPLETED), (False, UNCOMPLETED))
 }
-# Serialises one user's creates (only theirs), so concurrent requests cannot all pass the
-# quota check and overshoot it. PostgreSQL only; released when the transaction ends.
-LOCK_USERS_TASKS = Query(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(OWNER, 0))))
 CREATE_TASK = Query(
     sa.insert(task_table)
     .from_select(
@@ -131,7 +133,7 @@ def _list_conditions(filtered: bool) -> tuple[sa.ColumnElement[bool], ...]:
 
 
 async def list_tasks(
-    connection: Connection,
+    database: Database,
     *,
     user_id: str,
     status: StatusFilter,
@@ -142,18 +144,18 @@ async def list_tasks(
     """One page of the user's tasks and how many match in all."""
     filtered = status != "all"
     matching: dict[str, Any] = {"owner": user_id} | ({"wanted": status} if filtered else {})
-    rows = await connection.fetch(_page_query(sort, filtered), matching | {"limit": limit, "offset": offset})
-    if len(rows) < limit and (rows or offset == 0):
-        # A short page is the last one, so the total is known without counting.
-        return TaskPage(items=rows, total=offset + len(rows))
-    counted = await connection.fetch_one(_count_query(filtered), matching)
+    async with database.autocommit() as connection:
+        page = matching | {"limit": limit, "offset": offset}
+        rows = await connection.fetch(_page_query(sort, filtered), page)
+        if len(rows) < limit and (rows or offset == 0):
+            # A short page is the last one, so the total is known without counting.
+            return TaskPage(items=rows, total=offset + len(rows))
+        counted = await connection.fetch_one(_count_query(filtered), matching)
     return TaskPage(items=rows, total=counted["total"] if counted else 0)
 
 
-async def create_task(connection: Connection, *, user_id: str, data: TaskCreate, max_tasks: int) -> Row:
+async def create_task(database: Database, *, user_id: str, data: TaskCreate, max_tasks: int) -> Row:
     """Insert a task owned by `user_id`, unless they already have `max_tasks`."""
-    if connection.dialect == "postgresql":
-        await connection.fetch(LOCK_USERS_TASKS, {"owner": user_id})
     status = data.status_from_completed() or TaskStatus.PENDING
     values = {
         "owner": user_id,
@@ -164,7 +166,11 @@ async def create_task(connection: Connection, *, user_id: str, data: TaskCreate,
         "max_tasks": max_tasks,
     }
     try:
-        row = await connection.fetch_one(CREATE_TASK, values)
+        async with database.transaction() as connection:
+            # One user's creates queue (only theirs), so concurrent requests cannot all pass
+            # the quota check and overshoot it.
+            await connection.lock(f"task quota {user_id}")
+            row = await connection.fetch_one(CREATE_TASK, values)
     except ForeignKeyViolation:
         # Only in shared database mode: a still-valid token of a deleted Better Auth user.
         raise Unauthenticated("Invalid token: the user no longer exists") from None
@@ -173,16 +179,17 @@ async def create_task(connection: Connection, *, user_id: str, data: TaskCreate,
     return row
 
 
-async def get_task(connection: Connection, *, user_id: str, task_id: int) -> Row:
+async def get_task(database: Database, *, user_id: str, task_id: int) -> Row:
     """The user's task, or TaskNotFound."""
-    row = await connection.fetch_one(GET_TASK, {"owner": user_id, "task_id": task_id})
+    async with database.autocommit() as connection:
+        row = await connection.fetch_one(GET_TASK, {"owner": user_id, "task_id": task_id})
     if row is None:
         raise TaskNotFound()
     return row
 
 
 async def update_task(
-    connection: Connection,
+    database: Database,
     *,
     user_id: str,
     task_id: int,
@@ -200,7 +207,7 @@ async def update_task(
         values["new_status"] = status.value
     uncomplete = status is None and changes.completed is False
     query = _update_query(frozenset(values), uncomplete=uncomplete)
-    return await _write_returning(connection, query, values, if_match)
+    return await _write_returning(database, query, values, if_match)
 
 
 @functools.cache
@@ -219,7 +226,7 @@ def _update_query(names: frozenset[str], *, uncomplete: bool) -> Query:
 
 
 async def set_completed(
-    connection: Connection,
+    database: Database,
     *,
     user_id: str,
     task_id: int,
@@ -228,27 +235,29 @@ async def set_completed(
 ) -> Row:
     """Set `completed`, or toggle it when None. One statement, so concurrent toggles all count."""
     values = {"owner": user_id, "task_id": task_id, "now": utc_now()}
-    return await _write_returning(connection, SET_COMPLETION[completed], values, if_match)
+    return await _write_returning(database, SET_COMPLETION[completed], values, if_match)
 
 
 async def delete_task(
-    connection: Connection, *, user_id: str, task_id: int, if_match: Sequence[datetime] | None = None
+    database: Database, *, user_id: str, task_id: int, if_match: Sequence[datetime] | None = None
 ) -> None:
     """Delete the user's task, or TaskNotFound (PreconditionFailed if it changed)."""
-    await _write_returning(connection, DELETE_TASK, {"owner": user_id, "task_id": task_id}, if_match)
+    await _write_returning(database, DELETE_TASK, {"owner": user_id, "task_id": task_id}, if_match)
 
 
 async def _write_returning(
-    connection: Connection, query: Query, values: dict[str, Any], if_match: Sequence[datetime] | None
+    database: Database, query: Query, values: dict[str, Any], if_match: Sequence[datetime] | None
 ) -> Row:
+    """Run a one-statement write that returns the row, or say why it matched nothing."""
     # The version check is part of the write's WHERE clause, so check and write are atomic.
     # It carries the client's versions, so that statement is built (and compiled) per call.
     statement = (
         query if if_match is None else cast(WriteStatement, query.statement).where(_matching(if_match))
     )
-    row = await connection.fetch_one(statement, values)
-    if row is None:
-        await _explain_miss(connection, values)
+    async with database.autocommit() as connection:
+        row = await connection.fetch_one(statement, values)
+        if row is None:
+            await _explain_miss(connection, values)
     return row
 
 

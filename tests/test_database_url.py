@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from todo_api.database import DatabaseURLError, mask_password, normalize_database_url
+from todo_api.database_url import DatabaseURLError, mask_password, normalize_database_url
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,9 @@ import pytest
 import sqlalchemy as sa
 
 from tests.conftest import Database, make_settings
-from todo_api.datastore import CompiledStatement, PostgresDatabase, Query, open_database
+from todo_api.db.connection import PostgresDatabase
+from todo_api.db.engine import open_database
+from todo_api.db.query import CompiledStatement, Query
 from todo_api.models import task_table
 from todo_api.tasks.service import SET_COMPLETION
 

@@ -1,19 +1,17 @@
-"""Database URLs as users paste them, and SQLAlchemy engines for them."""
+"""DATABASE_URL as users paste it (postgres://, Neon, sqlite:///), parsed once for the drivers.
+
+The bottom floor: it imports nothing of ours, so settings can validate the URL with it.
+"""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from sqlalchemy import event
+from pydantic import SecretStr
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from sqlalchemy.pool import StaticPool
-
-if TYPE_CHECKING:
-    from todo_api.config import Settings
 
 POSTGRES_SCHEMES = {
     "postgres",
@@ -45,6 +43,14 @@ class DatabaseTarget:
     @property
     def is_sqlite(self) -> bool:
         return self.url.get_backend_name() == "sqlite"
+
+
+class DatabaseURL(SecretStr):
+    """DATABASE_URL: kept secret like any password, and parsed once, when settings are read."""
+
+    def __init__(self, raw_url: str) -> None:
+        super().__init__(raw_url)
+        self.target = normalize_database_url(raw_url)
 
 
 def mask_password(raw_url: str) -> str:
@@ -119,57 +125,3 @@ def _postgres_target(url: URL, shown: str) -> DatabaseTarget:
 
     asyncpg_url = url.set(drivername="postgresql+asyncpg", query={})
     return DatabaseTarget(url=asyncpg_url, connect_args=connect_args, notes=tuple(notes))
-
-
-def postgres_connect_args(
-    target: DatabaseTarget, settings: Settings, *, driver_cache: bool
-) -> dict[str, Any]:
-    """asyncpg's connection options: timeouts, TLS, a name in pg_stat_activity, prepared statements.
-
-    `driver_cache` adds the option SQLAlchemy's adapter keeps its own statement cache under.
-    """
-    connect_args: dict[str, Any] = {
-        "timeout": settings.db_connect_timeout,
-        "command_timeout": settings.db_command_timeout,
-        "server_settings": {"application_name": "todo-api"},
-    } | target.connect_args
-    if not settings.db_prepared_statements:
-        # Transaction-mode poolers (PgBouncer, Neon's -pooler host) cannot keep them.
-        connect_args["statement_cache_size"] = 0
-        if driver_cache:
-            connect_args["prepared_statement_cache_size"] = 0
-    return connect_args
-
-
-def create_engine(settings: Settings) -> AsyncEngine:
-    """A SQLAlchemy engine for the configured database: migrations, and requests on SQLite."""
-    target = normalize_database_url(settings.database_url.get_secret_value())
-    if target.is_sqlite:
-        return create_sqlite_engine(target, settings)
-    return create_async_engine(
-        target.url,
-        connect_args=postgres_connect_args(target, settings, driver_cache=True),
-        pool_timeout=settings.db_connect_timeout,
-    )
-
-
-def create_sqlite_engine(target: DatabaseTarget, settings: Settings) -> AsyncEngine:
-    """An aiosqlite engine: WAL, foreign keys on, and one shared connection for :memory:."""
-    in_memory = target.url.database in (None, "", ":memory:")
-    engine = create_async_engine(
-        target.url,
-        connect_args={"timeout": settings.db_command_timeout},
-        # One shared connection keeps an in-memory database alive for the app's lifetime.
-        poolclass=StaticPool if in_memory else None,
-    )
-
-    @event.listens_for(engine.sync_engine, "connect")
-    def _configure(dbapi_connection: Any, _record: Any) -> None:
-        cursor = dbapi_connection.cursor()
-        if not in_memory:
-            cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.close()
-
-    return engine

@@ -12,9 +12,10 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from tests.conftest import make_settings
-from todo_api.database import create_engine
-from todo_api.datastore import get_database
+from todo_api.config import Settings
+from todo_api.db.engine import create_engine
 from todo_api.main import create_app
+from todo_api.state import get_database
 
 UNREACHABLE = "postgresql://todo:placeholder-password@127.0.0.1:1/todo"
 
@@ -107,11 +108,11 @@ UNDO_COMMIT_TIME_FAILURE = {
 
 @pytest.mark.parametrize("event", ["INSERT", "UPDATE"])
 async def test_a_failed_commit_is_an_error_not_a_success(
-    app: FastAPI, client: httpx.AsyncClient, auth: Callable[[str], dict[str, str]], event: str
+    settings: Settings, client: httpx.AsyncClient, auth: Callable[[str], dict[str, str]], event: str
 ) -> None:
     # A create commits its transaction, a toggle its one statement, before the response exists.
     existing = (await client.post("/api/tasks", json={"title": "kept"}, headers=auth("alice"))).json()
-    engine = create_engine(app.state.settings)
+    engine = create_engine(settings)
     dialect = engine.dialect.name
     async with engine.begin() as connection:
         for statement in commit_time_failure(dialect, event):

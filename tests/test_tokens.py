@@ -16,7 +16,7 @@ import pytest
 
 from tests.conftest import SECRET
 from tests.keys import new_key, serve_jwks
-from todo_api.security import (
+from todo_api.tokens import (
     InvalidToken,
     JWKSCache,
     KeysUnavailable,

@@ -1,0 +1,196 @@
+"""What a request's unit of work runs on: one `Connection`, with a driver for each database.
+
+A service opens its unit of work on the `Database` and runs its statements on the connection
+it gets. Statements go in as `Query` objects (compiled once) and rows come out as mappings,
+whichever the driver: asyncpg on PostgreSQL, SQLAlchemy on SQLite.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any, cast
+
+import asyncpg
+import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from todo_api.db.query import CompiledStatement, Query, Row, Statement
+
+# Released when the transaction ends, so a failed request can never leave it held.
+_LOCK_KEY = sa.bindparam("key", type_=sa.String)
+_TRANSACTION_LOCK = Query(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(_LOCK_KEY, 0))))
+
+
+class ForeignKeyViolation(Exception):
+    """A write referred to a row that does not exist (shared database mode: a deleted user)."""
+
+
+class Connection(ABC):
+    """What services see of the database: statements in, rows out."""
+
+    @abstractmethod
+    async def fetch(self, query: Query | Statement, values: Mapping[str, Any] | None = None) -> list[Row]:
+        """All rows. A `Query` is compiled once; a plain statement (built per call) every time."""
+
+    async def fetch_one(
+        self, query: Query | Statement, values: Mapping[str, Any] | None = None
+    ) -> Row | None:
+        """The first row, or None."""
+        rows = await self.fetch(query, values)
+        return rows[0] if rows else None
+
+    @abstractmethod
+    async def lock(self, key: str) -> None:
+        """Queue behind any other transaction holding `key` until this transaction ends."""
+
+
+class PostgresConnection(Connection):
+    """A pooled asyncpg connection; statements are prepared once per connection and kept."""
+
+    def __init__(self, connection: asyncpg.Connection) -> None:
+        self._connection = connection
+
+    async def fetch(self, query: Query | Statement, values: Mapping[str, Any] | None = None) -> list[Row]:
+        compiled = query.postgres if isinstance(query, Query) else CompiledStatement.compile(query)
+        try:
+            rows = await self._connection.fetch(compiled.sql, *compiled.arguments(values or {}))
+        except asyncpg.ForeignKeyViolationError:
+            raise ForeignKeyViolation() from None
+        # asyncpg's Record looks rows up by column name, as a Mapping does.
+        return cast(list[Row], rows)
+
+    async def lock(self, key: str) -> None:
+        await self.fetch(_TRANSACTION_LOCK, {"key": key})
+
+
+class SQLAlchemyConnection(Connection):
+    """A SQLAlchemy connection (SQLite), running the statements as they are written."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def fetch(self, query: Query | Statement, values: Mapping[str, Any] | None = None) -> list[Row]:
+        statement = query.statement if isinstance(query, Query) else query
+        result = await self._connection.execute(statement, dict(values or {}))
+        return [cast(Row, row._mapping) for row in result] if result.returns_rows else []
+
+    async def lock(self, key: str) -> None:
+        # SQLite has one write lock for the whole database, taken by a transaction's first
+        # write and held to its end, so writers already queue; a statement that checks and
+        # writes at once (as the task quota's insert does) cannot interleave with another.
+        return
+
+
+class Database(ABC):
+    """Where a unit of work comes from; opened and closed by the app's lifespan.
+
+    The unit of work ends (and a write is committed) before the response exists: a failed
+    COMMIT is an error response, never a 201 for a write that did not happen.
+    """
+
+    @abstractmethod
+    def transaction(self) -> AbstractAsyncContextManager[Connection]:
+        """For writes: one transaction, committed when the block ends, rolled back on any error."""
+
+    @abstractmethod
+    def autocommit(self) -> AbstractAsyncContextManager[Connection]:
+        """For reads and one-statement writes: each statement commits on its own (a single
+        statement is atomic), so BEGIN and COMMIT, two round trips, are skipped."""
+
+    @abstractmethod
+    async def ping(self) -> None:
+        """Run `SELECT 1`, or raise."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Close every connection."""
+
+
+class PostgresDatabase(Database):
+    """An asyncpg pool: a transaction for multi-statement writes, autocommit for the rest."""
+
+    def __init__(self, pool: asyncpg.Pool, *, acquire_timeout: float) -> None:
+        self._pool = pool
+        self._acquire_timeout = acquire_timeout
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Connection]:
+        async with self._connection() as connection, connection.transaction():
+            yield PostgresConnection(connection)
+
+    @asynccontextmanager
+    async def autocommit(self) -> AsyncIterator[Connection]:
+        async with self._connection() as connection:
+            yield PostgresConnection(connection)
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
+        # asyncpg replaces a connection the server closed while it sat in the pool (restart,
+        # failover, pg_terminate_backend) instead of handing it out; no ping round trip.
+        # Bounded with asyncio.timeout rather than acquire(timeout=...), which wraps every
+        # acquire in a task of its own even when a connection is free.
+        async with asyncio.timeout(self._acquire_timeout):
+            connection = await self._pool.acquire()
+        try:
+            yield connection
+        finally:
+            await self._pool.release(connection)
+
+    async def ping(self) -> None:
+        async with self._connection() as connection:
+            await connection.fetchval("SELECT 1")
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+
+class SQLAlchemyDatabase(Database):
+    """A SQLAlchemy engine (SQLite): writes in a transaction, reads in autocommit."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        # Made once, as building it is not free.
+        self._reads = engine.execution_options(isolation_level="AUTOCOMMIT")
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Connection]:
+        async with self._engine.begin() as connection:
+            yield SQLAlchemyConnection(connection)
+
+    @asynccontextmanager
+    async def autocommit(self) -> AsyncIterator[Connection]:
+        async with self._reads.connect() as connection:
+            yield SQLAlchemyConnection(connection)
+
+    async def ping(self) -> None:
+        async with self._engine.connect() as connection:
+            await connection.execute(sa.text("SELECT 1"))
+
+    async def close(self) -> None:
+        await self._engine.dispose()
+
+
+UNAVAILABLE_ERRORS = (
+    # OSError covers refused and reset connections and asyncio's timeouts.
+    OSError,
+    sa_exc.TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    # Shutdown, crash recovery, "cannot connect now", a cancelled statement.
+    asyncpg.exceptions.OperatorInterventionError,
+    # Too many connections, out of memory or disk.
+    asyncpg.exceptions.InsufficientResourcesError,
+)
+
+
+def is_database_unavailable(error: Exception) -> bool:
+    """Refused, dropped, timed out or exhausted: the database is away and clients should retry."""
+    if isinstance(error, sa_exc.DBAPIError):
+        return error.connection_invalidated or isinstance(
+            error, sa_exc.OperationalError | sa_exc.InterfaceError
+        )
+    return isinstance(error, UNAVAILABLE_ERRORS)

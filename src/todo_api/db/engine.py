@@ -1,0 +1,107 @@
+"""Engines and pools for the configured database: opened by the lifespan and by migrations."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import asyncpg
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import StaticPool
+
+from todo_api.db.connection import Database, PostgresDatabase, SQLAlchemyDatabase
+
+if TYPE_CHECKING:
+    from todo_api.config import Settings
+    from todo_api.database_url import DatabaseTarget
+
+logger = logging.getLogger(__name__)
+
+
+async def open_database(settings: Settings) -> Database:
+    """The configured database's pool; nothing connects until the first request."""
+    target = settings.database_url.target
+    for note in target.notes:
+        logger.warning(note)
+    if target.is_sqlite:
+        return SQLAlchemyDatabase(create_sqlite_engine(target, settings))
+    url = target.url
+    pool = await asyncpg.create_pool(
+        host=url.host,
+        port=url.port,
+        user=url.username,
+        password=url.password,
+        database=url.database,
+        # Opened on demand, so the service starts (and reports not ready) while the database is away.
+        min_size=0,
+        max_size=settings.db_pool_size + settings.db_max_overflow,
+        max_inactive_connection_lifetime=1800,
+        reset=_keep_session,
+        **postgres_connect_args(target, settings, driver_cache=False),
+    )
+    return PostgresDatabase(pool, acquire_timeout=settings.db_connect_timeout)
+
+
+async def _keep_session(_connection: asyncpg.Connection) -> None:
+    """Nothing to undo when a connection goes back to the pool.
+
+    Requests leave no session state behind (no SET, LISTEN, cursors or session-level locks;
+    the quota lock is transaction-level), so asyncpg's default reset query would cost a round
+    trip on every request for nothing. asyncpg still rolls back an interrupted transaction
+    before calling this, and a connection that fails that is closed, not reused.
+    """
+
+
+def create_engine(settings: Settings) -> AsyncEngine:
+    """A SQLAlchemy engine for the configured database: migrations, and requests on SQLite."""
+    target = settings.database_url.target
+    if target.is_sqlite:
+        return create_sqlite_engine(target, settings)
+    return create_async_engine(
+        target.url,
+        connect_args=postgres_connect_args(target, settings, driver_cache=True),
+        pool_timeout=settings.db_connect_timeout,
+    )
+
+
+def postgres_connect_args(
+    target: DatabaseTarget, settings: Settings, *, driver_cache: bool
+) -> dict[str, Any]:
+    """asyncpg's connection options: timeouts, TLS, a name in pg_stat_activity, prepared statements.
+
+    `driver_cache` adds the option SQLAlchemy's adapter keeps its own statement cache under.
+    """
+    connect_args: dict[str, Any] = {
+        "timeout": settings.db_connect_timeout,
+        "command_timeout": settings.db_command_timeout,
+        "server_settings": {"application_name": "todo-api"},
+    } | target.connect_args
+    if not settings.db_prepared_statements:
+        # Transaction-mode poolers (PgBouncer, Neon's -pooler host) cannot keep them.
+        connect_args["statement_cache_size"] = 0
+        if driver_cache:
+            connect_args["prepared_statement_cache_size"] = 0
+    return connect_args
+
+
+def create_sqlite_engine(target: DatabaseTarget, settings: Settings) -> AsyncEngine:
+    """An aiosqlite engine: WAL, foreign keys on, and one shared connection for :memory:."""
+    in_memory = target.url.database in (None, "", ":memory:")
+    engine = create_async_engine(
+        target.url,
+        connect_args={"timeout": settings.db_command_timeout},
+        # One shared connection keeps an in-memory database alive for the app's lifetime.
+        poolclass=StaticPool if in_memory else None,
+    )
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _configure(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        if not in_memory:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    return engine
