@@ -137,3 +137,21 @@ def test_secret_never_appears_in_repr() -> None:
     assert SECRET not in repr(settings)
     assert "pw-placeholder" not in repr(settings)
     assert isinstance(settings, Settings)
+
+
+def test_logs_are_json_in_production_and_readable_in_development_unless_log_format_says() -> None:
+    production = {"environment": "production", "better_auth_secret": SECRET}
+
+    assert IsolatedSettings().log_json is False
+    assert IsolatedSettings(**production).log_json is True
+    assert IsolatedSettings(log_format="JSON").log_json is True
+    assert IsolatedSettings(**production, log_format="text").log_json is False
+    assert IsolatedSettings(**production, log_format="").log_json is True
+
+
+def test_database_url_is_parsed_once_when_settings_are_read() -> None:
+    settings = IsolatedSettings(database_url="postgres://app:pw-placeholder@db.example/todo?sslmode=require")
+
+    assert settings.database_url.target.url.drivername == "postgresql+asyncpg"
+    assert settings.database_url.target.connect_args == {"ssl": "require"}
+    assert "pw-placeholder" not in repr(settings.database_url)

@@ -1,16 +1,19 @@
-"""The audit log: one JSON line per request, failures as distinct events, and no secrets."""
+"""The audit log: one line per request (JSON for machines, readable for people), failures as
+distinct events, and no secrets."""
 
 from __future__ import annotations
 
 import json
 import logging
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.conftest import SECRET, TokenFactory, make_settings
-from todo_api.logs import JSONFormatter
+from tests.test_cli import run
+from todo_api.logs import ConsoleFormatter, JSONFormatter
 from todo_api.main import create_app
 
 DB_PASSWORD = "placeholder-db-password-7f3a"
@@ -78,3 +81,66 @@ async def test_logs_never_contain_tokens_secrets_or_passwords(
     assert SECRET not in text
     assert DB_PASSWORD not in text
     assert "dXNlcjpodW50ZXIy" not in text
+
+
+def test_access_lines_read_as_the_request_for_people() -> None:
+    record = logging.makeLogRecord(
+        {
+            "name": "todo_api.access",
+            "levelno": logging.INFO,
+            "levelname": "INFO",
+            "msg": "request",
+            "event": "request",
+            "method": "GET",
+            "path": "/api/tasks/{task_id}",
+            "status": 404,
+            "duration_ms": 1.25,
+            "user_id": "alice",
+            "client": None,
+        }
+    )
+
+    line = ConsoleFormatter().format(record)
+
+    assert line.endswith("INFO    todo_api.access: GET /api/tasks/{task_id} 404 1.25 ms user_id=alice")
+    assert "event=" not in line
+    assert "client=" not in line
+
+
+def test_values_with_spaces_are_quoted_for_people() -> None:
+    record = logging.makeLogRecord(
+        {"name": "todo_api.auth", "levelname": "WARNING", "msg": "authentication failed", "reason": "a b"}
+    )
+
+    assert ConsoleFormatter().format(record).endswith('authentication failed reason="a b"')
+
+
+def migrate_in_a_process(directory: Path, **env: str) -> list[str]:
+    """`todo-api migrate` at INFO in a fresh directory: the lines it logged."""
+    result = run("migrate", cwd=directory, LOG_LEVEL="info", **env)
+    assert result.returncode == 0, result.stderr
+    return result.stderr.strip().splitlines()
+
+
+def test_a_development_process_logs_lines_for_people_without_library_chatter(tmp_path: Path) -> None:
+    lines = migrate_in_a_process(tmp_path)
+
+    assert len(lines) == 1, lines
+    assert lines[0].endswith("INFO    todo_api.migrations: database migrated to_revision=0002")
+
+
+def test_a_production_process_logs_one_json_object_per_line(tmp_path: Path) -> None:
+    lines = migrate_in_a_process(tmp_path, ENVIRONMENT="production", BETTER_AUTH_SECRET=SECRET)
+
+    records = [json.loads(line) for line in lines]
+    assert [record["event"] for record in records] == ["database_migrated"]
+    assert records[0]["from_revision"] is None
+    assert records[0]["to_revision"] == "0002"
+    assert records[0]["level"] == "info"
+
+
+def test_log_format_overrides_the_environments_default(tmp_path: Path) -> None:
+    lines = migrate_in_a_process(tmp_path, LOG_FORMAT="json")
+
+    assert json.loads(lines[0])["event"] == "database_migrated"
+    assert migrate_in_a_process(tmp_path, LOG_FORMAT="json") == []  # nothing left to migrate

@@ -65,7 +65,7 @@ def serve(
 ) -> None:
     """Apply migrations (unless MIGRATE_ON_STARTUP=false) and serve the API."""
     settings = _settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, json_lines=settings.log_json)
     # Made once here so every worker process reads the same development secret.
     settings = with_dev_secret(settings)
     if settings.migrate_on_startup:
@@ -95,7 +95,7 @@ def _exit_cleanly(_signum: int, _frame: FrameType | None) -> None:
 def migrate() -> None:
     """Apply database migrations and exit."""
     settings = _settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, json_lines=settings.log_json)
     _migrate(settings)
     typer.echo("todo-api: database is up to date")
 

@@ -41,6 +41,8 @@ class Settings(BaseSettings):
 
     environment: Environment = Environment.DEVELOPMENT
     log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
+    # Unset: JSON lines in production (for a log collector), readable lines in development.
+    log_format: Literal["json", "text"] | None = None
 
     database_url: DatabaseURL = DatabaseURL("sqlite:///todo.db")
     db_pool_size: int = Field(default=10, ge=1, le=200)
@@ -72,9 +74,9 @@ class Settings(BaseSettings):
     # (ON DELETE CASCADE), so deleting a Better Auth user deletes their tasks.
     better_auth_shared_database: bool = False
 
-    @field_validator("log_level", mode="before")
+    @field_validator("log_level", "log_format", mode="before")
     @classmethod
-    def _lowercase_level(cls, value: object) -> object:
+    def _lowercase(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value
 
     @field_validator("database_url", mode="before")
@@ -116,6 +118,7 @@ class Settings(BaseSettings):
         "jwt_issuer",
         "jwt_audience",
         "redis_url",
+        "log_format",
         mode="before",
     )
     @classmethod
@@ -155,6 +158,11 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.environment is Environment.PRODUCTION
+
+    @property
+    def log_json(self) -> bool:
+        """Whether logs are JSON lines (LOG_FORMAT, else production) or lines for people."""
+        return self.log_format == "json" if self.log_format is not None else self.is_production
 
     @property
     def needs_dev_secret(self) -> bool:

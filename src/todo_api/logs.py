@@ -1,4 +1,5 @@
-"""Structured JSON logs, and one access line per request with a request id."""
+"""Logs: one JSON object per line for machines (production), one readable line for people
+(development); and one access line per request, with a request id."""
 
 from __future__ import annotations
 
@@ -14,10 +15,24 @@ from typing import Any
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+access_logger = logging.getLogger("todo_api.access")
 REQUEST_ID_HEADER = "x-request-id"
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 # Attributes every LogRecord has; anything else was passed in `extra` and belongs in the line.
-_RECORD_ATTRIBUTES = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+# uvicorn's `color_message` is its message again, with terminal colour codes.
+_RECORD_ATTRIBUTES = set(vars(logging.makeLogRecord({}))) | {
+    "message",
+    "asctime",
+    "taskName",
+    "color_message",
+}
+# Loggers that speak only of their own set-up at INFO (Alembic names each plugin it loads).
+QUIET_BELOW_WARNING = ("alembic",)
+
+
+def extra_fields(record: logging.LogRecord) -> dict[str, Any]:
+    """What the caller passed in `extra`."""
+    return {key: value for key, value in vars(record).items() if key not in _RECORD_ATTRIBUTES}
 
 
 class JSONFormatter(logging.Formatter):
@@ -30,18 +45,42 @@ class JSONFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        for key, value in vars(record).items():
-            if key not in _RECORD_ATTRIBUTES:
-                line[key] = value
+        line.update(extra_fields(record))
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
         return json.dumps(line, default=str, ensure_ascii=False)
 
 
-def configure_logging(level: str) -> None:
-    """Send every logger, uvicorn's included, to stderr as JSON lines."""
+class ConsoleFormatter(logging.Formatter):
+    """One line for a person at a terminal: time, level, logger, message, then `key=value`s.
+
+    An access line reads as the request it was: `GET /api/tasks/{task_id} 404 1.3 ms`.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        fields = extra_fields(record)
+        fields.pop("event", None)  # the message already says what happened
+        message = record.getMessage()
+        if record.name == access_logger.name and "status" in fields:
+            message = f"{fields.pop('method')} {fields.pop('path')} {fields.pop('status')}"
+            message += f" {fields.pop('duration_ms')} ms"
+        time_of_day = datetime.fromtimestamp(record.created).strftime("%H:%M:%S")
+        details = "".join(f" {key}={_shown(value)}" for key, value in fields.items() if value is not None)
+        line = f"{time_of_day} {record.levelname:<7} {record.name}: {message}{details}"
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return line
+
+
+def _shown(value: object) -> str:
+    text = str(value)
+    return json.dumps(text, ensure_ascii=False) if not text or any(c.isspace() for c in text) else text
+
+
+def configure_logging(level: str, *, json_lines: bool) -> None:
+    """Send every logger, uvicorn's included, to stderr: JSON lines, or readable ones."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JSONFormatter())
+    handler.setFormatter(JSONFormatter() if json_lines else ConsoleFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
@@ -50,14 +89,14 @@ def configure_logging(level: str) -> None:
         logging.getLogger(name).propagate = True
     # Our access line replaces uvicorn's, which would log raw query strings.
     logging.getLogger("uvicorn.access").disabled = True
+    quiet = logging.DEBUG if level.upper() == "DEBUG" else logging.WARNING
+    for name in QUIET_BELOW_WARNING:
+        logging.getLogger(name).setLevel(quiet)
 
 
 def client_address(connection: HTTPConnection) -> str | None:
     """The peer's address as the server saw it (after trusted proxy headers, if enabled)."""
     return connection.client.host if connection.client else None
-
-
-access_logger = logging.getLogger("todo_api.access")
 
 
 class RequestLogMiddleware:

@@ -139,7 +139,7 @@ def create_app(settings: Settings) -> FastAPI:
 def build_app_from_environment() -> FastAPI:
     """The app `uvicorn todo_api.main:app` serves: settings from the environment and `.env`."""
     settings = load_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, json_lines=settings.log_json)
     return create_app(settings)
 
 

@@ -49,10 +49,10 @@ NOW = sa.bindparam("now", type_=UTCDateTime())
 OWNED = (columns.id == sa.bindparam("task_id", type_=sa.Integer), columns.user_id == OWNER)
 # Toggling flips completed and pending; un-completing a completed task makes it pending, and
 # leaves other statuses (already not completed) as they are.
-COMPLETED = sa.literal(TaskStatus.COMPLETED.value)
 IS_COMPLETED = columns.status == TaskStatus.COMPLETED.value
 TOGGLED = sa.case((IS_COMPLETED, TaskStatus.PENDING.value), else_=TaskStatus.COMPLETED.value)
 UNCOMPLETED = sa.case((IS_COMPLETED, TaskStatus.PENDING.value), else_=columns.status)
+STATUS_FOR_COMPLETED = {None: TOGGLED, True: sa.literal(TaskStatus.COMPLETED.value), False: UNCOMPLETED}
 
 GET_TASK = Query(sa.select(*TASK_COLUMNS).where(*OWNED))
 TASK_EXISTS = Query(sa.select(columns.id).where(*OWNED))
@@ -61,7 +61,7 @@ SET_COMPLETION = {
     completed: Query(
         sa.update(task_table).where(*OWNED).values(status=status, updated_at=NOW).returning(*TASK_COLUMNS)
     )
-    for completed, status in ((None, TOGGLED), (True, COMPLETED), (False, UNCOMPLETED))
+    for completed, status in STATUS_FOR_COMPLETED.items()
 }
 CREATE_TASK = Query(
     sa.insert(task_table)
@@ -145,8 +145,8 @@ async def list_tasks(
     filtered = status != "all"
     matching: dict[str, Any] = {"owner": user_id} | ({"wanted": status} if filtered else {})
     async with database.autocommit() as connection:
-        page = matching | {"limit": limit, "offset": offset}
-        rows = await connection.fetch(_page_query(sort, filtered), page)
+        paging = {"limit": limit, "offset": offset}
+        rows = await connection.fetch(_page_query(sort, filtered), matching | paging)
         if len(rows) < limit and (rows or offset == 0):
             # A short page is the last one, so the total is known without counting.
             return TaskPage(items=rows, total=offset + len(rows))

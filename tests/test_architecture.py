@@ -1,0 +1,134 @@
+"""The layout holds: imports form no circle, features sit above the infrastructure, and the
+core (services, token verification, the database layer) runs without the web framework."""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).parents[1] / "src" / "todo_api"
+# Modules that compose the app: nothing may import them.
+COMPOSERS = {"todo_api.main", "todo_api.cli"}
+FEATURES = ("todo_api.tasks",)
+FRAMEWORK = ("fastapi", "starlette")
+FRAMEWORK_FREE = [
+    "todo_api.tasks.service",
+    "todo_api.tokens",
+    "todo_api.errors",
+    "todo_api.db.connection",
+    "todo_api.db.engine",
+    "todo_api.database_url",
+]
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imported_names(path: Path) -> set[str]:
+    """Every module this file imports, wherever the import stands (lazy and typing-only too)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Our modules, each with the modules of ours it imports."""
+    files = {module_name(path): path for path in PACKAGE.rglob("*.py") if "versions" not in path.parts}
+    return {
+        name: {target for target in imported_names(path) if target in files} for name, path in files.items()
+    }
+
+
+def is_within(module: str, package: str) -> bool:
+    return module == package or module.startswith(package + ".")
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    done: set[str] = set()
+    path: list[str] = []
+
+    def visit(module: str) -> list[str] | None:
+        if module in path:
+            return [*path[path.index(module) :], module]
+        if module in done:
+            return None
+        path.append(module)
+        for target in sorted(graph[module]):
+            if cycle := visit(target):
+                return cycle
+        path.pop()
+        done.add(module)
+        return None
+
+    for module in sorted(graph):
+        if cycle := visit(module):
+            return cycle
+    return None
+
+
+def test_the_graph_is_read_from_the_code() -> None:
+    graph = import_graph()
+
+    assert "todo_api.db.connection" in graph["todo_api.tasks.service"]
+    assert "todo_api.database_url" in graph["todo_api.config"]
+
+
+def test_imports_form_no_circle() -> None:
+    assert find_cycle(import_graph()) is None
+
+
+def test_a_planted_circle_would_be_found() -> None:
+    graph = import_graph()
+    graph["todo_api.database_url"] = graph["todo_api.database_url"] | {"todo_api.config"}
+
+    assert find_cycle(graph) == ["todo_api.config", "todo_api.database_url", "todo_api.config"]
+
+
+def test_nothing_imports_the_modules_that_compose_the_app() -> None:
+    importers = {
+        (module, target)
+        for module, targets in import_graph().items()
+        for target in targets & COMPOSERS
+        if module not in COMPOSERS
+    }
+
+    assert importers == set()
+
+
+@pytest.mark.parametrize("feature", FEATURES)
+def test_infrastructure_never_imports_a_feature(feature: str) -> None:
+    upward = {
+        (module, target)
+        for module, targets in import_graph().items()
+        if not is_within(module, feature) and module not in COMPOSERS
+        for target in targets
+        if is_within(target, feature)
+    }
+
+    assert upward == set()
+
+
+@pytest.mark.parametrize("module", FRAMEWORK_FREE)
+def test_the_core_runs_without_the_web_framework(module: str) -> None:
+    # A fresh interpreter: what importing the module really loads, through everything it imports.
+    probe = f"import json, sys, {module}; print(json.dumps(sorted(sys.modules)))"
+    loaded = json.loads(
+        subprocess.run(
+            [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+        ).stdout
+    )
+
+    assert module in loaded
+    assert [name for name in loaded if name.split(".")[0] in FRAMEWORK] == []
