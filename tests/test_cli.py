@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -119,14 +120,14 @@ def test_migrate_creates_a_sqlite_database(tmp_path: Path) -> None:
     assert (tmp_path / "todo.db").exists()
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    """`todo-api serve` in a fresh directory, with no configuration at all."""
+@contextmanager
+def serving(directory: Path, **env: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """`todo-api serve` in `directory`, once it answers /health; killed if still running after."""
     port = free_port()
     process = subprocess.Popen(
         [TODO_API, "serve", "--port", str(port)],
-        cwd=tmp_path,
-        env=clean_env(),
+        cwd=directory,
+        env=clean_env(**env),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -148,6 +149,13 @@ def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
         if process.poll() is None:
             process.kill()
             process.communicate()
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """`todo-api serve` in a fresh directory, with no configuration at all."""
+    with serving(tmp_path) as server:
+        yield server
 
 
 def test_serve_works_with_zero_configuration(

@@ -18,13 +18,15 @@ from todo_api.config import (
 )
 
 
-def test_defaults_are_development_with_a_local_sqlite_file(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No setting of the developer's (variables or a .env in the working directory) leaks in."""
     monkeypatch.chdir(tmp_path)
-    for name in ("DATABASE_URL", "ENVIRONMENT", "BETTER_AUTH_SECRET", "BETTER_AUTH_URL", "JWKS_URL"):
-        monkeypatch.delenv(name, raising=False)
+    for name in Settings.model_fields:
+        monkeypatch.delenv(name.upper(), raising=False)
 
+
+def test_defaults_are_development_with_a_local_sqlite_file() -> None:
     settings = load_settings()
 
     assert settings.environment is Environment.DEVELOPMENT
@@ -33,8 +35,6 @@ def test_defaults_are_development_with_a_local_sqlite_file(
 
 
 def test_environment_and_dotenv_are_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("CORS_ORIGINS", raising=False)
     (tmp_path / ".env").write_text(
         "CORS_ORIGINS=http://localhost:3000, https://app.example/\nLOG_LEVEL=WARNING\n"
     )

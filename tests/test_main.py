@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import gc
+import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 from tests.conftest import SECRET
 from todo_api.config import Settings
@@ -44,9 +46,47 @@ def test_a_worker_without_redis_loads_neither_alembic_nor_the_redis_client() -> 
 
 
 async def test_objects_built_at_start_up_are_kept_out_of_garbage_collection(settings: Settings) -> None:
-    gc.unfreeze()  # whatever earlier tests froze
+    app = create_app(settings, freeze_at_start_up=True)
+    try:
+        async with app.router.lifespan_context(app):
+            frozen = gc.get_freeze_count()
+    finally:
+        gc.unfreeze()  # give this test process its heap back
+
+    assert frozen > 10_000
+
+
+async def test_an_app_built_for_tests_leaves_the_heap_alone(settings: Settings) -> None:
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         frozen = gc.get_freeze_count()
 
-    assert frozen > 10_000
+    assert frozen == 0
+
+
+def test_the_served_app_freezes_its_start_up_objects(tmp_path: Path) -> None:
+    probe = textwrap.dedent(
+        """
+        import asyncio, gc
+        from todo_api.main import build_app_from_environment
+
+        async def main():
+            app = build_app_from_environment()
+            async with app.router.lifespan_context(app):
+                print(gc.get_freeze_count())
+
+        asyncio.run(main())
+        """
+    )
+    env = {"PATH": os.environ["PATH"], "BETTER_AUTH_SECRET": SECRET, "DATABASE_URL": "sqlite:///:memory:"}
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        cwd=tmp_path,
+        env=env,
+    )
+
+    assert int(result.stdout) > 10_000

@@ -141,3 +141,20 @@ async def test_invalid_list_parameters_are_400_naming_the_allowed_values(
 
 def _link_target(link: str) -> str:
     return link.split(";", maxsplit=1)[0].strip().removeprefix("<").removesuffix(">")
+
+
+@pytest.mark.parametrize(
+    ("offset", "limit", "next_offset"), [(0, 3, 3), (1, 2, 3), (2, 2, None), (3, 1, None), (0, 4, None)]
+)
+async def test_next_link_stops_exactly_where_the_tasks_end(
+    api: TaskApi, offset: int, limit: int, next_offset: int | None
+) -> None:
+    await _seed(api)  # four tasks
+
+    response = await api.list("alice", offset=offset, limit=limit)
+
+    assert response.headers["x-total-count"] == "4"
+    if next_offset is None:
+        assert "link" not in response.headers
+    else:
+        assert f"offset={next_offset}" in _link_target(response.headers["link"])
