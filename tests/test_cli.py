@@ -240,14 +240,17 @@ def test_sigterm_lets_an_in_flight_request_finish_then_exits_0(
     port = int(base_url.rsplit(":", 1)[1])
 
     with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
-        # Headers now, body later: the request is in flight when SIGTERM arrives.
+        # Headers now, body later. The server answers "100 Continue" once the app asks for the
+        # body, so the request is known to be in flight when SIGTERM arrives.
         connection.sendall(
             b"POST /api/tasks HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
-            + f"Authorization: Bearer {token}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+            + f"Authorization: Bearer {token}\r\nContent-Length: {len(body)}\r\n".encode()
+            + b"Expect: 100-continue\r\n\r\n"
         )
-        time.sleep(0.3)
+        interim = connection.recv(65536)
+        assert interim == b"HTTP/1.1 100 Continue\r\n\r\n", interim
         process.send_signal(signal.SIGTERM)
-        time.sleep(0.5)
+        wait_until_refused(port)  # shutdown has begun: no new connections
         connection.sendall(body)
         # The server closes the connection after answering, so read until it does.
         chunks = []
@@ -259,6 +262,18 @@ def test_sigterm_lets_an_in_flight_request_finish_then_exits_0(
     assert reply.startswith("HTTP/1.1 201"), reply
     assert "sent across a shutdown" in reply
     assert process.returncode == 0
+
+
+def wait_until_refused(port: int, within: float = 30) -> None:
+    """Poll until nothing accepts connections on `port` any more."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        except OSError:
+            return
+        time.sleep(0.05)  # polling, not ordering: the loop ends on the event itself
+    pytest.fail(f"port {port} still accepts connections")
 
 
 @pytest.mark.postgres
