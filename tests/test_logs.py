@@ -107,12 +107,19 @@ def test_access_lines_read_as_the_request_for_people() -> None:
     assert "client=" not in line
 
 
-def test_values_with_spaces_are_quoted_for_people() -> None:
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [("a b", '"a b"'), ("x\nWARNING forged", '"x\\nWARNING forged"'), ("\x1b[2J", '"\\u001b[2J"')],
+)
+def test_values_that_are_not_one_plain_word_are_quoted_for_people(value: str, shown: str) -> None:
     record = logging.makeLogRecord(
-        {"name": "todo_api.auth", "levelname": "WARNING", "msg": "authentication failed", "reason": "a b"}
+        {"name": "todo_api.auth", "levelname": "WARNING", "msg": "authentication failed", "reason": value}
     )
 
-    assert ConsoleFormatter().format(record).endswith('authentication failed reason="a b"')
+    line = ConsoleFormatter().format(record)
+
+    assert line.endswith(f"authentication failed reason={shown}")
+    assert "\n" not in line
 
 
 def migrate_in_a_process(directory: Path, **env: str) -> list[str]:

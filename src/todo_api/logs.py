@@ -73,8 +73,9 @@ class ConsoleFormatter(logging.Formatter):
 
 
 def _shown(value: object) -> str:
+    # Quoted (control characters escaped) unless plainly one word, so no value can forge a line.
     text = str(value)
-    return json.dumps(text, ensure_ascii=False) if not text or any(c.isspace() for c in text) else text
+    return text if text and text.isprintable() and " " not in text else json.dumps(text)
 
 
 def configure_logging(level: str, *, json_lines: bool) -> None:

@@ -76,7 +76,7 @@ def create_app(settings: Settings, *, freeze_at_start_up: bool = False) -> FastA
         http = httpx.AsyncClient(timeout=settings.jwks_timeout, follow_redirects=False)
         rate_limiter = build_rate_limiter(settings)
         install_state(
-            app.state,
+            app,
             AppState(
                 settings=settings,
                 database=database,

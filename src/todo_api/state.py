@@ -11,7 +11,7 @@ from starlette.requests import HTTPConnection
 from todo_api.db.connection import Database
 
 if TYPE_CHECKING:
-    from starlette.datastructures import State
+    from starlette.applications import Starlette
 
     from todo_api.config import Settings
     from todo_api.ratelimit import RateLimiter
@@ -34,9 +34,9 @@ def app_state(connection: HTTPConnection) -> AppState:
     return state
 
 
-def install_state(app_state_holder: State, state: AppState) -> None:
+def install_state(app: Starlette, state: AppState) -> None:
     """Make `state` what `app_state` returns for this app's requests."""
-    app_state_holder.todo_api = state
+    app.state.todo_api = state
 
 
 async def get_database(connection: HTTPConnection) -> Database:
