@@ -109,6 +109,11 @@ def token(
     settings = with_dev_secret(_settings())
     if settings.better_auth_secret is None:
         _fail("no BETTER_AUTH_SECRET is configured, so no HS256 token can be signed", code=2)
+    if ttl > settings.token_max_lifetime:
+        _fail(
+            f"--ttl {ttl} is over TOKEN_MAX_LIFETIME ({settings.token_max_lifetime} s), "
+            "so the service would refuse the token"
+        )
     typer.echo(_token_for(settings, settings.better_auth_secret.get_secret_value(), sub, ttl))
 
 
@@ -126,11 +131,17 @@ def _print_banner(settings: Settings, host: str, port: int) -> None:
     typer.echo(f"todo-api: API docs at http://{shown_host}:{port}/docs", err=True)
     if settings.is_production or settings.better_auth_secret is None:
         return
-    token = _token_for(settings, settings.better_auth_secret.get_secret_value(), DEMO_USER, DEMO_TOKEN_TTL)
+    ttl = min(DEMO_TOKEN_TTL, settings.token_max_lifetime)
+    token = _token_for(settings, settings.better_auth_secret.get_secret_value(), DEMO_USER, ttl)
     typer.echo(
-        f"todo-api: development token for '{DEMO_USER}' (valid 24 h; paste into Authorize):\n{token}",
+        f"todo-api: development token for '{DEMO_USER}' "
+        f"(valid {_duration(ttl)}; paste into Authorize):\n{token}",
         err=True,
     )
+
+
+def _duration(seconds: int) -> str:
+    return f"{seconds // 3600} h" if seconds % 3600 == 0 else f"{seconds // 60} min"
 
 
 def main() -> None:

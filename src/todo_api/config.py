@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
     token_cache_size: int = Field(default=10_000, ge=0)
+    # The longest a token may live (`exp` - `iat`), so a leaked key cannot mint lasting tokens.
+    token_max_lifetime: int = Field(default=24 * 3600, ge=60, le=30 * 24 * 3600)
 
     cors_origins: Annotated[list[str], NoDecode] = []
 
@@ -146,14 +148,45 @@ class Settings(BaseSettings):
             )
         return self
 
+    @model_validator(mode="after")
+    def _production_pins_jwks_tokens(self) -> Self:
+        # Better Auth signs more than access tokens with its keys; iss and aud tell them apart.
+        if self.is_production and self.jwks_endpoint is not None:
+            missing = [
+                name
+                for name, value in (("JWT_ISSUER", self.jwks_issuer), ("JWT_AUDIENCE", self.jwks_audience))
+                if value is None
+            ]
+            if missing:
+                raise ValueError(
+                    f"production with JWKS_URL needs {' and '.join(missing)} (or BETTER_AUTH_URL, "
+                    "which sets both), so that only tokens meant for this API are accepted"
+                )
+        return self
+
     @property
     def jwks_endpoint(self) -> str | None:
         """The JWKS document's URL, derived from Better Auth's base URL unless given."""
         if self.jwks_url is not None:
             return str(self.jwks_url)
         if self.better_auth_url is not None:
-            return str(self.better_auth_url).rstrip("/") + "/api/auth/jwks"
+            return f"{self.better_auth_base_url}/api/auth/jwks"
         return None
+
+    @property
+    def better_auth_base_url(self) -> str | None:
+        """BETTER_AUTH_URL as Better Auth writes it into `iss` and `aud` (no trailing slash)."""
+        return str(self.better_auth_url).rstrip("/") if self.better_auth_url is not None else None
+
+    @property
+    def jwks_issuer(self) -> str | None:
+        """The `iss` a JWKS-signed token must carry: JWT_ISSUER, else Better Auth's default."""
+        return self.jwt_issuer or self.better_auth_base_url
+
+    @property
+    def jwks_audience(self) -> str | None:
+        """The `aud` a JWKS-signed token must carry: JWT_AUDIENCE, else Better Auth's default."""
+        return self.jwt_audience or self.better_auth_base_url
 
     @property
     def is_production(self) -> bool:

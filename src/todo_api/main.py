@@ -46,6 +46,9 @@ def build_token_verifier(settings: Settings, http: httpx.AsyncClient) -> TokenVe
         jwks=jwks,
         issuer=settings.jwt_issuer,
         audience=settings.jwt_audience,
+        jwks_issuer=settings.jwks_issuer,
+        jwks_audience=settings.jwks_audience,
+        max_lifetime=settings.token_max_lifetime,
         cache=VerifiedTokenCache(settings.token_cache_size) if settings.token_cache_size else None,
     )
 

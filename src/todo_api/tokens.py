@@ -1,4 +1,5 @@
-"""Bearer token verification: HS256 with the shared secret, or a Better Auth key by `kid`.
+"""Bearer token verification: HS256 with the shared secret, or a Better Auth key by `kid`,
+held to one strict profile (see SECURITY.md's token table).
 
 Framework-free on purpose: it takes a token string and returns the verified subject or
 raises, so it can be tested and reused without HTTP.
@@ -6,126 +7,43 @@ raises, so it can be tested and reused without HTTP.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import logging
 import time
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import jwt
 
-logger = logging.getLogger(__name__)
+from todo_api.jwks import ASYMMETRIC_ALGORITHMS, InvalidToken, JWKSCache, KeysUnavailable
 
 MAX_TOKEN_BYTES = 8 * 1024
 MAX_SUBJECT_LENGTH = 255
 CLOCK_LEEWAY_SECONDS = 30
 SYMMETRIC_ALGORITHM = "HS256"
-# Algorithms Better Auth can sign with. A JWKS key is only ever used with its own one.
-ASYMMETRIC_ALGORITHMS = frozenset({"EdDSA", "ES256", "ES512", "RS256", "PS256"})
+DEFAULT_MAX_LIFETIME_SECONDS = 24 * 3600
+# `typ` values of a token meant as an access token (compared case-insensitively, RFC 7515
+# §4.1.9); Better Auth's other JWTs signed with the same keys, such as its session-cache
+# cookie, name themselves otherwise.
+ACCESS_TOKEN_TYPES = frozenset({"jwt", "at+jwt"})
 
-
-class InvalidToken(Exception):
-    """The token is not acceptable; the message is safe to show the client."""
-
-
-class KeysUnavailable(Exception):
-    """The token names a key we do not have and the JWKS endpoint cannot be reached."""
+__all__ = [
+    "InvalidToken",
+    "JWKSCache",
+    "KeysUnavailable",
+    "TokenVerifier",
+    "VerifiedToken",
+    "VerifiedTokenCache",
+    "create_token",
+]
 
 
 @dataclass(frozen=True, slots=True)
 class VerifiedToken:
     subject: str
     expires_at: float
-
-
-class JWKSCache:
-    """Better Auth's public keys by `kid`: fetched without blocking, cached, refetched on demand.
-
-    An unknown `kid` triggers a refetch (key rotation), but at most once per
-    `refetch_interval`, so a flood of forged `kid`s cannot turn into a flood of requests.
-    """
-
-    def __init__(
-        self,
-        url: str,
-        http: httpx.AsyncClient,
-        *,
-        cache_seconds: float = 300.0,
-        refetch_interval: float = 10.0,
-    ) -> None:
-        self.url = url
-        self._http = http
-        self._cache_seconds = cache_seconds
-        self._refetch_interval = refetch_interval
-        self._keys: dict[str, jwt.PyJWK] = {}
-        self._fetched_at: float | None = None
-        self._attempted_at: float | None = None
-        self._last_fetch_failed = False
-        self._lock = asyncio.Lock()
-
-    async def get_key(self, kid: str) -> jwt.PyJWK:
-        """The key with this `kid`, refreshing the set when it is stale or lacks the kid."""
-        key = self._keys.get(kid)
-        if key is not None and not self._is_stale():
-            return key
-        await self._refresh()
-        key = self._keys.get(kid)
-        if key is not None:
-            return key
-        if self._last_fetch_failed:
-            raise KeysUnavailable("signing keys are unavailable")
-        raise InvalidToken("unknown signing key")
-
-    def _is_stale(self) -> bool:
-        return self._fetched_at is None or time.monotonic() - self._fetched_at > self._cache_seconds
-
-    async def _refresh(self) -> None:
-        async with self._lock:
-            now = time.monotonic()
-            if self._attempted_at is not None and now - self._attempted_at < self._refetch_interval:
-                return
-            self._attempted_at = now
-            try:
-                keys = await self._fetch()
-            except (httpx.HTTPError, ValueError) as exc:
-                # Keys already cached stay usable: an issuer outage must not log everyone out.
-                self._last_fetch_failed = True
-                logger.warning(
-                    "could not fetch signing keys",
-                    extra={"event": "jwks_fetch_failed", "jwks_url": self.url, "error": type(exc).__name__},
-                )
-                return
-            self._keys = keys
-            self._fetched_at = now
-            self._last_fetch_failed = False
-
-    async def _fetch(self) -> dict[str, jwt.PyJWK]:
-        response = await self._http.get(self.url, headers={"Accept": "application/json"})
-        response.raise_for_status()
-        document = response.json()
-        if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
-            raise ValueError("JWKS document has no 'keys' list")
-        return _usable_keys(document["keys"])
-
-
-def _usable_keys(entries: list[Any]) -> dict[str, jwt.PyJWK]:
-    """Public signing keys with a kid; a key we cannot use is skipped, not fatal."""
-    keys: dict[str, jwt.PyJWK] = {}
-    for entry in entries:
-        if not isinstance(entry, dict) or not isinstance(entry.get("kid"), str):
-            continue
-        if entry.get("use", "sig") != "sig" or "d" in entry:
-            continue
-        try:
-            key = jwt.PyJWK(entry)
-        except jwt.PyJWTError:
-            continue
-        # A symmetric ("oct") key in a public document would let anyone forge tokens.
-        if key.algorithm_name in ASYMMETRIC_ALGORITHMS:
-            keys[entry["kid"]] = key
-    return keys
+    # The JWKS key that signed it (None for HS256), so a cached token dies with its key.
+    key_id: str | None = None
 
 
 class VerifiedTokenCache:
@@ -158,7 +76,12 @@ class VerifiedTokenCache:
 
 
 class TokenVerifier:
-    """Verify bearer tokens against the configured secret and/or JWKS."""
+    """Verify bearer tokens against the configured secret and/or JWKS.
+
+    `issuer` and `audience` apply to every token; `jwks_issuer` and `jwks_audience` (by
+    default the same) to tokens signed by a JWKS key, which Better Auth also uses for JWTs
+    that are not meant for this API.
+    """
 
     def __init__(
         self,
@@ -167,6 +90,9 @@ class TokenVerifier:
         jwks: JWKSCache | None,
         issuer: str | None = None,
         audience: str | None = None,
+        jwks_issuer: str | None = None,
+        jwks_audience: str | None = None,
+        max_lifetime: float = DEFAULT_MAX_LIFETIME_SECONDS,
         cache: VerifiedTokenCache | None = None,
     ) -> None:
         if secret is None and jwks is None:
@@ -174,8 +100,11 @@ class TokenVerifier:
         self._cache = cache
         self._secret = secret
         self._jwks = jwks
-        self._issuer = issuer
-        self._audience = audience
+        self._expected = {
+            SYMMETRIC_ALGORITHM: (issuer, audience),
+            "jwks": (jwks_issuer or issuer, jwks_audience or audience),
+        }
+        self._max_lifetime = max_lifetime
 
     async def verify(self, token: str) -> VerifiedToken:
         """Return the token's subject and expiry, or raise InvalidToken / KeysUnavailable."""
@@ -185,15 +114,21 @@ class TokenVerifier:
             return await self._verify(token)
         key = self._cache.key(token)
         cached = self._cache.get(key)
-        if cached is not None:
-            # A cached token is only as good as its expiry, checked with the same leeway.
-            if time.time() <= cached.expires_at + CLOCK_LEEWAY_SECONDS:
-                return cached
+        if cached is None:
+            verified = await self._verify(token)
+            self._cache.put(key, verified)
+            return verified
+        try:
+            # A cached token is only as good as its expiry (checked with the same leeway) and
+            # its signing key: once a refresh of the key set drops the key, the token is refused.
+            if time.time() > cached.expires_at + CLOCK_LEEWAY_SECONDS:
+                raise InvalidToken("token expired")
+            if cached.key_id is not None and self._jwks is not None:
+                await self._jwks.get_key(cached.key_id)
+        except InvalidToken:
             self._cache.discard(key)
-            raise InvalidToken("token expired")
-        verified = await self._verify(token)
-        self._cache.put(key, verified)
-        return verified
+            raise
+        return cached
 
     async def _verify(self, token: str) -> VerifiedToken:
         try:
@@ -203,16 +138,20 @@ class TokenVerifier:
         except jwt.PyJWTError:
             # Well-formed but unacceptable: an unknown `crit` extension, a non-string `kid`...
             raise InvalidToken("unsupported token header") from None
-        key, algorithm = await self._key_for(header)
+        typ = header.get("typ")
+        if typ is not None and (not isinstance(typ, str) or typ.lower() not in ACCESS_TOKEN_TYPES):
+            raise InvalidToken("not an access token")
+        key, algorithm, key_id = await self._key_for(header)
+        issuer, audience = self._expected[SYMMETRIC_ALGORITHM if key_id is None else "jwks"]
         try:
             claims = jwt.decode(
                 token,
                 key,
                 algorithms=[algorithm],
-                issuer=self._issuer,
-                audience=self._audience,
+                issuer=issuer,
+                audience=audience,
                 leeway=CLOCK_LEEWAY_SECONDS,
-                options={"require": ["exp", "sub"], "verify_aud": self._audience is not None},
+                options={"require": ["exp", "sub"], "verify_aud": audience is not None},
             )
         except jwt.ExpiredSignatureError:
             raise InvalidToken("token expired") from None
@@ -230,12 +169,27 @@ class TokenVerifier:
             raise InvalidToken("subject must be a string") from None
         except jwt.PyJWTError:
             raise InvalidToken("invalid token") from None
-        return VerifiedToken(subject=_check_subject(claims["sub"]), expires_at=float(claims["exp"]))
+        expires_at = self._check_lifetime(claims)
+        return VerifiedToken(subject=_check_subject(claims["sub"]), expires_at=expires_at, key_id=key_id)
 
-    async def _key_for(self, header: dict[str, Any]) -> tuple[Any, str]:
+    def _check_lifetime(self, claims: dict[str, Any]) -> float:
+        """`exp` (and `iat`, if sent) as whole seconds, at most `max_lifetime` apart."""
+        expires_at, issued_at = claims["exp"], claims.get("iat")
+        # PyJWT takes "123" or 1.5 for a time; a token of ours never carries either.
+        if type(expires_at) is not int or (issued_at is not None and type(issued_at) is not int):
+            raise InvalidToken("'exp' and 'iat' must be whole seconds")
+        start = issued_at if issued_at is not None else time.time()
+        if expires_at - start > self._max_lifetime:
+            raise InvalidToken("token lifetime too long")
+        return float(expires_at)
+
+    async def _key_for(self, header: dict[str, Any]) -> tuple[Any, str, str | None]:
+        """The key, its algorithm and (for a JWKS key) its id."""
         algorithm = header.get("alg")
+        if not isinstance(algorithm, str):
+            raise InvalidToken("algorithm not allowed")
         if algorithm == SYMMETRIC_ALGORITHM and self._secret is not None:
-            return self._secret, algorithm
+            return self._secret, algorithm, None
         if algorithm in ASYMMETRIC_ALGORITHMS and self._jwks is not None:
             kid = header.get("kid")
             if not isinstance(kid, str) or not kid:
@@ -244,16 +198,18 @@ class TokenVerifier:
             # The key decides the algorithm; a header claiming another one is refused.
             if key.algorithm_name != algorithm:
                 raise InvalidToken("algorithm does not match key")
-            return key, algorithm
+            return key, algorithm, kid
         raise InvalidToken("algorithm not allowed")
 
 
 def _check_subject(subject: str) -> str:
-    if not subject:
-        raise InvalidToken("empty subject")
     if len(subject) > MAX_SUBJECT_LENGTH:
         raise InvalidToken("subject too long")
-    if "\x00" in subject:
+    if not subject:
+        raise InvalidToken("empty subject")
+    # A user id someone can see: no control, format or surrogate character (which could forge a
+    # log line, hide in a path, or fail to encode for the database), and not only spaces.
+    if subject.isspace() or any(unicodedata.category(character)[0] == "C" for character in subject):
         raise InvalidToken("invalid subject")
     return subject
 

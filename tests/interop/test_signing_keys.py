@@ -28,7 +28,7 @@ from tests.interop.service_driver import TodoService
 
 pytestmark = pytest.mark.interop
 
-# The service's allowance for clock skew (security.CLOCK_LEEWAY_SECONDS) is 30 s; an
+# The service's allowance for clock skew (tokens.CLOCK_LEEWAY_SECONDS) is 30 s; an
 # issuer whose tokens expire two minutes before they are issued is well past it.
 ALREADY_EXPIRED = "2 minutes ago"
 
@@ -147,3 +147,19 @@ def test_better_auth_outage_keeps_cached_keys_working_and_never_gives_500(
         assert response.json() == {"detail": "Cannot verify the token right now, retry shortly"}
         assert int(response.headers["Retry-After"]) > 0
     assert unseen_after_recovery == 200
+
+
+def test_better_auth_url_alone_pins_iss_and_aud_to_what_better_auth_writes(
+    issuer: BetterAuthIssuer, module_services: ServiceFactory, alice: BetterAuthUser
+) -> None:
+    # No JWT_ISSUER / JWT_AUDIENCE: the defaults taken from BETTER_AUTH_URL must be Better Auth's own.
+    settings = {key: value for key, value in jwks_settings(issuer).items() if not key.startswith("JWT_")}
+    service = module_services(settings)
+    token = issuer.jwt(alice.session)
+    claims = jwt.decode(token, options={"verify_signature": False})
+
+    with service.client(token) as api:
+        response = api.get("/api/tasks")
+
+    assert response.status_code == 200, response.text
+    assert (claims["iss"], claims["aud"]) == (issuer.base_url, issuer.base_url)
