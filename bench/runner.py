@@ -251,7 +251,7 @@ class Runner:
             )
             result["memory"] = server.memory_kib()
         say(
-            f"{mode:5} {kind:7} (log {log_level}): {result['rps']:7.0f} req/s  p50 {result['p50_ms']:6.2f} ms  "
+            f"{mode:5} {kind:7} (log {log_level}): {result['rps']:7.0f} 2xx/s  p50 {result['p50_ms']:6.2f} ms  "
             f"p99 {result['p99_ms']:6.2f} ms  non-2xx {result['non_2xx']}  socket errors {result['socket_errors']}"
         )
         return result
@@ -298,7 +298,7 @@ class Runner:
             if completed.returncode != 0:
                 raise RuntimeError(f"open-loop load failed: {completed.stderr.strip()[-2000:]}")
             result: dict[str, Any] = json.loads(completed.stdout)
-            result |= meter.stop(result["requests"])
+            result |= meter.stop(result["ok_requests"])
         say(
             f"fixed {kind:7}: {result['achieved_rps']:.0f} 2xx/s  p50 {result['p50_ms']:.2f} ms  "
             f"p99 {result['p99_ms']:.2f} ms  p99.9 {result['p99_9_ms']:.2f} ms  "
