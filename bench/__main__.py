@@ -19,7 +19,7 @@ Uses PostgreSQL at BENCH_DATABASE_URL (default: postgresql://postgres@127.0.0.1:
 the database named there is only used to CREATE/DROP others). DROPS AND RECREATES the databases
 named by --database and --database + "_template". Installs wrk from Debian's package if missing.
 Writes bench/results/latest.json and latest.md; --update-docs also rewrites the results section
-of docs/performance.md.
+of docs/performance.md. Rate limits are off for the service; a failed contract check stops the run.
 """
 
 
@@ -39,7 +39,7 @@ def parse_options(argv: list[str] | None = None) -> tuple[Options, bool]:
         "--repeat",
         type=int,
         default=1,
-        help="closed-loop runs per server and workload, alternating; the median is reported (default 1)",
+        help="runs per server and workload, alternating; medians are reported (default 1)",
     )
     parser.add_argument(
         "--rate", type=float, default=200.0, help="req/s offered by the fixed-rate run (default 200)"

@@ -1,16 +1,21 @@
 """The ceiling: the task API on bare Starlette + asyncpg + PyJWT + orjson, same contract as the service.
 
 It keeps every check that matters to a client (HS256 with `exp` and `sub` required, owner-scoped
-statements, 404 for another user's task, title/description validation, X-Total-Count, Location)
-and drops everything else (ORM, sessions, transactions around single statements, request logs),
-so the gap between it and the service is what the service's layers cost.
+statements, 404 for another user's task, title/description validation, the per-user task quota,
+X-Total-Count, Location) and the service's framework-free choices: verified tokens cached until
+they expire, no reset query when a connection goes back to the pool, and the same statements and
+round trips per request (create: BEGIN, the quota lock, the quota-checked insert, COMMIT).
+What it drops is the framework and the service's own layers (FastAPI, dependencies, schemas,
+middleware, request logs), so the gap between it and the service is what those cost.
 Run: `python -m bench.ceiling --port 8001` with DATABASE_URL and BETTER_AUTH_SECRET set.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -33,6 +38,9 @@ MAX_TITLE = 200
 MAX_DESCRIPTION = 10_000
 MAX_ID = 2**31 - 1
 LEEWAY_SECONDS = 30
+# The service's defaults for TOKEN_CACHE_SIZE and MAX_TASKS_PER_USER.
+TOKEN_CACHE_SIZE = 10_000
+DEFAULT_MAX_TASKS = 10_000
 TOGGLE = "CASE WHEN status = 'completed' THEN 'pending' ELSE 'completed' END"
 UNCOMPLETE = "CASE WHEN status = 'completed' THEN 'pending' ELSE status END"
 
@@ -70,8 +78,38 @@ def unauthorized(detail: str, *, token_sent: bool = True) -> ApiError:
     return ApiError(401, detail, {"WWW-Authenticate": challenge})
 
 
+class TokenCache:
+    """Verified tokens until they expire, as the service keeps them: keyed by a digest, bounded,
+    expiry re-checked on every hit."""
+
+    def __init__(self, max_entries: int = TOKEN_CACHE_SIZE) -> None:
+        self._max_entries = max_entries
+        self._entries: dict[bytes, tuple[str, float]] = {}
+
+    @staticmethod
+    def key(token: str) -> bytes:
+        return hashlib.blake2b(token.encode(), digest_size=16).digest()
+
+    def subject(self, key: bytes) -> str | None:
+        """The cached subject; an entry past its expiry is dropped and the token refused."""
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        subject, expires_at = entry
+        if time.time() > expires_at + LEEWAY_SECONDS:
+            del self._entries[key]
+            raise unauthorized("Invalid token: token expired")
+        return subject
+
+    def put(self, key: bytes, subject: str, expires_at: float) -> None:
+        if len(self._entries) >= self._max_entries:
+            for stale in list(self._entries)[: max(1, self._max_entries // 10)]:
+                del self._entries[stale]
+        self._entries[key] = (subject, expires_at)
+
+
 def caller(request: Request) -> str:
-    """The verified `sub` of the bearer token (HS256, `exp` and `sub` required)."""
+    """The verified `sub` of the bearer token (HS256, `exp` and `sub` required), cached."""
     header = request.headers.get("authorization")
     scheme, _, token = (header or "").partition(" ")
     if scheme.lower() != "bearer" or not token:
@@ -79,6 +117,11 @@ def caller(request: Request) -> str:
         raise unauthorized(reason, token_sent=False)
     if len(token) > 8 * 1024:
         raise unauthorized("Invalid token: token too large")
+    cache: TokenCache = request.app.state.tokens
+    key = cache.key(token)
+    cached = cache.subject(key)
+    if cached is not None:
+        return cached
     try:
         claims = jwt.decode(
             token,
@@ -92,6 +135,7 @@ def caller(request: Request) -> str:
     subject = claims["sub"]
     if not isinstance(subject, str) or not subject or len(subject) > 255 or "\x00" in subject:
         raise unauthorized("Invalid token: invalid subject")
+    cache.put(key, subject, float(claims["exp"]))
     return subject
 
 
@@ -206,15 +250,28 @@ async def create_task(request: Request) -> Response:
     user = caller(request)
     title, description, status = creation(await json_body(request))
     now = datetime.now(UTC)
-    row = await request.app.state.pool.fetchrow(
-        f"INSERT INTO task (user_id, title, description, status, created_at, updated_at)"
-        f" VALUES ($1, $2, $3, $4, $5, $5) RETURNING {COLUMNS}",
-        user,
-        title,
-        description,
-        status,
-        now,
-    )
+    pool: asyncpg.Pool = request.app.state.pool
+    async with pool.acquire() as connection, connection.transaction():
+        # The service's quota: one user's creates queue on a transaction-level lock, and the
+        # insert happens only while the user is under the limit.
+        await connection.fetchval(
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"task quota {user}"
+        )
+        row = await connection.fetchrow(
+            "INSERT INTO task (user_id, title, description, status, created_at, updated_at)"
+            " SELECT $1::varchar, $2, $3, $4, $5, $5"
+            " WHERE (SELECT count(*) FROM task WHERE user_id = $1::varchar) < $6"
+            f" RETURNING {COLUMNS}",
+            user,
+            title,
+            description,
+            status,
+            now,
+            request.app.state.max_tasks,
+        )
+    if row is None:
+        limit = request.app.state.max_tasks
+        raise ApiError(409, f"Task limit reached: a user may keep at most {limit} tasks")
     return json_response(task_json(row), 201, {"Location": f"{request.url.path}/{row['id']}"})
 
 
@@ -243,7 +300,7 @@ async def complete_task(request: Request) -> Response:
         datetime.now(UTC),
     )
     if row is None:
-        raise ApiError(404, "Task not found")
+        await missed_write(request, user)
     return json_response(task_json(row))
 
 
@@ -253,8 +310,17 @@ async def delete_task(request: Request) -> Response:
         "DELETE FROM task WHERE id = $1 AND user_id = $2 RETURNING id", task_id(request), user
     )
     if deleted is None:
-        raise ApiError(404, "Task not found")
+        await missed_write(request, user)
     return Response(status_code=204)
+
+
+async def missed_write(request: Request, user: str) -> None:
+    """A write matched nothing. The service then asks whether the task exists (to tell 404 from
+    412); the ceiling asks too, so a miss costs both the same round trips."""
+    await request.app.state.pool.fetchval(
+        "SELECT id FROM task WHERE id = $1 AND user_id = $2", task_id(request), user
+    )
+    raise ApiError(404, "Task not found")
 
 
 async def health(_request: Request) -> Response:
@@ -266,13 +332,20 @@ async def api_error(_request: Request, error: Exception) -> Response:
     return json_response({"detail": error.detail}, error.status, error.headers)
 
 
+async def keep_session(_connection: asyncpg.Connection) -> None:
+    """No reset query on release, as in the service: requests leave no session state behind
+    (asyncpg still rolls back an interrupted transaction first)."""
+
+
 @asynccontextmanager
 async def lifespan(app: Starlette) -> AsyncIterator[None]:
     # As many connections as the service's pool may open (pool size + overflow).
     size = int(os.environ.get("DB_POOL_SIZE", "10")) + int(os.environ.get("DB_MAX_OVERFLOW", "10"))
     app.state.secret = os.environ["BETTER_AUTH_SECRET"]
+    app.state.max_tasks = int(os.environ.get("MAX_TASKS_PER_USER", DEFAULT_MAX_TASKS))
+    app.state.tokens = TokenCache()
     async with asyncpg.create_pool(
-        os.environ["DATABASE_URL"], min_size=1, max_size=size, command_timeout=10
+        os.environ["DATABASE_URL"], min_size=1, max_size=size, command_timeout=10, reset=keep_session
     ) as pool:
         app.state.pool = pool
         yield

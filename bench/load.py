@@ -151,11 +151,14 @@ def percentile(ordered: list[float], fraction: float) -> float:
 def summary(outcome: Outcome, *, rate: float, seconds: float) -> dict[str, object]:
     """The numbers the report uses, latencies in milliseconds."""
     ordered = sorted(outcome.latencies)
+    ok = sum(count for status, count in outcome.statuses.items() if status.startswith("2"))
     return {
         "offered_rps": rate,
         "seconds": seconds,
         "requests": len(ordered),
-        "achieved_rps": len(ordered) / seconds,
+        "ok_requests": ok,
+        # Only 2xx answers count as achieved: a fast error is not throughput.
+        "achieved_rps": ok / seconds,
         "p50_ms": percentile(ordered, 0.50) * 1000,
         "p90_ms": percentile(ordered, 0.90) * 1000,
         "p99_ms": percentile(ordered, 0.99) * 1000,

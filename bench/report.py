@@ -7,6 +7,9 @@ import math
 from pathlib import Path
 from typing import Any
 
+from bench.runs import is_void
+from bench.targets import targets, verdict
+
 # docs/performance.md keeps two generated sections: the default run's and the latest --scale run's.
 MAIN_SECTION = "results"
 SCALE_SECTION = "scale"
@@ -16,100 +19,31 @@ def _ms(value: float) -> str:
     return "n/a" if value is None or math.isnan(value) else f"{value:.1f}" if value >= 10 else f"{value:.2f}"
 
 
-def _rps(run: dict[str, Any]) -> str:
-    runs = run.get("rps_all_runs", [])
+def _all(run: dict[str, Any], key: str) -> list[float]:
+    return [each[key] for each in run.get("all_runs", [])]
+
+
+def _rps(run: dict[str, Any], key: str = "rps") -> str:
+    """The median 2xx answers per second, with the range over the runs when there were several."""
+    runs = _all(run, key)
     spread = f" ({min(runs):.0f}–{max(runs):.0f})" if len(runs) > 1 else ""
-    return f"{run['rps']:.0f}{spread}"
+    return f"{run[key]:.0f}{spread}"
 
 
 def _errors(run: dict[str, Any]) -> str:
     return f"{run['non_2xx']} / {run['socket_errors']}"
 
 
-BUSY_MACHINE_PERCENT = 25
-
-
-def _target(target: str, goal: str, measured: str | None, met: bool | None) -> dict[str, Any]:
-    return {"target": target, "goal": goal, "measured": measured, "met": met}
-
-
-def _contention(*runs: dict[str, Any]) -> str:
-    """A warning to put beside a number measured while other jobs used the machine."""
-    other = max(run.get("other_cpu_percent", 0.0) for run in runs)
-    return f" (other jobs used {other:.0f}% CPU meanwhile)" if other > BUSY_MACHINE_PERCENT else ""
-
-
-def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
-    """The issue's targets with what this run measured; `met` is None when not measured."""
-    rows: list[dict[str, Any]] = []
-    for workload in ("list", "mixed"):
-        pair = results.get("closed_loop", {}).get(workload, {})
-        ratio = pair.get("ratio")
-        measured = (
-            None
-            if ratio is None
-            else (
-                f"{ratio:.2f}; CPU per request {pair['cpu_ratio']:.2f}{_contention(pair['service'], pair['ceiling'])}"
-            )
-        )
-        rows.append(
-            _target(
-                f"{workload}: service / ceiling throughput",
-                ">= 0.60",
-                measured,
-                None if ratio is None else ratio >= 0.6,
-            )
-        )
-    fixed = results.get("fixed_rate", {}).get("service")
-    rate = results["settings"]["rate"]
-    rows.append(
-        _target(
-            f"p99 at {rate:.0f} req/s offered (mixed)",
-            "< 20 ms",
-            None if fixed is None else f"{fixed['p99_ms']:.1f} ms{_contention(fixed)}",
-            None if fixed is None else fixed["p99_ms"] < 20,
-        )
-    )
-    cost = results.get("jwt", {}).get("service_verify_us")
-    rows.append(
-        _target(
-            "JWT verification per request",
-            "< 20 µs",
-            None if cost is None else f"{cost:.1f} µs",
-            None if cost is None else cost < 20,
-        )
-    )
-    scale = results.get("scale")
-    if scale:
-        p50 = scale["first_page"]["service"]["p50_ms"]
-        rows.append(
-            _target("1M rows: first page of the 10k-task user, p50", "< 10 ms", f"{p50:.1f} ms", p50 < 10)
-        )
-        rows.append(
-            _target(
-                "1M rows: index-only plan for that page",
-                "Index Only Scan",
-                scale["page_scan"],
-                scale["page_scan"] == "Index Only Scan",
-            )
-        )
-    rss = results.get("memory", {}).get("service")
-    rows.append(
-        _target(
-            "service RSS per worker after mixed",
-            "< 120 MB",
-            None if rss is None else f"{rss['rss_kib'] / 1024:.0f} MiB",
-            None if rss is None else rss["rss_kib"] * 1024 < 120e6,
-        )
-    )
-    return rows
+def _marked(text: str, *runs: dict[str, Any]) -> str:
+    """`text`, marked void when any of `runs` had failed requests."""
+    return f"**void** {text}" if any(is_void(run) for run in runs) else text
 
 
 def _closed_loop_table(results: dict[str, Any]) -> list[str]:
     columns = (
         "Workload",
         "Server",
-        "req/s",
+        "2xx req/s",
         "p50 ms",
         "p99 ms",
         "Errors (non-2xx / socket)",
@@ -122,16 +56,23 @@ def _closed_loop_table(results: dict[str, Any]) -> list[str]:
         for name in ("service", "ceiling"):
             run = pair.get(name)
             if run:
+                rps, p50, p99 = (
+                    _marked(text, run) for text in (_rps(run), _ms(run["p50_ms"]), _ms(run["p99_ms"]))
+                )
+                cpu = (
+                    _marked(f"{run[key]:.0f}", run)
+                    for key in ("server_cpu_us_per_request", "postgres_cpu_us_per_request")
+                )
                 lines.append(
-                    f"| {workload} | {name} | {_rps(run)} | {_ms(run['p50_ms'])} | {_ms(run['p99_ms'])} "
-                    f"| {_errors(run)} | {run['server_cpu_us_per_request']:.0f} "
-                    f"| {run['postgres_cpu_us_per_request']:.0f} "
+                    f"| {workload} | {name} | {rps} | {p50} | {p99} | {_errors(run)} | {' | '.join(cpu)} "
                     f"| {run['other_cpu_percent']:.0f} |"
                 )
         if pair.get("ratio") is not None:
+            both = (pair["service"], pair["ceiling"])
+            ratio = _marked(f"**{pair['ratio']:.2f}**", *both)
+            cpu_ratio = _marked(f"**{pair['cpu_ratio']:.2f}**", *both)
             lines.append(
-                f"| **{workload}** | **service / ceiling** | **{pair['ratio']:.2f}** | | | "
-                f"| **{pair['cpu_ratio']:.2f}** (ceiling ÷ service) | | |"
+                f"| **{workload}** | **service / ceiling** | {ratio} | | | | {cpu_ratio} (ceiling ÷ service) | | |"
             )
     return lines
 
@@ -144,22 +85,40 @@ def _fixed_rate_table(results: dict[str, Any]) -> list[str]:
         "",
         (
             f"Open-loop fixed rate, `mixed`, {results['settings']['rate']:.0f} req/s offered for "
-            f"{results['settings']['fixed_seconds']:.0f} s (latency from each request's scheduled start):"
+            f"{results['settings']['fixed_seconds']:.0f} s (latency from each request's scheduled start; "
+            "max and generator lag are the worst run's):"
         ),
         "",
-        "| Server | achieved req/s | p50 ms | p99 ms | p99.9 ms | max ms | Errors (non-2xx / socket) "
+        "| Server | achieved 2xx req/s | p50 ms | p99 ms | p99.9 ms | max ms | Errors (non-2xx / socket) "
         + "| Other CPU % | Generator lag ms |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, run in fixed.items():
-        runs = run.get("p99_ms_all_runs", [])
+        runs = _all(run, "p99_ms")
         spread = f" ({', '.join(_ms(value) for value in runs)})" if len(runs) > 1 else ""
+        figures = (
+            f"{run['achieved_rps']:.0f}",
+            _ms(run["p50_ms"]),
+            _ms(run["p99_ms"]) + spread,
+            _ms(run["p99_9_ms"]),
+            _ms(run["max_ms"]),
+        )
         lines.append(
-            f"| {name} | {run['achieved_rps']:.0f} | {_ms(run['p50_ms'])} | {_ms(run['p99_ms'])}{spread} "
-            f"| {_ms(run['p99_9_ms'])} | {_ms(run['max_ms'])} | {_errors(run)} | {run['other_cpu_percent']:.0f} "
-            f"| {_ms(run['max_send_lag_ms'])} |"
+            f"| {name} | {' | '.join(_marked(figure, run) for figure in figures)} | {_errors(run)} "
+            f"| {run['other_cpu_percent']:.0f} | {_ms(run['max_send_lag_ms'])} |"
         )
     return lines
+
+
+def _log_verdict(logs: dict[str, Any], repeat: int) -> str:
+    """What the end-to-end difference between the two log levels can be said to show."""
+    if logs.get("void"):
+        return "void: requests failed in these runs"
+    if repeat < 2:
+        return "one run each, so there is no spread to judge the difference against"
+    if logs.get("runs_overlap"):
+        return f"the {repeat} runs of each overlap, so the difference is within this machine's noise"
+    return f"the {repeat} runs of each do not overlap"
 
 
 def _notes(results: dict[str, Any]) -> list[str]:
@@ -174,75 +133,62 @@ def _notes(results: dict[str, Any]) -> list[str]:
     logs = results.get("log_cost")
     if logs:
         service_cpu = results["closed_loop"]["list"]["service"]["server_cpu_us_per_request"]
-        repeat = results["settings"].get("repeat", 1)
-        verdict = (
-            "the runs' req/s ranges overlap, so the difference is within this machine's noise"
-            if logs.get("runs_overlap") and repeat > 1
-            else "single runs: compare with care"
-        )
+        verdict_text = _log_verdict(logs, results["settings"].get("repeat", 1))
         lines.append(
             f"- Access logs: one JSON access line costs {logs['access_line_us']:.1f} µs in-process (the service's "
             f"formatter, to a file), {100 * logs['access_line_us'] / service_cpu:.1f}% of the server CPU a `list` "
-            f"request takes. Measured end to end, `list` at `LOG_LEVEL=info` ran at {logs['info_rps']:.0f} req/s "
-            f"against {logs['warning_rps']:.0f} at `warning` ({logs['change_percent']:+.0f}%; {verdict})."
+            f"request takes. Measured end to end, `list` at `LOG_LEVEL=info` ran at {logs['info_rps']:.0f} 2xx "
+            f"req/s against {logs['warning_rps']:.0f} at `warning` ({logs['change_percent']:+.0f}%; {verdict_text})."
         )
     jwt_cost = results.get("jwt")
     if jwt_cost:
         lines.append(
-            f"- Token verification in-process (best of 7 passes over every token; median in brackets): the "
-            f"service's `TokenVerifier.verify` {jwt_cost['service_verify_us']:.1f} µs "
-            f"({jwt_cost['service_verify_median_us']:.1f}), a bare `jwt.decode` {jwt_cost['bare_decode_us']:.1f} µs "
-            f"({jwt_cost['bare_decode_median_us']:.1f}); a token's first use (full verification, then "
-            f"cached until it expires) {jwt_cost.get('service_verify_first_use_us', float('nan')):.1f} µs."
+            "- Token verification in-process (best of 7 passes over every token; median in brackets): the "
+            f"service's `TokenVerifier.verify` on a token's first use (signature checked, then cached until "
+            f"it expires) {jwt_cost['service_first_use_us']:.1f} µs ({jwt_cost['service_first_use_median_us']:.1f}), "
+            f"on a repeat use (cache hit) {jwt_cost['service_cached_us']:.1f} µs "
+            f"({jwt_cost['service_cached_median_us']:.1f}); a bare `jwt.decode` {jwt_cost['bare_decode_us']:.1f} µs "
+            f"({jwt_cost['bare_decode_median_us']:.1f})."
         )
-    checks = results.get("checks", {})
-    if checks:
-        failed = [
-            f"{server}: {name}"
-            for server, named in checks.get("results", {}).items()
-            for name, ok in named.items()
-            if not ok
-        ]
-        same = "identical" if checks.get("same_list_json") else "DIFFERENT"
+    if results.get("checks"):
+        # A failed check stops the run, so a report exists only when every check passed.
         lines.append(
-            f"- Contract checks before loading: {'all passed' if not failed else 'FAILED ' + '; '.join(failed)}; "
-            f"the list JSON of both servers was {same}."
+            "- Contract checks before loading: all passed; the list JSON of both servers was identical."
         )
+    return lines
+
+
+def _targets_lines(rows: list[dict[str, Any]]) -> list[str]:
+    lines = ["", "| Target (from the issue) | Goal | Measured | Met |", "|---|---|---|---|"]
+    for row in rows:
+        lines.append(f"| {row['target']} | {row['goal']} | {row['measured'] or 'n/a'} | {verdict(row)} |")
     return lines
 
 
 def _targets_table(results: dict[str, Any]) -> list[str]:
-    lines = ["", "| Target (from the issue) | Goal | Measured | Met |", "|---|---|---|---|"]
-    for row in targets(results):
-        met = "not measured" if row["met"] is None else "yes" if row["met"] else "**no**"
-        lines.append(f"| {row['target']} | {row['goal']} | {row['measured'] or 'n/a'} | {met} |")
-    return lines
+    return _targets_lines(targets(results))
 
 
 def _scale_section(results: dict[str, Any]) -> list[str]:
     scale = results.get("scale")
     if not scale:
         return []
-    first = scale["first_page"]
     lines = [
         "",
         f"#### {scale['rows']:,} rows: first page of the user with {scale['heavy_tasks']:,} tasks",
         "",
         "One connection, sequential requests (`GET /api/tasks`, 100 rows, plus the count for `X-Total-Count`):",
         "",
-        "| Server | req/s | p50 ms | p99 ms | Other CPU % |",
-        "|---|---:|---:|---:|---:|",
+        "| Server | 2xx req/s | p50 ms | p99 ms | Errors (non-2xx / socket) | Other CPU % |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
-    for name, run in first.items():
+    for name, run in scale["first_page"].items():
+        figures = (_rps(run), _ms(run["p50_ms"]), _ms(run["p99_ms"]))
         lines.append(
-            f"| {name} | {run['rps']:.0f} | {_ms(run['p50_ms'])} | {_ms(run['p99_ms'])} | {run['other_cpu_percent']:.0f} |"
+            f"| {name} | {' | '.join(_marked(figure, run) for figure in figures)} | {_errors(run)} "
+            f"| {run['other_cpu_percent']:.0f} |"
         )
-    lines += ["", "| Target (from the issue) | Goal | Measured | Met |", "|---|---|---|---|"]
-    for row in targets(results):
-        if row["target"].startswith("1M rows"):
-            lines.append(
-                f"| {row['target']} | {row['goal']} | {row['measured']} | {'yes' if row['met'] else '**no**'} |"
-            )
+    lines += _targets_lines([row for row in targets(results) if row["target"].startswith("1M rows")])
     for title, key in (("page query", "explain_page"), ("count query", "explain_count")):
         lines += ["", f"`EXPLAIN (ANALYZE, BUFFERS)` of the service's {title}:", "", "```", scale[key], "```"]
     return lines
@@ -266,7 +212,7 @@ def _header(results: dict[str, Any]) -> list[str]:
     settings = results["settings"]
     dataset = results["dataset"]
     repeat = settings.get("repeat", 1)
-    runs = f"median of {repeat} runs (range in brackets), " if repeat > 1 else ""
+    runs = f"median of {repeat} alternating runs (range in brackets), " if repeat > 1 else ""
     return [
         (
             f"Measured {results['generated_at']} on {machine['cpu_model']}, {machine['cores']} cores, "
@@ -278,7 +224,8 @@ def _header(results: dict[str, Any]) -> list[str]:
             f"Data: {dataset['rows']:,} tasks ({dataset['description']}); load: {settings['connections']} "
             f"connections, {runs}{settings['duration']:.0f} s per run after {settings['warmup']:.0f} s of warm-up, "
             f"each request as the next of {dataset['load_users']:,} users; database restored from a template "
-            "before every run."
+            "before every run; rate limits off. Errors count over all runs; a figure measured while any "
+            "request failed is marked void."
         ),
         "",
     ]

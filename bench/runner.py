@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import secrets
@@ -11,7 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -19,15 +20,19 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 
 from bench import checks, db, jwtcost, logcost, machine, pyspy, seed
 from bench.cpu import CpuMeter
 from bench.load import read_users
+from bench.runs import combine, runs_overlap
 from bench.servers import REPO, Server, start_ceiling, start_service
 from bench.wrk import ensure_wrk, run_wrk, wrk_version
 
 KINDS = ("service", "ceiling")
 WORKLOADS = ("list", "mixed", "fixed", "info")
+# The service's default quota, given to both servers explicitly so they enforce the same one.
+MAX_TASKS_PER_USER = 10_000
 
 
 @dataclass(frozen=True)
@@ -143,8 +148,14 @@ class Runner:
         }
 
     def env(self, log_level: str) -> dict[str, str]:
-        """The servers' environment; settings that would change token checks are cleared."""
+        """The servers' environment; settings that would change token checks are cleared.
+
+        Rate limits are off: the load sends far more than one user's allowance per minute (the
+        `--scale` first page is one user on one connection), so with them on it would measure 429s.
+        """
         return os.environ | {
+            "RATE_LIMIT_ENABLED": "false",
+            "MAX_TASKS_PER_USER": str(MAX_TASKS_PER_USER),
             "DATABASE_URL": self.run_url,
             "BETTER_AUTH_SECRET": self.secret,
             "ENVIRONMENT": "production",
@@ -165,14 +176,32 @@ class Runner:
         server = start(self.env(log_level), self.logs / f"{kind}-{tag}.log", self.server_pin)
         try:
             if kind not in self.check_results:
-                users = read_users(self.load_file)
-                results, body = checks.run_checks(server.url, users[0], users[1], self.secret)
-                self.check_results[kind], self.check_bodies[kind] = results, body
-                if not all(results.values()):
-                    say(f"{kind} failed contract checks: {[name for name, ok in results.items() if not ok]}")
+                self.check_contract(kind, server)
             yield server
         finally:
             server.stop()
+
+    def check_contract(self, kind: str, server: Server) -> None:
+        """The contract checks on `kind`; any failure, or lists that differ, stops the run."""
+        users = read_users(self.load_file)
+        try:
+            results, body = checks.run_checks(server.url, users[0], users[1], self.secret)
+        except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+            # An answer the checks cannot even read (not JSON, a missing field) is a failure too.
+            raise checks.ContractBroken(
+                f"bench: {kind} broke the contract checks ({type(exc).__name__}: {exc}); stopping. "
+                f"Its log: {server.log}"
+            ) from exc
+        self.check_results[kind], self.check_bodies[kind] = results, body
+        checks.require_passed(kind, results)
+        if (
+            len(self.check_bodies) == len(KINDS)
+            and self.check_bodies["service"] != self.check_bodies["ceiling"]
+        ):
+            raise checks.ContractBroken(
+                "bench: the service and the ceiling returned different list JSON for the same user; "
+                "stopping, as one of them would be measured doing different work"
+            )
 
     def wrk_load(
         self, server: Server, mode: str, seconds: float, *, connections: int, load_file: Path
@@ -191,7 +220,8 @@ class Runner:
                 pin=self.load_pin,
             )
         )
-        return result | meter.stop(result["requests"])
+        # CPU per 2xx answer, the same requests req/s counts.
+        return result | meter.stop(result["ok_requests"])
 
     def warm(
         self, server: Server, mode: str, load_file: Path | None = None, connections: int | None = None
@@ -221,24 +251,28 @@ class Runner:
             )
             result["memory"] = server.memory_kib()
         say(
-            f"{mode:5} {kind:7} (log {log_level}): {result['rps']:7.0f} req/s  p50 {result['p50_ms']:6.2f} ms  "
+            f"{mode:5} {kind:7} (log {log_level}): {result['rps']:7.0f} 2xx/s  p50 {result['p50_ms']:6.2f} ms  "
             f"p99 {result['p99_ms']:6.2f} ms  non-2xx {result['non_2xx']}  socket errors {result['socket_errors']}"
         )
         return result
 
-    def repeated(self, mode: str, variants: dict[str, tuple[str, str]]) -> dict[str, dict[str, Any]]:
-        """`options.repeat` rounds over variants (label: (kind, log level)), alternating within a round,
-        so drift on a shared machine hits all alike; per label the median-req/s run and every run's req/s."""
-        runs: dict[str, list[dict[str, Any]]] = {label: [] for label in variants}
+    def alternating(self, measurements: dict[str, Callable[[], dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+        """`options.repeat` rounds over the measurements, alternating within a round so drift on a
+        shared machine hits all alike; per label the runs combined (medians, errors summed)."""
+        runs: dict[str, list[dict[str, Any]]] = {label: [] for label in measurements}
         for _ in range(self.options.repeat):
-            for label, (kind, log_level) in variants.items():
-                runs[label].append(self.closed_loop(kind, mode, log_level))
-        chosen = {}
-        for label, label_runs in runs.items():
-            ordered = sorted(label_runs, key=lambda run: run["rps"])
-            all_rps = [round(run["rps"], 1) for run in label_runs]
-            chosen[label] = ordered[len(ordered) // 2] | {"rps_all_runs": all_rps}
-        return chosen
+            for label, measure in measurements.items():
+                runs[label].append(measure())
+        return {label: combine(label_runs) for label, label_runs in runs.items()}
+
+    def repeated(self, mode: str, variants: dict[str, tuple[str, str]]) -> dict[str, dict[str, Any]]:
+        """Closed-loop runs of `mode` for each variant (label: (kind, log level)), alternating."""
+        return self.alternating(
+            {
+                label: functools.partial(self.closed_loop, kind, mode, log_level)
+                for label, (kind, log_level) in variants.items()
+            }
+        )
 
     def fixed_rate(self, kind: str) -> dict[str, Any]:
         """The open-loop generator at `options.rate` req/s of `mixed`, in its own process."""
@@ -264,26 +298,30 @@ class Runner:
             if completed.returncode != 0:
                 raise RuntimeError(f"open-loop load failed: {completed.stderr.strip()[-2000:]}")
             result: dict[str, Any] = json.loads(completed.stdout)
-            result |= meter.stop(result["requests"])
+            result |= meter.stop(result["ok_requests"])
         say(
-            f"fixed {kind:7}: {result['achieved_rps']:.0f} req/s  p50 {result['p50_ms']:.2f} ms  "
+            f"fixed {kind:7}: {result['achieved_rps']:.0f} 2xx/s  p50 {result['p50_ms']:.2f} ms  "
             f"p99 {result['p99_ms']:.2f} ms  p99.9 {result['p99_9_ms']:.2f} ms  "
             f"errors {result['non_2xx']}/{result['socket_errors']}"
         )
         return result
 
     def fixed_rates(self) -> dict[str, dict[str, Any]]:
-        """`options.repeat` alternating fixed-rate rounds; per server the run with the median p99."""
-        runs: dict[str, list[dict[str, Any]]] = {kind: [] for kind in KINDS}
-        for _ in range(self.options.repeat):
-            for kind in KINDS:
-                runs[kind].append(self.fixed_rate(kind))
-        chosen = {}
-        for kind, kind_runs in runs.items():
-            ordered = sorted(kind_runs, key=lambda run: run["p99_ms"])
-            all_p99 = [round(run["p99_ms"], 2) for run in kind_runs]
-            chosen[kind] = ordered[len(ordered) // 2] | {"p99_ms_all_runs": all_p99}
-        return chosen
+        """Alternating fixed-rate runs of both servers."""
+        return self.alternating({kind: functools.partial(self.fixed_rate, kind) for kind in KINDS})
+
+    def first_page(self, kind: str) -> dict[str, Any]:
+        """The heavy user's first page, requested over one connection, one request at a time."""
+        with self.server(kind, "first-page") as server:
+            self.warm(server, "list", self.heavy_file, connections=1)
+            result = self.wrk_load(
+                server, "list", self.options.duration, connections=1, load_file=self.heavy_file
+            )
+        say(
+            f"first page of the heavy user, {kind}: p50 {result['p50_ms']:.2f} ms  "
+            f"non-2xx {result['non_2xx']}  socket errors {result['socket_errors']}"
+        )
+        return result
 
     def scale_checks(self) -> dict[str, Any]:
         """The 10k-task user's first page: plans, and latency on one sequential connection."""
@@ -293,14 +331,7 @@ class Runner:
         asyncio.run(db.recreate_database(self.admin_url, self.options.database, template=self.template))
         explain_page = asyncio.run(db.explain(self.run_url, page_sql, user_id, 100, 0))
         explain_count = asyncio.run(db.explain(self.run_url, count_sql, user_id))
-        first_page: dict[str, Any] = {}
-        for kind in KINDS:
-            with self.server(kind, "first-page") as server:
-                self.warm(server, "list", self.heavy_file, connections=1)
-                first_page[kind] = self.wrk_load(
-                    server, "list", self.options.duration, connections=1, load_file=self.heavy_file
-                )
-            say(f"first page of the heavy user, {kind}: p50 {first_page[kind]['p50_ms']:.2f} ms")
+        first_page = self.alternating({kind: functools.partial(self.first_page, kind) for kind in KINDS})
         return {
             "rows": self.dataset.total_tasks,
             "heavy_tasks": self.dataset.heavy_tasks,
@@ -369,7 +400,8 @@ class Runner:
             closed[mode] = self.repeated(mode, variants)
             service, ceiling = closed[mode]["service"], closed[mode]["ceiling"]
             closed[mode]["ratio"] = service["rps"] / max(ceiling["rps"], 1e-9)
-            # CPU per request moves far less than req/s when other jobs share the machine.
+            # From the median CPU per request of each server's runs: it moves far less than req/s
+            # when other jobs share the machine.
             closed[mode]["cpu_ratio"] = ceiling["server_cpu_us_per_request"] / max(
                 service["server_cpu_us_per_request"], 1e-9
             )
@@ -384,8 +416,8 @@ class Runner:
                 "info_rps": info["rps"],
                 "change_percent": 100 * (info["rps"] / warning_rps - 1),
                 "info_run": info,
-                "runs_overlap": min(info["rps_all_runs"]) <= max(closed["list"]["service"]["rps_all_runs"])
-                and min(closed["list"]["service"]["rps_all_runs"]) <= max(info["rps_all_runs"]),
+                "runs_overlap": runs_overlap(info, closed["list"]["service"]),
+                "void": info["void"] or closed["list"]["service"]["void"],
             } | logcost.measure()
         if "fixed" in workloads:
             results["fixed_rate"] = self.fixed_rates()

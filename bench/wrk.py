@@ -16,9 +16,14 @@ MARKER = "BENCH_JSON "
 
 @dataclass(frozen=True)
 class LoadResult:
-    """One load run: throughput, latency percentiles (ms), statuses and failures."""
+    """One load run: throughput, latency percentiles (ms), statuses and failures.
+
+    `requests` counts every answer, `ok_requests` the 2xx ones; `rps` is 2xx answers per second,
+    so a server that answers fast with errors does not look fast.
+    """
 
     requests: int
+    ok_requests: int
     seconds: float
     rps: float
     p50_ms: float
@@ -104,17 +109,19 @@ def parse(raw: dict[str, object]) -> LoadResult:
     statuses = raw["statuses"]
     assert isinstance(latency, dict) and isinstance(errors, dict) and isinstance(statuses, dict)
     seconds = int(str(raw["duration_us"])) / 1e6
-    requests = int(str(raw["requests"]))
+    counts = {str(code): int(count) for code, count in sorted(statuses.items())}
+    ok = sum(count for code, count in counts.items() if code.startswith("2"))
     return LoadResult(
-        requests=requests,
+        requests=int(str(raw["requests"])),
+        ok_requests=ok,
         seconds=seconds,
-        rps=requests / seconds if seconds else 0.0,
+        rps=ok / seconds if seconds else 0.0,
         p50_ms=latency["p50"] / 1000,
         p90_ms=latency["p90"] / 1000,
         p99_ms=latency["p99"] / 1000,
         p99_9_ms=latency["p99_9"] / 1000,
         max_ms=latency["max"] / 1000,
-        statuses={str(code): int(count) for code, count in sorted(statuses.items())},
-        non_2xx=sum(int(count) for code, count in statuses.items() if not str(code).startswith("2")),
+        statuses=counts,
+        non_2xx=sum(count for code, count in counts.items() if not code.startswith("2")),
         socket_errors=sum(int(errors[key]) for key in ("connect", "read", "write", "timeout")),
     )
