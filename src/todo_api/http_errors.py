@@ -4,6 +4,7 @@ traceback, SQL or driver text ever reaches a client."""
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
@@ -22,6 +23,12 @@ from todo_api.errors import AppError, BadRequest, NotFound, ServiceUnavailable
 from todo_api.logs import client_address
 
 logger = logging.getLogger(__name__)
+
+MAX_ECHOED_CHARACTERS = 200
+MAX_ECHOED_ITEMS = 20
+MAX_ECHOED_DEPTH = 4
+# Fields whose value is never echoed back in a 422, whatever feature declares them.
+SECRET_FIELDS = frozenset({"password", "new_password", "current_password", "token", "secret"})
 
 
 class ErrorDetail(BaseModel):
@@ -101,14 +108,36 @@ def describe_query_errors(request: Request, errors: Sequence[Mapping[str, Any]])
 
 def _public_errors(errors: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     # Keep FastAPI's {loc, msg, type, input} list; drop `ctx` (may hold exception objects) and
-    # `url`, and encode `input` as FastAPI does (it can be raw bytes).
-    # A body that is not JSON arrives as bytes, possibly not UTF-8: show it as text.
-    public = [{k: v for k, v in err.items() if k in ("loc", "msg", "type", "input")} for err in errors]
-    return cast(list[dict[str, Any]], jsonable_encoder(public, custom_encoder={bytes: _bytes_as_text}))
+    # `url`. The echoed `input` is cut short (a 900 kB body must not come back as a 900 kB
+    # error) and made renderable: JSON can spell NaN and lone surrogates, which JSON responses
+    # cannot carry.
+    public = []
+    for err in errors:
+        entry = {key: err[key] for key in ("type", "loc", "msg") if key in err}
+        if "input" in err and not any(str(part).lower() in SECRET_FIELDS for part in err.get("loc", ())):
+            entry["input"] = _echoable(err["input"])
+        public.append(entry)
+    return cast(list[dict[str, Any]], jsonable_encoder(public))
 
 
-def _bytes_as_text(value: bytes) -> str:
-    return value.decode("utf-8", errors="replace")
+def _echoable(value: Any, depth: int = 0) -> Any:
+    """`value` as a short, renderable echo: strings cut, containers trimmed, odd numbers as text."""
+    if isinstance(value, bytes):
+        # A body that is not JSON arrives as bytes, possibly not UTF-8: show it as text.
+        value = value.decode("utf-8", errors="replace")
+    if isinstance(value, str):
+        text = value.encode("utf-8", errors="replace").decode("utf-8")
+        return text if len(text) <= MAX_ECHOED_CHARACTERS else text[:MAX_ECHOED_CHARACTERS] + "…"
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if not isinstance(value, Mapping | list | tuple):
+        return value
+    if depth >= MAX_ECHOED_DEPTH:
+        return "…"
+    if isinstance(value, Mapping):
+        items = list(value.items())[:MAX_ECHOED_ITEMS]
+        return {_echoable(str(key), depth + 1): _echoable(item, depth + 1) for key, item in items}
+    return [_echoable(item, depth + 1) for item in value[:MAX_ECHOED_ITEMS]]
 
 
 async def _database_error(request: Request, error: Exception) -> JSONResponse:

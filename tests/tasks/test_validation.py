@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from tests.tasks.conftest import TaskApi
+from todo_api.http_errors import _public_errors
 
 
 async def test_title_of_200_characters_is_accepted_and_201_is_not(api: TaskApi) -> None:
@@ -189,3 +190,46 @@ async def test_streamed_body_over_1_mib_is_413(api: TaskApi) -> None:
 
     assert response.status_code == 413
     assert "detail" in response.json()
+
+
+@pytest.mark.parametrize(
+    ("body", "location", "echoed"),
+    [
+        (b'{"title": NaN}', ["body", "title"], "nan"),
+        (b'{"title": "t", "completed": Infinity}', ["body", "completed"], "inf"),
+        (b'{"title": "t", "completed": -Infinity}', ["body", "completed"], "-inf"),
+        (b'{"title": "half a pair \\ud800"}', ["body", "title"], "half a pair ?"),
+    ],
+)
+async def test_what_json_can_spell_but_a_response_cannot_carry_is_a_422(
+    api: TaskApi, body: bytes, location: list[str], echoed: str
+) -> None:
+    response = await api.call("POST", "alice", content=body, headers={"Content-Type": "application/json"})
+
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"] == location
+    assert response.json()["detail"][0]["input"] == echoed
+
+
+async def test_a_long_invalid_value_is_echoed_only_in_part(api: TaskApi) -> None:
+    description = "d" * 900_000
+
+    response = await api.call("POST", "alice", json={"title": "t", "description": description})
+
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["input"] == "d" * 200 + "…"
+    assert len(response.content) < 1_000
+
+
+def test_values_of_secret_fields_are_never_echoed() -> None:
+    errors = [
+        {"type": "string_too_short", "loc": ("body", "password"), "msg": "too short", "input": "hunter2"},
+        {"type": "string_type", "loc": ("body", "name"), "msg": "not a string", "input": 5},
+    ]
+
+    public = _public_errors(errors)
+
+    assert public == [
+        {"type": "string_too_short", "loc": ["body", "password"], "msg": "too short"},
+        {"type": "string_type", "loc": ["body", "name"], "msg": "not a string", "input": 5},
+    ]
