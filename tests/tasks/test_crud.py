@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import pytest
+
 from tests.tasks.conftest import TaskApi
 
 
@@ -174,3 +176,14 @@ async def test_unknown_method_is_405_with_json(api: TaskApi) -> None:
 
     assert response.status_code == 405
     assert "detail" in response.json()
+
+
+@pytest.mark.parametrize("spelling", ["+{id}", "0{id}", "{id}.0", "{id}%20", "%20{id}", "{id}e0", "0x{id}"])
+async def test_a_task_has_one_spelling_of_its_id(api: TaskApi, spelling: str) -> None:
+    task = await api.create("alice")
+    other_spelling = spelling.format(id=task["id"])
+
+    responses = [await api.call(method, "alice", other_spelling) for method in ("GET", "PATCH", "DELETE")]
+
+    assert [response.status_code for response in responses] == [404, 404, 404]
+    assert (await api.get("alice", task["id"])).json() == task

@@ -6,12 +6,32 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Header, Path, Request
+from pydantic import BeforeValidator
 
 from todo_api.state import app_state
 from todo_api.tasks.schemas import versions_in
 
-# The id column is a 32-bit integer; anything outside names no task (404, not a DB error).
-TaskId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The task's id.")]
+MAX_TASK_ID = 2**31 - 1
+
+
+def _canonical_task_id(value: object) -> object:
+    # One spelling per task: "+1", "01", "1.0" or "1 " would otherwise all name task 1, and
+    # rules a proxy applies to /tasks/1 would not apply to them. The id column is a 32-bit
+    # integer, so a larger number names no task either (a 404, not a database error).
+    if isinstance(value, str):
+        canonical = len(value) <= 10 and value.isascii() and value.isdigit() and value[0] != "0"
+        if not canonical or int(value) > MAX_TASK_ID:
+            raise ValueError("not a task id")
+        return int(value)
+    return value
+
+
+TaskId = Annotated[
+    int,
+    BeforeValidator(_canonical_task_id),
+    # The validator enforces the range; the schema states it.
+    Path(description="The task's id.", json_schema_extra={"minimum": 1, "maximum": MAX_TASK_ID}),
+]
 
 
 async def parse_if_match(
