@@ -119,9 +119,15 @@ async def test_path_user_mismatch_is_logged(
 ) -> None:
     caplog.set_level(logging.INFO)
 
-    await client.get("/api/alice/tasks", headers=auth("bob"))
+    response = await client.get("/api/alice/tasks", headers=auth("bob"))
 
-    assert [r for r in caplog.records if getattr(r, "event", None) == "authorization_failed"]
+    assert response.status_code == 403
+    [failure] = [r for r in caplog.records if getattr(r, "event", None) == "authorization_failed"]
+    assert failure.levelno == logging.WARNING
+    assert failure.reason == "user_id mismatch"  # type: ignore[attr-defined]
+    # The caller, as the token proves it; the id in the path is only what they asked for.
+    assert failure.user_id == "bob"  # type: ignore[attr-defined]
+    assert not [r for r in caplog.records if getattr(r, "event", None) == "authentication_failed"]
 
 
 async def test_health_needs_no_token(client: httpx.AsyncClient) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -209,7 +210,7 @@ def test_instances_starting_together_migrate_once(database: Database, tmp_path: 
             subprocess.Popen(
                 [TODO_API, "migrate"],
                 cwd=tmp_path,
-                env=clean_env(DATABASE_URL=target),
+                env=clean_env(DATABASE_URL=target, LOG_LEVEL="info", LOG_FORMAT="json"),
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
@@ -218,6 +219,19 @@ def test_instances_starting_together_migrate_once(database: Database, tmp_path: 
         ]
         results = [(process.wait(timeout=60), process.communicate()[1]) for process in processes]
         assert all(code == 0 for code, _ in results), results
+        # Migrations are not idempotent (CREATE TABLE), so a second run would have failed above;
+        # the database ends at head with one version row and the table created once.
+        logged = [json.loads(line) for _, stderr in results for line in stderr.splitlines()]
+        assert logged
+        assert {line["to_revision"] for line in logged} == {"0002"}
+
+        def query(sql: str) -> list[str]:
+            return subprocess.run(
+                ["psql", target, "-Atc", sql], check=True, capture_output=True, text=True
+            ).stdout.split()
+
+        assert query("SELECT version_num FROM alembic_version") == ["0002"]
+        assert query("SELECT count(*) FROM pg_tables WHERE tablename = 'task'") == ["1"]
     finally:
         subprocess.run(
             [

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import logging
 import os
+import re
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -10,9 +14,12 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from tests.conftest import make_settings
+from tests.test_http_errors import BrokenDatabase
 from todo_api.main import create_app
+from todo_api.state import get_database
 
 Auth = Callable[[str], dict[str, str]]
 
@@ -27,33 +34,96 @@ async def client_for(database_url: str, **overrides: Any) -> AsyncIterator[httpx
             yield client
 
 
+API_HEADERS = {
+    "cache-control": "no-store",
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    "referrer-policy": "no-referrer",
+    "content-security-policy": "default-src 'none'; frame-ancestors 'none'",
+}
+
+
+def security_headers(response: httpx.Response) -> dict[str, str | None]:
+    return {name: response.headers.get(name) for name in API_HEADERS}
+
+
 async def test_api_responses_carry_security_headers(client: httpx.AsyncClient, auth: Auth) -> None:
     response = await client.get("/api/tasks", headers=auth("alice"))
 
-    assert response.headers["cache-control"] == "no-store"
-    assert response.headers["x-content-type-options"] == "nosniff"
-    assert response.headers["x-frame-options"] == "DENY"
-    assert response.headers["content-security-policy"] == "default-src 'none'; frame-ancestors 'none'"
+    assert response.status_code == 200
+    assert security_headers(response) == API_HEADERS
     assert "strict-transport-security" not in response.headers
     assert "server" not in response.headers
 
 
-async def test_errors_are_hardened_too(client: httpx.AsyncClient) -> None:
-    response = await client.get("/api/tasks")
+ERRORS: dict[str, tuple[int, dict[str, Any]]] = {
+    "no token": (401, {"method": "GET", "url": "/api/tasks"}),
+    "someone else's path": (403, {"method": "GET", "url": "/api/bob/tasks"}),
+    "missing task": (404, {"method": "GET", "url": "/api/tasks/999"}),
+    "wrong method": (405, {"method": "PATCH", "url": "/api/tasks"}),
+    "oversized headers (answered before routing)": (
+        431,
+        {"method": "GET", "url": "/api/tasks", "headers": {"X-Padding": "p" * 64 * 1024}},
+    ),
+    "non-JSON body (answered before routing)": (
+        415,
+        {"method": "POST", "url": "/api/tasks", "content": b"x"},
+    ),
+    "declared body over 1 MiB (answered before routing)": (
+        413,
+        {"method": "POST", "url": "/api/tasks", "json": {"title": "x" * (1024 * 1024)}},
+    ),
+    "invalid body": (422, {"method": "POST", "url": "/api/tasks", "json": {"title": ""}}),
+}
 
-    assert response.status_code == 401
-    assert response.headers["cache-control"] == "no-store"
-    assert response.headers["x-content-type-options"] == "nosniff"
+
+@pytest.mark.parametrize("name", list(ERRORS))
+async def test_errors_are_hardened_too(client: httpx.AsyncClient, auth: Auth, name: str) -> None:
+    status, request = ERRORS[name]
+    headers = ({} if status == 401 else auth("alice")) | request.get("headers", {})
+
+    response = await client.request(**(request | {"headers": headers}))
+
+    assert response.status_code == status
+    assert security_headers(response) == API_HEADERS
 
 
-async def test_docs_csp_allows_only_local_assets_and_its_own_script(client: httpx.AsyncClient) -> None:
-    csp = (await client.get("/docs")).headers["content-security-policy"]
+@pytest.mark.xfail(
+    strict=True,
+    reason="known gap: the generic 500 is rendered outside the hardening middleware (SECURITY.md)",
+)
+async def test_a_generic_500_is_hardened_too(app: FastAPI, client: httpx.AsyncClient, auth: Auth) -> None:
+    app.dependency_overrides[get_database] = BrokenDatabase
 
-    assert "default-src 'self'" in csp
-    assert "'sha256-" in csp
-    assert "unsafe-eval" not in csp
-    assert "script-src 'self' 'sha256-" in csp
-    assert "frame-ancestors 'none'" in csp
+    response = await client.get("/api/tasks", headers=auth("alice"))
+
+    assert response.status_code == 500
+    assert security_headers(response) == API_HEADERS
+
+
+def csp_directives(policy: str) -> dict[str, list[str]]:
+    directives = [directive.split() for directive in policy.split(";") if directive.strip()]
+    return {name: sources for name, *sources in directives}
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+async def test_docs_csp_allows_only_local_assets_and_its_own_script(
+    client: httpx.AsyncClient, page: str
+) -> None:
+    response = await client.get(page)
+    inline_scripts = re.findall(r"<script>(.*?)</script>", response.text, re.DOTALL)
+    hashes = [
+        f"'sha256-{base64.b64encode(hashlib.sha256(s.encode()).digest()).decode()}'" for s in inline_scripts
+    ]
+
+    directives = csp_directives(response.headers["content-security-policy"])
+
+    assert directives["default-src"] == ["'self'"]
+    # This page's own inline scripts, by hash, and nothing else: no 'unsafe-inline', no hosts.
+    assert directives["script-src"] == ["'self'", *hashes]
+    assert directives["frame-ancestors"] == ["'none'"]
+    assert directives["object-src"] == ["'none'"]
+    assert all(not source.startswith(("http", "*")) for sources in directives.values() for source in sources)
 
 
 async def test_hsts_only_in_production(database_url: str, auth: Auth) -> None:
@@ -214,7 +284,10 @@ async def test_limits_are_shared_across_instances_through_redis(database_url: st
     assert statuses == [201, 201, 201, 201, 429, 429]
 
 
-async def test_unreachable_rate_limit_store_fails_open(database_url: str, auth: Auth) -> None:
+async def test_unreachable_rate_limit_store_fails_open(
+    database_url: str, auth: Auth, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
     async with client_for(
         database_url, rate_limit_writes="1/minute", redis_url="redis://127.0.0.1:1"
     ) as client:
@@ -224,6 +297,9 @@ async def test_unreachable_rate_limit_store_fails_open(database_url: str, auth: 
         ]
 
     assert statuses == [201, 201]
+    warnings = [r for r in caplog.records if getattr(r, "event", None) == "rate_limit_unavailable"]
+    assert len(warnings) == 2
+    assert all(record.levelno == logging.WARNING for record in warnings)
 
 
 async def test_rate_limits_can_be_disabled(database_url: str, auth: Auth) -> None:

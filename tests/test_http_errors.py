@@ -58,15 +58,18 @@ async def test_readiness_is_ok_with_a_database(client: httpx.AsyncClient) -> Non
     assert response.json() == {"status": "ok"}
 
 
+class BrokenDatabase:
+    """A database whose every use fails with a message that must never reach the client."""
+
+    @asynccontextmanager
+    async def autocommit(self) -> AsyncIterator[None]:
+        raise RuntimeError("SELECT secret FROM internals -- driver said something revealing")
+        yield  # pragma: no cover
+
+
 async def test_unexpected_errors_are_a_generic_500(
     app: FastAPI, client: httpx.AsyncClient, auth: Callable[[str], dict[str, str]]
 ) -> None:
-    class BrokenDatabase:
-        @asynccontextmanager
-        async def autocommit(self) -> AsyncIterator[None]:
-            raise RuntimeError("SELECT secret FROM internals -- driver said something revealing")
-            yield  # pragma: no cover
-
     app.dependency_overrides[get_database] = BrokenDatabase
 
     response = await client.get("/api/tasks", headers=auth("alice"))

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 from collections.abc import Callable
+from contextlib import closing
+from pathlib import Path
 
 import httpx
+import pytest
 from alembic import command
+from alembic.script import ScriptDirectory
 
 from tests.conftest import make_settings
 from todo_api.db.engine import create_engine
@@ -33,9 +39,26 @@ async def test_downgrade_then_upgrade_round_trips(database_url: str) -> None:
     await _run_alembic(database_url, command.check)
 
 
-async def test_upgrading_twice_is_harmless(database_url: str) -> None:
-    await upgrade_database(make_settings(database_url))
-    await upgrade_database(make_settings(database_url))
+async def test_upgrading_twice_is_harmless(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "empty.db"
+    settings = make_settings(f"sqlite:///{path}")
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    caplog.set_level(logging.INFO, logger="todo_api.migrations")
+
+    await upgrade_database(settings)
+    with closing(sqlite3.connect(path)) as connection:
+        connection.execute(
+            "INSERT INTO task (user_id, title, status, created_at, updated_at) "
+            "VALUES ('alice', 'kept', 'pending', '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
+        )
+        connection.commit()
+    await upgrade_database(settings)
+
+    migrated = [r for r in caplog.records if getattr(r, "event", None) == "database_migrated"]
+    assert [(r.from_revision, r.to_revision) for r in migrated] == [(None, head)]  # type: ignore[attr-defined]
+    with closing(sqlite3.connect(path)) as connection:
+        assert connection.execute("SELECT version_num FROM alembic_version").fetchall() == [(head,)]
+        assert connection.execute("SELECT user_id, title FROM task").fetchall() == [("alice", "kept")]
 
 
 async def test_tasks_survive_an_app_restart(database_url: str, auth: Callable[[str], dict[str, str]]) -> None:

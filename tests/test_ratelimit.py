@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from limits import parse
 
-from todo_api.ratelimit import LocalSlidingWindows
+from todo_api.errors import TooManyRequests
+from todo_api.ratelimit import LocalSlidingWindows, RateLimiter
 
 FIVE_PER_MINUTE = parse("5/minute")
 START = 1_800_000_000.0  # a whole minute, so offsets below are positions inside a window
@@ -65,3 +68,20 @@ def test_idle_users_are_forgotten_so_memory_follows_active_users() -> None:
     windows.hit("read", "late", FIVE_PER_MINUTE, START + 180)
 
     assert len(windows) == 1
+
+
+async def test_a_refused_request_is_logged_as_rate_limited(caplog: pytest.LogCaptureFixture) -> None:
+    limiter = RateLimiter(reads="5/minute", writes="1/minute", storage_url=None)
+    caplog.set_level(logging.INFO)
+    await limiter.check("alice", write=True)
+    assert not caplog.records
+
+    with pytest.raises(TooManyRequests) as refused:
+        await limiter.check("alice", write=True)
+
+    [record] = caplog.records
+    assert record.levelno == logging.WARNING
+    assert record.event == "rate_limited"  # type: ignore[attr-defined]
+    assert record.user_id == "alice"  # type: ignore[attr-defined]
+    assert record.kind == "write"  # type: ignore[attr-defined]
+    assert record.retry_after == int(refused.value.headers["Retry-After"])  # type: ignore[attr-defined]

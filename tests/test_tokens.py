@@ -37,13 +37,12 @@ def hs256_verifier(**kwargs: Any) -> TokenVerifier:
     return TokenVerifier(secret=SECRET, jwks=None, **kwargs)
 
 
-def unsigned(header: dict[str, Any], payload: dict[str, Any], signature: bytes = b"") -> str:
-    def encode(part: bytes) -> str:
-        return base64.urlsafe_b64encode(part).rstrip(b"=").decode()
+def b64(part: bytes) -> str:
+    return base64.urlsafe_b64encode(part).rstrip(b"=").decode()
 
-    return ".".join(
-        [encode(json.dumps(header).encode()), encode(json.dumps(payload).encode()), encode(signature)]
-    )
+
+def unsigned(header: dict[str, Any], payload: dict[str, Any], signature: bytes = b"") -> str:
+    return ".".join([b64(json.dumps(header).encode()), b64(json.dumps(payload).encode()), b64(signature)])
 
 
 def claims(**overrides: Any) -> dict[str, Any]:
@@ -225,7 +224,7 @@ async def test_hs256_signed_with_the_public_key_is_rejected(http: httpx.AsyncCli
     signing_input = unsigned({"alg": "HS256", "kid": "k1"}, claims()).rsplit(".", 1)[0]
     public_bytes = json.dumps(key.public_jwk()).encode()
     mac = hmac.new(public_bytes, signing_input.encode(), hashlib.sha256).digest()
-    forged = f"{signing_input}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
+    forged = f"{signing_input}.{b64(mac)}"
     with serve_jwks(key) as server:
         jwks_only = TokenVerifier(secret=None, jwks=JWKSCache(server.url, http))
         both = TokenVerifier(secret=SECRET, jwks=JWKSCache(server.url, http))
@@ -235,13 +234,25 @@ async def test_hs256_signed_with_the_public_key_is_rejected(http: httpx.AsyncCli
 
 
 async def test_symmetric_keys_in_a_jwks_are_never_used(http: httpx.AsyncClient) -> None:
-    oct_key = {"kty": "oct", "kid": "shared", "k": base64.urlsafe_b64encode(b"k" * 32).decode().rstrip("=")}
-    forged = jwt.encode(claims(), b"k" * 32, algorithm="HS256", headers={"kid": "shared"})
-    with serve_jwks() as server:
-        server.document = {"keys": [oct_key]}
-        verifier = TokenVerifier(secret=None, jwks=JWKSCache(server.url, http))
+    shared_secret = b"k" * 32
+    oct_key = {"kty": "oct", "kid": "shared", "alg": "HS256", "k": b64(shared_secret)}
+    real = new_key("EdDSA", kid="real")
+    # The header names an algorithm the verifier sends to the JWKS, so the allow-list lets it
+    # through; were the oct key kept, the algorithm check would be the next (and last) stop.
+    signing_input = unsigned({"alg": "EdDSA", "kid": "shared"}, claims()).rsplit(".", 1)[0]
+    mac = hmac.new(shared_secret, signing_input.encode(), hashlib.sha256).digest()
+    forged = f"{signing_input}.{b64(mac)}"
+    with serve_jwks(real) as server:
+        server.document = {"keys": [oct_key, real.public_jwk()]}
+        jwks = JWKSCache(server.url, http)
+        verifier = TokenVerifier(secret=None, jwks=jwks)
 
-        assert await rejects(verifier, forged) == "algorithm not allowed"
+        assert await rejects(verifier, forged) == "unknown signing key"
+        # An HS256 header never reaches the JWKS at all; the cache itself must not hold the key.
+        with pytest.raises(InvalidToken, match="unknown signing key"):
+            await jwks.get_key("shared")
+        assert (await jwks.get_key("real")).algorithm_name == "EdDSA"
+        assert server.hits == 1
 
 
 async def test_unknown_kid_is_rejected_and_refetches_are_rate_limited(http: httpx.AsyncClient) -> None:
@@ -269,6 +280,22 @@ async def test_rotated_key_is_picked_up_and_old_tokens_keep_working(http: httpx.
 
         assert (await verifier.verify(new.sign("bob"))).subject == "bob"
         assert (await verifier.verify(old_token)).subject == "alice"
+
+
+async def test_a_withdrawn_key_stops_working_once_the_keys_are_refetched(http: httpx.AsyncClient) -> None:
+    old = new_key("EdDSA", kid="2026-01")
+    new = new_key("EdDSA", kid="2026-02")
+    with serve_jwks(old, new) as server:
+        # No token cache and no key cache: every verification sees the published set.
+        verifier = TokenVerifier(
+            secret=None, jwks=JWKSCache(server.url, http, cache_seconds=0, refetch_interval=0)
+        )
+        assert (await verifier.verify(old.sign("alice"))).subject == "alice"
+
+        server.publish(new)
+
+        assert await rejects(verifier, old.sign("alice", ttl_seconds=900)) == "unknown signing key"
+        assert (await verifier.verify(new.sign("bob"))).subject == "bob"
 
 
 @pytest.mark.parametrize("kid", ["../../etc/passwd", "a/b\\c", "", 7])

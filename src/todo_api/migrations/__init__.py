@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Connection
 
 from todo_api.config import Settings
 from todo_api.db.engine import create_engine
-
-logger = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).parent
 # The attribute migrations read to know whether Better Auth's tables share this database,
@@ -42,15 +38,7 @@ async def upgrade_database(settings: Settings, revision: str = "head") -> None:
 
 
 def _upgrade(connection: Connection, settings: Settings, revision: str) -> None:
-    before = MigrationContext.configure(connection).get_current_revision()
     command.upgrade(_config_for(connection, settings), revision)
-    after = MigrationContext.configure(connection).get_current_revision()
-    if after != before:
-        # One line of our own instead of Alembic's, which are kept below WARNING.
-        logger.info(
-            "database migrated",
-            extra={"event": "database_migrated", "from_revision": before, "to_revision": after},
-        )
 
 
 def _config_for(connection: Connection, settings: Settings) -> Config:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from alembic import context
 from sqlalchemy import text
@@ -14,6 +15,8 @@ import todo_api.models  # noqa: F401  (registers the tables on the metadata)
 from todo_api.config import load_settings
 from todo_api.db.engine import create_engine
 from todo_api.migrations import SHARED_DATABASE_ATTRIBUTE, SHARED_DATABASE_FOREIGN_KEY
+
+logger = logging.getLogger("todo_api.migrations")
 
 # Any fixed number: instances starting together queue on it instead of racing the DDL.
 MIGRATION_LOCK_KEY = 7_415_926_535
@@ -44,7 +47,16 @@ def run_on(connection: Connection) -> None:
         if connection.dialect.name == "postgresql":
             # Held until this transaction ends, so it is released even if a migration fails.
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+        # Read under the lock: an instance that waited for another sees what that one did.
+        before = context.get_context().get_current_revision()
         context.run_migrations()
+        after = context.get_context().get_current_revision()
+    if after != before:
+        # One line of our own instead of Alembic's, which are kept below WARNING.
+        logger.info(
+            "database migrated",
+            extra={"event": "database_migrated", "from_revision": before, "to_revision": after},
+        )
 
 
 async def run_with_new_engine() -> None:
