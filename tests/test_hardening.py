@@ -88,10 +88,6 @@ async def test_errors_are_hardened_too(client: httpx.AsyncClient, auth: Auth, na
     assert security_headers(response) == API_HEADERS
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap: the generic 500 is rendered outside the hardening middleware (SECURITY.md)",
-)
 async def test_a_generic_500_is_hardened_too(app: FastAPI, client: httpx.AsyncClient, auth: Auth) -> None:
     app.dependency_overrides[get_database] = BrokenDatabase
 

@@ -60,7 +60,19 @@ class HardeningMiddleware:
             await self.app(scope, receive, send)
             return
         is_api = scope["path"].startswith("/api/")
-        send = self._hardened(send, is_api=is_api)
+        answer = _Answer()
+        hardened = self._hardened(send, answer, is_api=is_api)
+        try:
+            await self._guarded(scope, receive, hardened, is_api=is_api)
+        except Exception:
+            # The app's last-resort handler answers outside this middleware, so the generic
+            # 500 is written here, hardened like any answer; the error still propagates to be
+            # logged, and that handler sees the answer already sent.
+            if not answer.started:
+                await send_json_error(hardened, 500, "Internal Server Error")
+            raise
+
+    async def _guarded(self, scope: Scope, receive: Receive, send: Send, *, is_api: bool) -> None:
         headers = scope["headers"]
         if sum(len(name) + len(value) for name, value in headers) > MAX_HEADER_BYTES:
             await send_json_error(send, 431, "Request headers too large")
@@ -94,11 +106,12 @@ class HardeningMiddleware:
 
         return counting_receive
 
-    def _hardened(self, send: Send, *, is_api: bool) -> Send:
+    def _hardened(self, send: Send, answer: _Answer, *, is_api: bool) -> Send:
         defaults = self.defaults
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
+                answer.started = True
                 # Raw header lists (names in lower case, as ASGI servers and Starlette write them)
                 # rather than MutableHeaders: this runs on every response.
                 headers = list(message.get("headers", ()))
@@ -112,6 +125,15 @@ class HardeningMiddleware:
             await send(message)
 
         return send_with_headers
+
+
+class _Answer:
+    """Whether the response has begun (after that, no other answer can be sent)."""
+
+    __slots__ = ("started",)
+
+    def __init__(self) -> None:
+        self.started = False
 
 
 def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> bytes | None:
