@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import stat
 import subprocess
 from pathlib import Path
@@ -10,15 +11,15 @@ import pytest
 
 from tests.conftest import SECRET, IsolatedSettings
 from todo_api.config import (
-    DEV_SECRET_FILE,
     ConfigError,
     Environment,
     Settings,
     load_settings,
-    with_dev_secret,
 )
+from todo_api.dev_secret import DEV_SECRET_FILE, with_dev_secret
 
 REPOSITORY = Path(__file__).resolve().parent.parent
+
 
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -174,3 +175,43 @@ def test_database_url_is_parsed_once_when_settings_are_read() -> None:
     assert settings.database_url.target.url.drivername == "postgresql+asyncpg"
     assert settings.database_url.target.connect_args == {"ssl": "require"}
     assert "pw-placeholder" not in repr(settings.database_url)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "problem"),
+    [
+        ({"better_auth_url": "http://app.example"}, "BETTER_AUTH_URL must use https"),
+        (
+            {"jwks_url": "http://keys.example/jwks", "jwt_issuer": "i", "jwt_audience": "a"},
+            "JWKS_URL must use https",
+        ),
+        ({"cors_origins": "https://app.example,http://app.example"}, "CORS_ORIGINS must be https://"),
+        ({"better_auth_secret": "x" * 40}, "BETTER_AUTH_SECRET does not look random"),
+        ({"better_auth_secret": "password" * 4}, "BETTER_AUTH_SECRET does not look random"),
+    ],
+)
+def test_production_refuses_plain_http_and_a_typed_secret_in_one_line(
+    overrides: dict[str, str], problem: str
+) -> None:
+    values = {"environment": "production", "better_auth_secret": SECRET} | overrides
+
+    with pytest.raises(ConfigError) as caught:
+        load_settings(**values, _env_file=None)
+
+    message = str(caught.value)
+    assert message.startswith("invalid configuration: in production, ")
+    assert problem in message
+    assert "\n" not in message
+    assert overrides.get("better_auth_secret", "not-in-the-message") not in message
+
+
+def test_production_allows_http_on_this_machine_and_generated_secrets() -> None:
+    settings = IsolatedSettings(
+        environment="production",
+        better_auth_secret=secrets.token_urlsafe(24),
+        better_auth_url="http://localhost:3000",
+        cors_origins="http://127.0.0.1:3000,https://app.example",
+    )
+
+    assert settings.is_production
+    assert IsolatedSettings(better_auth_secret="x" * 40).better_auth_secret is not None  # development

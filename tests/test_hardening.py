@@ -306,3 +306,31 @@ async def test_rate_limits_can_be_disabled(database_url: str, auth: Auth) -> Non
         ]
 
     assert statuses == [201, 201, 201]
+
+
+@pytest.mark.parametrize("name", ["Authorization", "Content-Length", "Content-Type", "Host"])
+async def test_a_header_that_must_appear_once_appearing_twice_is_a_400(
+    client: httpx.AsyncClient, make_token: Callable[..., str], name: str
+) -> None:
+    body = b'{"title": "one reading of one request"}'
+    values = {
+        "Authorization": [f"Bearer {make_token('alice')}", f"Bearer {make_token('mallory')}"],
+        "Content-Length": [str(len(body)), str(len(body))],
+        "Content-Type": ["application/json", "text/plain"],
+        "Host": ["testserver", "elsewhere.example"],
+    }
+    single = {
+        "Authorization": f"Bearer {make_token('alice')}",
+        "Content-Type": "application/json",
+        "Content-Length": str(len(body)),
+        "Host": "testserver",
+    }
+    headers = [(key, value) for key, value in single.items() if key != name]
+    headers += [(name, value) for value in values[name]]
+
+    response = await client.post("/api/tasks", content=body, headers=headers)
+    listed = await client.get("/api/tasks", headers={"Authorization": single["Authorization"]})
+
+    assert response.status_code == 400
+    assert response.json() == {"detail": f"More than one {name} header"}
+    assert listed.json() == []

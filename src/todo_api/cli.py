@@ -11,8 +11,9 @@ import typer
 import uvicorn
 from sqlalchemy.exc import DBAPIError
 
-from todo_api.config import ConfigError, Settings, load_settings, with_dev_secret
+from todo_api.config import ConfigError, Settings, load_settings
 from todo_api.database_url import mask_password
+from todo_api.dev_secret import with_dev_secret
 from todo_api.logs import configure_logging
 from todo_api.tokens import create_token
 

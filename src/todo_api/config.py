@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import secrets
+import math
+from collections import Counter
 from enum import StrEnum
-from pathlib import Path
 from typing import Annotated, Literal, Self
+from urllib.parse import urlsplit
 
 import limits
 from pydantic import (
@@ -22,7 +22,10 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from todo_api.database_url import DatabaseURL
 
 MIN_SECRET_LENGTH = 32
-DEV_SECRET_FILE = ".todo-api-secret"  # noqa: S105 (a file name, not a secret)
+# Estimated from character frequencies: 32 random base64 characters give about 150 bits, a
+# word repeated to 32 characters about 90, one character repeated none.
+MIN_SECRET_BITS = 100
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 
 
 class Environment(StrEnum):
@@ -149,6 +152,30 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _production_is_strict(self) -> Self:
+        if not self.is_production:
+            return self
+        problems = [
+            f"{name} must use https"
+            for name, url in (("BETTER_AUTH_URL", self.better_auth_url), ("JWKS_URL", self.jwks_url))
+            if url is not None and url.scheme != "https" and not is_loopback(url.host)
+        ]
+        if any(
+            not origin.startswith("https://") and not is_loopback_origin(origin)
+            for origin in self.cors_origins
+        ):
+            problems.append("CORS_ORIGINS must be https:// origins (http:// only for localhost)")
+        if self.better_auth_secret is not None and not looks_random(
+            self.better_auth_secret.get_secret_value()
+        ):
+            problems.append(
+                "BETTER_AUTH_SECRET does not look random: make one with `openssl rand -base64 48`"
+            )
+        if problems:
+            raise ValueError("in production, " + "; ".join(problems))
+        return self
+
+    @model_validator(mode="after")
     def _production_pins_jwks_tokens(self) -> Self:
         # Better Auth signs more than access tokens with its keys; iss and aud tell them apart.
         if self.is_production and self.jwks_endpoint is not None:
@@ -203,6 +230,22 @@ class Settings(BaseSettings):
         return not self.is_production and self.better_auth_secret is None and self.jwks_endpoint is None
 
 
+def is_loopback(host: str | None) -> bool:
+    """Whether `host` names this machine (where plain http cannot be overheard)."""
+    return host is not None and (host in LOOPBACK_HOSTS or host.endswith(".localhost"))
+
+
+def is_loopback_origin(origin: str) -> bool:
+    return origin.startswith("http://") and is_loopback(urlsplit(origin).hostname)
+
+
+def looks_random(secret: str) -> bool:
+    """A rough test that a secret was generated, not typed: its character entropy in bits."""
+    counts = Counter(secret)
+    per_character = -sum(n / len(secret) * math.log2(n / len(secret)) for n in counts.values())
+    return per_character * len(secret) >= MIN_SECRET_BITS
+
+
 def load_settings(**overrides: object) -> Settings:
     """Read settings from the environment and `.env`, or raise ConfigError with one line."""
     try:
@@ -219,43 +262,3 @@ def describe_validation_error(exc: ValidationError) -> str:
         message = error["msg"].removeprefix("Value error, ")
         problems.append(f"{name}: {message}" if name else message)
     return "invalid configuration: " + "; ".join(problems)
-
-
-def with_dev_secret(settings: Settings, directory: Path | None = None) -> Settings:
-    """In development with no key configured, use (and keep) a random local secret."""
-    if not settings.needs_dev_secret:
-        return settings
-    path = (directory or Path.cwd()) / DEV_SECRET_FILE
-    secret = _read_secret(path)
-    if secret is None:
-        secret = _create_secret(path)
-    return settings.model_copy(update={"better_auth_secret": SecretStr(secret)})
-
-
-def _read_secret(path: Path) -> str | None:
-    try:
-        secret = path.read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        return None
-    return secret if len(secret) >= MIN_SECRET_LENGTH else None
-
-
-def _create_secret(path: Path) -> str:
-    """Write a new owner-only secret; if another process won the race, use its secret."""
-    secret = secrets.token_urlsafe(48)
-    staging = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as file:
-        file.write(secret + "\n")
-    try:
-        # link() never replaces an existing file, so concurrent starts agree on one secret.
-        os.link(staging, path)
-    except FileExistsError:
-        existing = _read_secret(path)
-        if existing is None:
-            os.replace(staging, path)
-            return secret
-        secret = existing
-    finally:
-        staging.unlink(missing_ok=True)
-    return secret

@@ -11,6 +11,13 @@ MAX_BODY_BYTES = 1024 * 1024
 BODY_TOO_LARGE = "Request body too large (limit 1 MiB)"
 MAX_HEADER_BYTES = 16 * 1024
 BODY_METHODS = {"POST", "PUT", "PATCH"}
+# Headers a request may carry once (ASGI servers give names in lower case).
+SINGLE_HEADERS = {
+    b"authorization": "Authorization",
+    b"content-length": "Content-Length",
+    b"content-type": "Content-Type",
+    b"host": "Host",
+}
 # API responses are data, never documents: nothing may load, frame or run from them.
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
 HSTS = "max-age=63072000; includeSubDomains"
@@ -77,6 +84,11 @@ class HardeningMiddleware:
         if sum(len(name) + len(value) for name, value in headers) > MAX_HEADER_BYTES:
             await send_json_error(send, 431, "Request headers too large")
             return
+        if repeated := _repeated(headers):
+            # Two of these mean two readings of one request: a proxy that takes the last
+            # Authorization would see another caller than we do, two lengths another body.
+            await send_json_error(send, 400, f"More than one {repeated} header")
+            return
         declared = _header(headers, b"content-length")
         has_body = (declared not in (None, b"0")) or _header(headers, b"transfer-encoding") is not None
         if not has_body:
@@ -134,6 +146,17 @@ class _Answer:
 
     def __init__(self) -> None:
         self.started = False
+
+
+def _repeated(headers: list[tuple[bytes, bytes]]) -> str | None:
+    """The first header that must appear once but appears more often, by its usual name."""
+    seen: set[bytes] = set()
+    for name, _ in headers:
+        if name in SINGLE_HEADERS:
+            if name in seen:
+                return SINGLE_HEADERS[name]
+            seen.add(name)
+    return None
 
 
 def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> bytes | None:

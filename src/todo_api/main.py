@@ -13,8 +13,9 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from todo_api import health
 from todo_api.auth import PATH_USER_ERRORS, OwnPath, RateLimited
-from todo_api.config import Settings, load_settings, with_dev_secret
+from todo_api.config import Settings, load_settings
 from todo_api.db.engine import open_database
+from todo_api.dev_secret import with_dev_secret
 from todo_api.docs import install_docs
 from todo_api.hardening import HardeningMiddleware
 from todo_api.http_errors import API_ERRORS, install_error_handlers
