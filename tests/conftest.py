@@ -1,7 +1,10 @@
 """Test harness: a fresh database per test, the real app through an ASGI client, real tokens.
 
 Every test runs on SQLite; with TEST_DATABASE_URL=postgresql://… the same suite runs on
-PostgreSQL, in a database created for this run (and dropped after it).
+PostgreSQL, in a database created for this run (and dropped after it) and emptied before each
+test. A test that changes the schema (migrations, triggers, any DDL) is marked
+`@pytest.mark.changes_schema` and gets a database of its own instead, created from a migrated
+template and dropped after the test, so no other test ever sees its changes.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +61,9 @@ class Database:
     def __init__(self, template_url: str, *, postgres_admin_url: str | None = None) -> None:
         self.template_url = template_url
         self.postgres_admin_url = postgres_admin_url
+        # A migrated database nothing connects to, copied for each test that changes the schema
+        # (CREATE DATABASE ... TEMPLATE needs a source without connections).
+        self._pristine: str | None = None
 
     @property
     def is_postgres(self) -> bool:
@@ -70,6 +77,40 @@ class Database:
         target = directory / "todo.db"
         shutil.copyfile(make_url(self.template_url).database or "", target)
         return f"sqlite:///{target}"
+
+    @contextmanager
+    def private(self, directory: Path) -> Iterator[str]:
+        """A URL to a migrated database of the caller's own, dropped (on PostgreSQL) on exit."""
+        if self.postgres_admin_url is None:
+            # A copied file is already the test's own.
+            yield self.fresh(directory)
+            return
+        name = f"{self._run_name}_{uuid.uuid4().hex[:8]}"
+        asyncio.run(_run_sql(self.postgres_admin_url, f'CREATE DATABASE "{name}" TEMPLATE "{self.pristine}"'))
+        try:
+            yield make_url(self.template_url).set(database=name).render_as_string(hide_password=False)
+        finally:
+            asyncio.run(_run_sql(self.postgres_admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+    @property
+    def _run_name(self) -> str:
+        return make_url(self.template_url).database or ""
+
+    @property
+    def pristine(self) -> str:
+        """The name of the migrated template for private databases, made on first use."""
+        if self._pristine is None:
+            assert self.postgres_admin_url is not None
+            name = f"{self._run_name}_pristine"
+            asyncio.run(_run_sql(self.postgres_admin_url, f'CREATE DATABASE "{name}"'))
+            self._pristine = name
+            url = make_url(self.template_url).set(database=name).render_as_string(hide_password=False)
+            asyncio.run(upgrade_database(make_settings(url)))
+        return self._pristine
+
+    def drop_pristine(self) -> None:
+        if self._pristine is not None and self.postgres_admin_url is not None:
+            asyncio.run(_run_sql(self.postgres_admin_url, f'DROP DATABASE IF EXISTS "{self._pristine}"'))
 
 
 async def _truncate(url: str) -> None:
@@ -106,16 +147,29 @@ def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
     name = f"todo_test_{uuid.uuid4().hex[:12]}"
     url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
     asyncio.run(_run_sql(admin_url, f'CREATE DATABASE "{name}"'))
+    run_database = Database(url, postgres_admin_url=admin_url)
     try:
         asyncio.run(upgrade_database(make_settings(url)))
-        yield Database(url, postgres_admin_url=admin_url)
+        yield run_database
     finally:
         asyncio.run(_run_sql(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        run_database.drop_pristine()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "changes_schema: the test runs DDL, so it gets a database of its own (see conftest)"
+    )
 
 
 @pytest.fixture
-def database_url(database: Database, tmp_path: Path) -> str:
-    return database.fresh(tmp_path)
+def database_url(request: pytest.FixtureRequest, database: Database, tmp_path: Path) -> Iterator[str]:
+    """The test's database: the run's, emptied, or its own for a test marked `changes_schema`."""
+    if request.node.get_closest_marker("changes_schema") is None:
+        yield database.fresh(tmp_path)
+        return
+    with database.private(tmp_path) as url:
+        yield url
 
 
 @pytest.fixture

@@ -106,6 +106,7 @@ UNDO_COMMIT_TIME_FAILURE = {
 }
 
 
+@pytest.mark.changes_schema
 @pytest.mark.parametrize("event", ["INSERT", "UPDATE"])
 async def test_a_failed_commit_is_an_error_not_a_success(
     settings: Settings, client: httpx.AsyncClient, auth: Callable[[str], dict[str, str]], event: str
