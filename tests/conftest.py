@@ -13,10 +13,10 @@ import asyncio
 import os
 import shutil
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 import httpx
@@ -31,7 +31,36 @@ from todo_api.main import create_app
 from todo_api.migrations import upgrade_database
 from todo_api.tokens import create_token
 
+T = TypeVar("T")
+
 SECRET = "test-secret-not-for-production-" + "0123456789abcdef" * 3
+
+
+# How long a test waits for an answer that a configured timeout of about a second must produce:
+# far longer than any machine needs, far shorter than an unbounded wait.
+PATIENCE = 30.0
+
+
+async def answered_within(awaitable: Awaitable[T], seconds: float = PATIENCE) -> T:
+    """`awaitable`'s result, or a test failure if it takes longer than `seconds`."""
+    deadline = asyncio.timeout(seconds)
+    try:
+        async with deadline:
+            return await awaitable
+    except TimeoutError:
+        if not deadline.expired():
+            raise
+        pytest.fail(f"no answer within {seconds:g} s: nothing bounded the wait")
+
+
+async def eventually(condition: Callable[[], Awaitable[bool]], what: str, seconds: float = PATIENCE) -> None:
+    """Poll `condition` until it holds; a test failure naming `what` if it never does."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while not await condition():
+        if loop.time() > deadline:
+            pytest.fail(f"still not {what} after {seconds:g} s")
+        await asyncio.sleep(0.02)
 
 
 class IsolatedSettings(Settings):
