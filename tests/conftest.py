@@ -202,6 +202,14 @@ def database_url(request: pytest.FixtureRequest, database: Database, tmp_path: P
 
 
 @pytest.fixture
+def postgres_url(database: Database, database_url: str) -> str:
+    """The test's database, for tests that only make sense on PostgreSQL (skipped on SQLite)."""
+    if not database.is_postgres:
+        pytest.skip("needs PostgreSQL (set TEST_DATABASE_URL)")
+    return database_url
+
+
+@pytest.fixture
 def settings(database_url: str) -> Settings:
     return make_settings(database_url)
 

@@ -13,20 +13,13 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 
-from tests.conftest import Database, answered_within, eventually, make_settings
+from tests.conftest import answered_within, eventually, make_settings
 from tests.proxy import Proxy
 from todo_api.db.connection import PostgresDatabase
 from todo_api.main import create_app
 from todo_api.state import AppState
 
 Auth = Callable[[str], dict[str, str]]
-
-
-@pytest.fixture
-def postgres_url(database: Database, database_url: str) -> str:
-    if not database.is_postgres:
-        pytest.skip("concurrency and fault tests need PostgreSQL (set TEST_DATABASE_URL)")
-    return database_url
 
 
 @asynccontextmanager
