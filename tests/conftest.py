@@ -14,7 +14,7 @@ import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -27,8 +27,10 @@ from sqlalchemy.engine import make_url
 
 from tests.keys import JWKSServer, SigningKey, new_key, serve_jwks
 from todo_api.config import Settings
+from todo_api.db.connection import PostgresDatabase
 from todo_api.main import create_app
 from todo_api.migrations import upgrade_database
+from todo_api.state import AppState
 from todo_api.tokens import create_token
 
 T = TypeVar("T")
@@ -143,19 +145,29 @@ class Database:
 
 
 async def _truncate(url: str) -> None:
-    connection = await asyncpg.connect(_asyncpg_dsn(url))
+    connection = await asyncpg.connect(asyncpg_dsn(url))
     try:
         await connection.execute("TRUNCATE task RESTART IDENTITY")
     finally:
         await connection.close()
 
 
-def _asyncpg_dsn(url: str) -> str:
+def asyncpg_dsn(url: str) -> str:
+    """`url` as asyncpg's own connect() takes it."""
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+async def rows(database_url: str, query: str, *args: Any) -> list[asyncpg.Record]:
+    """The rows of `query`, run on a connection of the test's own."""
+    connection = await asyncpg.connect(asyncpg_dsn(database_url))
+    try:
+        return list(await connection.fetch(query, *args))
+    finally:
+        await connection.close()
+
+
 async def _run_sql(url: str, *statements: str) -> None:
-    connection = await asyncpg.connect(_asyncpg_dsn(url))
+    connection = await asyncpg.connect(asyncpg_dsn(url))
     try:
         for statement in statements:
             await connection.execute(statement)
@@ -228,6 +240,33 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         yield http
+
+
+@asynccontextmanager
+async def serving_app(
+    database_url: str, **overrides: Any
+) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    """The real app on `database_url` (rate limits off unless overridden) and a client for it."""
+    settings = {"rate_limit_enabled": False} | overrides
+    app = create_app(make_settings(database_url, **settings))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver", timeout=60) as client:
+            yield app, client
+
+
+@asynccontextmanager
+async def serving(database_url: str, **overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """A client for the real app on `database_url`, as `serving_app` makes it."""
+    async with serving_app(database_url, **overrides) as (_, client):
+        yield client
+
+
+def app_pool(app: FastAPI) -> asyncpg.Pool:
+    """The running app's asyncpg pool, to see how many connections it holds."""
+    state: AppState = app.state.todo_api
+    assert isinstance(state.database, PostgresDatabase)
+    return state.database._pool
 
 
 TokenFactory = Callable[..., str]

@@ -4,59 +4,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
-from typing import Any
 
 import asyncpg
 import httpx
 import pytest
-from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 
-from tests.conftest import answered_within, eventually, make_settings
+from tests.conftest import answered_within, app_pool, asyncpg_dsn, eventually, rows, serving, serving_app
 from tests.proxy import Proxy
-from todo_api.db.connection import PostgresDatabase
-from todo_api.main import create_app
-from todo_api.state import AppState
 
 Auth = Callable[[str], dict[str, str]]
-
-
-@asynccontextmanager
-async def serving_app(
-    database_url: str, **overrides: Any
-) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
-    settings = {"rate_limit_enabled": False} | overrides
-    app = create_app(make_settings(database_url, **settings))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver", timeout=60) as client:
-            yield app, client
-
-
-@asynccontextmanager
-async def serving(database_url: str, **overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
-    async with serving_app(database_url, **overrides) as (_, client):
-        yield client
-
-
-def _pool(app: FastAPI) -> asyncpg.Pool:
-    """The app's asyncpg pool, to see how many connections it holds."""
-    state: AppState = app.state.todo_api
-    assert isinstance(state.database, PostgresDatabase)
-    return state.database._pool
-
-
-def asyncpg_dsn(database_url: str) -> str:
-    return make_url(database_url).set(drivername="postgresql").render_as_string(False)
-
-
-async def rows(database_url: str, query: str, *args: Any) -> list[asyncpg.Record]:
-    connection = await asyncpg.connect(asyncpg_dsn(database_url))
-    try:
-        return list(await connection.fetch(query, *args))
-    finally:
-        await connection.close()
 
 
 async def test_200_concurrent_creates_over_20_users_give_200_owned_rows(
@@ -238,7 +195,7 @@ async def test_a_statement_that_runs_too_long_is_a_503_within_the_command_timeou
 
 async def test_terminated_connections_are_replaced_transparently(postgres_url: str, auth: Auth) -> None:
     async with serving_app(postgres_url) as (app, client):
-        pool = _pool(app)
+        pool = app_pool(app)
         for index in range(5):
             assert (
                 await client.post("/api/tasks", json={"title": f"t{index}"}, headers=auth("alice"))
@@ -273,7 +230,7 @@ async def test_20_concurrent_puts_with_one_etag_give_one_200_and_nineteen_412(
         url = f"/api/tasks/{created.json()['id']}"
         warm_up = await asyncio.gather(*(client.get(url, headers=auth("alice")) for _ in range(20)))
         assert [r.status_code for r in warm_up] == [200] * 20
-        assert _pool(app).get_idle_size() == 20
+        assert app_pool(app).get_idle_size() == 20
         headers = auth("alice") | {"If-Match": created.headers["etag"]}
         responses = await asyncio.gather(
             *(client.put(url, json={"title": f"writer {index}"}, headers=headers) for index in range(20))
