@@ -1,7 +1,10 @@
 """Test harness: a fresh database per test, the real app through an ASGI client, real tokens.
 
 Every test runs on SQLite; with TEST_DATABASE_URL=postgresql://… the same suite runs on
-PostgreSQL, in a database created for this run (and dropped after it).
+PostgreSQL, in a database created for this run (and dropped after it) and emptied before each
+test. A test that changes the schema (migrations, triggers, any DDL) is marked
+`@pytest.mark.changes_schema` and gets a database of its own instead, created from a migrated
+template and dropped after the test, so no other test ever sees its changes.
 """
 
 from __future__ import annotations
@@ -10,9 +13,10 @@ import asyncio
 import os
 import shutil
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 import httpx
@@ -23,11 +27,42 @@ from sqlalchemy.engine import make_url
 
 from tests.keys import JWKSServer, SigningKey, new_key, serve_jwks
 from todo_api.config import Settings
+from todo_api.db.connection import PostgresDatabase
 from todo_api.main import create_app
 from todo_api.migrations import upgrade_database
+from todo_api.state import AppState
 from todo_api.tokens import create_token
 
+T = TypeVar("T")
+
 SECRET = "test-secret-not-for-production-" + "0123456789abcdef" * 3
+
+
+# How long a test waits for an answer that a configured timeout of about a second must produce:
+# far longer than any machine needs, far shorter than an unbounded wait.
+PATIENCE = 30.0
+
+
+async def answered_within(awaitable: Awaitable[T], seconds: float = PATIENCE) -> T:
+    """`awaitable`'s result, or a test failure if it takes longer than `seconds`."""
+    deadline = asyncio.timeout(seconds)
+    try:
+        async with deadline:
+            return await awaitable
+    except TimeoutError:
+        if not deadline.expired():
+            raise
+        pytest.fail(f"no answer within {seconds:g} s: nothing bounded the wait")
+
+
+async def eventually(condition: Callable[[], Awaitable[bool]], what: str, seconds: float = PATIENCE) -> None:
+    """Poll `condition` until it holds; a test failure naming `what` if it never does."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while not await condition():
+        if loop.time() > deadline:
+            pytest.fail(f"still not {what} after {seconds:g} s")
+        await asyncio.sleep(0.02)
 
 
 class IsolatedSettings(Settings):
@@ -57,6 +92,9 @@ class Database:
     def __init__(self, template_url: str, *, postgres_admin_url: str | None = None) -> None:
         self.template_url = template_url
         self.postgres_admin_url = postgres_admin_url
+        # A migrated database nothing connects to, copied for each test that changes the schema
+        # (CREATE DATABASE ... TEMPLATE needs a source without connections).
+        self._pristine: str | None = None
 
     @property
     def is_postgres(self) -> bool:
@@ -71,21 +109,65 @@ class Database:
         shutil.copyfile(make_url(self.template_url).database or "", target)
         return f"sqlite:///{target}"
 
+    @contextmanager
+    def private(self, directory: Path) -> Iterator[str]:
+        """A URL to a migrated database of the caller's own, dropped (on PostgreSQL) on exit."""
+        if self.postgres_admin_url is None:
+            # A copied file is already the test's own.
+            yield self.fresh(directory)
+            return
+        name = f"{self._run_name}_{uuid.uuid4().hex[:8]}"
+        asyncio.run(_run_sql(self.postgres_admin_url, f'CREATE DATABASE "{name}" TEMPLATE "{self.pristine}"'))
+        try:
+            yield make_url(self.template_url).set(database=name).render_as_string(hide_password=False)
+        finally:
+            asyncio.run(_run_sql(self.postgres_admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+    @property
+    def _run_name(self) -> str:
+        return make_url(self.template_url).database or ""
+
+    @property
+    def pristine(self) -> str:
+        """The name of the migrated template for private databases, made on first use."""
+        if self._pristine is None:
+            assert self.postgres_admin_url is not None
+            name = f"{self._run_name}_pristine"
+            asyncio.run(_run_sql(self.postgres_admin_url, f'CREATE DATABASE "{name}"'))
+            self._pristine = name
+            url = make_url(self.template_url).set(database=name).render_as_string(hide_password=False)
+            asyncio.run(upgrade_database(make_settings(url)))
+        return self._pristine
+
+    def drop_pristine(self) -> None:
+        if self._pristine is not None and self.postgres_admin_url is not None:
+            asyncio.run(_run_sql(self.postgres_admin_url, f'DROP DATABASE IF EXISTS "{self._pristine}"'))
+
 
 async def _truncate(url: str) -> None:
-    connection = await asyncpg.connect(_asyncpg_dsn(url))
+    connection = await asyncpg.connect(asyncpg_dsn(url))
     try:
         await connection.execute("TRUNCATE task RESTART IDENTITY")
     finally:
         await connection.close()
 
 
-def _asyncpg_dsn(url: str) -> str:
+def asyncpg_dsn(url: str) -> str:
+    """`url` as asyncpg's own connect() takes it."""
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+async def rows(database_url: str, query: str, *args: Any) -> list[asyncpg.Record]:
+    """The rows of `query`, run on a connection of the test's own."""
+    connection = await asyncpg.connect(asyncpg_dsn(database_url))
+    try:
+        return list(await connection.fetch(query, *args))
+    finally:
+        await connection.close()
+
+
 async def _run_sql(url: str, *statements: str) -> None:
-    connection = await asyncpg.connect(_asyncpg_dsn(url))
+    connection = await asyncpg.connect(asyncpg_dsn(url))
     try:
         for statement in statements:
             await connection.execute(statement)
@@ -106,16 +188,37 @@ def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
     name = f"todo_test_{uuid.uuid4().hex[:12]}"
     url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
     asyncio.run(_run_sql(admin_url, f'CREATE DATABASE "{name}"'))
+    run_database = Database(url, postgres_admin_url=admin_url)
     try:
         asyncio.run(upgrade_database(make_settings(url)))
-        yield Database(url, postgres_admin_url=admin_url)
+        yield run_database
     finally:
         asyncio.run(_run_sql(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        run_database.drop_pristine()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "changes_schema: the test runs DDL, so it gets a database of its own (see conftest)"
+    )
 
 
 @pytest.fixture
-def database_url(database: Database, tmp_path: Path) -> str:
-    return database.fresh(tmp_path)
+def database_url(request: pytest.FixtureRequest, database: Database, tmp_path: Path) -> Iterator[str]:
+    """The test's database: the run's, emptied, or its own for a test marked `changes_schema`."""
+    if request.node.get_closest_marker("changes_schema") is None:
+        yield database.fresh(tmp_path)
+        return
+    with database.private(tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+def postgres_url(database: Database, database_url: str) -> str:
+    """The test's database, for tests that only make sense on PostgreSQL (skipped on SQLite)."""
+    if not database.is_postgres:
+        pytest.skip("needs PostgreSQL (set TEST_DATABASE_URL)")
+    return database_url
 
 
 @pytest.fixture
@@ -137,6 +240,33 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         yield http
+
+
+@asynccontextmanager
+async def serving_app(
+    database_url: str, **overrides: Any
+) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    """The real app on `database_url` (rate limits off unless overridden) and a client for it."""
+    settings = {"rate_limit_enabled": False} | overrides
+    app = create_app(make_settings(database_url, **settings))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver", timeout=60) as client:
+            yield app, client
+
+
+@asynccontextmanager
+async def serving(database_url: str, **overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """A client for the real app on `database_url`, as `serving_app` makes it."""
+    async with serving_app(database_url, **overrides) as (_, client):
+        yield client
+
+
+def app_pool(app: FastAPI) -> asyncpg.Pool:
+    """The running app's asyncpg pool, to see how many connections it holds."""
+    state: AppState = app.state.todo_api
+    assert isinstance(state.database, PostgresDatabase)
+    return state.database._pool
 
 
 TokenFactory = Callable[..., str]

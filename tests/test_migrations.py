@@ -1,4 +1,8 @@
-"""Migrations: the baseline equals the models, and data outlives the app."""
+"""Migrations: the baseline equals the models, upgrades keep the rows, and data outlives the app.
+
+Every test that moves the schema is marked `changes_schema`: on PostgreSQL it runs in a
+database of its own, so the shared one never changes under other tests.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +10,24 @@ import logging
 import sqlite3
 from collections.abc import Callable
 from contextlib import closing
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from alembic import command
+from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy.exc import IntegrityError
 
 from tests.conftest import make_settings
 from todo_api.db.engine import create_engine
 from todo_api.main import create_app
 from todo_api.migrations import alembic_config, upgrade_database
+
+HEAD = "0002"
 
 
 async def _run_alembic(database_url: str, action: Callable[..., None], *args: str) -> None:
@@ -28,15 +39,127 @@ async def _run_alembic(database_url: str, action: Callable[..., None], *args: st
         await engine.dispose()
 
 
+async def _in_database(database_url: str, work: Callable[[sa.Connection], Any]) -> Any:
+    """Run `work` on a synchronous connection inside one committed transaction."""
+    engine = create_engine(make_settings(database_url))
+    try:
+        async with engine.begin() as connection:
+            return await connection.run_sync(work)
+    finally:
+        await engine.dispose()
+
+
+def _revision(connection: sa.Connection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+def _tables(connection: sa.Connection) -> set[str]:
+    return set(sa.inspect(connection).get_table_names())
+
+
+def _rows(connection: sa.Connection) -> list[tuple[Any, ...]]:
+    query = "SELECT id, user_id, title, description, status, created_at, updated_at FROM task ORDER BY id"
+    return [tuple(row) for row in connection.execute(sa.text(query))]
+
+
 async def test_migrations_match_the_models(database_url: str) -> None:
     # `alembic check` raises if autogenerate would emit anything.
     await _run_alembic(database_url, command.check)
 
 
+@pytest.mark.changes_schema
 async def test_downgrade_then_upgrade_round_trips(database_url: str) -> None:
     await _run_alembic(database_url, command.downgrade, "base")
+    at_base = await _in_database(database_url, lambda c: (_revision(c), _tables(c)))
     await _run_alembic(database_url, command.upgrade, "head")
+    at_head = await _in_database(database_url, lambda c: (_revision(c), _tables(c)))
     await _run_alembic(database_url, command.check)
+
+    assert at_base[0] is None
+    assert "task" not in at_base[1]
+    assert at_head[0] == HEAD
+    assert "task" in at_head[1]
+
+
+# Rows as version 0001 stored them, written with SQL so they do not depend on today's models.
+BASELINE_ROWS = [
+    ("alice", "write the report", "by Friday", "pending"),
+    ("alice", "ship it", None, "completed"),
+    ("bob", "b" * 200, "x" * 5000, "in_progress"),
+]
+
+
+def _insert_baseline_rows(connection: sa.Connection) -> None:
+    stamp = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    for user_id, title, description, status in BASELINE_ROWS:
+        connection.execute(
+            sa.text(
+                "INSERT INTO task (user_id, title, description, status, created_at, updated_at) "
+                "VALUES (:user_id, :title, :description, :status, :stamp, :stamp)"
+            ),
+            {"user_id": user_id, "title": title, "description": description, "status": status}
+            | {"stamp": stamp},
+        )
+
+
+def _refused(statement: str, **values: Any) -> Callable[[sa.Connection], bool]:
+    """Whether the database refuses `statement` with an integrity error (nothing is kept)."""
+
+    def attempt(connection: sa.Connection) -> bool:
+        savepoint = connection.begin_nested()
+        try:
+            connection.execute(sa.text(statement), values)
+        except IntegrityError:
+            return True
+        finally:
+            savepoint.rollback()
+        return False
+
+    return attempt
+
+
+INSERT = "INSERT INTO task (user_id, title, status, created_at, updated_at) "
+REFUSED = {
+    "unknown status": INSERT + "VALUES ('carol', 't', 'bogus', :now, :now)",
+    "missing title": INSERT + "VALUES ('carol', NULL, 'pending', :now, :now)",
+    "missing owner": INSERT + "VALUES (NULL, 't', 'pending', :now, :now)",
+    "missing timestamp": INSERT + "VALUES ('carol', 't', 'pending', NULL, :now)",
+    "duplicate id": "INSERT INTO task (id, user_id, title, status, created_at, updated_at) "
+    "VALUES (:taken, 'carol', 't', 'pending', :now, :now)",
+}
+
+
+@pytest.mark.changes_schema
+async def test_upgrading_from_the_baseline_keeps_the_rows_and_the_constraints(
+    database_url: str, auth: Callable[[str], dict[str, str]]
+) -> None:
+    await _run_alembic(database_url, command.downgrade, "0001")
+    await _in_database(database_url, _insert_baseline_rows)
+    before = await _in_database(database_url, _rows)
+
+    await upgrade_database(make_settings(database_url))
+    after_first = await _in_database(database_url, lambda c: (_revision(c), _rows(c)))
+    await upgrade_database(make_settings(database_url))  # a second instance starting: a no-op
+    after_second = await _in_database(database_url, lambda c: (_revision(c), _rows(c)))
+    await _run_alembic(database_url, command.check)
+
+    assert len(before) == len(BASELINE_ROWS)
+    assert after_first == (HEAD, before)
+    assert after_second == (HEAD, before)
+    for reason, statement in REFUSED.items():
+        check = _refused(statement, now=datetime.now(UTC), taken=before[0][0])
+        assert await _in_database(database_url, check), reason
+    # The service reads the upgraded rows, and new ids continue after the old ones.
+    app = create_app(make_settings(database_url))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            listed = await client.get("/api/tasks?sort=created_at", headers=auth("alice"))
+            created = await client.post("/api/tasks", json={"title": "after"}, headers=auth("bob"))
+    assert [task["title"] for task in listed.json()] == ["write the report", "ship it"]
+    assert [task["completed"] for task in listed.json()] == [False, True]
+    assert created.status_code == 201
+    assert created.json()["id"] > max(row[0] for row in before)
 
 
 async def test_upgrading_twice_is_harmless(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
