@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
@@ -162,3 +163,20 @@ async def test_a_failed_commit_is_an_error_not_a_success(
     assert response.status_code == 500
     assert response.json() == {"detail": "Internal Server Error"}
     assert listed.json() == [existing]
+
+
+async def test_an_unexpected_error_is_answered_and_logged_once_never_passed_to_the_server(
+    app: FastAPI, auth: Callable[[str], dict[str, str]], caplog: pytest.LogCaptureFixture
+) -> None:
+    app.dependency_overrides[get_database] = BrokenDatabase
+    # raise_app_exceptions=True: an error the app let escape would be raised here, as a server
+    # would see it (and log it a second time).
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=True)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        response = await client.get("/api/tasks", headers=auth("alice"))
+
+    errors = [record for record in caplog.records if record.levelno >= logging.ERROR]
+    assert response.status_code == 500
+    assert response.json() == {"detail": "Internal Server Error"}
+    assert [getattr(record, "event", None) for record in errors] == ["unhandled_error"]
+    assert errors[0].exc_info is not None

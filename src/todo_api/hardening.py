@@ -1,4 +1,5 @@
-"""Pure ASGI middleware that guards every request before routing and hardens every response."""
+"""Pure ASGI middleware that guards every request before routing, hardens every response, and
+answers an error nothing else handled with the generic 500."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import json
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from todo_api.logs import log_unhandled_error
 
 MAX_BODY_BYTES = 1024 * 1024
 BODY_TOO_LARGE = "Request body too large (limit 1 MiB)"
@@ -71,13 +74,15 @@ class HardeningMiddleware:
         hardened = self._hardened(send, answer, is_api=is_api)
         try:
             await self._guarded(scope, receive, hardened, is_api=is_api)
-        except Exception:
-            # The app's last-resort handler answers outside this middleware, so the generic
-            # 500 is written here, hardened like any answer; the error still propagates to be
-            # logged, and that handler sees the answer already sent.
-            if not answer.started:
-                await send_json_error(hardened, 500, "Internal Server Error")
-            raise
+        except Exception as error:
+            # The last resort: an error no handler expected. Answered here, so the generic 500
+            # is hardened like any answer, and logged here once; not raised on to the server,
+            # which would log it a second time, unless the answer had begun (then the server
+            # must cut the connection).
+            log_unhandled_error(error, path=scope["path"], client=_client(scope))
+            if answer.started:
+                raise
+            await send_json_error(hardened, 500, "Internal Server Error")
 
     async def _guarded(self, scope: Scope, receive: Receive, send: Send, *, is_api: bool) -> None:
         headers = scope["headers"]
@@ -157,6 +162,11 @@ def _repeated(headers: list[tuple[bytes, bytes]]) -> str | None:
                 return SINGLE_HEADERS[name]
             seen.add(name)
     return None
+
+
+def _client(scope: Scope) -> str | None:
+    client = scope.get("client")
+    return client[0] if client else None
 
 
 def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> bytes | None:

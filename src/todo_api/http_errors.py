@@ -20,7 +20,7 @@ from starlette.routing import Match
 
 from todo_api.db.connection import UNAVAILABLE_ERRORS, is_database_unavailable
 from todo_api.errors import AppError, BadRequest, NotFound, ServiceUnavailable
-from todo_api.logs import client_address
+from todo_api.logs import client_address, log_unhandled_error
 
 logger = logging.getLogger(__name__)
 
@@ -152,11 +152,7 @@ async def _database_error(request: Request, error: Exception) -> JSONResponse:
 
 
 async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
-    logger.error(
-        "unhandled error",
-        exc_info=error,
-        extra={"event": "unhandled_error", "path": request.url.path, "client": client_address(request)},
-    )
+    log_unhandled_error(error, path=request.url.path, client=client_address(request))
     return error_response(AppError())
 
 
@@ -167,4 +163,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     for database_error in (sa_exc.DBAPIError, *UNAVAILABLE_ERRORS):
         app.add_exception_handler(database_error, _database_error)
-    app.add_exception_handler(Exception, _unexpected_error)
+    # Any other exception is answered by the hardening middleware's last resort, inside the
+    # middleware that adds security headers and request ids, and logged there once.

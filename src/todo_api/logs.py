@@ -16,6 +16,7 @@ from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 access_logger = logging.getLogger("todo_api.access")
+error_logger = logging.getLogger("todo_api.errors")
 REQUEST_ID_HEADER = "x-request-id"
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 # Attributes every LogRecord has; anything else was passed in `extra` and belongs in the line.
@@ -93,6 +94,13 @@ def configure_logging(level: str, *, json_lines: bool) -> None:
     quiet = logging.DEBUG if level.upper() == "DEBUG" else logging.WARNING
     for name in QUIET_BELOW_WARNING:
         logging.getLogger(name).setLevel(quiet)
+
+
+def log_unhandled_error(error: BaseException, *, path: str, client: str | None) -> None:
+    """The one line (with its traceback) an error no handler expected leaves in the log."""
+    error_logger.error(
+        "unhandled error", exc_info=error, extra={"event": "unhandled_error", "path": path, "client": client}
+    )
 
 
 def client_address(connection: HTTPConnection) -> str | None:
