@@ -10,8 +10,9 @@ import httpx
 import jwt
 import pytest
 
-from tests.conftest import SECRET, TokenFactory
+from tests.conftest import SECRET, TokenFactory, make_settings
 from tests.keys import new_key
+from todo_api.main import create_app
 
 
 def assert_401(response: httpx.Response, *, token_sent: bool) -> None:
@@ -167,3 +168,29 @@ async def test_unreachable_jwks_is_503_with_json_never_500(jwks_client: Any) -> 
     assert response.status_code == 503
     assert response.headers["retry-after"]
     assert isinstance(response.json()["detail"], str)
+
+
+@pytest.mark.parametrize("environment", ["production", "development"])
+async def test_in_production_a_401_does_not_say_which_check_failed(
+    database_url: str, make_token: TokenFactory, caplog: pytest.LogCaptureFixture, environment: str
+) -> None:
+    caplog.set_level(logging.WARNING)
+    tokens = {
+        "token expired": make_token("alice", ttl_seconds=-300),
+        "invalid signature": make_token("alice", secret="another-secret-" + "x" * 40),
+        "malformed token": "not.a.token",
+    }
+    app = create_app(make_settings(database_url, environment=environment))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            answers = {
+                reason: (await client.get("/api/tasks", headers={"Authorization": f"Bearer {token}"})).json()
+                for reason, token in tokens.items()
+            }
+
+    logged = [getattr(record, "reason", None) for record in caplog.records]
+    for reason in tokens:
+        shown = "Invalid token" if environment == "production" else f"Invalid token: {reason}"
+        assert answers[reason] == {"detail": shown}
+        assert f"Invalid token: {reason}" in logged

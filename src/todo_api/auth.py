@@ -19,6 +19,7 @@ from todo_api.tokens import InvalidToken, KeysUnavailable
 
 logger = logging.getLogger(__name__)
 
+INVALID_TOKEN = "Invalid token"  # noqa: S105 (a message, not a secret)
 PATH_USER_ERRORS: dict[int | str, dict[str, Any]] = {
     403: documented("`user_id` in the path is not the token's `sub`.")
 }
@@ -31,7 +32,8 @@ class User:
     id: str
 
 
-def _refuse(request: Request, reason: str, *, token_sent: bool) -> Unauthenticated:
+def _refuse(request: Request, reason: str, *, token_sent: bool, public: str | None = None) -> Unauthenticated:
+    """Log why a request is not authenticated; answer with `public` (default: the reason)."""
     logger.warning(
         "authentication failed",
         extra={
@@ -41,7 +43,7 @@ def _refuse(request: Request, reason: str, *, token_sent: bool) -> Unauthenticat
             "path": request.url.path,
         },
     )
-    return Unauthenticated(reason, token_sent=token_sent)
+    return Unauthenticated(public or reason, token_sent=token_sent)
 
 
 class BearerAuthentication(HTTPBearer):
@@ -56,10 +58,14 @@ class BearerAuthentication(HTTPBearer):
             header = request.headers.get("authorization")
             reason = "Not authenticated" if not header else "Authorization must be 'Bearer <token>'"
             raise _refuse(request, reason, token_sent=False)
+        state = app_state(request)
         try:
-            token = await app_state(request).token_verifier.verify(credentials.credentials)
+            token = await state.token_verifier.verify(credentials.credentials)
         except InvalidToken as exc:
-            raise _refuse(request, f"Invalid token: {exc}", token_sent=True) from None
+            # In production the answer does not say which check failed (an oracle for anyone
+            # probing keys and signatures); the log does. In development it helps wire things up.
+            public = INVALID_TOKEN if state.settings.is_production else None
+            raise _refuse(request, f"{INVALID_TOKEN}: {exc}", token_sent=True, public=public) from None
         except KeysUnavailable:
             logger.warning(
                 "signing keys unavailable",
