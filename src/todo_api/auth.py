@@ -110,5 +110,18 @@ async def charge_rate_limit(request: Request, user: CurrentUser) -> None:
         await limiter.check(user.id, write=request.method not in READ_METHODS)
 
 
+async def admit(request: Request) -> None:
+    """The API routes' checks, in their order, for a request answered before they ran (its
+    body could not be parsed): the caller is judged before the body is."""
+    if not request.url.path.startswith("/api/"):
+        return
+    user = await get_current_user(request)
+    # Declared by the route as a path parameter, and so already matched into the request.
+    path_user = request.path_params.get("user_id")
+    if path_user is not None:
+        await require_own_path(user, path_user)
+    await charge_rate_limit(request, user)
+
+
 OwnPath = Depends(require_own_path)
 RateLimited = Depends(charge_rate_limit)

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, cast
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel
 from sqlalchemy import exc as sa_exc
@@ -23,6 +23,7 @@ from todo_api.errors import AppError, BadRequest, NotFound, ServiceUnavailable
 from todo_api.logs import client_address, log_unhandled_error
 
 logger = logging.getLogger(__name__)
+Handler = Callable[[Request, Exception], Awaitable[Response]]
 
 MAX_ECHOED_CHARACTERS = 200
 MAX_ECHOED_ITEMS = 20
@@ -156,11 +157,43 @@ async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
     return error_response(AppError())
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    """Render every error as JSON with a `detail`, and never leak internals."""
+# FastAPI reads and parses the body before a route's dependencies run, so a body that is not
+# JSON at all would be answered before the caller is authenticated.
+UNPARSED_BODY = "There was an error parsing the body"
+Admission = Callable[[Request], Awaitable[None]]
+
+
+def _after_admission(admit: Admission, handler: Handler, applies: Callable[[Exception], bool]) -> Handler:
+    """`handler`, but for the errors it `applies` to, only once `admit` let the request in."""
+
+    async def admitted_first(request: Request, error: Exception) -> Response:
+        if applies(error):
+            try:
+                await admit(request)
+            except AppError as refused:
+                return error_response(refused)
+        return await handler(request, error)
+
+    return admitted_first
+
+
+def _is_unparsed_body(error: Exception) -> bool:
+    if isinstance(error, RequestValidationError):
+        return all(err.get("type") == "json_invalid" for err in error.errors())
+    return isinstance(error, StarletteHTTPException) and error.detail == UNPARSED_BODY
+
+
+def install_error_handlers(app: FastAPI, *, admit: Admission) -> None:
+    """Render every error as JSON with a `detail`, and never leak internals.
+
+    `admit` runs the API's own checks (authentication, path user, rate limit) for a request
+    whose body failed to parse before they could: the body is judged only after the caller.
+    """
     app.add_exception_handler(AppError, _app_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _after_admission(admit, _http_error, _is_unparsed_body))
+    app.add_exception_handler(
+        RequestValidationError, _after_admission(admit, _validation_error, _is_unparsed_body)
+    )
     for database_error in (sa_exc.DBAPIError, *UNAVAILABLE_ERRORS):
         app.add_exception_handler(database_error, _database_error)
     # Any other exception is answered by the hardening middleware's last resort, inside the

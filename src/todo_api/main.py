@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from todo_api import health
-from todo_api.auth import PATH_USER_ERRORS, OwnPath, RateLimited
+from todo_api.auth import PATH_USER_ERRORS, OwnPath, RateLimited, admit
 from todo_api.config import Settings, load_settings
 from todo_api.db.engine import open_database
 from todo_api.dev_secret import with_dev_secret
@@ -112,7 +112,7 @@ def create_app(settings: Settings, *, freeze_at_start_up: bool = False) -> FastA
         redirect_slashes=False,
         generate_unique_id_function=lambda route: route.name,
     )
-    install_error_handlers(app)
+    install_error_handlers(app, admit=admit)
     # Routes are matched in order, so the task routes, which nearly every request is for, come
     # first. Router dependencies run before the route's own, in the order given: someone
     # else's id in the path is a 403 before the rate limit counts the request.
