@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+import os
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -10,7 +13,7 @@ import httpx
 import jwt
 import pytest
 
-from tests.conftest import SECRET, TokenFactory
+from tests.conftest import SECRET, TokenFactory, serving_app
 from tests.keys import new_key
 
 
@@ -167,3 +170,40 @@ async def test_unreachable_jwks_is_503_with_json_never_500(jwks_client: Any) -> 
     assert response.status_code == 503
     assert response.headers["retry-after"]
     assert isinstance(response.json()["detail"], str)
+
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL")
+STORES = [
+    pytest.param(None, id="in-process"),
+    pytest.param(REDIS_URL, id="redis", marks=pytest.mark.skipif(not REDIS_URL, reason="set TEST_REDIS_URL")),
+]
+
+
+def fresh_address() -> str:
+    # A documentation address of its own, since a Redis store outlives the test.
+    return str(ipaddress.IPv6Address("2001:db8::") + uuid.uuid4().int % 2**64)
+
+
+@pytest.mark.parametrize("redis_url", STORES)
+async def test_failed_authentication_is_throttled_per_client_address(
+    database_url: str, make_token: TokenFactory, redis_url: str | None
+) -> None:
+    budget = {"rate_limit_enabled": True, "rate_limit_auth_failures": "5/minute", "redis_url": redis_url}
+    async with serving_app(database_url, **budget) as (app, _):
+
+        def client_at(address: str) -> httpx.AsyncClient:
+            transport = httpx.ASGITransport(app=app, client=(address, 40000))
+            return httpx.AsyncClient(transport=transport, base_url="http://testserver")
+
+        async with client_at(fresh_address()) as attacker, client_at(fresh_address()) as other:
+            bad = {"Authorization": "Bearer " + make_token("alice", secret="not-the-secret-" + "x" * 32)}
+            burst = [await attacker.get("/api/tasks", headers=bad) for _ in range(8)]
+            good = {"Authorization": f"Bearer {make_token('bob')}"}
+            from_another_address = await other.get("/api/tasks", headers=good)
+            from_the_same_address = await attacker.get("/api/tasks", headers=good)
+
+    assert [response.status_code for response in burst] == [401] * 5 + [429] * 3
+    assert all(1 <= int(response.headers["retry-after"]) <= 60 for response in burst[5:])
+    assert from_another_address.status_code == 200
+    # The token is still checked: a valid one is never refused for its address's failures.
+    assert from_the_same_address.status_code == 200

@@ -113,6 +113,7 @@ def test_malformed_database_url_is_one_line_with_the_password_masked() -> None:
         ("db_pool_size", "0"),
         ("forwarded_allow_ips", "127.0.0.1, proxy.internal"),
         ("header_timeout", "0"),
+        ("rate_limit_auth_failures", "many"),
     ],
 )
 def test_bad_values_name_the_variable(name: str, value: str) -> None:

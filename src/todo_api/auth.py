@@ -1,5 +1,6 @@
 """The edge where a request becomes a user: who is calling, may they use this path, and are
-they within their rate limit. Each is a dependency the routers declare, in that order."""
+they within their rate limit. Each is a dependency the routers declare, in that order; failed
+authentications count against the client's address."""
 
 from __future__ import annotations
 
@@ -31,7 +32,13 @@ class User:
     id: str
 
 
-def _refuse(request: Request, reason: str, *, token_sent: bool) -> Unauthenticated:
+async def _refuse(request: Request, reason: str, *, token_sent: bool) -> Unauthenticated:
+    """The 401 for a failed authentication, once counted against the client's address: past
+    RATE_LIMIT_AUTH_FAILURES it raises a 429 instead. Valid tokens are never counted, so a
+    flood from one address never locks out a user who shares it (behind a NAT, say)."""
+    limiter = app_state(request).rate_limiter
+    if limiter is not None:
+        await limiter.check_failed_authentication(client_address(request))
     logger.warning(
         "authentication failed",
         extra={
@@ -55,11 +62,11 @@ class BearerAuthentication(HTTPBearer):
         if credentials is None:
             header = request.headers.get("authorization")
             reason = "Not authenticated" if not header else "Authorization must be 'Bearer <token>'"
-            raise _refuse(request, reason, token_sent=False)
+            raise await _refuse(request, reason, token_sent=False)
         try:
             token = await app_state(request).token_verifier.verify(credentials.credentials)
         except InvalidToken as exc:
-            raise _refuse(request, f"Invalid token: {exc}", token_sent=True) from None
+            raise await _refuse(request, f"Invalid token: {exc}", token_sent=True) from None
         except KeysUnavailable:
             logger.warning(
                 "signing keys unavailable",

@@ -74,6 +74,8 @@ class Settings(BaseSettings):
     rate_limit_enabled: bool = True
     rate_limit_reads: str = "600/minute"
     rate_limit_writes: str = "120/minute"
+    # Failed authentications per client address; beyond them a failure is a 429, not a 401.
+    rate_limit_auth_failures: str = "60/minute"
     redis_url: SecretStr | None = None
 
     # The edge, as `todo-api serve` runs uvicorn (see serving.py).
@@ -101,7 +103,7 @@ class Settings(BaseSettings):
             value = value.get_secret_value()
         return DatabaseURL(value) if isinstance(value, str) else value
 
-    @field_validator("rate_limit_reads", "rate_limit_writes", mode="after")
+    @field_validator("rate_limit_reads", "rate_limit_writes", "rate_limit_auth_failures", mode="after")
     @classmethod
     def _check_rate(cls, value: str) -> str:
         try:

@@ -55,12 +55,13 @@ def build_token_verifier(settings: Settings, http: httpx.AsyncClient) -> TokenVe
 
 
 def build_rate_limiter(settings: Settings) -> RateLimiter | None:
-    """Per-user limits, in Redis when REDIS_URL is set so all workers and instances share them."""
+    """Per-user and per-address limits; in Redis when REDIS_URL is set, shared by every instance."""
     if not settings.rate_limit_enabled:
         return None
     return RateLimiter(
         reads=settings.rate_limit_reads,
         writes=settings.rate_limit_writes,
+        auth_failures=settings.rate_limit_auth_failures,
         storage_url=settings.redis_url.get_secret_value() if settings.redis_url else None,
     )
 
