@@ -126,7 +126,7 @@ def create_app(settings: Settings, *, freeze_at_start_up: bool = False) -> FastA
             responses=API_ERRORS | PATH_USER_ERRORS,
         )
     )
-    app.include_router(health.router)
+    app.include_router(health.build_router())
     install_docs(app)
     app.add_middleware(HardeningMiddleware, hsts=settings.is_production)
     if settings.cors_origins:
