@@ -203,7 +203,8 @@ async def test_failed_authentication_is_throttled_per_client_address(
             from_the_same_address = await attacker.get("/api/tasks", headers=good)
 
     assert [response.status_code for response in burst] == [401] * 5 + [429] * 3
-    assert all(1 <= int(response.headers["retry-after"]) <= 60 for response in burst[5:])
+    # A sliding window's count fades over the next window too, so the wait is at most two.
+    assert all(1 <= int(response.headers["retry-after"]) <= 120 for response in burst[5:])
     assert from_another_address.status_code == 200
     # The token is still checked: a valid one is never refused for its address's failures.
     assert from_the_same_address.status_code == 200
