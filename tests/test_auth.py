@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+import os
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -10,7 +13,7 @@ import httpx
 import jwt
 import pytest
 
-from tests.conftest import SECRET, TokenFactory, make_settings
+from tests.conftest import SECRET, TokenFactory, make_settings, serving_app
 from tests.keys import new_key
 from todo_api.main import create_app
 
@@ -210,3 +213,41 @@ async def test_the_caller_is_judged_before_the_body(
     assert anonymous.status_code == 401
     assert elsewhere.status_code == 403
     assert own.status_code in (400, 422)
+
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL")
+STORES = [
+    pytest.param(None, id="in-process"),
+    pytest.param(REDIS_URL, id="redis", marks=pytest.mark.skipif(not REDIS_URL, reason="set TEST_REDIS_URL")),
+]
+
+
+def fresh_address() -> str:
+    # A documentation address of its own, since a Redis store outlives the test.
+    return str(ipaddress.IPv6Address("2001:db8::") + uuid.uuid4().int % 2**64)
+
+
+@pytest.mark.parametrize("redis_url", STORES)
+async def test_failed_authentication_is_throttled_per_client_address(
+    database_url: str, make_token: TokenFactory, redis_url: str | None
+) -> None:
+    budget = {"rate_limit_enabled": True, "rate_limit_auth_failures": "5/minute", "redis_url": redis_url}
+    async with serving_app(database_url, **budget) as (app, _):
+
+        def client_at(address: str) -> httpx.AsyncClient:
+            transport = httpx.ASGITransport(app=app, client=(address, 40000))
+            return httpx.AsyncClient(transport=transport, base_url="http://testserver")
+
+        async with client_at(fresh_address()) as attacker, client_at(fresh_address()) as other:
+            bad = {"Authorization": "Bearer " + make_token("alice", secret="not-the-secret-" + "x" * 32)}
+            burst = [await attacker.get("/api/tasks", headers=bad) for _ in range(8)]
+            good = {"Authorization": f"Bearer {make_token('bob')}"}
+            from_another_address = await other.get("/api/tasks", headers=good)
+            from_the_same_address = await attacker.get("/api/tasks", headers=good)
+
+    assert [response.status_code for response in burst] == [401] * 5 + [429] * 3
+    # A sliding window's count fades over the next window too, so the wait is at most two.
+    assert all(1 <= int(response.headers["retry-after"]) <= 120 for response in burst[5:])
+    assert from_another_address.status_code == 200
+    # The token is still checked: a valid one is never refused for its address's failures.
+    assert from_the_same_address.status_code == 200

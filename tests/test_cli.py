@@ -122,11 +122,11 @@ def test_migrate_creates_a_sqlite_database(tmp_path: Path) -> None:
 
 
 @contextmanager
-def serving(directory: Path, **env: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    """`todo-api serve` in `directory`, once it answers /health; killed if still running after."""
+def serving(directory: Path, *options: str, **env: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """`todo-api serve [options]` in `directory`, once it answers /health; killed if still running after."""
     port = free_port()
     process = subprocess.Popen(
-        [TODO_API, "serve", "--port", str(port)],
+        [TODO_API, "serve", "--port", str(port), *options],
         cwd=directory,
         env=clean_env(**env),
         stdout=subprocess.PIPE,

@@ -106,7 +106,15 @@ def test_malformed_database_url_is_one_line_with_the_password_masked() -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "value"), [("environment", "staging"), ("log_level", "loud"), ("db_pool_size", "0")]
+    ("name", "value"),
+    [
+        ("environment", "staging"),
+        ("log_level", "loud"),
+        ("db_pool_size", "0"),
+        ("forwarded_allow_ips", "127.0.0.1, proxy.internal"),
+        ("header_timeout", "0"),
+        ("rate_limit_auth_failures", "many"),
+    ],
 )
 def test_bad_values_name_the_variable(name: str, value: str) -> None:
     with pytest.raises(ConfigError) as caught:
@@ -215,3 +223,11 @@ def test_production_allows_http_on_this_machine_and_generated_secrets() -> None:
 
     assert settings.is_production
     assert IsolatedSettings(better_auth_secret="x" * 40).better_auth_secret is not None  # development
+
+
+def test_forwarded_headers_are_trusted_from_no_proxy_unless_configured() -> None:
+    assert IsolatedSettings().forwarded_allow_ips == []
+    assert IsolatedSettings(forwarded_allow_ips="10.0.0.1, 10.1.0.0/16,").forwarded_allow_ips == [
+        "10.0.0.1",
+        "10.1.0.0/16",
+    ]

@@ -71,7 +71,7 @@ def test_idle_users_are_forgotten_so_memory_follows_active_users() -> None:
 
 
 async def test_a_refused_request_is_logged_as_rate_limited(caplog: pytest.LogCaptureFixture) -> None:
-    limiter = RateLimiter(reads="5/minute", writes="1/minute", storage_url=None)
+    limiter = RateLimiter(reads="5/minute", writes="1/minute", auth_failures="1/minute", storage_url=None)
     caplog.set_level(logging.INFO)
     await limiter.check("alice", write=True)
     assert not caplog.records

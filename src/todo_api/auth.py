@@ -1,5 +1,6 @@
 """The edge where a request becomes a user: who is calling, may they use this path, and are
-they within their rate limit. Each is a dependency the routers declare, in that order."""
+they within their rate limit. Each is a dependency the routers declare, in that order; failed
+authentications count against the client's address."""
 
 from __future__ import annotations
 
@@ -32,8 +33,16 @@ class User:
     id: str
 
 
-def _refuse(request: Request, reason: str, *, token_sent: bool, public: str | None = None) -> Unauthenticated:
-    """Log why a request is not authenticated; answer with `public` (default: the reason)."""
+async def _refuse(
+    request: Request, reason: str, *, token_sent: bool, public: str | None = None
+) -> Unauthenticated:
+    """The 401 for a failed authentication (answered with `public`, by default the reason),
+    once counted against the client's address: past RATE_LIMIT_AUTH_FAILURES it raises a 429
+    instead. Valid tokens are never counted, so a flood from one address never locks out a
+    user who shares it (behind a NAT, say)."""
+    limiter = app_state(request).rate_limiter
+    if limiter is not None:
+        await limiter.check_failed_authentication(client_address(request))
     logger.warning(
         "authentication failed",
         extra={
@@ -57,7 +66,7 @@ class BearerAuthentication(HTTPBearer):
         if credentials is None:
             header = request.headers.get("authorization")
             reason = "Not authenticated" if not header else "Authorization must be 'Bearer <token>'"
-            raise _refuse(request, reason, token_sent=False)
+            raise await _refuse(request, reason, token_sent=False)
         state = app_state(request)
         try:
             token = await state.token_verifier.verify(credentials.credentials)
@@ -65,7 +74,7 @@ class BearerAuthentication(HTTPBearer):
             # In production the answer does not say which check failed (an oracle for anyone
             # probing keys and signatures); the log does. In development it helps wire things up.
             public = INVALID_TOKEN if state.settings.is_production else None
-            raise _refuse(request, f"{INVALID_TOKEN}: {exc}", token_sent=True, public=public) from None
+            raise await _refuse(request, f"{INVALID_TOKEN}: {exc}", token_sent=True, public=public) from None
         except KeysUnavailable:
             logger.warning(
                 "signing keys unavailable",

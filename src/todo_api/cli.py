@@ -15,6 +15,7 @@ from todo_api.config import ConfigError, Settings, load_settings
 from todo_api.database_url import mask_password
 from todo_api.dev_secret import with_dev_secret
 from todo_api.logs import configure_logging
+from todo_api.serving import HTTPImplementation, uvicorn_options
 from todo_api.tokens import create_token
 
 DEMO_USER = "demo-user"
@@ -63,6 +64,9 @@ def serve(
     port: Annotated[int, typer.Option(envvar="PORT", min=1, max=65535)] = 8000,
     workers: Annotated[int, typer.Option(envvar="WEB_CONCURRENCY", min=1, help="Worker processes.")] = 1,
     reload: Annotated[bool, typer.Option(help="Restart on code changes (development).")] = False,
+    http: Annotated[
+        HTTPImplementation, typer.Option(help="HTTP parser: httptools (auto, when installed) or h11.")
+    ] = HTTPImplementation.AUTO,
 ) -> None:
     """Apply migrations (unless MIGRATE_ON_STARTUP=false) and serve the API."""
     settings = _settings()
@@ -82,9 +86,7 @@ def serve(
         port=port,
         workers=workers,
         reload=reload,
-        log_config=None,
-        server_header=False,
-        timeout_graceful_shutdown=30,
+        **uvicorn_options(settings, http),
     )
 
 

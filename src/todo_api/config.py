@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import math
 from collections import Counter
 from enum import StrEnum
@@ -73,7 +74,16 @@ class Settings(BaseSettings):
     rate_limit_enabled: bool = True
     rate_limit_reads: str = "600/minute"
     rate_limit_writes: str = "120/minute"
+    # Failed authentications per client address; beyond them a failure is a 429, not a 401.
+    rate_limit_auth_failures: str = "60/minute"
     redis_url: SecretStr | None = None
+
+    # The edge, as `todo-api serve` runs uvicorn (see serving.py).
+    header_timeout: float = Field(default=10.0, gt=0, le=300)
+    keep_alive_timeout: int = Field(default=5, ge=1, le=3600)
+    limit_concurrency: int = Field(default=1000, ge=1)
+    # Proxies whose X-Forwarded-For/-Proto are believed; none unless configured.
+    forwarded_allow_ips: Annotated[list[str], NoDecode] = []
 
     # Sharing Better Auth's PostgreSQL database: a migration ties task.user_id to "user".id
     # (ON DELETE CASCADE), so deleting a Better Auth user deletes their tasks.
@@ -93,7 +103,7 @@ class Settings(BaseSettings):
             value = value.get_secret_value()
         return DatabaseURL(value) if isinstance(value, str) else value
 
-    @field_validator("rate_limit_reads", "rate_limit_writes", mode="after")
+    @field_validator("rate_limit_reads", "rate_limit_writes", "rate_limit_auth_failures", mode="after")
     @classmethod
     def _check_rate(cls, value: str) -> str:
         try:
@@ -114,6 +124,25 @@ class Settings(BaseSettings):
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):
             return [origin.strip().rstrip("/") for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("forwarded_allow_ips", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [proxy.strip() for proxy in value.split(",") if proxy.strip()]
+        return value
+
+    @field_validator("forwarded_allow_ips", mode="after")
+    @classmethod
+    def _check_proxies(cls, value: list[str]) -> list[str]:
+        for proxy in value:
+            if proxy == "*":  # any peer: only where nothing but the proxy can reach the server
+                continue
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ValueError(f"'{proxy}' is not an IP address or network (such as 10.0.0.0/8)") from None
         return value
 
     @field_validator(

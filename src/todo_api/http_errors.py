@@ -47,7 +47,10 @@ def documented(description: str) -> dict[str, Any]:
 API_ERRORS: dict[int | str, dict[str, Any]] = {
     401: documented("Missing, malformed, expired or otherwise invalid bearer token."),
     413: documented("Request body over 1 MiB."),
-    429: documented("Per-user rate limit reached; retry after `Retry-After` seconds."),
+    429: documented(
+        "Rate limit reached: the caller's, or failed authentications from this address; "
+        "retry after `Retry-After` seconds."
+    ),
     500: documented("Unexpected error (no internals are shown)."),
     503: documented("Database or signing keys unreachable; retry after `Retry-After` seconds."),
 }

@@ -55,12 +55,13 @@ def build_token_verifier(settings: Settings, http: httpx.AsyncClient) -> TokenVe
 
 
 def build_rate_limiter(settings: Settings) -> RateLimiter | None:
-    """Per-user limits, in Redis when REDIS_URL is set so all workers and instances share them."""
+    """Per-user and per-address limits; in Redis when REDIS_URL is set, shared by every instance."""
     if not settings.rate_limit_enabled:
         return None
     return RateLimiter(
         reads=settings.rate_limit_reads,
         writes=settings.rate_limit_writes,
+        auth_failures=settings.rate_limit_auth_failures,
         storage_url=settings.redis_url.get_secret_value() if settings.redis_url else None,
     )
 
@@ -125,7 +126,7 @@ def create_app(settings: Settings, *, freeze_at_start_up: bool = False) -> FastA
             responses=API_ERRORS | PATH_USER_ERRORS,
         )
     )
-    app.include_router(health.router)
+    app.include_router(health.build_router())
     install_docs(app)
     app.add_middleware(HardeningMiddleware, hsts=settings.is_production)
     if settings.cors_origins:

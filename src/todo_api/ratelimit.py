@@ -1,4 +1,5 @@
-"""Per-user rate limits on reads and writes, shared across workers through Redis when set."""
+"""Per-user rate limits on reads and writes, and per-address limits on failed authentication,
+shared across workers through Redis when set."""
 
 from __future__ import annotations
 
@@ -114,15 +115,17 @@ class SharedSlidingWindows:
 
 
 class RateLimiter:
-    """Sliding-window limits keyed by user id and kind (read/write).
+    """Sliding-window limits: reads and writes keyed by user id, failed authentications by
+    client address.
 
     A sliding-window counter approximates a moving window at a fraction of its cost: two
     counters per key instead of a log of every request.
     """
 
-    def __init__(self, *, reads: str, writes: str, storage_url: str | None) -> None:
+    def __init__(self, *, reads: str, writes: str, auth_failures: str, storage_url: str | None) -> None:
         self._reads = parse(reads)
         self._writes = parse(writes)
+        self._auth_failures = parse(auth_failures)
         self._store = SharedSlidingWindows(storage_url) if storage_url else LocalSlidingWindows()
 
     async def aclose(self) -> None:
@@ -133,16 +136,23 @@ class RateLimiter:
     async def check(self, user_id: str, *, write: bool) -> None:
         """Count one request for `user_id`, or raise TooManyRequests with a retry delay."""
         limit, kind = (self._writes, "write") if write else (self._reads, "read")
+        await self._count(kind, user_id, limit, who={"user_id": user_id})
+
+    async def check_failed_authentication(self, client: str | None) -> None:
+        """Count one failed authentication from `client` (an address), or raise TooManyRequests."""
+        await self._count("auth_failure", client or "unknown", self._auth_failures, who={"client": client})
+
+    async def _count(self, kind: str, key: str, limit: RateLimitItem, *, who: dict[str, str | None]) -> None:
         store = self._store
         if isinstance(store, LocalSlidingWindows):
-            wait = store.hit(kind, user_id, limit, time.time())
+            wait = store.hit(kind, key, limit, time.time())
         else:
-            wait = await store.hit(kind, user_id, limit)
+            wait = await store.hit(kind, key, limit)
         if wait is None:
             return
         retry_after = max(1, math.ceil(wait))
         logger.warning(
             "rate limit exceeded",
-            extra={"event": "rate_limited", "user_id": user_id, "kind": kind, "retry_after": retry_after},
+            extra={"event": "rate_limited", **who, "kind": kind, "retry_after": retry_after},
         )
         raise TooManyRequests(retry_after)
