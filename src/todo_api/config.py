@@ -78,6 +78,8 @@ class Settings(BaseSettings):
     # Sharing Better Auth's PostgreSQL database: a migration ties task.user_id to "user".id
     # (ON DELETE CASCADE), so deleting a Better Auth user deletes their tasks.
     better_auth_shared_database: bool = False
+    # Experimental: serve Better Auth's own /api/auth endpoints (sign-up, sign-in, sessions).
+    builtin_auth: bool = False
 
     @field_validator("log_level", "log_format", mode="before")
     @classmethod
@@ -149,6 +151,12 @@ class Settings(BaseSettings):
                 "production needs BETTER_AUTH_SECRET (at least 32 characters) "
                 "or BETTER_AUTH_URL/JWKS_URL to verify tokens"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _builtin_auth_signs_cookies(self) -> Self:
+        if self.builtin_auth and self.better_auth_secret is None and not self.needs_dev_secret:
+            raise ValueError("BUILTIN_AUTH needs BETTER_AUTH_SECRET (at least 32 characters) to sign cookies")
         return self
 
     @model_validator(mode="after")
