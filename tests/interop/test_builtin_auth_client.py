@@ -4,9 +4,6 @@ answers it."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 import uuid
 from datetime import datetime
 from typing import Any
@@ -14,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.interop.conftest import PASSWORD, SECRET, ServiceFactory
-from tests.interop.issuer_driver import BetterAuthIssuer
+from tests.interop.issuer_driver import BetterAuthIssuer, run_node_script
 from tests.interop.service_driver import TodoService
 
 pytestmark = pytest.mark.interop
@@ -26,23 +23,12 @@ def builtin_service(installed_issuer: BetterAuthIssuer, module_services: Service
 
 
 def run_client(issuer: BetterAuthIssuer, service: TodoService) -> dict[str, Any]:
-    env = {key: os.environ[key] for key in ("PATH", "HOME", "LANG") if key in os.environ} | {
+    env = {
         "API_URL": service.base_url,
         "EMAIL": f"builtin-{uuid.uuid4().hex[:8]}@example.com",
         "PASSWORD": PASSWORD,
     }
-    result = subprocess.run(
-        ["node", "builtin-client.mjs"],
-        cwd=issuer.issuer_dir,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}\n{service.output}"
-    report: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
-    return report
+    return run_node_script("builtin-client.mjs", env, issuer.issuer_dir)
 
 
 def milliseconds(text: str) -> int:
