@@ -147,7 +147,9 @@ class Database:
 async def _truncate(url: str) -> None:
     connection = await asyncpg.connect(asyncpg_dsn(url))
     try:
-        await connection.execute("TRUNCATE task RESTART IDENTITY")
+        await connection.execute(
+            'TRUNCATE task, "user", session, account, verification, jwks RESTART IDENTITY'
+        )
     finally:
         await connection.close()
 

@@ -14,10 +14,13 @@ import pytest
 PACKAGE = Path(__file__).parents[1] / "src" / "todo_api"
 # Modules that compose the app: nothing may import them.
 COMPOSERS = {"todo_api.main", "todo_api.cli"}
-FEATURES = ("todo_api.tasks",)
+FEATURES = ("todo_api.tasks", "todo_api.accounts")
 FRAMEWORK = ("fastapi", "starlette")
 FRAMEWORK_FREE = [
     "todo_api.tasks.service",
+    "todo_api.accounts.service",
+    "todo_api.accounts.passwords",
+    "todo_api.accounts.cookies",
     "todo_api.tokens",
     "todo_api.errors",
     "todo_api.db.connection",

@@ -133,7 +133,7 @@ def test_a_development_process_logs_lines_for_people_without_library_chatter(tmp
     lines = migrate_in_a_process(tmp_path)
 
     assert len(lines) == 1, lines
-    assert lines[0].endswith("INFO    todo_api.migrations: database migrated to_revision=0002")
+    assert lines[0].endswith("INFO    todo_api.migrations: database migrated to_revision=0003")
 
 
 def test_a_production_process_logs_one_json_object_per_line(tmp_path: Path) -> None:
@@ -142,7 +142,7 @@ def test_a_production_process_logs_one_json_object_per_line(tmp_path: Path) -> N
     records = [json.loads(line) for line in lines]
     assert [record["event"] for record in records] == ["database_migrated"]
     assert records[0]["from_revision"] is None
-    assert records[0]["to_revision"] == "0002"
+    assert records[0]["to_revision"] == "0003"
     assert records[0]["level"] == "info"
 
 
@@ -151,3 +151,13 @@ def test_log_format_overrides_the_environments_default(tmp_path: Path) -> None:
 
     assert json.loads(lines[0])["event"] == "database_migrated"
     assert migrate_in_a_process(tmp_path, LOG_FORMAT="json") == []  # nothing left to migrate
+
+
+def test_drivers_never_log_statements_and_their_values_even_at_debug(tmp_path: Path) -> None:
+    # At DEBUG, aiosqlite logs every statement with its parameters (hashes, tokens): a process
+    # at LOG_LEVEL=debug must still not write them.
+    result = run("migrate", cwd=tmp_path, LOG_LEVEL="debug")
+
+    assert result.returncode == 0, result.stderr
+    assert "aiosqlite" not in result.stderr
+    assert "INSERT INTO alembic_version" not in result.stderr

@@ -110,3 +110,42 @@ async def test_shared_database_foreign_key_is_dropped_on_downgrade(empty_postgre
 
     assert with_key == ["fk_task_user_id_user"]
     assert without_key == []
+
+
+BETTER_AUTH_TABLES = {"user", "session", "account", "verification", "jwks"}
+
+
+async def _tables(database_url: str) -> set[str]:
+    engine = create_engine(make_settings(database_url))
+    try:
+        async with engine.connect() as connection:
+            return set(await connection.run_sync(lambda sync: sa.inspect(sync).get_table_names()))
+    finally:
+        await engine.dispose()
+
+
+async def test_migrations_create_better_auths_tables_by_default(database_url: str) -> None:
+    assert await _tables(database_url) >= BETTER_AUTH_TABLES
+
+
+@pytest.mark.postgres
+async def test_shared_database_mode_leaves_better_auths_tables_to_better_auth(
+    empty_postgres_database: str,
+) -> None:
+    url = empty_postgres_database
+    engine = create_engine(make_settings(url))
+    try:
+        async with engine.begin() as connection:
+            # Better Auth's migrations made "user" (and only that, here).
+            await connection.execute(sa.text('CREATE TABLE "user" (id text PRIMARY KEY)'))
+        await upgrade_database(make_settings(url, better_auth_shared_database=True))
+        migrated = await _tables(url)
+        # Downgrading without the setting must not drop Better Auth's table either.
+        async with engine.begin() as connection:
+            await connection.run_sync(lambda sync: command.downgrade(alembic_config(sync), "0001"))
+        downgraded = await _tables(url)
+    finally:
+        await engine.dispose()
+
+    assert migrated & BETTER_AUTH_TABLES == {"user"}
+    assert "user" in downgraded

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import ipaddress
-import math
-from collections import Counter
 from enum import StrEnum
 from typing import Annotated, Literal, Self
-from urllib.parse import urlsplit
 
 import limits
 from pydantic import (
@@ -20,13 +17,10 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from todo_api.config_checks import is_loopback, is_loopback_origin, looks_random
 from todo_api.database_url import DatabaseURL
 
 MIN_SECRET_LENGTH = 32
-# Estimated from character frequencies: 32 random base64 characters give about 150 bits, a
-# word repeated to 32 characters about 90, one character repeated none.
-MIN_SECRET_BITS = 100
-LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 
 
 class Environment(StrEnum):
@@ -88,6 +82,8 @@ class Settings(BaseSettings):
     # Sharing Better Auth's PostgreSQL database: a migration ties task.user_id to "user".id
     # (ON DELETE CASCADE), so deleting a Better Auth user deletes their tasks.
     better_auth_shared_database: bool = False
+    # Experimental: serve Better Auth's own /api/auth endpoints (sign-up, sign-in, sessions).
+    builtin_auth: bool = False
 
     @field_validator("log_level", "log_format", mode="before")
     @classmethod
@@ -181,6 +177,12 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _builtin_auth_signs_cookies(self) -> Self:
+        if self.builtin_auth and self.better_auth_secret is None and not self.needs_dev_secret:
+            raise ValueError("BUILTIN_AUTH needs BETTER_AUTH_SECRET (at least 32 characters) to sign cookies")
+        return self
+
+    @model_validator(mode="after")
     def _production_is_strict(self) -> Self:
         if not self.is_production:
             return self
@@ -257,22 +259,6 @@ class Settings(BaseSettings):
     def needs_dev_secret(self) -> bool:
         """True when nothing could verify a token and a local secret may be made."""
         return not self.is_production and self.better_auth_secret is None and self.jwks_endpoint is None
-
-
-def is_loopback(host: str | None) -> bool:
-    """Whether `host` names this machine (where plain http cannot be overheard)."""
-    return host is not None and (host in LOOPBACK_HOSTS or host.endswith(".localhost"))
-
-
-def is_loopback_origin(origin: str) -> bool:
-    return origin.startswith("http://") and is_loopback(urlsplit(origin).hostname)
-
-
-def looks_random(secret: str) -> bool:
-    """A rough test that a secret was generated, not typed: its character entropy in bits."""
-    counts = Counter(secret)
-    per_character = -sum(n / len(secret) * math.log2(n / len(secret)) for n in counts.values())
-    return per_character * len(secret) >= MIN_SECRET_BITS
 
 
 def load_settings(**overrides: object) -> Settings:

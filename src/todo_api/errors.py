@@ -19,6 +19,24 @@ class AppError(Exception):
         self.headers = dict(headers or {})
         super().__init__(self.detail)
 
+    def body(self) -> dict[str, str]:
+        """What the response carries: `{"detail": ...}`."""
+        return {"detail": self.detail}
+
+
+class ProtocolError(AppError):
+    """An error in another protocol's shape, `{"message", "code"}` (Better Auth's endpoints)."""
+
+    def __init__(
+        self, status_code: int, code: str, message: str, headers: Mapping[str, str] | None = None
+    ) -> None:
+        self.status_code = status_code
+        self.code = code
+        super().__init__(message, headers)
+
+    def body(self) -> dict[str, str]:
+        return {"message": self.detail, "code": self.code}
+
 
 class BadRequest(AppError):
     status_code = 400

@@ -57,8 +57,8 @@ API_ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 def error_response(error: AppError) -> JSONResponse:
-    """The one error shape: a JSON object with a `detail` string."""
-    return JSONResponse({"detail": error.detail}, status_code=error.status_code, headers=error.headers)
+    """The one error shape: a JSON object with a `detail` string (or the protocol's own shape)."""
+    return JSONResponse(error.body(), status_code=error.status_code, headers=error.headers)
 
 
 async def _app_error(_request: Request, error: Exception) -> JSONResponse:

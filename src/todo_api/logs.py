@@ -29,6 +29,9 @@ _RECORD_ATTRIBUTES = set(vars(logging.makeLogRecord({}))) | {
 }
 # Loggers that speak only of their own set-up at INFO (Alembic names each plugin it loads).
 QUIET_BELOW_WARNING = ("alembic",)
+# Drivers that log statements with their parameters (password hashes, session tokens) at DEBUG:
+# kept at WARNING even when LOG_LEVEL=debug.
+NEVER_BELOW_WARNING = ("aiosqlite", "asyncpg", "sqlalchemy.engine", "sqlalchemy.pool")
 
 
 def extra_fields(record: logging.LogRecord) -> dict[str, Any]:
@@ -94,6 +97,8 @@ def configure_logging(level: str, *, json_lines: bool) -> None:
     quiet = logging.DEBUG if level.upper() == "DEBUG" else logging.WARNING
     for name in QUIET_BELOW_WARNING:
         logging.getLogger(name).setLevel(quiet)
+    for name in NEVER_BELOW_WARNING:
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def log_unhandled_error(error: BaseException, *, path: str, client: str | None) -> None:

@@ -12,6 +12,8 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from todo_api import health
+from todo_api.accounts.router import AUTH_TOKEN_HEADER
+from todo_api.accounts.router import build_router as build_accounts_router
 from todo_api.auth import PATH_USER_ERRORS, OwnPath, RateLimited, admit
 from todo_api.config import Settings, load_settings
 from todo_api.db.engine import open_database
@@ -126,6 +128,8 @@ def create_app(settings: Settings, *, freeze_at_start_up: bool = False) -> FastA
             responses=API_ERRORS | PATH_USER_ERRORS,
         )
     )
+    if settings.builtin_auth:
+        app.include_router(build_accounts_router())
     app.include_router(health.build_router())
     install_docs(app)
     app.add_middleware(HardeningMiddleware, hsts=settings.is_production)
@@ -137,9 +141,10 @@ def create_app(settings: Settings, *, freeze_at_start_up: bool = False) -> FastA
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "If-Match", "X-Request-ID"],
-            expose_headers=EXPOSED_HEADERS,
-            # Bearer tokens only: cookies are never needed, so credentialed CORS stays off.
-            allow_credentials=False,
+            expose_headers=EXPOSED_HEADERS + ([AUTH_TOKEN_HEADER] if settings.builtin_auth else []),
+            # Bearer tokens only, unless the built-in sign-in's session cookie is in use: then
+            # credentialed CORS, for exactly the configured origins.
+            allow_credentials=settings.builtin_auth,
             max_age=600,
         )
     app.add_middleware(RequestLogMiddleware)

@@ -80,3 +80,99 @@ class Task(SQLModel, table=True):
 
 
 task_table: sa.Table = Task.__table__  # type: ignore[attr-defined]
+
+
+# Better Auth's tables, with its own names, camelCase columns, types and constraint names
+# (as its Node migrations create them on PostgreSQL), so a database made by either side
+# serves the other. Written with Core: the accounts service reads and writes them as rows.
+def _created_at() -> sa.Column[datetime]:
+    return sa.Column("createdAt", UTCDateTime, nullable=False, server_default=sa.text("CURRENT_TIMESTAMP"))
+
+
+def _user_id(table: str) -> sa.Column[str]:
+    return sa.Column(
+        "userId",
+        sa.Text,
+        sa.ForeignKey("user.id", ondelete="CASCADE", name=f"{table}_userId_fkey"),
+        nullable=False,
+    )
+
+
+user_table = sa.Table(
+    "user",
+    SQLModel.metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("email", sa.Text, nullable=False),
+    sa.Column("emailVerified", sa.Boolean, nullable=False),
+    sa.Column("image", sa.Text, nullable=True),
+    _created_at(),
+    sa.Column("updatedAt", UTCDateTime, nullable=False, server_default=sa.text("CURRENT_TIMESTAMP")),
+    sa.PrimaryKeyConstraint("id", name="user_pkey"),
+    sa.UniqueConstraint("email", name="user_email_key"),
+)
+
+session_table = sa.Table(
+    "session",
+    SQLModel.metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("expiresAt", UTCDateTime, nullable=False),
+    sa.Column("token", sa.Text, nullable=False),
+    _created_at(),
+    sa.Column("updatedAt", UTCDateTime, nullable=False),
+    sa.Column("ipAddress", sa.Text, nullable=True),
+    sa.Column("userAgent", sa.Text, nullable=True),
+    _user_id("session"),
+    sa.PrimaryKeyConstraint("id", name="session_pkey"),
+    sa.UniqueConstraint("token", name="session_token_key"),
+    sa.Index("session_userId_idx", "userId"),
+)
+
+account_table = sa.Table(
+    "account",
+    SQLModel.metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("accountId", sa.Text, nullable=False),
+    # "credential" for e-mail and password, whose scrypt hash is in `password`.
+    sa.Column("providerId", sa.Text, nullable=False),
+    _user_id("account"),
+    sa.Column("accessToken", sa.Text, nullable=True),
+    sa.Column("refreshToken", sa.Text, nullable=True),
+    sa.Column("idToken", sa.Text, nullable=True),
+    sa.Column("accessTokenExpiresAt", UTCDateTime, nullable=True),
+    sa.Column("refreshTokenExpiresAt", UTCDateTime, nullable=True),
+    sa.Column("scope", sa.Text, nullable=True),
+    sa.Column("password", sa.Text, nullable=True),
+    _created_at(),
+    sa.Column("updatedAt", UTCDateTime, nullable=False),
+    sa.PrimaryKeyConstraint("id", name="account_pkey"),
+    sa.Index("account_userId_idx", "userId"),
+)
+
+verification_table = sa.Table(
+    "verification",
+    SQLModel.metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("identifier", sa.Text, nullable=False),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.Column("expiresAt", UTCDateTime, nullable=False),
+    _created_at(),
+    sa.Column("updatedAt", UTCDateTime, nullable=False, server_default=sa.text("CURRENT_TIMESTAMP")),
+    sa.PrimaryKeyConstraint("id", name="verification_pkey"),
+    sa.Index("verification_identifier_idx", "identifier"),
+)
+
+jwks_table = sa.Table(
+    "jwks",
+    SQLModel.metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("publicKey", sa.Text, nullable=False),
+    sa.Column("privateKey", sa.Text, nullable=False),
+    sa.Column("createdAt", UTCDateTime, nullable=False),
+    sa.Column("expiresAt", UTCDateTime, nullable=True),
+    sa.Column("alg", sa.Text, nullable=True),
+    sa.Column("crv", sa.Text, nullable=True),
+    sa.PrimaryKeyConstraint("id", name="jwks_pkey"),
+)
+
+BETTER_AUTH_TABLES = (user_table, session_table, account_table, verification_table, jwks_table)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import json
 import os
 import shutil
 import socket
@@ -49,6 +50,23 @@ def npm_ci(directory: Path) -> None:
     )
     if result.returncode != 0:
         raise IssuerError(f"npm ci failed ({result.returncode}):\n{result.stdout}{result.stderr}")
+
+
+def run_node_script(script: str, env: dict[str, str], directory: Path = ISSUER_DIR) -> dict[str, Any]:
+    """Run a Node script of ``issuer/`` with ``env`` (and PATH, HOME, LANG); its last line, as JSON."""
+    base = {key: os.environ[key] for key in ("PATH", "HOME", "LANG") if key in os.environ}
+    result = subprocess.run(
+        ["node", script],
+        cwd=directory,
+        env=base | env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+    report: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    return report
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,6 @@ from `authClient.token()`, and the `api` helper calling every task endpoint.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 import uuid
 from typing import Any
 
@@ -16,31 +13,20 @@ import jwt
 import pytest
 
 from tests.interop.conftest import PASSWORD
-from tests.interop.issuer_driver import BetterAuthIssuer
+from tests.interop.issuer_driver import BetterAuthIssuer, run_node_script
 from tests.interop.service_driver import TodoService
 
 pytestmark = pytest.mark.interop
 
 
 def run_frontend(issuer: BetterAuthIssuer, service: TodoService) -> dict[str, Any]:
-    env = {key: os.environ[key] for key in ("PATH", "HOME", "LANG") if key in os.environ} | {
+    env = {
         "AUTH_URL": issuer.base_url,
         "API_URL": service.base_url,
         "EMAIL": f"frontend-{uuid.uuid4().hex[:8]}@example.com",
         "PASSWORD": PASSWORD,
     }
-    result = subprocess.run(
-        ["node", "frontend.mjs"],
-        cwd=issuer.issuer_dir,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
-    report: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
-    return report
+    return run_node_script("frontend.mjs", env, issuer.issuer_dir)
 
 
 def test_documented_frontend_code_signs_up_gets_tokens_and_uses_every_endpoint(

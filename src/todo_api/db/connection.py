@@ -29,6 +29,10 @@ class ForeignKeyViolation(Exception):
     """A write referred to a row that does not exist (shared database mode: a deleted user)."""
 
 
+class UniqueViolation(Exception):
+    """A write would have repeated a value a unique constraint allows once (a taken e-mail)."""
+
+
 class Connection(ABC):
     """What services see of the database: statements in, rows out."""
 
@@ -60,6 +64,8 @@ class PostgresConnection(Connection):
             rows = await self._connection.fetch(compiled.sql, *compiled.arguments(values or {}))
         except asyncpg.ForeignKeyViolationError:
             raise ForeignKeyViolation() from None
+        except asyncpg.UniqueViolationError:
+            raise UniqueViolation() from None
         # asyncpg's Record looks rows up by column name, as a Mapping does.
         return cast(list[Row], rows)
 
@@ -75,7 +81,12 @@ class SQLAlchemyConnection(Connection):
 
     async def fetch(self, query: Query | Statement, values: Mapping[str, Any] | None = None) -> list[Row]:
         statement = query.statement if isinstance(query, Query) else query
-        result = await self._connection.execute(statement, dict(values or {}))
+        try:
+            result = await self._connection.execute(statement, dict(values or {}))
+        except sa_exc.IntegrityError as error:
+            if "UNIQUE constraint failed" in str(error.orig):
+                raise UniqueViolation() from None
+            raise
         return [cast(Row, row._mapping) for row in result] if result.returns_rows else []
 
     async def lock(self, key: str) -> None:

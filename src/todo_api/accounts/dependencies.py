@@ -1,0 +1,158 @@
+"""What the accounts routes load from a request: the body, checked; the session token, from
+the bearer header or the signed cookie; the cookies' settings; and the origin checks
+Better Auth runs before sign-up, sign-in and cookie-carrying writes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+from urllib.parse import unquote, urlsplit
+
+import orjson
+from fastapi import Depends, Request
+
+from todo_api.accounts.cookies import DONT_REMEMBER, SESSION_TOKEN, AuthCookies, parse_cookie_header, unsign
+from todo_api.accounts.schemas import AuthError, InvalidBody, SignInEmail, SignUpEmail
+from todo_api.accounts.service import SESSION_LIFETIME, Client
+from todo_api.logs import client_address
+from todo_api.state import app_state
+
+
+async def auth_cookies(request: Request) -> AuthCookies:
+    """Names and attributes of the session cookies: `__Secure-` and Secure with an https URL."""
+    settings = app_state(request).settings
+    if settings.better_auth_secret is None:  # refused by Settings when BUILTIN_AUTH is on
+        raise RuntimeError("BUILTIN_AUTH without BETTER_AUTH_SECRET")
+    secure = settings.better_auth_url is not None and settings.better_auth_url.scheme == "https"
+    return AuthCookies(
+        secret=settings.better_auth_secret.get_secret_value(),
+        secure=secure,
+        max_age=int(SESSION_LIFETIME.total_seconds()),
+    )
+
+
+CookiesDep = Annotated[AuthCookies, Depends(auth_cookies)]
+
+
+def _origin_of(url: str) -> str | None:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower() if parts.scheme and parts.netloc else None
+
+
+def trusted_origins(request: Request) -> set[str]:
+    """BETTER_AUTH_URL's origin (else the service's own, as requested) and CORS_ORIGINS."""
+    settings = app_state(request).settings
+    base = settings.better_auth_base_url or str(request.base_url)
+    origins = {_origin_of(base), *(_origin_of(origin) for origin in settings.cors_origins)}
+    return {origin for origin in origins if origin}
+
+
+def check_origin(request: Request) -> None:
+    """Better Auth's validateOrigin: the Origin (or Referer) must be a trusted one."""
+    claimed = request.headers.get("origin") or request.headers.get("referer") or ""
+    if not claimed or claimed == "null":
+        raise AuthError("FORBIDDEN", "MISSING_OR_NULL_ORIGIN")
+    if _origin_of(claimed) not in trusted_origins(request):
+        raise AuthError("FORBIDDEN", "INVALID_ORIGIN")
+
+
+async def check_cookie_origin(request: Request) -> None:
+    """A write that carries cookies must come from a trusted origin (cross-site forgery)."""
+    if "cookie" in request.headers:
+        check_origin(request)
+
+
+async def check_form_origin(request: Request) -> None:
+    """Sign-up and sign-in (Better Auth's formCsrfMiddleware): a cookie, Sec-Fetch metadata or
+    an Origin/Referer header means a browser, whose origin must be trusted; a cross-site
+    navigation (a plain HTML form on another site) is refused outright."""
+    headers = request.headers
+    if "cookie" in headers:
+        check_origin(request)
+        return
+    site, mode = headers.get("sec-fetch-site", ""), headers.get("sec-fetch-mode", "")
+    if site.strip() or mode.strip() or headers.get("sec-fetch-dest", "").strip():
+        if site == "cross-site" and mode == "navigate":
+            raise AuthError("FORBIDDEN", "CROSS_SITE_NAVIGATION_LOGIN_BLOCKED")
+        check_origin(request)
+    elif headers.get("origin") or headers.get("referer"):
+        check_origin(request)
+
+
+def check_callback_url(request: Request, callback_url: str | None) -> None:
+    """A callbackURL is a path on this site or a URL on a trusted origin (no open redirect)."""
+    if not callback_url:
+        return
+    relative = callback_url.startswith("/") and not callback_url.startswith(("//", "/\\"))
+    if not relative and _origin_of(callback_url) not in trusted_origins(request):
+        raise AuthError("FORBIDDEN", "INVALID_CALLBACK_URL")
+
+
+async def _json_body(request: Request) -> object:
+    raw = await request.body()
+    if not raw.strip():
+        return ...  # JavaScript's undefined: no body at all
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise InvalidBody("[body] Invalid input: expected object, received string") from None
+
+
+async def sign_up_body(request: Request) -> SignUpEmail:
+    """The sign-up body, after the origin check, validated as Better Auth validates it."""
+    await check_form_origin(request)
+    body = SignUpEmail.from_body(await _json_body(request))
+    check_callback_url(request, body.callback_url)
+    return body
+
+
+async def sign_in_body(request: Request) -> SignInEmail:
+    """The sign-in body, after the origin check, validated as Better Auth validates it."""
+    await check_form_origin(request)
+    body = SignInEmail.from_body(await _json_body(request))
+    check_callback_url(request, body.callback_url)
+    return body
+
+
+SignUpBody = Annotated[SignUpEmail, Depends(sign_up_body)]
+SignInBody = Annotated[SignInEmail, Depends(sign_in_body)]
+
+
+async def request_client(request: Request) -> Client:
+    """The address and user agent a new session records."""
+    return Client(ip_address=client_address(request) or "", user_agent=request.headers.get("user-agent", ""))
+
+
+ClientDep = Annotated[Client, Depends(request_client)]
+
+
+@dataclass(frozen=True, slots=True)
+class PresentedSession:
+    """The session token a request carries (None: none, or a signature not ours)."""
+
+    token: str | None
+    remember: bool
+
+
+def _bearer_token(request: Request, cookies: AuthCookies) -> str | None:
+    # Better Auth's bearer plugin: the raw token, or `token.signature` (URL-encoded or not).
+    header = request.headers.get("authorization", "")
+    if header[:7].lower() != "bearer ":
+        return None
+    presented = header[7:].strip()
+    if not presented:
+        return None
+    if "." not in presented:
+        return presented
+    return unsign(unquote(presented) if "%" in presented else presented, cookies.secret)
+
+
+async def presented_session(request: Request, cookies: CookiesDep) -> PresentedSession:
+    """The bearer token if it is a valid one, else the signed session cookie."""
+    jar = parse_cookie_header(request.headers.get("cookie", ""))
+    remember = cookies.read(jar, DONT_REMEMBER) is None
+    token = _bearer_token(request, cookies) or cookies.read(jar, SESSION_TOKEN)
+    return PresentedSession(token=token, remember=remember)
+
+
+SessionDep = Annotated[PresentedSession, Depends(presented_session)]

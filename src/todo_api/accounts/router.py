@@ -1,0 +1,142 @@
+"""Better Auth's own endpoints under /api/auth (experimental, behind BUILTIN_AUTH): a typed
+signature and one service call each; the answers have Better Auth's bodies and cookies."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import APIRouter, Depends, Response
+
+from todo_api.accounts import service
+from todo_api.accounts.cookies import AuthCookies, sign
+from todo_api.accounts.dependencies import (
+    ClientDep,
+    CookiesDep,
+    SessionDep,
+    SignInBody,
+    SignUpBody,
+    check_cookie_origin,
+)
+from todo_api.accounts.schemas import dump, session_fields, user_fields
+from todo_api.state import DatabaseDep
+
+JSON = "application/json"
+# The bearer plugin's header: the signed session token, for clients that keep no cookies.
+AUTH_TOKEN_HEADER = "set-auth-token"  # noqa: S105 (a header's name, not a secret)
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {
+            JSON: {
+                "schema": {
+                    "type": "object",
+                    "properties": {"message": {"type": "string"}, "code": {"type": "string"}},
+                }
+            }
+        },
+    }
+
+
+def _answer(body: object, set_cookies: Sequence[str] = (), headers: dict[str, str] | None = None) -> Response:
+    response = Response(dump(body), media_type=JSON, headers=headers)
+    for cookie in set_cookies:
+        response.headers.append("set-cookie", cookie)
+    return response
+
+
+def _signed_in(
+    body: dict[str, Any], signed_in: service.SignedIn, cookies: AuthCookies, *, remember: bool
+) -> Response:
+    token = signed_in.session["token"]
+    return _answer(
+        body,
+        cookies.session(token, remember=remember),
+        {AUTH_TOKEN_HEADER: sign(token, cookies.secret), "Access-Control-Expose-Headers": AUTH_TOKEN_HEADER},
+    )
+
+
+async def sign_up_email(
+    database: DatabaseDep, body: SignUpBody, client: ClientDep, cookies: CookiesDep
+) -> Response:
+    """Create a user with e-mail and password, and sign them in."""
+    signed_in = await service.sign_up(database, data=body, client=client)
+    answer = {"token": signed_in.session["token"], "user": user_fields(signed_in.user)}
+    return _signed_in(answer, signed_in, cookies, remember=body.remember_me)
+
+
+async def sign_in_email(
+    database: DatabaseDep, body: SignInBody, client: ClientDep, cookies: CookiesDep
+) -> Response:
+    """Sign in with e-mail and password."""
+    signed_in = await service.sign_in(database, data=body, client=client)
+    answer: dict[str, Any] = {"redirect": body.callback_url is not None, "token": signed_in.session["token"]}
+    if body.callback_url is not None:
+        answer["url"] = body.callback_url
+    answer["user"] = user_fields(signed_in.user)
+    response = _signed_in(answer, signed_in, cookies, remember=body.remember_me)
+    if body.callback_url is not None:
+        response.headers["Location"] = body.callback_url
+    return response
+
+
+async def get_session(database: DatabaseDep, presented: SessionDep, cookies: CookiesDep) -> Response:
+    """The caller's session and user, or `null`."""
+    no_store = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+    if presented.token is None:
+        return _answer(None, headers=no_store)
+    found = await service.get_session(database, token=presented.token, extend=presented.remember)
+    if found is None:
+        return _answer(None, cookies.expired(), no_store)
+    answer = {"session": session_fields(found.session), "user": user_fields(found.user)}
+    if not found.refreshed:
+        return _answer(answer, headers=no_store)
+    response = _signed_in(answer, found, cookies, remember=True)
+    response.headers.update(no_store)
+    return response
+
+
+async def sign_out(database: DatabaseDep, presented: SessionDep, cookies: CookiesDep) -> Response:
+    """End the caller's session and expire its cookies."""
+    if presented.token is not None:
+        await service.sign_out(database, token=presented.token)
+    return _answer({"success": True}, cookies.expired())
+
+
+def build_router() -> APIRouter:
+    """Better Auth's e-mail and password endpoints, under /api/auth."""
+    router = APIRouter(prefix="/api/auth", tags=["auth (experimental)"])
+    router.add_api_route(
+        "/sign-up/email",
+        sign_up_email,
+        methods=["POST"],
+        summary="Sign up with e-mail and password",
+        responses={
+            400: _error("VALIDATION_ERROR, PASSWORD_TOO_SHORT or PASSWORD_TOO_LONG."),
+            403: _error("INVALID_ORIGIN, MISSING_OR_NULL_ORIGIN or INVALID_CALLBACK_URL."),
+            422: _error("USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL."),
+        },
+    )
+    router.add_api_route(
+        "/sign-in/email",
+        sign_in_email,
+        methods=["POST"],
+        summary="Sign in with e-mail and password",
+        responses={
+            400: _error("VALIDATION_ERROR, INVALID_EMAIL or PASSWORD_TOO_LONG."),
+            401: _error("INVALID_EMAIL_OR_PASSWORD (an unknown e-mail and a wrong password alike)."),
+            403: _error("INVALID_ORIGIN, MISSING_OR_NULL_ORIGIN or INVALID_CALLBACK_URL."),
+        },
+    )
+    router.add_api_route("/get-session", get_session, methods=["GET"], summary="The current session, or null")
+    router.add_api_route(
+        "/sign-out",
+        sign_out,
+        methods=["POST"],
+        summary="Sign out",
+        dependencies=[Depends(check_cookie_origin)],
+        responses={403: _error("MISSING_OR_NULL_ORIGIN or INVALID_ORIGIN (a cookie from another site).")},
+    )
+    return router
