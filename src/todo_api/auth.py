@@ -122,7 +122,7 @@ async def charge_rate_limit(request: Request, user: CurrentUser) -> None:
 async def admit(request: Request) -> None:
     """The API routes' checks, in their order, for a request answered before they ran (its
     body could not be parsed): the caller is judged before the body is."""
-    if not request.url.path.startswith("/api/"):
+    if not _needs_a_user(getattr(request.scope.get("route"), "dependant", None)):
         return
     user = await get_current_user(request)
     # Declared by the route as a path parameter, and so already matched into the request.
@@ -130,6 +130,13 @@ async def admit(request: Request) -> None:
     if path_user is not None:
         await require_own_path(user, path_user)
     await charge_rate_limit(request, user)
+
+
+def _needs_a_user(dependant: Any) -> bool:
+    """Whether a route (or a dependency of it) depends on the authenticated caller."""
+    if dependant is None:
+        return False
+    return dependant.call is get_current_user or any(_needs_a_user(sub) for sub in dependant.dependencies)
 
 
 OwnPath = Depends(require_own_path)
