@@ -15,11 +15,12 @@ from todo_api.errors import Forbidden, ServiceUnavailable, Unauthenticated
 from todo_api.http_errors import documented
 from todo_api.logs import client_address
 from todo_api.ratelimit import READ_METHODS
-from todo_api.state import app_state
+from todo_api.state import SessionUsers, app_state
 from todo_api.tokens import InvalidToken, KeysUnavailable
 
 logger = logging.getLogger(__name__)
 
+JWT_DOTS = 2
 INVALID_TOKEN = "Invalid token"  # noqa: S105 (a message, not a secret)
 PATH_USER_ERRORS: dict[int | str, dict[str, Any]] = {
     403: documented("`user_id` in the path is not the token's `sub`.")
@@ -68,6 +69,9 @@ class BearerAuthentication(HTTPBearer):
             reason = "Not authenticated" if not header else "Authorization must be 'Bearer <token>'"
             raise await _refuse(request, reason, token_sent=False)
         state = app_state(request)
+        # A JWT has two dots; Better Auth's session tokens none, or one when signed.
+        if state.session_users is not None and credentials.credentials.count(".") < JWT_DOTS:
+            return await _session_user(request, credentials.credentials, state.session_users)
         try:
             token = await state.token_verifier.verify(credentials.credentials)
         except InvalidToken as exc:
@@ -88,6 +92,16 @@ class BearerAuthentication(HTTPBearer):
         # For the access log line only; the routes get the user from this dependency.
         request.state.user_id = token.subject
         return User(id=token.subject)
+
+
+async def _session_user(request: Request, presented: str, session_users: SessionUsers) -> User:
+    user_id = await session_users(presented)
+    if user_id is None:
+        raise await _refuse(
+            request, f"{INVALID_TOKEN}: no live session", token_sent=True, public=INVALID_TOKEN
+        )
+    request.state.user_id = user_id
+    return User(id=user_id)
 
 
 get_current_user = BearerAuthentication(

@@ -12,10 +12,12 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from todo_api import health
+from todo_api.accounts import service as accounts_service
 from todo_api.accounts.router import AUTH_TOKEN_HEADER
 from todo_api.accounts.router import build_router as build_accounts_router
 from todo_api.auth import PATH_USER_ERRORS, OwnPath, RateLimited, admit
 from todo_api.config import Settings, load_settings
+from todo_api.db.connection import Database
 from todo_api.db.engine import open_database
 from todo_api.dev_secret import with_dev_secret
 from todo_api.docs import install_docs
@@ -23,7 +25,7 @@ from todo_api.hardening import HardeningMiddleware
 from todo_api.http_errors import API_ERRORS, install_error_handlers
 from todo_api.logs import RequestLogMiddleware, configure_logging
 from todo_api.ratelimit import RateLimiter
-from todo_api.state import AppState, install_state
+from todo_api.state import AppState, SessionUsers, install_state
 from todo_api.tasks.router import build_router as build_tasks_router
 from todo_api.tokens import JWKSCache, TokenVerifier, VerifiedTokenCache
 
@@ -53,6 +55,15 @@ def build_token_verifier(settings: Settings, http: httpx.AsyncClient) -> TokenVe
         jwks_audience=settings.jwks_audience,
         max_lifetime=settings.token_max_lifetime,
         cache=VerifiedTokenCache(settings.token_cache_size) if settings.token_cache_size else None,
+    )
+
+
+def build_session_users(settings: Settings, database: Database) -> SessionUsers | None:
+    """With the built-in sign-in, the task routes accept its session tokens as bearers too."""
+    if not settings.builtin_auth or settings.better_auth_secret is None:
+        return None
+    return functools.partial(
+        accounts_service.user_for_bearer, database, secret=settings.better_auth_secret.get_secret_value()
     )
 
 
@@ -89,6 +100,7 @@ def create_app(settings: Settings, *, freeze_at_start_up: bool = False) -> FastA
                 database=database,
                 token_verifier=build_token_verifier(settings, http),
                 rate_limiter=rate_limiter,
+                session_users=build_session_users(settings, database),
             ),
         )
         # Everything built so far (routes, schemas, models, metadata) lives as long as the

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated
 
@@ -18,6 +19,9 @@ if TYPE_CHECKING:
     from todo_api.tokens import TokenVerifier
 
 
+SessionUsers = Callable[[str], Awaitable[str | None]]
+
+
 @dataclass(frozen=True, slots=True)
 class AppState:
     """The app's long-lived objects: settings, the database, the token verifier, the limiter."""
@@ -26,6 +30,8 @@ class AppState:
     database: Database
     token_verifier: TokenVerifier
     rate_limiter: RateLimiter | None
+    # With the built-in sign-in: the user a bearer session token belongs to (None: no live session).
+    session_users: SessionUsers | None = None
 
 
 def app_state(connection: HTTPConnection) -> AppState:

@@ -42,6 +42,14 @@ def unsign(signed: str, secret: str) -> str | None:
     return value if hmac.compare_digest(signature(value, secret), mark) else None
 
 
+def session_token_from_bearer(presented: str, secret: str) -> str | None:
+    """Better Auth's bearer plugin: the raw session token, or `token.signature` (URL-encoded
+    or not), whose signature must be ours."""
+    if "." not in presented:
+        return presented
+    return unsign(unquote(presented) if "%" in presented else presented, secret)
+
+
 def parse_cookie_header(header: str) -> dict[str, str]:
     """`Cookie` header pairs as better-call reads them: the first of a name wins, quotes are
     stripped and the value URL-decoded; a malformed pair is skipped, not fatal."""

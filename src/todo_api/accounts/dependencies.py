@@ -6,12 +6,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Annotated
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 import orjson
 from fastapi import Depends, Request
 
-from todo_api.accounts.cookies import DONT_REMEMBER, SESSION_TOKEN, AuthCookies, parse_cookie_header, unsign
+from todo_api.accounts.cookies import (
+    DONT_REMEMBER,
+    SESSION_TOKEN,
+    AuthCookies,
+    parse_cookie_header,
+    session_token_from_bearer,
+)
 from todo_api.accounts.schemas import AuthError, InvalidBody, SignInEmail, SignUpEmail
 from todo_api.accounts.service import SESSION_LIFETIME, Client
 from todo_api.logs import client_address
@@ -140,11 +146,7 @@ def _bearer_token(request: Request, cookies: AuthCookies) -> str | None:
     if header[:7].lower() != "bearer ":
         return None
     presented = header[7:].strip()
-    if not presented:
-        return None
-    if "." not in presented:
-        return presented
-    return unsign(unquote(presented) if "%" in presented else presented, cookies.secret)
+    return session_token_from_bearer(presented, cookies.secret) if presented else None
 
 
 async def presented_session(request: Request, cookies: CookiesDep) -> PresentedSession:
