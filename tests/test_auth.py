@@ -13,9 +13,8 @@ import httpx
 import jwt
 import pytest
 
-from tests.conftest import SECRET, TokenFactory, make_settings, serving_app
+from tests.conftest import SECRET, TokenFactory, serving, serving_app
 from tests.keys import new_key
-from todo_api.main import create_app
 
 
 def assert_401(response: httpx.Response, *, token_sent: bool) -> None:
@@ -183,14 +182,11 @@ async def test_in_production_a_401_does_not_say_which_check_failed(
         "invalid signature": make_token("alice", secret="another-secret-" + "x" * 40),
         "malformed token": "not.a.token",
     }
-    app = create_app(make_settings(database_url, environment=environment))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            answers = {
-                reason: (await client.get("/api/tasks", headers={"Authorization": f"Bearer {token}"})).json()
-                for reason, token in tokens.items()
-            }
+    async with serving(database_url, environment=environment) as client:
+        answers = {
+            reason: (await client.get("/api/tasks", headers={"Authorization": f"Bearer {token}"})).json()
+            for reason, token in tokens.items()
+        }
 
     logged = [getattr(record, "reason", None) for record in caplog.records]
     for reason in tokens:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 import sqlalchemy as sa
@@ -15,6 +16,8 @@ from tests.conftest import Database, make_settings
 from tests.test_cli import run
 from todo_api.db.engine import create_engine
 from todo_api.migrations import alembic_config, upgrade_database
+
+T = TypeVar("T")
 
 
 async def _task_foreign_keys(database_url: str) -> list[str]:
@@ -93,20 +96,25 @@ async def test_shared_database_mode_with_orphan_tasks_fails_clearly(empty_postgr
         await engine.dispose()
 
 
-@pytest.mark.postgres
-async def test_shared_database_foreign_key_is_dropped_on_downgrade(empty_postgres_database: str) -> None:
-    url = empty_postgres_database
+async def _shared_upgrade_then_downgrade(url: str, read: Callable[[str], Awaitable[T]]) -> tuple[T, T]:
+    """`read` of a database where Better Auth made "user" (and only that), migrated in shared
+    database mode, then again after a downgrade to 0001 run without the setting."""
     engine = create_engine(make_settings(url))
     try:
         async with engine.begin() as connection:
             await connection.execute(sa.text('CREATE TABLE "user" (id text PRIMARY KEY)'))
         await upgrade_database(make_settings(url, better_auth_shared_database=True))
-        with_key = await _task_foreign_keys(url)
+        migrated = await read(url)
         async with engine.begin() as connection:
             await connection.run_sync(lambda sync: command.downgrade(alembic_config(sync), "0001"))
-        without_key = await _task_foreign_keys(url)
+        return migrated, await read(url)
     finally:
         await engine.dispose()
+
+
+@pytest.mark.postgres
+async def test_shared_database_foreign_key_is_dropped_on_downgrade(empty_postgres_database: str) -> None:
+    with_key, without_key = await _shared_upgrade_then_downgrade(empty_postgres_database, _task_foreign_keys)
 
     assert with_key == ["fk_task_user_id_user"]
     assert without_key == []
@@ -132,20 +140,8 @@ async def test_migrations_create_better_auths_tables_by_default(database_url: st
 async def test_shared_database_mode_leaves_better_auths_tables_to_better_auth(
     empty_postgres_database: str,
 ) -> None:
-    url = empty_postgres_database
-    engine = create_engine(make_settings(url))
-    try:
-        async with engine.begin() as connection:
-            # Better Auth's migrations made "user" (and only that, here).
-            await connection.execute(sa.text('CREATE TABLE "user" (id text PRIMARY KEY)'))
-        await upgrade_database(make_settings(url, better_auth_shared_database=True))
-        migrated = await _tables(url)
-        # Downgrading without the setting must not drop Better Auth's table either.
-        async with engine.begin() as connection:
-            await connection.run_sync(lambda sync: command.downgrade(alembic_config(sync), "0001"))
-        downgraded = await _tables(url)
-    finally:
-        await engine.dispose()
+    # Downgrading without the setting must not drop Better Auth's table either.
+    migrated, downgraded = await _shared_upgrade_then_downgrade(empty_postgres_database, _tables)
 
     assert migrated & BETTER_AUTH_TABLES == {"user"}
     assert "user" in downgraded

@@ -18,11 +18,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import SECRET, IsolatedSettings, make_settings, serving
+from tests.conftest import SECRET, IsolatedSettings, serving
 from tests.keys import SigningKey, new_key, serve_jwks
 from tests.test_cli import run
 from todo_api.config import ConfigError, load_settings
-from todo_api.main import create_app
 from todo_api.tokens import InvalidToken, JWKSCache, TokenVerifier, VerifiedTokenCache
 
 DAY = 24 * 3600
@@ -51,11 +50,8 @@ async def better_auth_deployment(
     key = new_key("EdDSA", kid="ba-1")
     with serve_jwks(key) as server:
         base_url = server.url.removesuffix("/api/auth/jwks")
-        app = create_app(make_settings(database_url, better_auth_secret=None, better_auth_url=base_url))
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-                yield client, key, base_url
+        async with serving(database_url, better_auth_secret=None, better_auth_url=base_url) as client:
+            yield client, key, base_url
 
 
 async def status_for(client: httpx.AsyncClient, token: str) -> tuple[int, str]:
@@ -263,15 +259,12 @@ async def test_hs256_tokens_are_not_pinned_to_better_auth_url_unless_asked(datab
     key = new_key("EdDSA", kid="ba-1")
     with serve_jwks(key) as server:
         base_url = server.url.removesuffix("/api/auth/jwks")
-        app = create_app(make_settings(database_url, better_auth_url=base_url))
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-                plain = hs256({"alg": "HS256", "typ": "JWT"}, {"sub": "a", "iat": now(), "exp": now() + 60})
-                foreign_aud = key.sign(iss=base_url, aud="third-party-client")
+        async with serving(database_url, better_auth_url=base_url) as client:
+            plain = hs256({"alg": "HS256", "typ": "JWT"}, {"sub": "a", "iat": now(), "exp": now() + 60})
+            foreign_aud = key.sign(iss=base_url, aud="third-party-client")
 
-                assert await status_for(client, plain) == (200, "")
-                assert await status_for(client, foreign_aud) == (401, "Invalid token: wrong audience")
+            assert await status_for(client, plain) == (200, "")
+            assert await status_for(client, foreign_aud) == (401, "Invalid token: wrong audience")
 
 
 def test_explicit_issuer_and_audience_win_over_better_auth_url() -> None:

@@ -9,8 +9,7 @@ import httpx
 import pytest
 
 from tests.accounts.conftest import sign_up
-from tests.conftest import SECRET, make_settings
-from todo_api.main import create_app
+from tests.conftest import SECRET, serving
 from todo_api.tokens import create_token
 
 
@@ -70,11 +69,8 @@ async def test_without_the_builtin_sign_in_a_session_token_is_no_bearer(
     auth_client: httpx.AsyncClient, database_url: str
 ) -> None:
     token = (await sign_up(auth_client)).json()["token"]
-    app = create_app(make_settings(database_url))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            response = await client.get("/api/tasks", headers=bearer(token))
+    async with serving(database_url) as client:
+        response = await client.get("/api/tasks", headers=bearer(token))
 
     assert response.status_code == 401
     assert response.json() == {"detail": "Invalid token: malformed token"}
