@@ -89,9 +89,7 @@ class BearerAuthentication(HTTPBearer):
                 },
             )
             raise ServiceUnavailable("Cannot verify the token right now, retry shortly") from None
-        # For the access log line only; the routes get the user from this dependency.
-        request.state.user_id = token.subject
-        return User(id=token.subject)
+        return _caller(request, token.subject)
 
 
 async def _session_user(request: Request, presented: str, session_users: SessionUsers) -> User:
@@ -100,6 +98,11 @@ async def _session_user(request: Request, presented: str, session_users: Session
         raise await _refuse(
             request, f"{INVALID_TOKEN}: no live session", token_sent=True, public=INVALID_TOKEN
         )
+    return _caller(request, user_id)
+
+
+def _caller(request: Request, user_id: str) -> User:
+    # Kept on the request for the access log line only; the routes get the user from CurrentUser.
     request.state.user_id = user_id
     return User(id=user_id)
 
