@@ -78,6 +78,8 @@ class IssuerConfig:
     secret: str
     alg: str = "EdDSA"
     expiration: str = "15m"
+    # Better Auth's bearer() plugin on top of email/password and jwt().
+    bearer: bool = False
 
     @property
     def base_url(self) -> str:
@@ -134,6 +136,7 @@ class BetterAuthIssuer:
             "JWT_ALG": config.alg,
             "JWT_EXPIRATION": config.expiration,
             "ISSUER_TEST_ROUTES": "1",
+            "BEARER": "1" if config.bearer else "0",
         }
         self._output.clear()
         self._ready.clear()

@@ -1,11 +1,12 @@
 // A real Better Auth issuer for the interop tests, configured by environment variables:
 // PORT, DATABASE_URL, BETTER_AUTH_SECRET, BETTER_AUTH_URL, JWT_ALG (EdDSA),
-// JWT_EXPIRATION (15m), ISSUER_TEST_ROUTES (1 enables POST /test/rotate-keys).
+// JWT_EXPIRATION (15m), ISSUER_TEST_ROUTES (1 enables POST /test/rotate-keys), BEARER (1 adds
+// the bearer() plugin, which the service's built-in sign-in always answers as).
 import http from "node:http";
 import { betterAuth } from "better-auth";
 import { getMigrations } from "better-auth/db/migration";
 import { fromNodeHeaders, toNodeHandler } from "better-auth/node";
-import { createJwk, jwt } from "better-auth/plugins";
+import { bearer, createJwk, jwt } from "better-auth/plugins";
 import { SignJWT } from "jose";
 import pg from "pg";
 
@@ -37,7 +38,7 @@ const options = {
   // POST /api/auth/delete-user, for the shared database test (tasks go with their user).
   user: { deleteUser: { enabled: true } },
   // Exactly what docs/frontend.md asks of a Next.js app: email/password and jwt().
-  plugins: [jwt(jwtOptions)],
+  plugins: [jwt(jwtOptions), ...(process.env.BEARER === "1" ? [bearer()] : [])],
   rateLimit: { enabled: false },
   telemetry: { enabled: false },
 };
