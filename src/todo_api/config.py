@@ -247,6 +247,11 @@ class Settings(BaseSettings):
         return self.jwt_audience or self.better_auth_base_url
 
     @property
+    def accepts_sessions(self) -> bool:
+        """Whether Better Auth's sessions (token or cookie) authenticate, besides JWTs."""
+        return self.builtin_auth or self.better_auth_shared_database
+
+    @property
     def is_production(self) -> bool:
         return self.environment is Environment.PRODUCTION
 

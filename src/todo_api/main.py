@@ -12,9 +12,9 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from todo_api import health
-from todo_api.accounts import service as accounts_service
 from todo_api.accounts.router import AUTH_TOKEN_HEADER
 from todo_api.accounts.router import build_router as build_accounts_router
+from todo_api.accounts.sessions import SessionUsersInDatabase, cookies_for
 from todo_api.auth import PATH_USER_ERRORS, OwnPath, RateLimited, admit
 from todo_api.config import Settings, load_settings
 from todo_api.db.connection import Database
@@ -59,12 +59,12 @@ def build_token_verifier(settings: Settings, http: httpx.AsyncClient) -> TokenVe
 
 
 def build_session_users(settings: Settings, database: Database) -> SessionUsers | None:
-    """With the built-in sign-in, the task routes accept its session tokens as bearers too."""
-    if not settings.builtin_auth or settings.better_auth_secret is None:
+    """With the built-in sign-in or a shared Better Auth database, the task routes accept its
+    sessions too: the token as a bearer, or the signed cookie (both need the signing secret)."""
+    if not settings.accepts_sessions or settings.better_auth_secret is None:
         return None
-    return functools.partial(
-        accounts_service.user_for_bearer, database, secret=settings.better_auth_secret.get_secret_value()
-    )
+    secret = settings.better_auth_secret.get_secret_value()
+    return SessionUsersInDatabase(database, cookies_for(settings, secret))
 
 
 def build_rate_limiter(settings: Settings) -> RateLimiter | None:
@@ -154,9 +154,9 @@ def create_app(settings: Settings, *, freeze_at_start_up: bool = False) -> FastA
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "If-Match", "X-Request-ID"],
             expose_headers=EXPOSED_HEADERS + ([AUTH_TOKEN_HEADER] if settings.builtin_auth else []),
-            # Bearer tokens only, unless the built-in sign-in's session cookie is in use: then
+            # Bearer tokens only, unless Better Auth's session cookie is accepted: then
             # credentialed CORS, for exactly the configured origins.
-            allow_credentials=settings.builtin_auth,
+            allow_credentials=settings.accepts_sessions,
             max_age=600,
         )
     app.add_middleware(RequestLogMiddleware)

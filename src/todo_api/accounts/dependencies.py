@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Annotated
-from urllib.parse import urlsplit
 
 import orjson
 from fastapi import Depends, Request
 
+from todo_api import origins
 from todo_api.accounts.cookies import (
     DONT_REMEMBER,
     SESSION_TOKEN,
@@ -19,7 +19,8 @@ from todo_api.accounts.cookies import (
     session_token_from_bearer,
 )
 from todo_api.accounts.schemas import AuthError, InvalidBody, SignInEmail, SignUpEmail
-from todo_api.accounts.service import SESSION_LIFETIME, Client
+from todo_api.accounts.service import Client
+from todo_api.accounts.sessions import cookies_for
 from todo_api.logs import client_address
 from todo_api.state import app_state
 
@@ -29,37 +30,22 @@ async def auth_cookies(request: Request) -> AuthCookies:
     settings = app_state(request).settings
     if settings.better_auth_secret is None:  # refused by Settings when BUILTIN_AUTH is on
         raise RuntimeError("BUILTIN_AUTH without BETTER_AUTH_SECRET")
-    secure = settings.better_auth_url is not None and settings.better_auth_url.scheme == "https"
-    return AuthCookies(
-        secret=settings.better_auth_secret.get_secret_value(),
-        secure=secure,
-        max_age=int(SESSION_LIFETIME.total_seconds()),
-    )
+    return cookies_for(settings, settings.better_auth_secret.get_secret_value())
 
 
 CookiesDep = Annotated[AuthCookies, Depends(auth_cookies)]
 
 
-def _origin_of(url: str) -> str | None:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}".lower() if parts.scheme and parts.netloc else None
-
-
 def trusted_origins(request: Request) -> set[str]:
     """BETTER_AUTH_URL's origin (else the service's own, as requested) and CORS_ORIGINS."""
-    settings = app_state(request).settings
-    base = settings.better_auth_base_url or str(request.base_url)
-    origins = {_origin_of(base), *(_origin_of(origin) for origin in settings.cors_origins)}
-    return {origin for origin in origins if origin}
+    return origins.trusted_origins(app_state(request).settings, str(request.base_url))
 
 
 def check_origin(request: Request) -> None:
     """Better Auth's validateOrigin: the Origin (or Referer) must be a trusted one."""
-    claimed = request.headers.get("origin") or request.headers.get("referer") or ""
-    if not claimed or claimed == "null":
-        raise AuthError("FORBIDDEN", "MISSING_OR_NULL_ORIGIN")
-    if _origin_of(claimed) not in trusted_origins(request):
-        raise AuthError("FORBIDDEN", "INVALID_ORIGIN")
+    code = origins.untrusted_origin(request.headers, trusted_origins(request))
+    if code is not None:
+        raise AuthError("FORBIDDEN", code)
 
 
 async def check_cookie_origin(request: Request) -> None:
@@ -90,7 +76,7 @@ def check_callback_url(request: Request, callback_url: str | None) -> None:
     if not callback_url:
         return
     relative = callback_url.startswith("/") and not callback_url.startswith(("//", "/\\"))
-    if not relative and _origin_of(callback_url) not in trusted_origins(request):
+    if not relative and origins.origin_of(callback_url) not in trusted_origins(request):
         raise AuthError("FORBIDDEN", "INVALID_CALLBACK_URL")
 
 
