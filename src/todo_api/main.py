@@ -29,6 +29,8 @@ from todo_api.state import AppState, SessionUsers, install_state
 from todo_api.tasks.router import build_router as build_tasks_router
 from todo_api.tokens import JWKSCache, TokenVerifier, VerifiedTokenCache
 
+# The built-in sign-in's: the bearer plugin's token, and its rate limiter's wait.
+AUTH_HEADERS = [AUTH_TOKEN_HEADER, "X-Retry-After"]
 EXPOSED_HEADERS = ["Location", "Link", "X-Total-Count", "X-Request-ID", "Retry-After", "ETag"]
 
 
@@ -153,7 +155,7 @@ def create_app(settings: Settings, *, freeze_at_start_up: bool = False) -> FastA
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "If-Match", "X-Request-ID"],
-            expose_headers=EXPOSED_HEADERS + ([AUTH_TOKEN_HEADER] if settings.builtin_auth else []),
+            expose_headers=EXPOSED_HEADERS + (AUTH_HEADERS if settings.builtin_auth else []),
             # Bearer tokens only, unless Better Auth's session cookie is accepted: then
             # credentialed CORS, for exactly the configured origins.
             allow_credentials=settings.accepts_sessions,

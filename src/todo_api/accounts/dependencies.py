@@ -18,7 +18,7 @@ from todo_api.accounts.cookies import (
     parse_cookie_header,
     session_token_from_bearer,
 )
-from todo_api.accounts.schemas import AuthError, InvalidBody, SignInEmail, SignUpEmail
+from todo_api.accounts.schemas import AuthError, InvalidBody, SignInEmail, SignUpEmail, TooManyAttempts
 from todo_api.accounts.service import Client
 from todo_api.accounts.sessions import cookies_for
 from todo_api.logs import client_address
@@ -69,6 +69,17 @@ async def check_form_origin(request: Request) -> None:
         check_origin(request)
     elif headers.get("origin") or headers.get("referer"):
         check_origin(request)
+
+
+async def throttle_attempts(request: Request) -> None:
+    """Sign-in and sign-up attempts, counted per client address and path before anything
+    else (Better Auth's rate limiter runs first too); over the limit, a 429."""
+    limiter = app_state(request).rate_limiter
+    if limiter is None:
+        return
+    wait = await limiter.sign_in_wait(client_address(request), request.url.path)
+    if wait is not None:
+        raise TooManyAttempts(wait)
 
 
 def check_callback_url(request: Request, callback_url: str | None) -> None:

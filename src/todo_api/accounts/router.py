@@ -17,6 +17,7 @@ from todo_api.accounts.dependencies import (
     SignInBody,
     SignUpBody,
     check_cookie_origin,
+    throttle_attempts,
 )
 from todo_api.accounts.schemas import dump, session_fields, user_fields
 from todo_api.state import DatabaseDep
@@ -38,6 +39,11 @@ def _error(description: str) -> dict[str, Any]:
             }
         },
     }
+
+
+TOO_MANY_ATTEMPTS = _error(
+    "More than 3 attempts in 10 seconds from this address; X-Retry-After says when to retry."
+)
 
 
 def _answer(body: object, set_cookies: Sequence[str] = (), headers: dict[str, str] | None = None) -> Response:
@@ -117,7 +123,9 @@ def build_router() -> APIRouter:
             400: _error("VALIDATION_ERROR, PASSWORD_TOO_SHORT or PASSWORD_TOO_LONG."),
             403: _error("INVALID_ORIGIN, MISSING_OR_NULL_ORIGIN or INVALID_CALLBACK_URL."),
             422: _error("USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL."),
+            429: TOO_MANY_ATTEMPTS,
         },
+        dependencies=[Depends(throttle_attempts)],
     )
     router.add_api_route(
         "/sign-in/email",
@@ -128,7 +136,9 @@ def build_router() -> APIRouter:
             400: _error("VALIDATION_ERROR, INVALID_EMAIL or PASSWORD_TOO_LONG."),
             401: _error("INVALID_EMAIL_OR_PASSWORD (an unknown e-mail and a wrong password alike)."),
             403: _error("INVALID_ORIGIN, MISSING_OR_NULL_ORIGIN or INVALID_CALLBACK_URL."),
+            429: TOO_MANY_ATTEMPTS,
         },
+        dependencies=[Depends(throttle_attempts)],
     )
     router.add_api_route("/get-session", get_session, methods=["GET"], summary="The current session, or null")
     router.add_api_route(
