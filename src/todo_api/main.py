@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from todo_api import health
-from todo_api.accounts.router import AUTH_TOKEN_HEADER
+from todo_api.accounts.router import AUTH_TOKEN_HEADER, FORM_PATHS
 from todo_api.accounts.router import build_router as build_accounts_router
 from todo_api.accounts.sessions import SessionUsersInDatabase, cookies_for
 from todo_api.auth import PATH_USER_ERRORS, OwnPath, RateLimited, admit
@@ -146,7 +146,11 @@ def create_app(settings: Settings, *, freeze_at_start_up: bool = False) -> FastA
         app.include_router(build_accounts_router())
     app.include_router(health.build_router())
     install_docs(app)
-    app.add_middleware(HardeningMiddleware, hsts=settings.is_production)
+    app.add_middleware(
+        HardeningMiddleware,
+        hsts=settings.is_production,
+        form_paths=FORM_PATHS if settings.builtin_auth else frozenset(),
+    )
     if settings.cors_origins:
         # Without configured origins no browser page elsewhere may call the API, which is
         # what leaving CORS out does; it also spares every request the middleware's work.

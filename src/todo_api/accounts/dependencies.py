@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Annotated
+from urllib.parse import parse_qsl
 
 import orjson
 from fastapi import Depends, Request
@@ -21,6 +22,7 @@ from todo_api.accounts.cookies import (
 from todo_api.accounts.schemas import AuthError, InvalidBody, SignInEmail, SignUpEmail, TooManyAttempts
 from todo_api.accounts.service import Client
 from todo_api.accounts.sessions import cookies_for
+from todo_api.hardening import is_form
 from todo_api.logs import client_address
 from todo_api.state import app_state
 
@@ -91,10 +93,15 @@ def check_callback_url(request: Request, callback_url: str | None) -> None:
         raise AuthError("FORBIDDEN", "INVALID_CALLBACK_URL")
 
 
-async def _json_body(request: Request) -> object:
+async def _body(request: Request) -> object:
+    """The body as better-call reads it: JSON, or an HTML form's fields, every value a string
+    (so `rememberMe=false` is a string, which the schema refuses as Better Auth's does)."""
     raw = await request.body()
     if not raw.strip():
         return ...  # JavaScript's undefined: no body at all
+    if is_form(request.headers.get("content-type", "").encode("latin-1")):
+        # URLSearchParams: a repeated field's last value wins; bad UTF-8 becomes U+FFFD.
+        return dict(parse_qsl(raw.decode(errors="replace"), keep_blank_values=True, errors="replace"))
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError:
@@ -104,7 +111,7 @@ async def _json_body(request: Request) -> object:
 async def sign_up_body(request: Request) -> SignUpEmail:
     """The sign-up body, after the origin check, validated as Better Auth validates it."""
     await check_form_origin(request)
-    body = SignUpEmail.from_body(await _json_body(request))
+    body = SignUpEmail.from_body(await _body(request))
     check_callback_url(request, body.callback_url)
     return body
 
@@ -112,7 +119,7 @@ async def sign_up_body(request: Request) -> SignUpEmail:
 async def sign_in_body(request: Request) -> SignInEmail:
     """The sign-in body, after the origin check, validated as Better Auth validates it."""
     await check_form_origin(request)
-    body = SignInEmail.from_body(await _json_body(request))
+    body = SignInEmail.from_body(await _body(request))
     check_callback_url(request, body.callback_url)
     return body
 

@@ -27,6 +27,12 @@ JSON = "application/json"
 AUTH_TOKEN_HEADER = "set-auth-token"  # noqa: S105 (a header's name, not a secret)
 
 
+PREFIX = "/api/auth"
+SIGN_UP, SIGN_IN = "/sign-up/email", "/sign-in/email"
+# Better Auth takes these two from an HTML form as well as from JSON (allowedMediaTypes).
+FORM_PATHS = frozenset({PREFIX + SIGN_UP, PREFIX + SIGN_IN})
+
+
 def _error(description: str) -> dict[str, Any]:
     return {
         "description": description,
@@ -113,9 +119,9 @@ async def sign_out(database: DatabaseDep, presented: SessionDep, cookies: Cookie
 
 def build_router() -> APIRouter:
     """Better Auth's e-mail and password endpoints, under /api/auth."""
-    router = APIRouter(prefix="/api/auth", tags=["auth (experimental)"])
+    router = APIRouter(prefix=PREFIX, tags=["auth (experimental)"])
     router.add_api_route(
-        "/sign-up/email",
+        SIGN_UP,
         sign_up_email,
         methods=["POST"],
         summary="Sign up with e-mail and password",
@@ -128,7 +134,7 @@ def build_router() -> APIRouter:
         dependencies=[Depends(throttle_attempts)],
     )
     router.add_api_route(
-        "/sign-in/email",
+        SIGN_IN,
         sign_in_email,
         methods=["POST"],
         summary="Sign in with e-mail and password",
