@@ -27,6 +27,7 @@ from todo_api.tokens import InvalidToken, KeysUnavailable
 logger = logging.getLogger(__name__)
 
 JWT_DOTS = 2
+BEARER_SCHEME = "BearerJWT"
 INVALID_TOKEN = "Invalid token"  # noqa: S105 (a message, not a secret)
 INVALID_SESSION = "Invalid session cookie"
 # Requests a page on another site can make a browser send, cookies and all, without CORS.
@@ -153,7 +154,7 @@ def _caller(request: Request, user_id: str) -> User:
 
 get_current_user = BearerAuthentication(
     auto_error=False,
-    scheme_name="BearerJWT",
+    scheme_name=BEARER_SCHEME,
     bearerFormat="JWT",
     description="A JWT from Better Auth's jwt() plugin, or an HS256 token signed with BETTER_AUTH_SECRET.",
 )

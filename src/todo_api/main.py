@@ -12,15 +12,16 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from todo_api import health
+from todo_api.accounts.cookies import SESSION_TOKEN
 from todo_api.accounts.router import AUTH_TOKEN_HEADER, FORM_PATHS
 from todo_api.accounts.router import build_router as build_accounts_router
 from todo_api.accounts.sessions import SessionUsersInDatabase, cookies_for
-from todo_api.auth import PATH_USER_ERRORS, OwnPath, RateLimited, admit
+from todo_api.auth import BEARER_SCHEME, PATH_USER_ERRORS, OwnPath, RateLimited, admit
 from todo_api.config import Settings, load_settings
 from todo_api.db.connection import Database
 from todo_api.db.engine import open_database
 from todo_api.dev_secret import with_dev_secret
-from todo_api.docs import install_docs
+from todo_api.docs import document_session_cookie, install_docs
 from todo_api.hardening import HardeningMiddleware
 from todo_api.http_errors import API_ERRORS, install_error_handlers
 from todo_api.logs import RequestLogMiddleware, configure_logging
@@ -146,6 +147,9 @@ def create_app(settings: Settings, *, freeze_at_start_up: bool = False) -> FastA
         app.include_router(build_accounts_router())
     app.include_router(health.build_router())
     install_docs(app)
+    if settings.accepts_sessions and settings.better_auth_secret is not None:
+        cookies = cookies_for(settings, settings.better_auth_secret.get_secret_value())
+        document_session_cookie(app, cookies.name(SESSION_TOKEN), alternative_to=BEARER_SCHEME)
     app.add_middleware(
         HardeningMiddleware,
         hsts=settings.is_production,
