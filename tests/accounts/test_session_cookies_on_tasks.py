@@ -186,3 +186,20 @@ async def test_an_https_base_url_reads_only_the_secure_prefixed_cookie(database_
     assert secure.status_code == 200
     assert unprefixed.status_code == 401
     assert unprefixed.json() == {"detail": "Not authenticated"}
+
+
+async def test_a_refused_cookie_is_logged_without_its_value(
+    auth_client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    signed_up = await sign_up(auth_client)
+    await auth_client.post("/api/auth/sign-out", headers=session_cookie(signed_up) | TRUSTED)
+    caplog.clear()
+
+    refused = await auth_client.get("/api/tasks", headers=session_cookie(signed_up))
+    forged = await auth_client.post("/api/tasks", json={"title": "x"}, headers=session_cookie(signed_up))
+
+    assert (refused.status_code, forged.status_code) == (401, 403)
+    logged = caplog.text + "".join(str(record.__dict__) for record in caplog.records)
+    assert "no live session" in logged
+    assert "csrf_refused" in logged
+    assert signed_up.json()["token"] not in logged
