@@ -136,8 +136,10 @@ def jwks_settings(issuer: BetterAuthIssuer) -> dict[str, str]:
 
 
 def hs256_settings(issuer: BetterAuthIssuer) -> dict[str, str]:
-    """The HS256 bridge set-up: the frontend's BETTER_AUTH_SECRET, and its URL as iss/aud."""
+    """The HS256 bridge set-up: the frontend's BETTER_AUTH_SECRET, and its URL as iss/aud.
+    Sign-in lives on that frontend, so the built-in one (on by default in development) is off."""
     return {
+        "BUILTIN_AUTH": "false",
         "BETTER_AUTH_SECRET": SECRET,
         "JWT_ISSUER": issuer.base_url,
         "JWT_AUDIENCE": issuer.base_url,
