@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import time
+from datetime import UTC, datetime
 
 import httpx
 import jwt
@@ -14,8 +15,10 @@ import pytest
 
 from tests.accounts.conftest import cookie_pairs, sign_up
 from tests.accounts.test_endpoints import sql
-from tests.conftest import serving
+from tests.conftest import SECRET, serving
+from todo_api.accounts import signing_keys
 from todo_api.config import DEVELOPMENT_URL
+from todo_api.models import jwks_table
 
 UNAUTHORIZED = {"message": "Unauthorized", "code": "UNAUTHORIZED"}
 
@@ -219,3 +222,28 @@ async def test_many_first_token_requests_at_once_on_several_instances_make_one_k
     assert [response.status_code for response in responses] == [200] * 18
     assert {str(segment(response.json()["token"], 0)["kid"]) for response in responses} == {key["kid"]}
     assert len(await sql(database_url, "SELECT id FROM jwks")) == 1
+
+
+async def test_a_key_added_later_to_the_table_is_found_by_the_task_api(database_url: str) -> None:
+    # A Node Better Auth on the same database rotating its key: the unknown kid reloads the set.
+    async with serving(database_url, builtin_auth=True, jwks_refetch_interval=0) as client:
+        signed_up = await sign_up(client)
+        first = (await client.get("/api/auth/token", headers=bearer(signed_up.json()["token"]))).json()[
+            "token"
+        ]
+        assert (await client.get("/api/tasks", headers=bearer(first))).status_code == 200
+        row = signing_keys.new_key_row(SECRET, now=datetime.now(UTC))
+        await sql(database_url, jwks_table.insert().values(row))
+        jwk = signing_keys.decrypt_private_key(row["privateKey"], SECRET)
+        key = signing_keys.SigningKey(kid=row["id"], private_key=jwt.PyJWK(jwk | {"alg": "EdDSA"}).key)
+        rotated = signing_keys.sign(segment(first, 1), key)
+
+        response = await client.get("/api/tasks", headers=bearer(rotated))
+        newest_kid = segment(
+            (await client.get("/api/auth/token", headers=bearer(signed_up.json()["token"]))).json()["token"],
+            0,
+        )["kid"]
+
+    assert response.status_code == 200
+    # The newest live key signs from now on, as in Better Auth.
+    assert newest_kid == row["id"]
