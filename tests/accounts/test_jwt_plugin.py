@@ -15,16 +15,13 @@ import pytest
 
 from tests.accounts.conftest import cookie_pairs, sign_up
 from tests.accounts.test_endpoints import sql
+from tests.accounts.test_sessions_on_tasks import bearer
 from tests.conftest import SECRET, serving
 from todo_api.accounts import signing_keys
 from todo_api.config import DEVELOPMENT_URL
 from todo_api.models import jwks_table
 
 UNAUTHORIZED = {"message": "Unauthorized", "code": "UNAUTHORIZED"}
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def segment(token: str, index: int) -> dict[str, object]:

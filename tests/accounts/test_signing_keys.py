@@ -11,13 +11,15 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 import jwt
 import orjson
 import pytest
 
 from tests.accounts.conftest import sign_up
 from tests.accounts.test_endpoints import sql
-from tests.accounts.test_jwt_plugin import bearer, segment
+from tests.accounts.test_jwt_plugin import segment
+from tests.accounts.test_sessions_on_tasks import bearer
 from tests.conftest import asyncpg_dsn, make_settings, serving
 from todo_api.accounts import signing_keys
 from todo_api.accounts.signing_keys import (
@@ -64,9 +66,14 @@ def test_the_published_key_set_is_byte_for_byte_better_auths() -> None:
     assert orjson.dumps({"keys": published}).decode() == FIXTURE["jwks"]["body"]
 
 
-def test_the_401_without_a_session_is_better_auths() -> None:
-    assert FIXTURE["noSession"]["status"] == 401
-    assert json.loads(FIXTURE["noSession"]["body"]) == {"message": "Unauthorized", "code": "UNAUTHORIZED"}
+async def test_token_without_a_session_is_byte_for_byte_better_auths_401(
+    auth_client: httpx.AsyncClient,
+) -> None:
+    response = await auth_client.get("/api/auth/token")
+
+    assert response.status_code == FIXTURE["noSession"]["status"]
+    assert response.text == FIXTURE["noSession"]["body"]
+    assert response.headers["content-type"] == FIXTURE["noSession"]["headers"]["content-type"]
 
 
 def test_encryption_round_trips_with_a_fresh_nonce_and_only_with_the_secret() -> None:
