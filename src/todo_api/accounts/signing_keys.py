@@ -47,6 +47,8 @@ KEY_CREATION_LOCK = "better-auth-jwks-creation"
 
 KEYS = jwks_table.c
 ALL_KEYS = Query(sa.select(*KEYS))
+# What /jwks and the verifier read: never the private halves.
+PUBLIC_KEYS = Query(sa.select(KEYS.id, KEYS.publicKey, KEYS.expiresAt, KEYS.alg, KEYS.crv))
 _NOW = sa.bindparam("now", type_=KEYS.createdAt.type)
 _NEW = {column.name: sa.bindparam(f"new_{column.name}", type_=column.type) for column in KEYS}
 # Written only while no live Ed25519 key exists: one statement that checks and writes, so on
@@ -158,9 +160,9 @@ def latest_live_key(rows: list[Row], *, now: datetime) -> Row | None:
     return max(live, key=lambda row: row["createdAt"], default=None)
 
 
-async def _all_keys(database: Database) -> list[Row]:
+async def _all_keys(database: Database, query: Query = ALL_KEYS) -> list[Row]:
     async with database.autocommit() as connection:
-        return await connection.fetch(ALL_KEYS)
+        return await connection.fetch(query)
 
 
 async def _create_first_key(database: Database, secret: str) -> None:
@@ -221,17 +223,17 @@ def _published(rows: list[Row], *, now: datetime) -> list[dict[str, Any]]:
 
 async def public_keys(database: Database, *, secret: str) -> list[dict[str, Any]]:
     """The JWKS document's keys, as Better Auth's /jwks lists them (making the first key)."""
-    rows = await _all_keys(database)
+    rows = await _all_keys(database, PUBLIC_KEYS)
     if not rows:
         await _create_first_key(database, secret)
-        rows = await _all_keys(database)
+        rows = await _all_keys(database, PUBLIC_KEYS)
     return _published(rows, now=_now())
 
 
 async def verification_keys(database: Database) -> list[dict[str, Any]]:
     """The published keys, for the task API's verifier (which never makes one)."""
     try:
-        rows = await _all_keys(database)
+        rows = await _all_keys(database, PUBLIC_KEYS)
     except Exception as error:
         if is_database_unavailable(error):
             raise KeysUnavailable("signing keys are unavailable") from None
