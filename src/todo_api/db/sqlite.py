@@ -83,7 +83,9 @@ class SQLiteDatabase(Database):
             try:
                 yield _TransactionConnection(self, writer)
             except BaseException:
-                writer.execute("ROLLBACK")
+                # SQLite may already have rolled back (a full disk, an I/O error).
+                if writer.in_transaction:
+                    writer.execute("ROLLBACK")
                 raise
             try:
                 writer.execute("COMMIT")
