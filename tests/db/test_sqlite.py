@@ -19,7 +19,7 @@ from todo_api.db.engine import open_database
 from todo_api.db.query import Query
 from todo_api.db.sqlite import SQLiteDatabase
 from todo_api.models import task_table, utc_now
-from todo_api.tasks.service import CREATE_TASK, SET_COMPLETION
+from todo_api.tasks.service import CREATE_TASK, GET_TASK, SET_COMPLETION, _count_query, _page_query
 
 GET_TITLES = Query(sa.select(task_table.c.title))
 
@@ -191,3 +191,42 @@ def test_a_sqlite_statement_converts_timestamps_as_sqlalchemy_does() -> None:
     assert row["updated_at"] is None
     assert not compiled.reads
     assert GET_TITLES.sqlite.reads
+
+
+async def test_reads_that_sort_are_run_in_the_worker_thread_and_index_walks_on_the_loop(
+    sqlite_url: str,
+) -> None:
+    store = await open_database(make_settings(sqlite_url))
+    assert isinstance(store, SQLiteDatabase)
+    newest_first, by_title = _page_query("-created_at", filtered=False), _page_query("title", filtered=False)
+    try:
+        for title in ("b", "c", "a"):
+            async with store.transaction() as connection:
+                await connection.fetch(CREATE_TASK, _new_task(title))
+        page = {"owner": "alice", "limit": 10, "offset": 0}
+        async with store.autocommit() as connection:
+            await connection.fetch(GET_TASK, {"owner": "alice", "task_id": 1})
+            newest = await connection.fetch(newest_first, page)
+            assert store._slow_reader is None
+            titles = [row["title"] for row in await connection.fetch(by_title, page)]
+        assert store._slow_reader is not None
+    finally:
+        await store.close()
+
+    assert titles == ["a", "b", "c"]
+    assert len(newest) == 3
+
+
+def test_a_plan_that_sorts_or_scans_is_told_from_an_index_walk(sqlite_url: str) -> None:
+    with closing(sqlite3.connect(_path(sqlite_url))) as connection:
+
+        def slow(query: Query) -> bool:
+            compiled = query.sqlite.compiled
+            return sqlite.sorts_or_scans(connection, compiled.sql, len(compiled.parameters))
+
+        assert not slow(GET_TASK)
+        assert not slow(_page_query("-created_at", filtered=True))
+        assert not slow(_count_query(filtered=False))
+        assert slow(_page_query("title", filtered=False))
+        assert slow(_page_query("-updated_at", filtered=False))
+        assert slow(Query(sa.select(task_table.c.id).where(task_table.c.title == sa.bindparam("title"))))

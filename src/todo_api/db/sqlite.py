@@ -15,9 +15,14 @@ statements run inline, and everything that could make one wait longer is kept of
   Checkpoints, which do fsync, run in a worker thread on a connection of their own
   (automatic checkpoints are off on the writer).
 
-What still runs on the loop is the statement itself: microseconds for these indexed, per-user
-statements on cached pages; a page not yet in the OS cache is a disk read, and sorting the
-largest allowed list (a user's 10,000 tasks by title) takes a few milliseconds.
+- **Reads SQLite must sort or scan go to a thread.** A page sorted by title, say, is not an index
+  walk: for a user with 10,000 tasks and a large offset SQLite sorts them all (tens of
+  milliseconds or more). On first use each read's plan is asked for (`EXPLAIN QUERY PLAN`); a
+  plan with a temporary B-tree or a full scan runs in one worker thread, on a reader connection
+  of its own, so it delays no other request.
+
+What still runs on the loop is each index probe: microseconds on cached pages (a page not yet
+in the OS cache is a disk read).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import AsyncIterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -39,14 +45,25 @@ CHECKPOINT_EVERY = 250
 _STATEMENT_CACHE = 256
 
 
-def connect(path: str) -> sqlite3.Connection:
-    """A connection in autocommit mode (transactions are explicit), WAL, foreign keys on."""
+def connect(path: str, *, busy_timeout_ms: int = 0) -> sqlite3.Connection:
+    """A connection in autocommit mode (transactions are explicit), WAL, foreign keys on.
+
+    Off the loop a connection may wait for locks in SQLite itself (`busy_timeout_ms`).
+    """
     connection = sqlite3.connect(
         path, isolation_level=None, check_same_thread=False, cached_statements=_STATEMENT_CACHE
     )
-    for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=0"):
+    pragmas = ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", f"busy_timeout={busy_timeout_ms}")
+    for pragma in pragmas:
         connection.execute(f"PRAGMA {pragma}")
     return connection
+
+
+def sorts_or_scans(connection: sqlite3.Connection, sql: str, parameters: int) -> bool:
+    """Whether SQLite's plan for `sql` sorts rows (a temporary B-tree) or reads a whole table."""
+    plan = connection.execute(f"EXPLAIN QUERY PLAN {sql}", (None,) * parameters).fetchall()
+    details = [str(row[-1]) for row in plan]
+    return any("TEMP B-TREE" in detail or detail.startswith("SCAN") for detail in details)
 
 
 class SQLiteDatabase(Database):
@@ -62,6 +79,10 @@ class SQLiteDatabase(Database):
         self._write_lock = asyncio.Lock()
         self._writes_since_checkpoint = 0
         self._checkpoint: asyncio.Task[None] | None = None
+        # Reads that sort or scan: one thread, one connection of its own, one read at a time.
+        self._slow_reads: ThreadPoolExecutor | None = None
+        self._slow_reader: sqlite3.Connection | None = None
+        self._sorts_or_scans: dict[str, bool] = {}
 
     def _connections(self) -> tuple[sqlite3.Connection, sqlite3.Connection]:
         # Opened on first use, so the app starts (and reports not ready) while the file cannot be opened.
@@ -102,10 +123,28 @@ class SQLiteDatabase(Database):
     async def read(self, statement: SQLiteStatement, values: Mapping[str, Any]) -> list[Row]:
         _, reader = self._connections()
         if not self._in_memory:
+            if self._is_slow(reader, statement):
+                if self._slow_reads is None:
+                    self._slow_reads = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-read")
+                loop = asyncio.get_running_loop()
+                raw = await loop.run_in_executor(self._slow_reads, self._read_in_thread, statement, values)
+                return statement.rows(raw)
             return await self.execute(reader, statement, values)
         # In memory the reader is the writer: wait for an open transaction to end first.
         async with self._write_lock:
             return await self.execute(reader, statement, values)
+
+    def _is_slow(self, reader: sqlite3.Connection, statement: SQLiteStatement) -> bool:
+        sql = statement.compiled.sql
+        slow = self._sorts_or_scans.get(sql)
+        if slow is None:
+            slow = self._sorts_or_scans[sql] = sorts_or_scans(reader, sql, len(statement.compiled.parameters))
+        return slow
+
+    def _read_in_thread(self, statement: SQLiteStatement, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        if self._slow_reader is None:
+            self._slow_reader = connect(self._path, busy_timeout_ms=int(self._command_timeout * 1000))
+        return self._slow_reader.execute(statement.compiled.sql, statement.arguments(values)).fetchall()
 
     async def write(self, statement: SQLiteStatement, values: Mapping[str, Any]) -> list[Row]:
         """One statement, committed on its own, after any open transaction."""
@@ -168,9 +207,14 @@ class SQLiteDatabase(Database):
         if self._checkpoint is not None:
             # A failed checkpoint loses nothing: the next one, or the last close, does its work.
             await asyncio.gather(self._checkpoint, return_exceptions=True)
-        for connection in {id(c): c for c in (self._reader, self._writer, self._checkpointer) if c}.values():
+        if self._slow_reads is not None:
+            # At shutdown: waits for a slow read still running.
+            self._slow_reads.shutdown(wait=True)
+            self._slow_reads = None
+        connections = (self._reader, self._writer, self._checkpointer, self._slow_reader)
+        for connection in {id(c): c for c in connections if c}.values():
             connection.close()
-        self._writer = self._reader = self._checkpointer = None
+        self._writer = self._reader = self._checkpointer = self._slow_reader = None
 
 
 def _compiled(query: Query | Statement) -> SQLiteStatement:
