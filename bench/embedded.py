@@ -175,7 +175,7 @@ def markdown(results: dict[str, Any]) -> str:
     lines += targets
     lines += [
         "",
-        "- Contract checks before loading: all passed on both (PocketBase's own, listed below); "
+        "- Contract checks before loading: all passed on both (PocketBase's own are listed above); "
         "both listed the same titles for the same seeded user.",
     ]
     lines += report.profile_lines(results)
