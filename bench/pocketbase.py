@@ -8,6 +8,7 @@ one token per user (impersonation, so no password round trip is needed per user)
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
 import shutil
 import subprocess
@@ -73,7 +74,9 @@ def start_pocketbase(data: Path, log: Path, pin: list[str]) -> Server:
     """`pocketbase serve` on a free port, on `data`."""
     port = free_port()
     command = [binary(), "serve", f"--http=127.0.0.1:{port}", f"--dir={data}"]
-    return start("pocketbase", command, {"PATH": "/usr/bin:/bin"}, log, pin, port=port, health="/api/health")
+    # Its own environment: nothing of the service's settings (secrets, DATABASE_URL) leaks in.
+    env = {"PATH": os.environ.get("PATH", "")}
+    return start("pocketbase", command, env, log, pin, port=port, health="/api/health")
 
 
 def collection() -> dict[str, Any]:
