@@ -15,7 +15,7 @@ MAIN_SECTION = "results"
 SCALE_SECTION = "scale"
 
 
-def _ms(value: float) -> str:
+def ms(value: float) -> str:
     return "n/a" if value is None or math.isnan(value) else f"{value:.1f}" if value >= 10 else f"{value:.2f}"
 
 
@@ -23,18 +23,18 @@ def _all(run: dict[str, Any], key: str) -> list[float]:
     return [each[key] for each in run.get("all_runs", [])]
 
 
-def _rps(run: dict[str, Any], key: str = "rps") -> str:
+def rps(run: dict[str, Any], key: str = "rps") -> str:
     """The median 2xx answers per second, with the range over the runs when there were several."""
     runs = _all(run, key)
     spread = f" ({min(runs):.0f}–{max(runs):.0f})" if len(runs) > 1 else ""
     return f"{run[key]:.0f}{spread}"
 
 
-def _errors(run: dict[str, Any]) -> str:
+def errors(run: dict[str, Any]) -> str:
     return f"{run['non_2xx']} / {run['socket_errors']}"
 
 
-def _marked(text: str, *runs: dict[str, Any]) -> str:
+def marked(text: str, *runs: dict[str, Any]) -> str:
     """`text`, marked void when any of `runs` had failed requests."""
     return f"**void** {text}" if any(is_void(run) for run in runs) else text
 
@@ -56,21 +56,21 @@ def _closed_loop_table(results: dict[str, Any]) -> list[str]:
         for name in ("service", "ceiling"):
             run = pair.get(name)
             if run:
-                rps, p50, p99 = (
-                    _marked(text, run) for text in (_rps(run), _ms(run["p50_ms"]), _ms(run["p99_ms"]))
+                rate, p50, p99 = (
+                    marked(text, run) for text in (rps(run), ms(run["p50_ms"]), ms(run["p99_ms"]))
                 )
                 cpu = (
-                    _marked(f"{run[key]:.0f}", run)
+                    marked(f"{run[key]:.0f}", run)
                     for key in ("server_cpu_us_per_request", "postgres_cpu_us_per_request")
                 )
                 lines.append(
-                    f"| {workload} | {name} | {rps} | {p50} | {p99} | {_errors(run)} | {' | '.join(cpu)} "
+                    f"| {workload} | {name} | {rate} | {p50} | {p99} | {errors(run)} | {' | '.join(cpu)} "
                     f"| {run['other_cpu_percent']:.0f} |"
                 )
         if pair.get("ratio") is not None:
             both = (pair["service"], pair["ceiling"])
-            ratio = _marked(f"**{pair['ratio']:.2f}**", *both)
-            cpu_ratio = _marked(f"**{pair['cpu_ratio']:.2f}**", *both)
+            ratio = marked(f"**{pair['ratio']:.2f}**", *both)
+            cpu_ratio = marked(f"**{pair['cpu_ratio']:.2f}**", *both)
             lines.append(
                 f"| **{workload}** | **service / ceiling** | {ratio} | | | | {cpu_ratio} (ceiling ÷ service) | | |"
             )
@@ -95,17 +95,17 @@ def _fixed_rate_table(results: dict[str, Any]) -> list[str]:
     ]
     for name, run in fixed.items():
         runs = _all(run, "p99_ms")
-        spread = f" ({', '.join(_ms(value) for value in runs)})" if len(runs) > 1 else ""
+        spread = f" ({', '.join(ms(value) for value in runs)})" if len(runs) > 1 else ""
         figures = (
             f"{run['achieved_rps']:.0f}",
-            _ms(run["p50_ms"]),
-            _ms(run["p99_ms"]) + spread,
-            _ms(run["p99_9_ms"]),
-            _ms(run["max_ms"]),
+            ms(run["p50_ms"]),
+            ms(run["p99_ms"]) + spread,
+            ms(run["p99_9_ms"]),
+            ms(run["max_ms"]),
         )
         lines.append(
-            f"| {name} | {' | '.join(_marked(figure, run) for figure in figures)} | {_errors(run)} "
-            f"| {run['other_cpu_percent']:.0f} | {_ms(run['max_send_lag_ms'])} |"
+            f"| {name} | {' | '.join(marked(figure, run) for figure in figures)} | {errors(run)} "
+            f"| {run['other_cpu_percent']:.0f} | {ms(run['max_send_lag_ms'])} |"
         )
     return lines
 
@@ -192,9 +192,9 @@ def _scale_section(results: dict[str, Any]) -> list[str]:
         "|---|---:|---:|---:|---:|---:|",
     ]
     for name, run in scale["first_page"].items():
-        figures = (_rps(run), _ms(run["p50_ms"]), _ms(run["p99_ms"]))
+        figures = (rps(run), ms(run["p50_ms"]), ms(run["p99_ms"]))
         lines.append(
-            f"| {name} | {' | '.join(_marked(figure, run) for figure in figures)} | {_errors(run)} "
+            f"| {name} | {' | '.join(marked(figure, run) for figure in figures)} | {errors(run)} "
             f"| {run['other_cpu_percent']:.0f} |"
         )
     lines += _targets_lines([row for row in targets(results) if row["target"].startswith("1M rows")])
@@ -203,7 +203,7 @@ def _scale_section(results: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _profile_section(results: dict[str, Any]) -> list[str]:
+def profile_lines(results: dict[str, Any]) -> list[str]:
     profiles = results.get("profile")
     if not profiles:
         return []
@@ -254,7 +254,7 @@ def main_section(results: dict[str, Any]) -> str:
         *_fixed_rate_table(results),
         *_notes(results),
         *_targets_table(results),
-        *_profile_section(results),
+        *profile_lines(results),
     ]
     return "\n".join(lines) + "\n"
 

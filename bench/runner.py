@@ -171,9 +171,7 @@ class Runner:
     @contextmanager
     def server(self, kind: str, tag: str, log_level: str = "warning") -> Iterator[Server]:
         """`kind` serving a fresh copy of the template database; contract checks on its first start."""
-        asyncio.run(db.recreate_database(self.admin_url, self.options.database, template=self.template))
-        start = start_service if kind == "service" else start_ceiling
-        server = start(self.env(log_level), self.logs / f"{kind}-{tag}.log", self.server_pin)
+        server = self.start_server(kind, tag, log_level)
         try:
             if kind not in self.check_results:
                 self.check_contract(kind, server)
@@ -181,11 +179,21 @@ class Runner:
         finally:
             server.stop()
 
+    def start_server(self, kind: str, tag: str, log_level: str) -> Server:
+        """`kind` started on a fresh copy of the template database."""
+        asyncio.run(db.recreate_database(self.admin_url, self.options.database, template=self.template))
+        start = start_service if kind == "service" else start_ceiling
+        return start(self.env(log_level), self.logs / f"{kind}-{tag}.log", self.server_pin)
+
+    def contract_checks(self, server: Server) -> tuple[dict[str, bool], Any]:
+        """Each check's result on `server`, and the list body every server must agree on."""
+        users = read_users(self.load_file)
+        return checks.run_checks(server.url, users[0], users[1], self.secret)
+
     def check_contract(self, kind: str, server: Server) -> None:
         """The contract checks on `kind`; any failure, or lists that differ, stops the run."""
-        users = read_users(self.load_file)
         try:
-            results, body = checks.run_checks(server.url, users[0], users[1], self.secret)
+            results, body = self.contract_checks(server)
         except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
             # An answer the checks cannot even read (not JSON, a missing field) is a failure too.
             raise checks.ContractBroken(
@@ -194,30 +202,34 @@ class Runner:
             ) from exc
         self.check_results[kind], self.check_bodies[kind] = results, body
         checks.require_passed(kind, results)
-        if (
-            len(self.check_bodies) == len(KINDS)
-            and self.check_bodies["service"] != self.check_bodies["ceiling"]
-        ):
+        first, *others = self.check_bodies.values()
+        if any(other != first for other in others):
             raise checks.ContractBroken(
-                "bench: the service and the ceiling returned different list JSON for the same user; "
+                f"bench: {' and '.join(self.check_bodies)} returned different lists for the same user; "
                 "stopping, as one of them would be measured doing different work"
             )
 
+    def load_for(self, server: Server) -> tuple[Path, str]:
+        """The load file and the workload script's API for `server`."""
+        return self.load_file, "service"
+
     def wrk_load(
-        self, server: Server, mode: str, seconds: float, *, connections: int, load_file: Path
+        self, server: Server, mode: str, seconds: float, *, connections: int, load_file: Path | None = None
     ) -> dict[str, Any]:
         """One wrk run, with who used the CPU meanwhile."""
+        default_file, api = self.load_for(server)
         meter = CpuMeter(server.pid)
         meter.start()
         result = asdict(
             run_wrk(
                 self.wrk,
                 server.url,
-                load_file,
+                load_file or default_file,
                 mode,
                 seconds=seconds,
                 connections=connections,
                 pin=self.load_pin,
+                api=api,
             )
         )
         # CPU per 2xx answer, the same requests req/s counts.
@@ -228,27 +240,23 @@ class Runner:
     ) -> None:
         """Unreported load: pools filled, code paths and caches warm."""
         if self.options.warmup > 0:
+            default_file, api = self.load_for(server)
             run_wrk(
                 self.wrk,
                 server.url,
-                load_file or self.load_file,
+                load_file or default_file,
                 mode,
                 seconds=self.options.warmup,
                 connections=connections or self.options.connections,
                 pin=self.load_pin,
+                api=api,
             )
 
     def closed_loop(self, kind: str, mode: str, log_level: str = "warning") -> dict[str, Any]:
         """wrk at full speed: throughput and latency under `options.connections` connections."""
         with self.server(kind, f"{mode}-{log_level}", log_level) as server:
             self.warm(server, mode)
-            result = self.wrk_load(
-                server,
-                mode,
-                self.options.duration,
-                connections=self.options.connections,
-                load_file=self.load_file,
-            )
+            result = self.wrk_load(server, mode, self.options.duration, connections=self.options.connections)
             result["memory"] = server.memory_kib()
         say(
             f"{mode:5} {kind:7} (log {log_level}): {result['rps']:7.0f} 2xx/s  p50 {result['p50_ms']:6.2f} ms  "

@@ -25,6 +25,7 @@ FRAMEWORK_FREE = [
     "todo_api.errors",
     "todo_api.db.connection",
     "todo_api.db.engine",
+    "todo_api.db.sqlite",
     "todo_api.database_url",
 ]
 
