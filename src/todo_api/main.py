@@ -15,6 +15,8 @@ from todo_api import health
 from todo_api.accounts import service as accounts_service
 from todo_api.accounts.router import AUTH_TOKEN_HEADER
 from todo_api.accounts.router import build_router as build_accounts_router
+from todo_api.assistants.router import MCPEndpoint
+from todo_api.assistants.router import build_router as build_assistants_router
 from todo_api.auth import PATH_USER_ERRORS, OwnPath, RateLimited, admit
 from todo_api.config import Settings, load_settings
 from todo_api.db.connection import Database
@@ -86,6 +88,7 @@ def create_app(settings: Settings, *, freeze_at_start_up: bool = False) -> FastA
     test process would freeze that process's whole heap.
     """
     settings = with_dev_secret(settings)
+    assistants = MCPEndpoint()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -110,7 +113,8 @@ def create_app(settings: Settings, *, freeze_at_start_up: bool = False) -> FastA
             gc.collect()
             gc.freeze()
         try:
-            yield
+            async with assistants.running():
+                yield
         finally:
             if rate_limiter is not None:
                 await rate_limiter.aclose()
@@ -142,6 +146,7 @@ def create_app(settings: Settings, *, freeze_at_start_up: bool = False) -> FastA
     )
     if settings.builtin_auth:
         app.include_router(build_accounts_router())
+    app.include_router(build_assistants_router(assistants))
     app.include_router(health.build_router())
     install_docs(app)
     app.add_middleware(HardeningMiddleware, hsts=settings.is_production)
