@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import TokenFactory, serving
+from tests.conftest import SECRET, TokenFactory, make_settings, serving
 from todo_api.hardening import MAX_BODY_BYTES
+from todo_api.main import create_app
+from todo_api.tokens import create_token
 
 MCP_HEADERS = {"Accept": "application/json, text/event-stream", "MCP-Protocol-Version": "2025-06-18"}
 
@@ -139,3 +142,17 @@ async def test_a_builtin_session_token_is_a_bearer_on_mcp_too(database_url: str)
         added = await call_tool(client, token, "add_task", {"title": "from a session"})
 
     assert added.json()["result"]["structuredContent"]["user_id"] == signed_up.json()["user"]["id"]
+
+
+async def test_the_app_starts_and_stops_from_different_tasks_and_starts_again(database_url: str) -> None:
+    # Test fixtures enter a lifespan in one task and leave it in another; servers may restart.
+    app = create_app(make_settings(database_url))
+    for _ in range(2):
+        lifespan = app.router.lifespan_context(app)
+        await asyncio.create_task(lifespan.__aenter__())
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+        ) as client:
+            answer = await call_tool(client, create_token("alice", SECRET, ttl_seconds=60), "list_tasks", {})
+        await asyncio.create_task(lifespan.__aexit__(None, None, None))
+        assert answer.json()["result"]["structuredContent"] == {"tasks": [], "total": 0}
