@@ -22,7 +22,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from bench import checks, db, jwtcost, logcost, machine, pyspy, seed
+from bench import checks, db, jwtcost, logcost, machine, mcpcost, pyspy, seed
 from bench.cpu import CpuMeter
 from bench.load import read_users
 from bench.runs import combine, runs_overlap
@@ -424,6 +424,7 @@ class Runner:
         if self.dataset.heavy_tasks:
             results["scale"] = self.scale_checks()
         results["jwt"] = jwtcost.measure([user.token for user in read_users(self.load_file)], self.secret)
+        results["mcp"] = mcpcost.measure()
         if self.options.profile:
             results["profile"] = {
                 "list": self.profile("list"),
