@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import SECRET, TokenFactory, make_settings, serving
+from tests.conftest import SECRET, TokenFactory, answered_within, make_settings, serving
 from todo_api.hardening import MAX_BODY_BYTES
 from todo_api.main import create_app
 from todo_api.tokens import create_token
@@ -156,3 +156,51 @@ async def test_the_app_starts_and_stops_from_different_tasks_and_starts_again(da
             answer = await call_tool(client, create_token("alice", SECRET, ttl_seconds=60), "list_tasks", {})
         await asyncio.create_task(lifespan.__aexit__(None, None, None))
         assert answer.json()["result"]["structuredContent"] == {"tasks": [], "total": 0}
+
+
+@pytest.mark.parametrize(
+    ("method", "body"),
+    [
+        ("POST", b"not json"),
+        ("POST", b"[]"),
+        ("POST", b'{"jsonrpc": "2.0"}'),
+        ("POST", b'{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "no_such_tool"}}'),
+        (
+            "POST",
+            b'{"jsonrpc": "2.0", "id": 1, "method": "tools/call", '
+            b'"params": {"name": "add_task", "arguments": "x"}}',
+        ),
+        (
+            "POST",
+            b'{"jsonrpc": "2.0", "id": 1, "method": "tools/call", '
+            b'"params": {"name": "add_task", "arguments": {"title": "\\u0000"}}}',
+        ),
+        ("POST", b'{"jsonrpc": "2.0", "id": 1, "method": "no/such/method"}'),
+    ],
+)
+async def test_no_request_is_answered_with_a_500_or_internals(
+    database_url: str, make_token: TokenFactory, method: str, body: bytes
+) -> None:
+    headers = MCP_HEADERS | {
+        "Authorization": f"Bearer {make_token('alice')}",
+        "Content-Type": "application/json",
+    }
+    async with serving(database_url) as client:
+        response = await client.request(method, "/mcp", content=body, headers=headers)
+
+    assert response.status_code < 500, response.text
+    for internal in ("Traceback", "sqlalchemy", "sqlite", "asyncpg", 'File "'):
+        assert internal not in response.text
+
+
+@pytest.mark.parametrize("method", ["GET", "DELETE"])
+async def test_a_stateless_server_offers_no_stream_and_no_session_to_end(
+    database_url: str, make_token: TokenFactory, method: str
+) -> None:
+    # A GET would otherwise open a server-to-client stream that nothing ever writes to or ends.
+    headers = MCP_HEADERS | {"Authorization": f"Bearer {make_token('alice')}"}
+    async with serving(database_url) as client:
+        response = await answered_within(client.request(method, "/mcp", headers=headers), seconds=10)
+
+    assert response.status_code == 405
+    assert response.headers["Allow"] == "POST"

@@ -41,8 +41,9 @@ class MCPEndpoint:
     def __init__(self, server: MCPServer | None = None) -> None:
         self._server = server or build_server()
         self._sessions: StreamableHTTPSessionManager | None = None
-        # An ASGI endpoint: the SDK's transport writes the response itself.
-        self.route = Route(MCP_PATH, self, methods=["GET", "POST", "DELETE"])
+        # An ASGI endpoint: the SDK's transport writes the response itself. POST only: stateless,
+        # there is no session to DELETE, and a GET would open a stream nothing ever writes to.
+        self.route = Route(MCP_PATH, self, methods=["POST"])
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
