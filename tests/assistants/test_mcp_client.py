@@ -34,6 +34,8 @@ async def test_the_tools_are_listed_with_input_and_output_schemas(
     assert set(tools) == TOOLS
     for tool in tools.values():
         assert tool.description
+        assert "  " not in tool.description
+        assert "\n" not in tool.description
         assert tool.output_schema is not None
         assert "user_id" not in tool.input_schema["properties"]
     title = tools["add_task"].input_schema["properties"]["title"]

@@ -40,7 +40,7 @@ class MCPEndpoint:
 
     def __init__(self, server: MCPServer | None = None) -> None:
         self._server = server or build_server()
-        self._sessions: StreamableHTTPSessionManager | None = None
+        self._manager: StreamableHTTPSessionManager | None = None
         # An ASGI endpoint: the SDK's transport writes the response itself. POST only: stateless,
         # there is no session to DELETE, and a GET would open a stream nothing ever writes to.
         self.route = Route(MCP_PATH, self, methods=["POST"])
@@ -61,25 +61,25 @@ class MCPEndpoint:
             # does the part that matters for a bearer-token API.
             transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
         )
-        sessions = self._server.session_manager
+        manager = self._server.session_manager
         started, stopping = asyncio.Event(), asyncio.Event()
 
-        async def run_sessions() -> None:
-            async with sessions.run():
+        async def run_manager() -> None:
+            async with manager.run():
                 started.set()
                 await stopping.wait()
 
-        runner = asyncio.create_task(run_sessions(), name="mcp session manager")
+        runner = asyncio.create_task(run_manager(), name="mcp session manager")
         waiting = asyncio.create_task(started.wait())
         await asyncio.wait({runner, waiting}, return_when=asyncio.FIRST_COMPLETED)
         if not started.is_set():
             waiting.cancel()
             runner.result()  # raises what stopped it
-        self._sessions = sessions
+        self._manager = manager
         try:
             yield
         finally:
-            self._sessions = None
+            self._manager = None
             stopping.set()
             await runner
 
@@ -92,11 +92,11 @@ class MCPEndpoint:
             user = await get_current_user(request)
         except Unauthenticated as refused:
             raise _pointing_to_metadata(refused, public_base(request) + RESOURCE_METADATA_PATH) from None
-        if self._sessions is None:
+        if self._manager is None:
             raise RuntimeError("/mcp called outside the app's lifespan")
         caller = current_caller.set(Caller(user=user, state=app_state(request)))
         try:
-            await self._sessions.handle_request(scope, receive, send)
+            await self._manager.handle_request(scope, receive, send)
         finally:
             current_caller.reset(caller)
 

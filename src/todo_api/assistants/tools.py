@@ -189,5 +189,7 @@ def build_server() -> MCPServer:
     """An MCP server with the task tools; its transport is set up by `router.MCPEndpoint`."""
     server: MCPServer = MCPServer("todo-api", instructions=INSTRUCTIONS, version="0.1.0")
     for tool, title, hints in TOOLS:
-        server.add_tool(tool, title=title, annotations=hints, structured_output=True)
+        # The docstring, as one paragraph: its line breaks and indentation mean nothing to a model.
+        description = " ".join((tool.__doc__ or "").split())
+        server.add_tool(tool, title=title, description=description, annotations=hints, structured_output=True)
     return server
