@@ -159,6 +159,15 @@ def _notes(results: dict[str, Any]) -> list[str]:
             f"({session['jwt_median_us']:.0f}) with a JWT: {session['extra_us']:+.0f} µs for the `session` lookup, "
             "one more query per request (no cache, so a sign-out counts at once on every instance)."
         )
+    mcp_cost = results.get("mcp")
+    if mcp_cost:
+        lines.append(
+            "- MCP against REST in-process (the whole app over an ASGI client, best of 7 passes; median in "
+            f"brackets): one `tools/call` of `get_task` {mcp_cost['mcp_get_us']:.0f} µs "
+            f"({mcp_cost['mcp_get_median_us']:.0f}), the equivalent `GET /api/tasks/{{id}}` "
+            f"{mcp_cost['rest_get_us']:.0f} µs ({mcp_cost['rest_get_median_us']:.0f}): "
+            f"{mcp_cost['mcp_over_rest']:.2f}× the REST cost per call."
+        )
     if results.get("checks"):
         # A failed check stops the run, so a report exists only when every check passed.
         lines.append(

@@ -22,7 +22,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from bench import checks, db, jwtcost, logcost, machine, pyspy, seed, sessioncost
+from bench import checks, db, jwtcost, logcost, machine, mcpcost, pyspy, seed, sessioncost
 from bench.cpu import CpuMeter
 from bench.load import read_users
 from bench.runs import combine, runs_overlap
@@ -435,6 +435,7 @@ class Runner:
         # On a fresh copy of the seeded database, as each server gets.
         asyncio.run(db.recreate_database(self.admin_url, self.options.database, template=self.template))
         results["session"] = sessioncost.measure(self.run_url, self.secret)
+        results["mcp"] = mcpcost.measure()
         if self.options.profile:
             results["profile"] = {
                 "list": self.profile("list"),

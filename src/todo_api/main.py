@@ -17,6 +17,8 @@ from todo_api.accounts.cookies import SESSION_TOKEN
 from todo_api.accounts.router import AUTH_JWT_HEADER, AUTH_TOKEN_HEADER, FORM_PATHS
 from todo_api.accounts.router import build_router as build_accounts_router
 from todo_api.accounts.sessions import SessionUsersInDatabase, cookies_for
+from todo_api.assistants.router import MCPEndpoint
+from todo_api.assistants.router import build_router as build_assistants_router
 from todo_api.auth import BEARER_SCHEME, PATH_USER_ERRORS, OwnPath, RateLimited, admit
 from todo_api.config import Settings, load_settings
 from todo_api.db.connection import Database
@@ -111,6 +113,7 @@ def create_app(settings: Settings, *, freeze_at_start_up: bool = False) -> FastA
     test process would freeze that process's whole heap.
     """
     settings = with_dev_secret(settings)
+    assistants = MCPEndpoint()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -135,7 +138,8 @@ def create_app(settings: Settings, *, freeze_at_start_up: bool = False) -> FastA
             gc.collect()
             gc.freeze()
         try:
-            yield
+            async with assistants.running():
+                yield
         finally:
             if rate_limiter is not None:
                 await rate_limiter.aclose()
@@ -167,6 +171,7 @@ def create_app(settings: Settings, *, freeze_at_start_up: bool = False) -> FastA
     )
     if settings.builtin_auth:
         app.include_router(build_accounts_router())
+    app.include_router(build_assistants_router(assistants))
     app.include_router(health.build_router())
     install_docs(app)
     if settings.accepts_sessions and settings.better_auth_secret is not None:
