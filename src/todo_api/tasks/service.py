@@ -1,9 +1,9 @@
 """Task operations. Every statement is scoped to the owner, so another user's task is
 indistinguishable from a missing one.
 
-Each operation opens its own unit of work on the database: creating a task takes two
-statements (the quota lock, then the insert), so it runs in a transaction; every other
-operation is one statement, atomic and committed on its own (autocommit saves BEGIN and COMMIT).
+Each operation is one statement, atomic and committed on its own (autocommit: no BEGIN and
+COMMIT), so on PostgreSQL it costs one round trip; creating a task included, whose statement
+checks the per-user quota and inserts at once (see CREATE_TASK).
 
 The statements are built once, with named parameters, so each is compiled once per process
 (see `todo_api.db.query`); only If-Match conditions, which carry the client's versions, are
@@ -19,11 +19,12 @@ from datetime import datetime
 from typing import Any, NoReturn, cast
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from todo_api.db.connection import Connection, Database, ForeignKeyViolation
 from todo_api.db.query import Query, Row
 from todo_api.errors import Conflict, NotFound, PreconditionFailed, Unauthenticated
-from todo_api.models import TaskStatus, UTCDateTime, task_table, utc_now
+from todo_api.models import TaskStatus, UTCDateTime, task_quota_table, task_table, utc_now
 from todo_api.tasks.schemas import SortKey, StatusFilter, TaskCreate, TaskUpdate
 
 columns = task_table.c
@@ -63,29 +64,50 @@ SET_COMPLETION = {
     )
     for completed, status in STATUS_FOR_COMPLETED.items()
 }
+NEW_TASK_COLUMNS = ["user_id", "title", "description", "status", "created_at", "updated_at"]
+NEW_TASK_VALUES = (
+    sa.bindparam("new_title", type_=sa.String),
+    sa.bindparam("new_description", type_=sa.Text),
+    sa.bindparam("new_status", type_=sa.String),
+    NOW,
+    NOW,
+)
+MAX_TASKS = sa.bindparam("max_tasks", type_=sa.Integer)
+quota = task_quota_table.c
+# PostgreSQL: take the user's quota row (INSERT ... ON CONFLICT DO UPDATE waits for any other
+# create of theirs to commit, then re-reads the row's latest version) and return it only while
+# they are under the limit; the insert then adds a task only if it was returned. One user's
+# creates queue on that row, so the quota is exact in one autocommit statement, with no lock
+# to take first. Triggers (migration 0004) keep `used` equal to the user's number of tasks.
+QUOTA_SLOT = (
+    postgresql.insert(task_quota_table)
+    .values(user_id=OWNER, used=0)
+    .on_conflict_do_update(
+        index_elements=[quota.user_id], set_={"used": quota.used}, where=quota.used < MAX_TASKS
+    )
+    .returning(quota.user_id)
+    .cte("quota_slot")
+)
 CREATE_TASK = Query(
+    # SQLite: one statement counts and inserts; as it writes, it holds the database's single
+    # write lock from its start, so concurrent creates cannot all pass the count.
     sa.insert(task_table)
     .from_select(
-        ["user_id", "title", "description", "status", "created_at", "updated_at"],
-        # One statement inserts only while the user is under the quota.
-        sa.select(
-            OWNER,
-            sa.bindparam("new_title", type_=sa.String),
-            sa.bindparam("new_description", type_=sa.Text),
-            sa.bindparam("new_status", type_=sa.String),
-            NOW,
-            NOW,
-        ).where(
+        NEW_TASK_COLUMNS,
+        sa.select(OWNER, *NEW_TASK_VALUES).where(
             sa.select(sa.func.count())
             .select_from(task_table)
             .where(columns.user_id == OWNER)
             .scalar_subquery()
-            < sa.bindparam("max_tasks", type_=sa.Integer)
+            < MAX_TASKS
         ),
     )
+    .returning(*TASK_COLUMNS),
+    postgres=sa.insert(task_table)
+    .from_select(NEW_TASK_COLUMNS, sa.select(QUOTA_SLOT.c.user_id, *NEW_TASK_VALUES).select_from(QUOTA_SLOT))
     .returning(*TASK_COLUMNS)
+    .add_cte(QUOTA_SLOT),
 )
-
 
 WriteStatement = sa.Update | sa.Delete
 
@@ -166,10 +188,7 @@ async def create_task(database: Database, *, user_id: str, data: TaskCreate, max
         "max_tasks": max_tasks,
     }
     try:
-        async with database.transaction() as connection:
-            # One user's creates queue (only theirs), so concurrent requests cannot all pass
-            # the quota check and overshoot it.
-            await connection.lock(f"task quota {user_id}")
+        async with database.autocommit() as connection:
             row = await connection.fetch_one(CREATE_TASK, values)
     except ForeignKeyViolation:
         # Only in shared database mode: a still-valid token of a deleted Better Auth user.
