@@ -20,10 +20,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from todo_api.db.query import CompiledStatement, Query, Row, Statement
 
-# Released when the transaction ends, so a failed request can never leave it held.
-_LOCK_KEY = sa.bindparam("key", type_=sa.String)
-_TRANSACTION_LOCK = Query(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(_LOCK_KEY, 0))))
-
 
 class ForeignKeyViolation(Exception):
     """A write referred to a row that does not exist (shared database mode: a deleted user)."""
@@ -47,10 +43,6 @@ class Connection(ABC):
         rows = await self.fetch(query, values)
         return rows[0] if rows else None
 
-    @abstractmethod
-    async def lock(self, key: str) -> None:
-        """Queue behind any other transaction holding `key` until this transaction ends."""
-
 
 class PostgresConnection(Connection):
     """A pooled asyncpg connection; statements are prepared once per connection and kept."""
@@ -69,9 +61,6 @@ class PostgresConnection(Connection):
         # asyncpg's Record looks rows up by column name, as a Mapping does.
         return cast(list[Row], rows)
 
-    async def lock(self, key: str) -> None:
-        await self.fetch(_TRANSACTION_LOCK, {"key": key})
-
 
 class SQLAlchemyConnection(Connection):
     """A SQLAlchemy connection (SQLite), running the statements as they are written."""
@@ -88,12 +77,6 @@ class SQLAlchemyConnection(Connection):
                 raise UniqueViolation() from None
             raise
         return [cast(Row, row._mapping) for row in result] if result.returns_rows else []
-
-    async def lock(self, key: str) -> None:
-        # SQLite has one write lock for the whole database, taken by a transaction's first
-        # write and held to its end, so writers already queue; a statement that checks and
-        # writes at once (as the task quota's insert does) cannot interleave with another.
-        return
 
 
 class Database(ABC):
