@@ -1,4 +1,5 @@
-"""Round trips to PostgreSQL per task request, counted on the wire (tests.proxy.RoundTripCounter).
+"""Round trips to PostgreSQL per task request, counted on the wire by the benchmark's proxy
+(`bench.delay.DelayProxy`, here without delay), which the `latency` workload reports with.
 
 Behind a database a region away, every round trip is felt by the user; one per request is the
 floor. The counts are of a warm connection: asyncpg prepares each statement once per connection,
@@ -11,24 +12,24 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import httpx
 import pytest
+from bench.delay import DelayProxy
 from sqlalchemy.engine import make_url
 
 from tests.conftest import serving
-from tests.proxy import RoundTripCounter
 
 Auth = Callable[[str], dict[str, str]]
 Request = Callable[[httpx.AsyncClient, dict[str, str], str], Awaitable[httpx.Response]]
 
 
 @pytest.fixture
-async def counter(postgres_url: str) -> AsyncIterator[tuple[RoundTripCounter, str]]:
+async def counter(postgres_url: str) -> AsyncIterator[tuple[DelayProxy, str]]:
     url = make_url(postgres_url)
-    proxy = RoundTripCounter(url.host or "127.0.0.1", url.port or 5432)
-    await proxy.start()
+    proxy = DelayProxy(url.host or "127.0.0.1", url.port or 5432, rtt_ms=0)
+    proxy.start()
     try:
         yield proxy, url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
     finally:
-        await proxy.cut()
+        proxy.stop()
 
 
 def _matching(task: httpx.Response) -> dict[str, str]:
@@ -60,9 +61,7 @@ CONDITIONAL: list[tuple[str, str, int]] = [
 ]
 
 
-async def _count(
-    proxy: RoundTripCounter, request: Callable[[], Awaitable[httpx.Response]]
-) -> tuple[int, int]:
+async def _count(proxy: DelayProxy, request: Callable[[], Awaitable[httpx.Response]]) -> tuple[int, int]:
     before = proxy.round_trips
     response = await request()
     return response.status_code, proxy.round_trips - before
@@ -72,7 +71,7 @@ async def _count(
     ("request_", "status", "expected"), [case[1:] for case in CASES], ids=[case[0] for case in CASES]
 )
 async def test_each_task_request_is_one_round_trip(
-    counter: tuple[RoundTripCounter, str],
+    counter: tuple[DelayProxy, str],
     auth: Auth,
     request_: Request,
     status: int,
@@ -93,7 +92,7 @@ async def test_each_task_request_is_one_round_trip(
 
 @pytest.mark.parametrize(("name", "method", "status"), CONDITIONAL, ids=[case[0] for case in CONDITIONAL])
 async def test_a_conditional_write_that_matches_is_one_round_trip(
-    counter: tuple[RoundTripCounter, str], auth: Auth, name: str, method: str, status: int
+    counter: tuple[DelayProxy, str], auth: Auth, name: str, method: str, status: int
 ) -> None:
     proxy, url = counter
     headers = auth("alice")
