@@ -48,6 +48,7 @@ SORT_COLUMNS = {
 OWNER = sa.bindparam("owner", type_=sa.String)
 NOW = sa.bindparam("now", type_=UTCDateTime())
 OWNED = (columns.id == sa.bindparam("task_id", type_=sa.Integer), columns.user_id == OWNER)
+LIMIT = sa.bindparam("limit", type_=sa.Integer)
 # Toggling flips completed and pending; un-completing a completed task makes it pending, and
 # leaves other statuses (already not completed) as they are.
 IS_COMPLETED = columns.status == TaskStatus.COMPLETED.value
@@ -131,22 +132,39 @@ class TaskPage:
 
 @functools.cache
 def _page_query(sort: SortKey, filtered: bool) -> Query:
+    """One page and, in the same statement, how many match in all (one round trip)."""
     sort_column = SORT_COLUMNS[sort.removeprefix("-")]
+    descending = sort.startswith("-")
     # Ties are broken by id so pages never overlap or skip rows.
-    order = (sort_column.desc(), columns.id.desc()) if sort.startswith("-") else (sort_column, columns.id)
-    return Query(
+    order = (sort_column.desc(), columns.id.desc()) if descending else (sort_column, columns.id)
+    page = (
         sa.select(*TASK_COLUMNS)
         .where(*_list_conditions(filtered))
         .order_by(*order)
-        .limit(sa.bindparam("limit", type_=sa.Integer))
+        .limit(LIMIT)
         .offset(sa.bindparam("offset", type_=sa.Integer))
+        .subquery("page")
     )
+    on_page = sa.func.count().over()
+    # A short page is the last one, so the total is known without counting; both databases
+    # run the count subquery only when its branch is taken (a full page).
+    total = sa.case(
+        (on_page < LIMIT, sa.bindparam("offset", type_=sa.Integer) + on_page),
+        else_=_count_statement(filtered).scalar_subquery(),
+    ).label("total")
+    by_page = (page.c[sort_column.name], page.c.id)
+    page_order = tuple(column.desc() for column in by_page) if descending else by_page
+    return Query(sa.select(page, total).order_by(*page_order))
 
 
 @functools.cache
 def _count_query(filtered: bool) -> Query:
+    return Query(_count_statement(filtered))
+
+
+def _count_statement(filtered: bool) -> sa.Select[Any]:
     total = sa.func.count().label("total")
-    return Query(sa.select(total).select_from(task_table).where(*_list_conditions(filtered)))
+    return sa.select(total).select_from(task_table).where(*_list_conditions(filtered))
 
 
 def _list_conditions(filtered: bool) -> tuple[sa.ColumnElement[bool], ...]:
@@ -169,9 +187,9 @@ async def list_tasks(
     async with database.autocommit() as connection:
         paging = {"limit": limit, "offset": offset}
         rows = await connection.fetch(_page_query(sort, filtered), matching | paging)
-        if len(rows) < limit and (rows or offset == 0):
-            # A short page is the last one, so the total is known without counting.
-            return TaskPage(items=rows, total=offset + len(rows))
+        if rows or offset == 0:
+            return TaskPage(items=rows, total=rows[0]["total"] if rows else 0)
+        # Past the last page no row carries the total: only then a second statement counts.
         counted = await connection.fetch_one(_count_query(filtered), matching)
     return TaskPage(items=rows, total=counted["total"] if counted else 0)
 
