@@ -54,7 +54,10 @@ CASES: list[tuple[str, Request, int, int]] = [
         1,
     ),
     ("delete", lambda c, h, url: c.delete(url, headers=h), 204, 1),
-    ("another user's task", lambda c, h, url: c.get(url.replace("/tasks/", "/tasks/9"), headers=h), 404, 1),
+    ("get, not found", lambda c, h, url: c.get(f"{url}0", headers=h), 404, 1),
+    ("put, not found", lambda c, h, url: c.put(f"{url}0", json={"title": "x"}, headers=h), 404, 1),
+    ("toggle, not found", lambda c, h, url: c.patch(f"{url}0/complete", headers=h), 404, 1),
+    ("delete, not found", lambda c, h, url: c.delete(f"{url}0", headers=h), 404, 1),
 ]
 CONDITIONAL: list[tuple[str, str, int]] = [
     ("put", "PUT", 200),

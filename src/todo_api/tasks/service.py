@@ -294,6 +294,9 @@ async def _write_returning(
     async with database.autocommit() as connection:
         row = await connection.fetch_one(statement, values)
         if row is None:
+            if if_match is None:
+                # Nothing but the owner and the id to match: the task is not there.
+                raise TaskNotFound()
             await _explain_miss(connection, values)
     return row
 
