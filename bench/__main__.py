@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from bench import report
 from bench.runner import WORKLOADS, Options, Runner, say
@@ -53,7 +54,7 @@ def parse_options(argv: list[str] | None = None) -> tuple[Options, bool, bool]:
     parser.add_argument(
         "--workloads",
         default=",".join(WORKLOADS),
-        help="comma-separated subset of list,mixed,fixed,info (info = list at LOG_LEVEL=info; needs list)",
+        help="comma-separated subset of list,mixed,fixed,info,latency (info = list at LOG_LEVEL=info; needs list)",
     )
     parser.add_argument(
         "--scale",
@@ -79,6 +80,12 @@ def parse_options(argv: list[str] | None = None) -> tuple[Options, bool, bool]:
     )
     parser.add_argument(
         "--max-overflow", type=int, default=10, help="DB_MAX_OVERFLOW for both servers (default 10)"
+    )
+    parser.add_argument(
+        "--rtt-ms",
+        type=float,
+        default=10.0,
+        help="round trip the latency workload's delay proxy adds to PostgreSQL (default 10)",
     )
     parser.add_argument(
         "--database", default="todo_bench", help="database made for the runs (default todo_bench)"
@@ -114,8 +121,22 @@ def parse_options(argv: list[str] | None = None) -> tuple[Options, bool, bool]:
         database=args.database,
         results_dir=RESULTS_DIR,
         repeat=max(1, args.repeat),
+        rtt_ms=args.rtt_ms,
     )
     return options, args.update_docs, args.embedded
+
+
+def doc_sections(results: dict[str, Any], *, scale: bool) -> list[tuple[str, str]]:
+    """The generated sections of docs/performance.md this run measured: a --scale run only the
+    1M-row section; otherwise the throughput tables and the latency tables, each if it ran."""
+    if scale:
+        return [(report.SCALE_SECTION, report.scale_section(results))]
+    sections = []
+    if results.get("closed_loop") or results.get("fixed_rate"):
+        sections.append((report.MAIN_SECTION, report.main_section(results)))
+    if results.get("latency"):
+        sections.append((report.LATENCY_SECTION, report.latency_section(results)))
+    return sections
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -131,14 +152,9 @@ def main(argv: list[str] | None = None) -> int:
         f"results in {json_path.relative_to(Path.cwd()) if json_path.is_relative_to(Path.cwd()) else json_path}"
     )
     if update_docs:
-        # A default run refreshes the main tables; a --scale run only the 1M-row section.
-        name, body = (
-            (report.SCALE_SECTION, report.scale_section(results))
-            if options.scale
-            else (report.MAIN_SECTION, report.main_section(results))
-        )
-        if not report.update_doc(DOC, name, body):
-            say(f"{DOC.name} has no '{name}' markers; not updated")
+        for name, body in doc_sections(results, scale=options.scale):
+            if not report.update_doc(DOC, name, body):
+                say(f"{DOC.name} has no '{name}' markers; not updated")
     say(f"done in {results['elapsed_seconds']:.0f} s")
     return 0
 

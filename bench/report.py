@@ -10,9 +10,11 @@ from typing import Any
 from bench.runs import is_void
 from bench.targets import targets, verdict
 
-# docs/performance.md keeps two generated sections: the default run's and the latest --scale run's.
+# docs/performance.md keeps three generated sections: the throughput runs', the latency run's
+# and the latest --scale run's.
 MAIN_SECTION = "results"
 SCALE_SECTION = "scale"
+LATENCY_SECTION = "latency"
 
 
 def ms(value: float) -> str:
@@ -252,7 +254,66 @@ def _header(results: dict[str, Any]) -> list[str]:
 def markdown(results: dict[str, Any]) -> str:
     """Everything this run measured, as Markdown."""
     scale = _scale_section(results)
-    return main_section(results) + ("\n".join(scale) + "\n" if scale else "")
+    latency = latency_section(results)
+    return (
+        main_section(results)
+        + ("\n" + latency if latency else "")
+        + ("\n".join(scale) + "\n" if scale else "")
+    )
+
+
+def latency_section(results: dict[str, Any]) -> str:
+    """Round trips and sequential p50 per endpoint behind the delay proxy (empty without the workload)."""
+    latency = results.get("latency")
+    if not latency:
+        return ""
+    machine, servers = results["machine"], latency["servers"]
+    names = list(servers)
+    rtt, target = latency["rtt_ms"], latency["target_ms"]
+    lines = [
+        (
+            f"Measured {results['generated_at']} on {machine['cpu_model']}, {machine['cores']} cores, "
+            f"{machine['memory_gib']} GiB RAM; PostgreSQL {machine['postgresql']}; Python {machine['python']}. "
+            f"Reproduce: `uv run python -m bench --workloads latency` (`--rtt-ms` sets the round trip). "
+            f"Each server reached PostgreSQL through the benchmark's delay proxy, adding {rtt:g} ms of round trip; "
+            "one keep-alive connection, one request at a time, each endpoint requested "
+            f"{_first(_first(servers))['requests']} times after a warm-up; writes act on a task made just before them."
+        ),
+        "",
+        "Round trips to PostgreSQL per request, counted by the proxy (each Sync, Flush or simple Query message, which the client then waits on):",
+        "",
+        "| Endpoint | " + " | ".join(names) + " |",
+        "|---|" + "---:|" * len(names),
+    ]
+    endpoints = list(_first(servers))
+    for endpoint in endpoints:
+        lines.append(
+            f"| {endpoint} | "
+            + " | ".join(f"{servers[name][endpoint]['round_trips']:g}" for name in names)
+            + " |"
+        )
+    lines += [
+        "",
+        f"p50 ms of sequential requests behind {rtt:g} ms; target: under 1.5 × RTT + 3 ms = {target:g} ms:",
+        "",
+        "| Endpoint | "
+        + " | ".join(f"{name} p50 ms" for name in names)
+        + " | Failed requests | Met (service) |",
+        "|---|" + "---:|" * len(names) + "---:|---|",
+    ]
+    for endpoint in endpoints:
+        runs = [servers[name][endpoint] for name in names]
+        failed = sum(run["failures"] for run in runs)
+        service = servers.get("service", runs[0])[endpoint]
+        met = "void" if service["failures"] else "yes" if service["p50_ms"] < target else "**no**"
+        lines.append(
+            f"| {endpoint} | " + " | ".join(ms(run["p50_ms"]) for run in runs) + f" | {failed} | {met} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _first(servers: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    return next(iter(servers.values()))
 
 
 def main_section(results: dict[str, Any]) -> str:

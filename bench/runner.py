@@ -22,15 +22,16 @@ from typing import Any
 import asyncpg
 import httpx
 
-from bench import checks, db, jwtcost, logcost, machine, mcpcost, pyspy, seed, sessioncost
+from bench import checks, db, jwtcost, latency, logcost, machine, mcpcost, pyspy, seed, sessioncost
 from bench.cpu import CpuMeter
+from bench.delay import DelayProxy
 from bench.load import read_users
 from bench.runs import combine, runs_overlap
-from bench.servers import REPO, Server, start_ceiling, start_service
+from bench.servers import REPO, Server, start_ceiling, start_peer, start_service
 from bench.wrk import ensure_wrk, run_wrk, wrk_version
 
 KINDS = ("service", "ceiling")
-WORKLOADS = ("list", "mixed", "fixed", "info")
+WORKLOADS = ("list", "mixed", "fixed", "info", "latency")
 # The service's default quota, given to both servers explicitly so they enforce the same one.
 MAX_TASKS_PER_USER = 10_000
 
@@ -54,6 +55,7 @@ class Options:
     database: str
     results_dir: Path
     repeat: int = 1
+    rtt_ms: float = 10.0
 
 
 def say(message: str) -> None:
@@ -350,6 +352,36 @@ class Runner:
             "first_page": first_page,
         }
 
+    def latency(self) -> dict[str, Any]:
+        """The service and the typical peer behind a delay proxy to PostgreSQL, one request at a time."""
+        proxy = DelayProxy(*db.host_and_port(self.admin_url), self.options.rtt_ms)
+        proxy.start()
+        env = self.env("warning") | {"DATABASE_URL": db.with_host(self.run_url, "127.0.0.1", proxy.port)}
+        users = read_users(self.load_file)
+        servers: dict[str, dict[str, Any]] = {}
+        try:
+            for kind, start in (("service", start_service), ("peer", start_peer)):
+                asyncio.run(
+                    db.recreate_database(self.admin_url, self.options.database, template=self.template)
+                )
+                server = start(env, self.logs / f"{kind}-latency.log", self.server_pin)
+                try:
+                    self.check_results[kind], _ = checks.run_checks(
+                        server.url, users[0], users[1], self.secret
+                    )
+                    checks.require_passed(kind, self.check_results[kind])
+                    servers[kind] = latency.measure(server.url, users[0].token, proxy)
+                finally:
+                    server.stop()
+                say(f"latency {kind:7}: {latency.summary(servers[kind])}")
+        finally:
+            proxy.stop()
+        return {
+            "rtt_ms": self.options.rtt_ms,
+            "target_ms": latency.target_ms(self.options.rtt_ms),
+            "servers": servers,
+        }
+
     def profile(self, mode: str, log_level: str = "warning") -> dict[str, Any]:
         """py-spy on the service under `mode`; the collapsed stacks are kept next to the results."""
         name = mode if log_level == "warning" else f"{mode}-{log_level}"
@@ -429,6 +461,8 @@ class Runner:
             } | logcost.measure()
         if "fixed" in workloads:
             results["fixed_rate"] = self.fixed_rates()
+        if "latency" in workloads:
+            results["latency"] = self.latency()
         if self.dataset.heavy_tasks:
             results["scale"] = self.scale_checks()
         results["jwt"] = jwtcost.measure([user.token for user in read_users(self.load_file)], self.secret)

@@ -124,3 +124,9 @@ def start_ceiling(env: dict[str, str], log: Path, pin: list[str]) -> Server:
     """bench/ceiling.py under the same uvicorn, one worker."""
     command = [sys.executable, "-m", "bench.ceiling", "--host", "127.0.0.1", "--port", str(free_port())]
     return start("ceiling", command, env, log, pin)
+
+
+def start_peer(env: dict[str, str], log: Path, pin: list[str]) -> Server:
+    """bench/peer.py (FastAPI + SQLModel, sync sessions, pool_pre_ping) under uvicorn, one worker."""
+    command = [sys.executable, "-m", "bench.peer", "--host", "127.0.0.1", "--port", str(free_port())]
+    return start("peer", command, env, log, pin)

@@ -20,7 +20,8 @@ from sqlalchemy import exc as sa_exc
 
 from todo_api.db.query import CompiledStatement, Query, Row, Statement
 
-# Released when the transaction ends, so a failed request can never leave it held.
+# Released when the transaction ends, so a failed request can never leave it held. Task
+# requests need none (their quota is one statement); creating the first signing key does.
 _LOCK_KEY = sa.bindparam("key", type_=sa.String)
 _TRANSACTION_LOCK = Query(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(_LOCK_KEY, 0))))
 

@@ -48,8 +48,8 @@ async def _keep_session(_connection: asyncpg.Connection) -> None:
     """Nothing to undo when a connection goes back to the pool.
 
     Requests leave no session state behind (no SET, LISTEN, cursors or session-level locks;
-    the quota lock is transaction-level), so asyncpg's default reset query would cost a round
-    trip on every request for nothing. asyncpg still rolls back an interrupted transaction
+    the quota is a row lock, held by one statement), so asyncpg's default reset query would
+    cost a round trip on every request for nothing. asyncpg still rolls back an interrupted transaction
     before calling this, and a connection that fails that is closed, not reused.
     """
 

@@ -118,17 +118,22 @@ def _result_processor(type_: sa.types.TypeEngine[Any], dialect: Dialect) -> Proc
 
 
 class Query:
-    """A Core statement with named bind parameters, compiled for each database on first use."""
+    """A Core statement with named bind parameters, compiled for each database on first use.
 
-    def __init__(self, statement: Statement) -> None:
+    `postgres`, when given, is what PostgreSQL runs instead: the same operation, with the same
+    parameters and rows, written with what only PostgreSQL has (a data-modifying CTE).
+    """
+
+    def __init__(self, statement: Statement, *, postgres: Statement | None = None) -> None:
         self.statement = statement
+        self._postgres_statement = statement if postgres is None else postgres
         self._postgres: CompiledStatement | None = None
         self._sqlite: SQLiteStatement | None = None
 
     @property
     def postgres(self) -> CompiledStatement:
         if self._postgres is None:
-            self._postgres = CompiledStatement.compile(self.statement)
+            self._postgres = CompiledStatement.compile(self._postgres_statement)
         return self._postgres
 
     @property
