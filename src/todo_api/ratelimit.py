@@ -167,7 +167,9 @@ class RateLimiter:
             wait = await store.hit(kind, key, limit)
         if wait is None:
             return None
-        retry_after = max(1, math.ceil(wait))
+        # The counter's estimate can ask for more than a window; a true moving window never
+        # does (every counted request has left it by then), so no answer says more than that.
+        retry_after = max(1, math.ceil(min(wait, limit.get_expiry())))
         logger.warning(
             "rate limit exceeded",
             extra={"event": "rate_limited", **who, "kind": kind, "retry_after": retry_after},
