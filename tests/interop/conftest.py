@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -22,7 +23,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from tests.conftest import _run_sql
-from tests.interop.issuer_driver import BetterAuthIssuer, IssuerError, free_port
+from tests.interop.issuer_driver import BetterAuthIssuer, IssuerError, free_port, npm_ci
 from tests.interop.service_driver import TodoService
 
 # Placeholders: a throwaway secret and password for throwaway processes and users.
@@ -62,6 +63,22 @@ def databases() -> Databases:
     if not admin_url:
         unavailable("TEST_DATABASE_URL is not set, and Better Auth needs PostgreSQL")
     return Databases(admin_url)
+
+
+BROWSER_DIR = Path(__file__).resolve().parent / "browser"
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """The system Chromium; nothing is downloaded at test time."""
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        unavailable("Chromium is not installed (Debian: apt-get install chromium)")
+    try:
+        npm_ci(BROWSER_DIR)
+    except IssuerError as exc:
+        unavailable(f"playwright-core cannot be installed: {exc}")
+    return path
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -16,29 +15,16 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.interop.conftest import BetterAuthUser, ServiceFactory, jwks_settings, unavailable
-from tests.interop.issuer_driver import BetterAuthIssuer, IssuerError, npm_ci
+from tests.interop.conftest import BROWSER_DIR, BetterAuthUser, ServiceFactory, jwks_settings
+from tests.interop.issuer_driver import BetterAuthIssuer
 from tests.interop.service_driver import TodoService
 
 pytestmark = pytest.mark.interop
 
-BROWSER_DIR = Path(__file__).resolve().parent / "browser"
+
 # Git-ignored; CI keeps what lands here as the run's artifacts.
 ARTIFACTS_DIR = Path(__file__).resolve().parents[2] / "test-artifacts"
 TASK_TITLE = "Written from Swagger UI"
-
-
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    """The system Chromium; nothing is downloaded at test time."""
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
-    if path is None:
-        unavailable("Chromium is not installed (Debian: apt-get install chromium)")
-    try:
-        npm_ci(BROWSER_DIR)
-    except IssuerError as exc:
-        unavailable(f"playwright-core cannot be installed: {exc}")
-    return path
 
 
 @pytest.fixture(scope="module")
