@@ -1,19 +1,26 @@
 """examples/nextjs, built once and started with `next start`, in Chromium against todo-api serve.
 
-The set-up here is Better Auth's jwt() plugin inside the app (AUTH_MODE=jwt): the service
-reads the app's keys at /api/auth/jwks. Everything runs on localhost, one host name for the
-app, Better Auth and CORS, as docs/frontend.md's local development block says.
+Each set-up of docs/frontend.md that the example selects with AUTH_MODE runs the same user
+journey (browser/nextjs-example.mjs): `jwt` (Better Auth's jwt() plugin in the app, on its own
+database; the service reads the app's keys at /api/auth/jwks) and `shared-database` (the same
+on the service's database, with BETTER_AUTH_SHARED_DATABASE=true). Everything runs on
+localhost, one host name for the app, Better Auth and CORS, as the guide's local development
+block says.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
+from contextlib import ExitStack
 from typing import Any
 from urllib.parse import urlsplit
 
+import asyncpg
 import pytest
 
-from tests.interop.conftest import PASSWORD, SECRET, Databases, ServiceFactory
+from tests.conftest import asyncpg_dsn
+from tests.interop.conftest import PASSWORD, SECRET, Databases
 from tests.interop.example_app import ExampleApp, build_example
 from tests.interop.issuer_driver import IssuerError, free_port
 from tests.interop.service_driver import TodoService
@@ -31,69 +38,112 @@ def built_example(chromium: str) -> None:
         pytest.fail(f"the example app cannot be built: {exc}", pytrace=False)
 
 
-@pytest.fixture(scope="module")
-def jwt_app(
+def localhost(service: TodoService) -> str:
+    """The service's URL with the app's host name (it listens on 127.0.0.1, which localhost is)."""
+    return f"http://localhost:{service.port}"
+
+
+class Setup:
+    """The app and the service of one set-up, and the database the tasks are in."""
+
+    def __init__(self, mode: str, app: ExampleApp, service: TodoService, tasks_database: str) -> None:
+        self.mode, self.app, self.service, self.tasks_database = mode, app, service, tasks_database
+
+
+@pytest.fixture(scope="module", params=["jwt", "shared-database"])
+def setup(
+    request: pytest.FixtureRequest,
     built_example: None,
     tmp_path_factory: pytest.TempPathFactory,
     databases: Databases,
-    module_services: ServiceFactory,
-) -> Iterator[tuple[ExampleApp, TodoService]]:
-    """The app with Better Auth's jwt() plugin on its own database, and the service it calls."""
+) -> Iterator[Setup]:
+    mode: str = request.param
+    workdir = tmp_path_factory.mktemp(mode)
     port = free_port()
     app_url = f"http://localhost:{port}"
-    service = module_services(
-        {"BETTER_AUTH_URL": app_url, "JWT_ISSUER": app_url, "JWT_AUDIENCE": app_url, "CORS_ORIGINS": app_url}
-    )
-    with databases.fresh() as auth_database:
-        env = {
-            "AUTH_MODE": "jwt",
+    with ExitStack() as stack:
+        tasks_database = stack.enter_context(databases.fresh())
+        auth_database = (
+            tasks_database if mode == "shared-database" else stack.enter_context(databases.fresh())
+        )
+        service_env = {
+            "DATABASE_URL": tasks_database,
+            "BETTER_AUTH_URL": app_url,
+            "JWT_ISSUER": app_url,
+            "JWT_AUDIENCE": app_url,
+            "CORS_ORIGINS": app_url,
+            "BETTER_AUTH_SHARED_DATABASE": "true" if mode == "shared-database" else "false",
+        }
+        service = TodoService(workdir / "service", service_env)
+        app_env = {
+            "AUTH_MODE": mode,
             "BETTER_AUTH_URL": app_url,
             "BETTER_AUTH_SECRET": SECRET,
             "AUTH_DATABASE_URL": auth_database,
-            "TODO_API_URL": service.base_url.replace("127.0.0.1", "localhost"),
+            "TODO_API_URL": localhost(service),
         }
-        with ExampleApp(tmp_path_factory.mktemp("nextjs"), env, port) as app:
-            yield app, service
+        # The app first: on start it creates Better Auth's tables, which a shared database's
+        # service migration needs (its foreign key points at "user").
+        app = stack.enter_context(ExampleApp(workdir / "app", app_env, port))
+        stack.enter_context(service)
+        yield Setup(mode, app, service, tasks_database)
 
 
 @pytest.fixture(scope="module")
-def jwt_report(chromium: str, jwt_app: tuple[ExampleApp, TodoService]) -> dict[str, Any]:
-    app, service = jwt_app
-    api_url = service.base_url.replace("127.0.0.1", "localhost")
-    return run_in_chromium(
-        "nextjs-example.mjs", chromium, APP_URL=app.base_url, API_URL=api_url, PASSWORD=PASSWORD
-    )
+def report(chromium: str, setup: Setup) -> dict[str, Any]:
+    env = {"APP_URL": setup.app.base_url, "API_URL": localhost(setup.service), "PASSWORD": PASSWORD}
+    return run_in_chromium("nextjs-example.mjs", chromium, **env)
 
 
-def test_the_browser_lists_creates_toggles_and_deletes(jwt_report: dict[str, Any]) -> None:
-    assert jwt_report["aliceFirstList"] == []
-    assert jwt_report["aliceBrowserList"] == [
+def test_the_browser_lists_creates_toggles_and_deletes(report: dict[str, Any]) -> None:
+    assert report["aliceFirstList"] == []
+    assert report["aliceBrowserList"] == [
         {"title": "Buy milk", "done": True},
         {"title": "Call mum", "done": False},
     ]
 
 
-def test_a_validation_error_reads_as_a_sentence(jwt_report: dict[str, Any]) -> None:
-    assert jwt_report["emptyTitleError"] == "title: String should have at least 1 character"
+def test_a_validation_error_reads_as_a_sentence(report: dict[str, Any]) -> None:
+    assert report["emptyTitleError"] == "title: String should have at least 1 character"
 
 
-def test_the_server_component_renders_the_list_into_the_html(jwt_report: dict[str, Any]) -> None:
-    assert jwt_report["serverHtmlHasTasks"] == [True, True]
-    assert jwt_report["serverHtmlHasBrowserList"] is False  # the client list loads after hydration
-    assert jwt_report["aliceServerList"] == ["[x] Buy milk", "[ ] Call mum"]
+def test_the_server_component_renders_the_list_into_the_html(report: dict[str, Any]) -> None:
+    assert report["serverHtmlHasTasks"] == [True, True]
+    assert report["serverHtmlHasBrowserList"] is False  # the client list loads after hydration
+    assert report["aliceServerList"] == ["[x] Buy milk", "[ ] Call mum"]
 
 
-def test_a_second_user_sees_none_of_the_first_users_tasks(jwt_report: dict[str, Any]) -> None:
-    assert jwt_report["bobServerList"] == []
-    assert jwt_report["bobBrowserList"] == []
-    assert jwt_report["bobGetsAlicesTask"] == 404
-    assert jwt_report["aliceAgainServerList"] == ["[x] Buy milk", "[ ] Call mum"]
-    assert jwt_report["aliceGetsHerTask"] == 200
+def test_a_second_user_sees_none_of_the_first_users_tasks(report: dict[str, Any]) -> None:
+    assert report["bobServerList"] == []
+    assert report["bobBrowserList"] == []
+    assert report["bobGetsAlicesTask"] == 404
+    assert report["aliceAgainServerList"] == ["[x] Buy milk", "[ ] Call mum"]
+    assert report["aliceGetsHerTask"] == 200
 
 
-def test_the_page_talks_only_to_the_app_and_the_service(
-    jwt_report: dict[str, Any], jwt_app: tuple[ExampleApp, TodoService]
+def test_the_page_talks_only_to_the_app_and_the_service(report: dict[str, Any], setup: Setup) -> None:
+    allowed = {urlsplit(setup.app.base_url).netloc, urlsplit(localhost(setup.service)).netloc}
+    assert {urlsplit(url).netloc for url in report["requests"]} <= allowed
+
+
+async def _tasks_and_owners(database_url: str) -> tuple[int, int, bool]:
+    """Tasks, tasks whose owner is a row of Better Auth's "user", and whether a foreign key says so."""
+    connection = await asyncpg.connect(asyncpg_dsn(database_url))
+    try:
+        tasks = await connection.fetchval("SELECT count(*) FROM task")
+        owned = await connection.fetchval('SELECT count(*) FROM task JOIN "user" ON "user".id = task.user_id')
+        keyed = await connection.fetchval(
+            "SELECT count(*) FROM pg_constraint WHERE conname = 'fk_task_user_id_user'"
+        )
+    finally:
+        await connection.close()
+    return tasks, owned, keyed == 1
+
+
+def test_in_the_shared_database_the_tasks_belong_to_better_auths_users(
+    report: dict[str, Any], setup: Setup
 ) -> None:
-    app, service = jwt_app
-    allowed = {urlsplit(app.base_url).netloc, f"localhost:{service.port}"}
-    assert {urlsplit(url).netloc for url in jwt_report["requests"]} <= allowed
+    if setup.mode != "shared-database":
+        pytest.skip("only the shared-database set-up puts the tasks beside Better Auth's users")
+
+    assert asyncio.run(_tasks_and_owners(setup.tasks_database)) == (2, 2, True)
