@@ -197,7 +197,7 @@ function checkedBaseUrl(value: string | undefined): string {
   if (!value) {
     throw new Error(
       "todo-api-client: baseUrl is missing. Pass the service's URL, e.g. http://localhost:8000 " +
-        "(in Next.js: set NEXT_PUBLIC_TODO_API_URL before `next build`, which bakes it in).",
+        "(in Next.js: is TODO_API_URL set on the server, or NEXT_PUBLIC_TODO_API_URL at build time?)",
     );
   }
   let url: URL;
