@@ -53,9 +53,9 @@ class Setup:
 @pytest.fixture(scope="module", params=["jwt", "shared-database"])
 def setup(
     request: pytest.FixtureRequest,
+    databases: Databases,
     built_example: None,
     tmp_path_factory: pytest.TempPathFactory,
-    databases: Databases,
 ) -> Iterator[Setup]:
     mode: str = request.param
     workdir = tmp_path_factory.mktemp(mode)

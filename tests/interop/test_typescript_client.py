@@ -63,6 +63,14 @@ def test_committed_types_are_generated_from_todays_schema(built_client: Path, tm
     )
 
 
+def test_the_runtime_passes_its_own_tests(built_client: Path) -> None:
+    # clients/typescript/test: token caching and refresh, 401s, URLs, Retry-After, 422 messages, Link.
+    result = subprocess.run(["npm", "test"], cwd=built_client, capture_output=True, text=True, check=False)
+
+    assert result.returncode == 0, f"{result.stdout}{result.stderr}"
+    assert "# fail 0" in result.stdout
+
+
 @pytest.fixture(scope="module")
 def report(built_client: Path, issuer: BetterAuthIssuer, jwks_service: TodoService) -> dict[str, Any]:
     env = {"AUTH_URL": issuer.base_url, "API_URL": jwks_service.base_url, "PASSWORD": PASSWORD}
