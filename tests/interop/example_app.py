@@ -32,24 +32,37 @@ def _run(command: list[str], cwd: Path, timeout: float) -> None:
         )
 
 
-def _newest_source() -> float:
-    """The newest modification time among the files `next build` compiles."""
-    sources = [path for path in EXAMPLE_DIR.rglob("*") if not {"node_modules", ".next"} & set(path.parts)]
-    sources += list((CLIENT_DIR / "dist").rglob("*"))
-    return max(path.stat().st_mtime for path in sources if path.is_file())
+def _newest(*paths: Path) -> float:
+    """The newest modification time among the files under `paths` (installs and builds aside)."""
+    files = [
+        path
+        for directory in paths
+        for path in directory.rglob("*")
+        if path.is_file() and not {"node_modules", ".next"} & set(path.parts)
+    ]
+    return max((path.stat().st_mtime for path in files), default=0.0)
+
+
+def _is_current(built: Path, *sources: Path) -> bool:
+    return built.exists() and built.stat().st_mtime >= _newest(*sources)
+
+
+def build_client() -> None:
+    """Install the client's tools and build it with `tsc` (strict), unless dist/ is current."""
+    npm_ci(CLIENT_DIR)  # which builds it (its `prepare`)
+    if not _is_current(CLIENT_DIR / "dist" / "index.js", CLIENT_DIR / "src", CLIENT_DIR / "tsconfig.json"):
+        _run(["npm", "run", "build"], CLIENT_DIR, timeout=120)
 
 
 def build_example() -> None:
-    """Install the client and the example, build the client, and `next build` unless current.
+    """Build the client and the example (`next build`), each unless current.
 
-    .ci/run builds the example once per run; this rebuilds only when a source is newer.
+    .ci/run builds both once per run; this rebuilds only what a newer source needs.
     """
-    npm_ci(CLIENT_DIR)
-    _run(["npm", "run", "build"], CLIENT_DIR, timeout=120)
+    build_client()
     npm_ci(EXAMPLE_DIR)
-    if BUILD_ID.exists() and BUILD_ID.stat().st_mtime >= _newest_source():
-        return
-    _run(["npm", "run", "build"], EXAMPLE_DIR, timeout=600)
+    if not _is_current(BUILD_ID, EXAMPLE_DIR, CLIENT_DIR / "dist"):
+        _run(["npm", "run", "build"], EXAMPLE_DIR, timeout=600)
 
 
 class ExampleApp(ServedProcess):

@@ -7,6 +7,7 @@ drives every call with tokens from Better Auth's own `authClient.token()`.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,27 +16,24 @@ from typing import Any
 import pytest
 
 from tests.interop.conftest import PASSWORD, unavailable
-from tests.interop.issuer_driver import BetterAuthIssuer, IssuerError, npm_ci, run_node_script
+from tests.interop.example_app import CLIENT_DIR, build_client
+from tests.interop.issuer_driver import BetterAuthIssuer, IssuerError, run_node_script
 from tests.interop.service_driver import TodoService
 
 pytestmark = pytest.mark.interop
 
-CLIENT_DIR = Path(__file__).resolve().parents[2] / "clients" / "typescript"
 TODO_API = str(Path(sys.executable).parent / "todo-api")
 
 
 @pytest.fixture(scope="module")
 def built_client() -> Path:
-    """The client's pinned tools installed, then type-checked and built (`tsc`, strict)."""
+    """The client's pinned tools installed, and the client type-checked and built (`tsc`, strict)."""
     try:
-        npm_ci(CLIENT_DIR)
+        build_client()
     except IssuerError as exc:
-        unavailable(f"the TypeScript client's tools cannot be installed: {exc}")
-    # Always, even when npm ci had nothing to do: dist/ must be built from today's src/.
-    result = subprocess.run(
-        ["npm", "run", "build"], cwd=CLIENT_DIR, capture_output=True, text=True, check=False
-    )
-    assert result.returncode == 0, f"tsc failed:\n{result.stdout}{result.stderr}"
+        if shutil.which("npm") is None:
+            unavailable(f"the TypeScript client's tools cannot be installed: {exc}")
+        pytest.fail(f"the TypeScript client does not build: {exc}", pytrace=False)
     return CLIENT_DIR
 
 

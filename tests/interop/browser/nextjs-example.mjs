@@ -2,12 +2,14 @@
 // a validation error, the server-rendered list (in the HTML itself), sign out, a second user
 // who sees none of it (and gets 404 for the first user's task), and signing in again.
 //
-// Usage: node nextjs-example.mjs   with CHROMIUM, APP_URL, API_URL, PASSWORD set.
+// Usage: node nextjs-example.mjs   with CHROMIUM, APP_URL, API_URL, PASSWORD set, and
+// TOKEN_URL where the page gets the user's token (the app's /api/auth/token by default).
 import { required, withChromium } from "./chromium.mjs";
 
 const APP_URL = required("APP_URL");
 const API_URL = required("API_URL");
 const PASSWORD = required("PASSWORD");
+const TOKEN_URL = process.env.TOKEN_URL || `${APP_URL}/api/auth/token`;
 const suffix = Math.random().toString(16).slice(2, 10);
 
 async function signUp(page, name) {
@@ -46,20 +48,20 @@ async function add(page, title) {
 // What the browser can do with the user's session: ask the service for a task by id.
 const statusOfTask = (page, id) =>
   page.evaluate(
-    async ({ apiUrl, id }) => {
-      const { token } = await (await fetch("/api/auth/token")).json();
+    async ({ apiUrl, tokenUrl, id }) => {
+      const { token } = await (await fetch(tokenUrl, { credentials: "include" })).json();
       const response = await fetch(`${apiUrl}/api/tasks/${id}`, { headers: { Authorization: `Bearer ${token}` } });
       return response.status;
     },
-    { apiUrl: API_URL, id },
+    { apiUrl: API_URL, tokenUrl: TOKEN_URL, id },
   );
 
 const taskIds = (page) =>
-  page.evaluate(async (apiUrl) => {
-    const { token } = await (await fetch("/api/auth/token")).json();
+  page.evaluate(async ({ apiUrl, tokenUrl }) => {
+    const { token } = await (await fetch(tokenUrl, { credentials: "include" })).json();
     const response = await fetch(`${apiUrl}/api/tasks?sort=created_at`, { headers: { Authorization: `Bearer ${token}` } });
     return (await response.json()).map((task) => task.id);
-  }, API_URL);
+  }, { apiUrl: API_URL, tokenUrl: TOKEN_URL });
 
 const report = await withChromium(async (page) => {
   const result = {};

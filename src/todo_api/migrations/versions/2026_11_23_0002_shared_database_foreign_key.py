@@ -22,7 +22,9 @@ down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-logger = logging.getLogger("todo_api.migrations")
+# Alembic's own logger: the skip is told wherever its "Running upgrade 0001 -> 0002" line is
+# (LOG_LEVEL=debug, or the alembic command), and a service's INFO output stays one line.
+logger = logging.getLogger("alembic.runtime.migration")
 
 
 class SharedDatabaseError(RuntimeError):
@@ -34,7 +36,8 @@ def _is_postgres() -> bool:
 
 
 def upgrade() -> None:
-    # Alembic has just logged "Running upgrade 0001 -> 0002" either way; say when it did nothing.
+    # Alembic has just logged "Running upgrade 0001 -> 0002, Shared database mode only…"
+    # either way; say when it did nothing.
     if not context.config.attributes.get(SHARED_DATABASE_ATTRIBUTE, False):
         _skipped("shared database mode is off (BETTER_AUTH_SHARED_DATABASE)")
         return
@@ -65,8 +68,9 @@ def upgrade() -> None:
 
 def _skipped(reason: str) -> None:
     logger.info(
-        "migration skipped",
-        extra={"event": "migration_skipped", "revision": revision, "reason": reason},
+        "Skipped 0002: %s",
+        reason,
+        extra={"event": "migration_skipped", "revision": revision},
     )
 
 
