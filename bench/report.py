@@ -150,6 +150,15 @@ def _notes(results: dict[str, Any]) -> list[str]:
             f"({jwt_cost['service_cached_median_us']:.1f}); a bare `jwt.decode` {jwt_cost['bare_decode_us']:.1f} µs "
             f"({jwt_cost['bare_decode_median_us']:.1f})."
         )
+    session = results.get("session")
+    if session:
+        lines.append(
+            f"- Session tokens: `GET /api/tasks?limit=1` in-process (best of 7 passes of {session['requests_per_pass']} "
+            f"requests; median in brackets) took {session['session_us']:.0f} µs ({session['session_median_us']:.0f}) "
+            f"with a Better Auth session token as the bearer against {session['jwt_us']:.0f} µs "
+            f"({session['jwt_median_us']:.0f}) with a JWT: {session['extra_us']:+.0f} µs for the `session` lookup, "
+            "one more query per request (no cache, so a sign-out counts at once on every instance)."
+        )
     if results.get("checks"):
         # A failed check stops the run, so a report exists only when every check passed.
         lines.append(

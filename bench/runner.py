@@ -22,7 +22,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from bench import checks, db, jwtcost, logcost, machine, pyspy, seed
+from bench import checks, db, jwtcost, logcost, machine, pyspy, seed, sessioncost
 from bench.cpu import CpuMeter
 from bench.load import read_users
 from bench.runs import combine, runs_overlap
@@ -424,6 +424,9 @@ class Runner:
         if self.dataset.heavy_tasks:
             results["scale"] = self.scale_checks()
         results["jwt"] = jwtcost.measure([user.token for user in read_users(self.load_file)], self.secret)
+        # On a fresh copy of the seeded database, as each server gets.
+        asyncio.run(db.recreate_database(self.admin_url, self.options.database, template=self.template))
+        results["session"] = sessioncost.measure(self.run_url, self.secret)
         if self.options.profile:
             results["profile"] = {
                 "list": self.profile("list"),

@@ -175,6 +175,24 @@ def test_serve_works_with_zero_configuration(
     assert (tmp_path / "todo.db").exists()
 
 
+def test_serve_with_zero_configuration_serves_sign_up_and_says_where(
+    served: tuple[subprocess.Popen[str], str],
+) -> None:
+    process, base_url = served
+    body = {"name": "Dev", "email": "dev@example.com", "password": "placeholder-password-123"}
+
+    signed_up = httpx.post(f"{base_url}/api/auth/sign-up/email", json=body)
+    listed = httpx.get(
+        f"{base_url}/api/tasks", headers={"Authorization": f"Bearer {signed_up.json()['token']}"}
+    )
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=15)
+
+    assert signed_up.status_code == 200
+    assert listed.status_code == 200
+    assert f"{base_url.replace('127.0.0.1', 'localhost')}/api/auth" in stderr
+
+
 def test_served_api_accepts_the_printed_token_and_stops_cleanly_on_sigterm(
     served: tuple[subprocess.Popen[str], str], tmp_path: Path
 ) -> None:

@@ -231,3 +231,29 @@ def test_forwarded_headers_are_trusted_from_no_proxy_unless_configured() -> None
         "10.0.0.1",
         "10.1.0.0/16",
     ]
+
+
+@pytest.mark.parametrize(
+    ("settings", "served"),
+    [
+        ({}, True),  # a fresh clone: sign-up is there
+        ({"better_auth_secret": SECRET}, True),
+        ({"environment": "production", "better_auth_secret": secrets.token_urlsafe(40)}, False),
+        (
+            {
+                "environment": "production",
+                "better_auth_secret": secrets.token_urlsafe(40),
+                "builtin_auth": "true",
+            },
+            True,
+        ),
+        ({"builtin_auth": "false"}, False),
+        # Another Better Auth signs users in: a shared database, or its JWKS and no secret.
+        ({"better_auth_shared_database": "true", "better_auth_secret": SECRET}, False),
+        ({"better_auth_url": "http://localhost:3000"}, False),
+    ],
+)
+def test_builtin_auth_is_on_in_development_and_asked_for_in_production(
+    settings: dict[str, str], served: bool
+) -> None:
+    assert load_settings(**settings).builtin_auth is served

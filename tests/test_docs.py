@@ -5,6 +5,9 @@ from __future__ import annotations
 import re
 
 import httpx
+import pytest
+
+from tests.conftest import serving
 
 
 async def assert_served_offline(client: httpx.AsyncClient, page: httpx.Response) -> None:
@@ -30,8 +33,23 @@ async def test_redoc_loads_only_local_assets(client: httpx.AsyncClient) -> None:
     await assert_served_offline(client, await client.get("/redoc"))
 
 
-async def test_openapi_declares_bearer_auth_on_every_api_route(client: httpx.AsyncClient) -> None:
-    schema = (await client.get("/openapi.json")).json()
+@pytest.mark.parametrize(
+    ("overrides", "security"),
+    [
+        ({"builtin_auth": False}, [{"BearerJWT": []}]),
+        ({"builtin_auth": True}, [{"BearerJWT": []}, {"SessionCookie": []}]),
+        (
+            {"builtin_auth": False, "better_auth_shared_database": True},
+            [{"BearerJWT": []}, {"SessionCookie": []}],
+        ),
+    ],
+)
+async def test_openapi_declares_bearer_auth_and_the_session_cookie_on_every_task_route(
+    database_url: str, overrides: dict[str, bool], security: list[dict[str, list[str]]]
+) -> None:
+    async with serving(database_url, **overrides) as client:
+        schema = (await client.get("/openapi.json")).json()
+        again = (await client.get("/openapi.json")).json()
 
     assert schema["components"]["securitySchemes"]["BearerJWT"] == {
         "type": "http",
@@ -41,11 +59,15 @@ async def test_openapi_declares_bearer_auth_on_every_api_route(client: httpx.Asy
             "A JWT from Better Auth's jwt() plugin, or an HS256 token signed with BETTER_AUTH_SECRET."
         ),
     }
+    if len(security) > 1:
+        assert schema["components"]["securitySchemes"]["SessionCookie"]["name"] == "better-auth.session_token"
+    assert again == schema
     for path, operations in schema["paths"].items():
-        if not path.startswith("/api"):
+        # Better Auth's own endpoints read their session themselves.
+        if not path.startswith("/api") or path.startswith("/api/auth/"):
             continue
         for method, operation in operations.items():
-            assert operation["security"] == [{"BearerJWT": []}], (method, path)
+            assert operation["security"] == security, (method, path)
             assert {"401", "500", "503"} <= set(operation["responses"]), (method, path)
 
 

@@ -67,7 +67,7 @@ class AppUnderTest:
 APP_UNDER_TEST = AppUnderTest()
 # pytest needs the operations at collection, before any fixture has made a database: FastAPI
 # builds the document from the routes alone, and requests go to the app each test builds.
-OPENAPI = create_app(make_settings("sqlite://")).openapi()
+OPENAPI = create_app(make_settings("sqlite://", builtin_auth=False)).openapi()
 schema = schemathesis.openapi.from_dict(OPENAPI, config=load_config())
 schema.app = APP_UNDER_TEST
 
@@ -204,7 +204,7 @@ def reseed(settings: Settings) -> Iterator[Seeder]:
 def fuzz_settings(database_url: str) -> Settings:
     """Test settings without rate limits: they have their own tests, and the fuzzer sends
     thousands of requests as one user, which would otherwise be 429s."""
-    return make_settings(database_url, rate_limit_enabled=False)
+    return make_settings(database_url, rate_limit_enabled=False, builtin_auth=False)
 
 
 @pytest.fixture

@@ -131,7 +131,7 @@ async def test_hsts_only_in_production(database_url: str, auth: Auth) -> None:
 
 async def test_cors_allows_only_configured_origins(database_url: str) -> None:
     preflight = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization"}
-    async with client_for(database_url, cors_origins=["http://localhost:3000"]) as client:
+    async with client_for(database_url, cors_origins=["http://localhost:3000"], builtin_auth=False) as client:
         allowed = await client.options("/api/tasks", headers={"Origin": "http://localhost:3000", **preflight})
         denied = await client.options("/api/tasks", headers={"Origin": "https://evil.example", **preflight})
         simple = await client.get("/api/tasks", headers={"Origin": "https://evil.example"})

@@ -1,6 +1,11 @@
 """The edge where a request becomes a user: who is calling, may they use this path, and are
 they within their rate limit. Each is a dependency the routers declare, in that order; failed
-authentications count against the client's address."""
+authentications count against the client's address.
+
+A caller is proven by the Authorization header (a JWT, or a Better Auth session token) or,
+when it is absent, by Better Auth's signed session cookie. A browser sends that cookie with
+any request, including one a page on another site makes it send, so a cookie-authenticated
+write must come from a trusted origin (cross-site request forgery)."""
 
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ from fastapi.security import HTTPBearer
 from todo_api.errors import Forbidden, ServiceUnavailable, Unauthenticated
 from todo_api.http_errors import documented
 from todo_api.logs import client_address
+from todo_api.origins import INVALID_ORIGIN, MISSING_OR_NULL_ORIGIN, trusted_origins, untrusted_origin
 from todo_api.ratelimit import READ_METHODS
 from todo_api.state import SessionUsers, app_state
 from todo_api.tokens import InvalidToken, KeysUnavailable
@@ -21,7 +27,15 @@ from todo_api.tokens import InvalidToken, KeysUnavailable
 logger = logging.getLogger(__name__)
 
 JWT_DOTS = 2
+BEARER_SCHEME = "BearerJWT"
 INVALID_TOKEN = "Invalid token"  # noqa: S105 (a message, not a secret)
+INVALID_SESSION = "Invalid session cookie"
+# Requests a page on another site can make a browser send, cookies and all, without CORS.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+ORIGIN_REFUSALS = {
+    MISSING_OR_NULL_ORIGIN: "A write authenticated by a session cookie must send its Origin",
+    INVALID_ORIGIN: "A write authenticated by a session cookie must come from a trusted origin",
+}
 PATH_USER_ERRORS: dict[int | str, dict[str, Any]] = {
     403: documented("`user_id` in the path is not the token's `sub`.")
 }
@@ -62,13 +76,17 @@ class BearerAuthentication(HTTPBearer):
     noticeable share of a request."""
 
     async def __call__(self, request: Request) -> User:  # type: ignore[override]
-        """The verified caller; only the Authorization header is ever read."""
+        """The verified caller: from the Authorization header, else from the session cookie."""
+        state = app_state(request)
+        header = request.headers.get("authorization")
+        if not header and state.session_users is not None:
+            cookie = state.session_users.session_cookie(request.headers.get("cookie", ""))
+            if cookie is not None:
+                return await _cookie_user(request, cookie, state.session_users)
         credentials = await super().__call__(request)
         if credentials is None:
-            header = request.headers.get("authorization")
             reason = "Not authenticated" if not header else "Authorization must be 'Bearer <token>'"
             raise await _refuse(request, reason, token_sent=False)
-        state = app_state(request)
         # A JWT has two dots; Better Auth's session tokens none, or one when signed.
         if state.session_users is not None and credentials.credentials.count(".") < JWT_DOTS:
             return await _session_user(request, credentials.credentials, state.session_users)
@@ -93,12 +111,39 @@ class BearerAuthentication(HTTPBearer):
 
 
 async def _session_user(request: Request, presented: str, session_users: SessionUsers) -> User:
-    user_id = await session_users(presented)
+    user_id = await session_users.user_for_bearer(presented)
     if user_id is None:
         raise await _refuse(
             request, f"{INVALID_TOKEN}: no live session", token_sent=True, public=INVALID_TOKEN
         )
     return _caller(request, user_id)
+
+
+async def _cookie_user(request: Request, cookie: str, session_users: SessionUsers) -> User:
+    if request.method not in SAFE_METHODS:
+        _check_origin(request)
+    user_id = await session_users.user_for_cookie(cookie)
+    if user_id is None:
+        raise await _refuse(request, f"{INVALID_SESSION}: no live session", token_sent=False)
+    return _caller(request, user_id)
+
+
+def _check_origin(request: Request) -> None:
+    """Better Auth's origin check, before the session is even looked up."""
+    trusted = trusted_origins(app_state(request).settings, str(request.base_url))
+    problem = untrusted_origin(request.headers, trusted)
+    if problem is None:
+        return
+    logger.warning(
+        "cross-site request refused",
+        extra={
+            "event": "csrf_refused",
+            "reason": problem,
+            "client": client_address(request),
+            "path": request.url.path,
+        },
+    )
+    raise Forbidden(ORIGIN_REFUSALS[problem])
 
 
 def _caller(request: Request, user_id: str) -> User:
@@ -109,7 +154,7 @@ def _caller(request: Request, user_id: str) -> User:
 
 get_current_user = BearerAuthentication(
     auto_error=False,
-    scheme_name="BearerJWT",
+    scheme_name=BEARER_SCHEME,
     bearerFormat="JWT",
     description="A JWT from Better Auth's jwt() plugin, or an HS256 token signed with BETTER_AUTH_SECRET.",
 )

@@ -148,6 +148,12 @@ def _token_for(settings: Settings, secret: str, sub: str, ttl: int) -> str:
 def _print_banner(settings: Settings, host: str, port: int) -> None:
     shown_host = "localhost" if host in ("0.0.0.0", "::", "127.0.0.1") else host  # noqa: S104
     typer.echo(f"todo-api: API docs at http://{shown_host}:{port}/docs", err=True)
+    if settings.builtin_auth:
+        typer.echo(
+            f"todo-api: sign-up and sign-in (Better Auth's endpoints) at http://{shown_host}:{port}/api/auth "
+            "(POST /sign-up/email, /sign-in/email)",
+            err=True,
+        )
     if settings.is_production or settings.better_auth_secret is None:
         return
     ttl = min(DEMO_TOKEN_TTL, settings.token_max_lifetime)

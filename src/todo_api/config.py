@@ -12,6 +12,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -82,13 +83,28 @@ class Settings(BaseSettings):
     # Sharing Better Auth's PostgreSQL database: a migration ties task.user_id to "user".id
     # (ON DELETE CASCADE), so deleting a Better Auth user deletes their tasks.
     better_auth_shared_database: bool = False
-    # Experimental: serve Better Auth's own /api/auth endpoints (sign-up, sign-in, sessions).
-    builtin_auth: bool = False
+    # Serve Better Auth's own /api/auth endpoints (sign-up, sign-in, sessions). Unset: on in
+    # development, unless another Better Auth signs users in (see _builtin_auth_by_default);
+    # off in production, where serving sign-in is a decision to make.
+    builtin_auth: bool = Field(default=None, validate_default=True)
 
     @field_validator("log_level", "log_format", mode="before")
     @classmethod
     def _lowercase(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value
+
+    @field_validator("builtin_auth", mode="before")
+    @classmethod
+    def _builtin_auth_by_default(cls, value: object, info: ValidationInfo) -> object:
+        if value is not None and value != "":
+            return value
+        fields = info.data
+        if fields.get("environment") is Environment.PRODUCTION or fields.get("better_auth_shared_database"):
+            return False
+        # A Better Auth elsewhere (its JWKS and no secret to sign cookies with) signs users in.
+        return fields.get("better_auth_secret") is not None or (
+            fields.get("jwks_url") is None and fields.get("better_auth_url") is None
+        )
 
     @field_validator("database_url", mode="before")
     @classmethod
@@ -245,6 +261,11 @@ class Settings(BaseSettings):
     def jwks_audience(self) -> str | None:
         """The `aud` a JWKS-signed token must carry: JWT_AUDIENCE, else Better Auth's default."""
         return self.jwt_audience or self.better_auth_base_url
+
+    @property
+    def accepts_sessions(self) -> bool:
+        """Whether Better Auth's sessions (token or cookie) authenticate, besides JWTs."""
+        return self.builtin_auth or self.better_auth_shared_database
 
     @property
     def is_production(self) -> bool:

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import re
 from pathlib import Path
+from typing import Any
 
 import fastapi_offline
 from fastapi import FastAPI
@@ -16,6 +17,7 @@ from fastapi.staticfiles import StaticFiles
 ASSETS_URL = "/docs-assets"
 ASSETS_DIR = Path(fastapi_offline.__file__).parent / "static"
 _INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
+COOKIE_SCHEME = "SessionCookie"
 
 
 def content_security_policy(page: HTMLResponse) -> str:
@@ -63,3 +65,31 @@ def install_docs(app: FastAPI) -> None:
     @app.get("/redoc", include_in_schema=False)
     async def redoc() -> HTMLResponse:
         return HTMLResponse(redoc_page.body, headers=redoc_headers)
+
+
+def document_session_cookie(app: FastAPI, cookie_name: str, *, alternative_to: str) -> None:
+    """Declare Better Auth's session cookie as a second security scheme, an alternative to
+    the `alternative_to` scheme wherever an operation takes that (Swagger's "Authorize" then
+    lists both)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        first = app.openapi_schema is None
+        schema = build()
+        if first:  # FastAPI caches the schema it built; amend it once
+            schema["components"]["securitySchemes"][COOKIE_SCHEME] = {
+                "type": "apiKey",
+                "in": "cookie",
+                "name": cookie_name,
+                "description": (
+                    "Better Auth's signed session cookie, as a browser sends it; a write it "
+                    "authenticates must come from a trusted origin (Origin or Referer)."
+                ),
+            }
+            for operations in schema["paths"].values():
+                for operation in operations.values():
+                    if {alternative_to: []} in operation.get("security", []):
+                        operation["security"].append({COOKIE_SCHEME: []})
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

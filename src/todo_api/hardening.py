@@ -14,6 +14,7 @@ MAX_BODY_BYTES = 1024 * 1024
 BODY_TOO_LARGE = "Request body too large (limit 1 MiB)"
 MAX_HEADER_BYTES = 16 * 1024
 BODY_METHODS = {"POST", "PUT", "PATCH"}
+FORM = b"application/x-www-form-urlencoded"
 # Headers a request may carry once (ASGI servers give names in lower case).
 SINGLE_HEADERS = {
     b"authorization": "Authorization",
@@ -51,9 +52,18 @@ class HardeningMiddleware:
     around every message it sends.
     """
 
-    def __init__(self, app: ASGIApp, *, hsts: bool, max_body_bytes: int = MAX_BODY_BYTES) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        hsts: bool,
+        max_body_bytes: int = MAX_BODY_BYTES,
+        form_paths: frozenset[str] = frozenset(),
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        # Paths that also take an HTML form's body (Better Auth's sign-up and sign-in do).
+        self.form_paths = form_paths
         # Added unless the response set its own (the docs pages set their own policy).
         self.defaults: list[tuple[bytes, bytes]] = [
             (b"x-content-type-options", b"nosniff"),
@@ -99,13 +109,22 @@ class HardeningMiddleware:
         if not has_body:
             await self.app(scope, receive, send)
             return
-        if is_api and scope["method"] in BODY_METHODS and not _is_json(_header(headers, b"content-type")):
+        if (
+            is_api
+            and scope["method"] in BODY_METHODS
+            and not self._accepts(scope, _header(headers, b"content-type"))
+        ):
             await send_json_error(send, 415, "Content-Type must be application/json")
             return
         if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
             await send_json_error(send, 413, BODY_TOO_LARGE)
             return
         await self.app(scope, self._counted(receive), send)
+
+    def _accepts(self, scope: Scope, content_type: bytes | None) -> bool:
+        if _is_json(content_type):
+            return True
+        return scope["path"] in self.form_paths and is_form(content_type)
 
     def _counted(self, receive: Receive) -> Receive:
         # A chunked body, or one longer than its Content-Length said, is stopped as it arrives.
@@ -176,8 +195,15 @@ def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> bytes | None:
     return None
 
 
+def _media_type(content_type: bytes | None) -> bytes:
+    return content_type.split(b";", 1)[0].strip().lower() if content_type is not None else b""
+
+
 def _is_json(content_type: bytes | None) -> bool:
-    if content_type is None:
-        return False
-    media_type = content_type.split(b";", 1)[0].strip().lower()
+    media_type = _media_type(content_type)
     return media_type == b"application/json" or media_type.endswith(b"+json")
+
+
+def is_form(content_type: bytes | None) -> bool:
+    """Whether a Content-Type is an HTML form's `application/x-www-form-urlencoded`."""
+    return _media_type(content_type) == FORM

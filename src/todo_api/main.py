@@ -12,15 +12,16 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from todo_api import health
-from todo_api.accounts import service as accounts_service
-from todo_api.accounts.router import AUTH_TOKEN_HEADER
+from todo_api.accounts.cookies import SESSION_TOKEN
+from todo_api.accounts.router import AUTH_TOKEN_HEADER, FORM_PATHS
 from todo_api.accounts.router import build_router as build_accounts_router
-from todo_api.auth import PATH_USER_ERRORS, OwnPath, RateLimited, admit
+from todo_api.accounts.sessions import SessionUsersInDatabase, cookies_for
+from todo_api.auth import BEARER_SCHEME, PATH_USER_ERRORS, OwnPath, RateLimited, admit
 from todo_api.config import Settings, load_settings
 from todo_api.db.connection import Database
 from todo_api.db.engine import open_database
 from todo_api.dev_secret import with_dev_secret
-from todo_api.docs import install_docs
+from todo_api.docs import document_session_cookie, install_docs
 from todo_api.hardening import HardeningMiddleware
 from todo_api.http_errors import API_ERRORS, install_error_handlers
 from todo_api.logs import RequestLogMiddleware, configure_logging
@@ -29,6 +30,8 @@ from todo_api.state import AppState, SessionUsers, install_state
 from todo_api.tasks.router import build_router as build_tasks_router
 from todo_api.tokens import JWKSCache, TokenVerifier, VerifiedTokenCache
 
+# The built-in sign-in's: the bearer plugin's token, and its rate limiter's wait.
+AUTH_HEADERS = [AUTH_TOKEN_HEADER, "X-Retry-After"]
 EXPOSED_HEADERS = ["Location", "Link", "X-Total-Count", "X-Request-ID", "Retry-After", "ETag"]
 
 
@@ -59,12 +62,12 @@ def build_token_verifier(settings: Settings, http: httpx.AsyncClient) -> TokenVe
 
 
 def build_session_users(settings: Settings, database: Database) -> SessionUsers | None:
-    """With the built-in sign-in, the task routes accept its session tokens as bearers too."""
-    if not settings.builtin_auth or settings.better_auth_secret is None:
+    """With the built-in sign-in or a shared Better Auth database, the task routes accept its
+    sessions too: the token as a bearer, or the signed cookie (both need the signing secret)."""
+    if not settings.accepts_sessions or settings.better_auth_secret is None:
         return None
-    return functools.partial(
-        accounts_service.user_for_bearer, database, secret=settings.better_auth_secret.get_secret_value()
-    )
+    secret = settings.better_auth_secret.get_secret_value()
+    return SessionUsersInDatabase(database, cookies_for(settings, secret))
 
 
 def build_rate_limiter(settings: Settings) -> RateLimiter | None:
@@ -144,7 +147,14 @@ def create_app(settings: Settings, *, freeze_at_start_up: bool = False) -> FastA
         app.include_router(build_accounts_router())
     app.include_router(health.build_router())
     install_docs(app)
-    app.add_middleware(HardeningMiddleware, hsts=settings.is_production)
+    if settings.accepts_sessions and settings.better_auth_secret is not None:
+        cookies = cookies_for(settings, settings.better_auth_secret.get_secret_value())
+        document_session_cookie(app, cookies.name(SESSION_TOKEN), alternative_to=BEARER_SCHEME)
+    app.add_middleware(
+        HardeningMiddleware,
+        hsts=settings.is_production,
+        form_paths=FORM_PATHS if settings.builtin_auth else frozenset(),
+    )
     if settings.cors_origins:
         # Without configured origins no browser page elsewhere may call the API, which is
         # what leaving CORS out does; it also spares every request the middleware's work.
@@ -153,10 +163,10 @@ def create_app(settings: Settings, *, freeze_at_start_up: bool = False) -> FastA
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "If-Match", "X-Request-ID"],
-            expose_headers=EXPOSED_HEADERS + ([AUTH_TOKEN_HEADER] if settings.builtin_auth else []),
-            # Bearer tokens only, unless the built-in sign-in's session cookie is in use: then
+            expose_headers=EXPOSED_HEADERS + (AUTH_HEADERS if settings.builtin_auth else []),
+            # Bearer tokens only, unless Better Auth's session cookie is accepted: then
             # credentialed CORS, for exactly the configured origins.
-            allow_credentials=settings.builtin_auth,
+            allow_credentials=settings.accepts_sessions,
             max_age=600,
         )
     app.add_middleware(RequestLogMiddleware)

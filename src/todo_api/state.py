@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Protocol
 
 from fastapi import Depends
 from starlette.requests import HTTPConnection
@@ -19,7 +18,18 @@ if TYPE_CHECKING:
     from todo_api.tokens import TokenVerifier
 
 
-SessionUsers = Callable[[str], Awaitable[str | None]]
+class SessionUsers(Protocol):
+    """Whose live Better Auth session a request carries (the accounts feature answers; the
+    edge asks). A user is their id; None means no live session, or a signature not ours."""
+
+    def session_cookie(self, cookie_header: str) -> str | None:
+        """The session cookie's value in a Cookie header, not yet verified; None if absent."""
+
+    async def user_for_bearer(self, presented: str) -> str | None:
+        """The user of the session a bearer token names (the raw token, or signed)."""
+
+    async def user_for_cookie(self, value: str) -> str | None:
+        """The user of the session a signed session cookie names."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +40,7 @@ class AppState:
     database: Database
     token_verifier: TokenVerifier
     rate_limiter: RateLimiter | None
-    # With the built-in sign-in: the user a bearer session token belongs to (None: no live session).
+    # With the built-in sign-in or a shared Better Auth database: Better Auth sessions.
     session_users: SessionUsers | None = None
 
 

@@ -286,11 +286,12 @@ async def test_no_password_hash_or_token_reaches_the_logs(
         assert secret not in logged
 
 
-async def test_without_builtin_auth_the_endpoints_do_not_exist(client: httpx.AsyncClient) -> None:
-    response = await client.post(
-        "/api/auth/sign-up/email", json={"name": "A", "email": "a@example.com", "password": PASSWORD}
-    )
-    schema = (await client.get("/openapi.json")).json()
+async def test_without_builtin_auth_the_endpoints_do_not_exist(database_url: str) -> None:
+    async with serving(database_url, builtin_auth=False) as client:
+        response = await client.post(
+            "/api/auth/sign-up/email", json={"name": "A", "email": "a@example.com", "password": PASSWORD}
+        )
+        schema = (await client.get("/openapi.json")).json()
 
     assert response.status_code == 404
     assert not [path for path in schema["paths"] if path.startswith("/api/auth")]

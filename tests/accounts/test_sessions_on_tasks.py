@@ -69,7 +69,7 @@ async def test_without_the_builtin_sign_in_a_session_token_is_no_bearer(
     auth_client: httpx.AsyncClient, database_url: str
 ) -> None:
     token = (await sign_up(auth_client)).json()["token"]
-    async with serving(database_url) as client:
+    async with serving(database_url, builtin_auth=False) as client:
         response = await client.get("/api/tasks", headers=bearer(token))
 
     assert response.status_code == 401

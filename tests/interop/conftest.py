@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import os
 import shutil
+import subprocess
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import httpx
 import pytest
@@ -29,6 +31,9 @@ from tests.interop.service_driver import TodoService
 # Placeholders: a throwaway secret and password for throwaway processes and users.
 SECRET = "interop-placeholder-secret-" + "0123456789abcdef" * 2
 PASSWORD = "placeholder-password-123"
+
+
+BROWSER_DIR = Path(__file__).resolve().parent / "browser"
 
 
 def unavailable(reason: str) -> NoReturn:
@@ -63,22 +68,6 @@ def databases() -> Databases:
     if not admin_url:
         unavailable("TEST_DATABASE_URL is not set, and Better Auth needs PostgreSQL")
     return Databases(admin_url)
-
-
-BROWSER_DIR = Path(__file__).resolve().parent / "browser"
-
-
-@pytest.fixture(scope="session")
-def chromium() -> str:
-    """The system Chromium; nothing is downloaded at test time."""
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
-    if path is None:
-        unavailable("Chromium is not installed (Debian: apt-get install chromium)")
-    try:
-        npm_ci(BROWSER_DIR)
-    except IssuerError as exc:
-        unavailable(f"playwright-core cannot be installed: {exc}")
-    return path
 
 
 @pytest.fixture(scope="session")
@@ -153,8 +142,10 @@ def jwks_settings(issuer: BetterAuthIssuer) -> dict[str, str]:
 
 
 def hs256_settings(issuer: BetterAuthIssuer) -> dict[str, str]:
-    """The HS256 bridge set-up: the frontend's BETTER_AUTH_SECRET, and its URL as iss/aud."""
+    """The HS256 bridge set-up: the frontend's BETTER_AUTH_SECRET, and its URL as iss/aud.
+    Sign-in lives on that frontend, so the built-in one (on by default in development) is off."""
     return {
+        "BUILTIN_AUTH": "false",
         "BETTER_AUTH_SECRET": SECRET,
         "JWT_ISSUER": issuer.base_url,
         "JWT_AUDIENCE": issuer.base_url,
@@ -207,3 +198,33 @@ def jwks_service(issuer: BetterAuthIssuer, module_services: ServiceFactory) -> T
 def hs256_service(issuer: BetterAuthIssuer, module_services: ServiceFactory) -> TodoService:
     """The service configured only with the shared secret (HS256 bridge tokens)."""
     return module_services(hs256_settings(issuer))
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    """The system Chromium; nothing is downloaded at test time."""
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        unavailable("Chromium is not installed (Debian: apt-get install chromium)")
+    try:
+        npm_ci(BROWSER_DIR)
+    except IssuerError as exc:
+        unavailable(f"playwright-core cannot be installed: {exc}")
+    return path
+
+
+def run_in_chromium(script: str, chromium: str, **env: str) -> dict[str, Any]:
+    """Run a script from browser/ and return the JSON report it prints."""
+    base = {key: os.environ[key] for key in ("PATH", "HOME", "LANG") if key in os.environ}
+    result = subprocess.run(
+        ["node", script],
+        cwd=BROWSER_DIR,
+        env=base | {"CHROMIUM": chromium} | env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+    report: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    return report

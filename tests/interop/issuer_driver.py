@@ -222,6 +222,14 @@ class BetterAuthIssuer:
         token: str = session["token"]
         return token
 
+    def session_cookie(self, client: httpx.Client) -> str:
+        """The client's signed session cookie, as the next request's Cookie header."""
+        return f"better-auth.session_token={client.cookies['better-auth.session_token']}"
+
+    def sign_out(self, client: httpx.Client) -> None:
+        """End the client's session through Better Auth (POST /api/auth/sign-out)."""
+        self._request(client, "POST", "/api/auth/sign-out", json={})
+
     def hs256_token(self, client: httpx.Client) -> str:
         """Return an HS256 JWT from the frontend-style bridge route."""
         token: str = self._request(client, "GET", "/api/hs256-token")["token"]

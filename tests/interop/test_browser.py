@@ -7,20 +7,17 @@ Pages may only talk to loopback: `browser/chromium.mjs` records every request a 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 
-from tests.interop.conftest import BROWSER_DIR, BetterAuthUser, ServiceFactory, jwks_settings
+from tests.interop.conftest import BetterAuthUser, ServiceFactory, jwks_settings, run_in_chromium
 from tests.interop.issuer_driver import BetterAuthIssuer
 from tests.interop.service_driver import TodoService
 
 pytestmark = pytest.mark.interop
-
 
 # Git-ignored; CI keeps what lands here as the run's artifacts.
 ARTIFACTS_DIR = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -31,23 +28,6 @@ TASK_TITLE = "Written from Swagger UI"
 def service(issuer: BetterAuthIssuer, module_services: ServiceFactory) -> TodoService:
     """Better Auth runs inside the Next.js app, so its origin is the frontend's origin."""
     return module_services(jwks_settings(issuer) | {"CORS_ORIGINS": issuer.base_url})
-
-
-def run_in_chromium(script: str, chromium: str, **env: str) -> dict[str, Any]:
-    """Run a script from browser/ and return the JSON report it prints."""
-    base = {key: os.environ[key] for key in ("PATH", "HOME", "LANG") if key in os.environ}
-    result = subprocess.run(
-        ["node", script],
-        cwd=BROWSER_DIR,
-        env=base | {"CHROMIUM": chromium} | env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
-    report: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
-    return report
 
 
 def call_from_a_page(chromium: str, origin: str, service: TodoService, token: str) -> dict[str, Any]:

@@ -2,8 +2,10 @@
 
 Each set-up of docs/frontend.md that the example selects with AUTH_MODE runs the same user
 journey (browser/nextjs-example.mjs): `jwt` (Better Auth's jwt() plugin in the app, on its own
-database; the service reads the app's keys at /api/auth/jwks) and `shared-database` (the same
-on the service's database, with BETTER_AUTH_SHARED_DATABASE=true). Everything runs on
+database; the service reads the app's keys at /api/auth/jwks), `shared-database` (the same
+on the service's database, with BETTER_AUTH_SHARED_DATABASE=true) and `builtin` (no Better
+Auth in the app: the service's own /api/auth signs users in, and its session cookie, sent by
+the browser and forwarded by the app's server, stands for the user). Everything runs on
 localhost, one host name for the app, Better Auth and CORS, as the guide's local development
 block says.
 """
@@ -20,11 +22,10 @@ import asyncpg
 import pytest
 
 from tests.conftest import asyncpg_dsn
-from tests.interop.conftest import PASSWORD, SECRET, Databases
+from tests.interop.conftest import PASSWORD, SECRET, Databases, run_in_chromium
 from tests.interop.example_app import ExampleApp, build_example
 from tests.interop.issuer_driver import IssuerError, free_port
 from tests.interop.service_driver import TodoService
-from tests.interop.test_browser import run_in_chromium
 
 pytestmark = pytest.mark.interop
 
@@ -50,7 +51,7 @@ class Setup:
         self.mode, self.app, self.service, self.tasks_database = mode, app, service, tasks_database
 
 
-@pytest.fixture(scope="module", params=["jwt", "shared-database"])
+@pytest.fixture(scope="module", params=["jwt", "shared-database", "builtin"])
 def setup(
     request: pytest.FixtureRequest,
     databases: Databases,
@@ -66,32 +67,41 @@ def setup(
         auth_database = (
             tasks_database if mode == "shared-database" else stack.enter_context(databases.fresh())
         )
-        service_env = {
-            "DATABASE_URL": tasks_database,
-            "BETTER_AUTH_URL": app_url,
-            "JWT_ISSUER": app_url,
-            "JWT_AUDIENCE": app_url,
-            "CORS_ORIGINS": app_url,
-            "BETTER_AUTH_SHARED_DATABASE": "true" if mode == "shared-database" else "false",
-        }
+        service_env = {"DATABASE_URL": tasks_database, "CORS_ORIGINS": app_url} | (
+            # The service signs users in itself, and knows them by its session cookie.
+            {"BUILTIN_AUTH": "true", "BETTER_AUTH_SECRET": SECRET}
+            if mode == "builtin"
+            else {
+                "BUILTIN_AUTH": "false",
+                "BETTER_AUTH_URL": app_url,
+                "JWT_ISSUER": app_url,
+                "JWT_AUDIENCE": app_url,
+                "BETTER_AUTH_SHARED_DATABASE": "true" if mode == "shared-database" else "false",
+            }
+        )
         service = TodoService(workdir / "service", service_env)
-        app_env = {
-            "AUTH_MODE": mode,
-            "BETTER_AUTH_URL": app_url,
-            "BETTER_AUTH_SECRET": SECRET,
-            "AUTH_DATABASE_URL": auth_database,
-            "TODO_API_URL": localhost(service),
-        }
-        # The app first: on start it creates Better Auth's tables, which a shared database's
-        # service migration needs (its foreign key points at "user").
-        app = stack.enter_context(ExampleApp(workdir / "app", app_env, port))
-        stack.enter_context(service)
+        app_env = {"AUTH_MODE": mode, "TODO_API_URL": localhost(service)} | (
+            {}  # no Better Auth in the app
+            if mode == "builtin"
+            else {
+                "BETTER_AUTH_URL": app_url,
+                "BETTER_AUTH_SECRET": SECRET,
+                "AUTH_DATABASE_URL": auth_database,
+            }
+        )
+        # With a shared database the app starts first: it creates Better Auth's tables, which the
+        # service's migration needs (its foreign key points at "user").
+        app = ExampleApp(workdir / "app", app_env, port)
+        for process in (app, service) if mode == "shared-database" else (service, app):
+            stack.enter_context(process)
         yield Setup(mode, app, service, tasks_database)
 
 
 @pytest.fixture(scope="module")
 def report(chromium: str, setup: Setup) -> dict[str, Any]:
     env = {"APP_URL": setup.app.base_url, "API_URL": localhost(setup.service), "PASSWORD": PASSWORD}
+    if setup.mode == "builtin":
+        env["COOKIES"] = "1"
     return run_in_chromium("nextjs-example.mjs", chromium, **env)
 
 

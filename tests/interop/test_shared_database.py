@@ -17,6 +17,7 @@ from alembic import command
 from tests.conftest import make_settings
 from tests.interop.conftest import (
     PASSWORD,
+    SECRET,
     BetterAuthUser,
     Databases,
     ServiceFactory,
@@ -59,7 +60,8 @@ def issuer(shared_database: str, installed_issuer: BetterAuthIssuer) -> Iterator
 def shared_service(
     shared_database: str, issuer: BetterAuthIssuer, module_services: ServiceFactory
 ) -> TodoService:
-    settings = jwks_settings(issuer) | {"BETTER_AUTH_SHARED_DATABASE": "true"}
+    # Node's own secret, so the signed forms of its session tokens (and its cookie) verify.
+    settings = jwks_settings(issuer) | {"BETTER_AUTH_SHARED_DATABASE": "true", "BETTER_AUTH_SECRET": SECRET}
     return module_services(settings, database_url=shared_database)
 
 
@@ -129,3 +131,53 @@ async def test_alembic_check_passes_next_to_better_auths_tables(
             await connection.run_sync(lambda sync: command.check(alembic_config(sync)))
     finally:
         await engine.dispose()
+
+
+def session_answers(service: TodoService, issuer: BetterAuthIssuer, user: BetterAuthUser) -> list[int]:
+    """The task API's statuses for Node Better Auth's session token as a bearer and as its cookie."""
+    token = issuer.session_token(user.session)
+    cookie = issuer.session_cookie(user.session)
+    with service.client(token) as by_bearer, service.client() as by_cookie:
+        return [
+            by_bearer.get("/api/tasks").status_code,
+            by_cookie.get("/api/tasks", headers={"Cookie": cookie}).status_code,
+            by_cookie.post(
+                "/api/tasks",
+                json={"title": "by cookie"},
+                headers={"Cookie": cookie, "Origin": issuer.base_url},
+            ).status_code,
+        ]
+
+
+def test_node_better_auth_sessions_work_on_the_task_api_until_sign_out_there(
+    issuer: BetterAuthIssuer, shared_service: TodoService, alice: BetterAuthUser
+) -> None:
+    token = issuer.session_token(alice.session)
+    cookie = issuer.session_cookie(alice.session)
+    before = session_answers(shared_service, issuer, alice)
+
+    issuer.sign_out(alice.session)
+    with shared_service.client(token) as by_bearer, shared_service.client() as by_cookie:
+        after = [
+            by_bearer.get("/api/tasks").status_code,
+            by_cookie.get("/api/tasks", headers={"Cookie": cookie}).status_code,
+        ]
+
+    assert before == [200, 200, 201]
+    assert after == [401, 401]
+
+
+def test_an_expired_node_better_auth_session_is_refused(
+    issuer: BetterAuthIssuer, shared_service: TodoService, shared_database: str, alice: BetterAuthUser
+) -> None:
+    token = issuer.session_token(alice.session)
+    fetch_value(
+        shared_database,
+        """UPDATE session SET "expiresAt" = now() - interval '1 second' WHERE token = $1 RETURNING id""",
+        token,
+    )
+
+    with shared_service.client(token) as api:
+        response = api.get("/api/tasks")
+
+    assert response.status_code == 401

@@ -23,6 +23,8 @@ export interface TodoClientOptions {
   getToken?: TokenProvider;
   /** "include" sends the built-in accounts' session cookie to the service (browser only). */
   credentials?: RequestCredentials;
+  /** Headers for every request, e.g. on a server the `cookie` of the request it answers. */
+  headers?: Record<string, string>;
   /** A fetch of your own (tests, instrumentation); the global one by default. */
   fetch?: typeof fetch;
 }
@@ -128,7 +130,8 @@ export function createTodoClient(options: TodoClientOptions): TodoClient {
 
   async function request(path: string, init: RequestInit & { ifMatch?: IfMatch } = {}): Promise<Response> {
     const { ifMatch, ...rest } = init;
-    const headers = new Headers(rest.headers);
+    const headers = new Headers(options.headers);
+    new Headers(rest.headers).forEach((value, name) => headers.set(name, value));
     if (rest.body !== undefined) headers.set("Content-Type", "application/json");
     const etag = typeof ifMatch === "string" ? ifMatch : ifMatch ? etagOf(ifMatch) : null;
     if (etag) headers.set("If-Match", etag);

@@ -2008,6 +2008,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description More than 3 attempts in 10 seconds from this address; X-Retry-After says when to retry. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        message?: string;
+                        code?: string;
+                    };
+                };
+            };
         };
     };
     sign_in_email: {
@@ -2054,6 +2066,18 @@ export interface operations {
             };
             /** @description INVALID_ORIGIN, MISSING_OR_NULL_ORIGIN or INVALID_CALLBACK_URL. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        message?: string;
+                        code?: string;
+                    };
+                };
+            };
+            /** @description More than 3 attempts in 10 seconds from this address; X-Retry-After says when to retry. */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -69,6 +69,17 @@ test("requests go to the base URL without a doubled slash, with the token and If
   assert.deepEqual(seen, [{ url: "http://localhost:8000/api/tasks/7", auth: "Bearer t", ifMatch: '"v1"' }]);
 });
 
+test("headers given to the client go with every request", async () => {
+  let cookie;
+  const fake = async (url, init) => {
+    cookie = init.headers.get("cookie");
+    return Response.json([], { headers: { "X-Total-Count": "0" } });
+  };
+  const api = createTodoClient({ baseUrl: "http://localhost:8000", headers: { cookie: "a=b" }, fetch: fake });
+  assert.deepEqual(await api.listTasks(), { tasks: [], total: 0, next: null });
+  assert.equal(cookie, "a=b");
+});
+
 test("a 429 carries Retry-After, and a 422's message lists each issue", async () => {
   const limited = async () => Response.json({ detail: "Too many requests" }, { status: 429, headers: { "Retry-After": "7" } });
   const api = createTodoClient({ baseUrl: "http://localhost:8000", fetch: limited });

@@ -1,5 +1,5 @@
-// Browser side (Client Components): Better Auth's client and a todo-api client whose tokens
-// come from `authClient.token()`, each kept until shortly before it expires.
+// Browser side (Client Components): Better Auth's client and a todo-api client, with tokens from
+// `authClient.token()` kept until shortly before they expire, or (builtin) the service's cookie.
 import { createAuthClient } from "better-auth/react";
 import { jwtClient } from "better-auth/client/plugins";
 import { cachedToken, createTodoClient } from "todo-api-client";
@@ -12,7 +12,11 @@ export function browserKit(config: PublicConfig) {
     plugins: [jwtClient()],
   });
   const getToken = cachedToken(async () => (await authClient.token()).data?.token);
-  const api = createTodoClient({ baseUrl: config.apiUrl, getToken });
+  const api =
+    config.authMode === "builtin"
+      ? // The service's own session cookie, which it set at sign-in, goes along instead of a token.
+        createTodoClient({ baseUrl: config.apiUrl, credentials: "include" })
+      : createTodoClient({ baseUrl: config.apiUrl, getToken });
   return { authClient, api, getToken };
 }
 

@@ -2,7 +2,6 @@
 // Better Auth on the server, with the request's cookies. `authClient.token()` would have no
 // cookies here and fail with 401 "not signed in".
 import { createAuthClient } from "better-auth/client";
-import { jwtClient } from "better-auth/client/plugins";
 import { headers } from "next/headers";
 import { createTodoClient, type TodoClient } from "todo-api-client";
 import { getAuth } from "@/lib/auth";
@@ -28,16 +27,17 @@ export async function serverTodoClient(): Promise<TodoClient> {
   });
 }
 
-/** Built-in accounts: the service's own /api/auth, asked with the cookies of this request. */
+/** Built-in accounts: the service's own session cookie, forwarded from this request. */
 async function serviceAuth() {
-  const cookie = (await headers()).get("cookie") ?? "";
+  // Only Better Auth's cookies: the service has no business with the app's other cookies. The
+  // browser sends them here because the app and the service share a host name (cookies ignore
+  // ports); on two host names, the app's server never sees the service's cookie.
+  const cookie = ((await headers()).get("cookie") ?? "")
+    .split(/;\s*/)
+    .filter((pair) => /^(__Secure-)?better-auth\./.test(pair))
+    .join("; ");
   // Checked first: without TODO_API_URL this throws the client's clear error.
-  const { baseUrl } = createTodoClient({ baseUrl: process.env.TODO_API_URL });
-  const authClient = createAuthClient({
-    baseURL: baseUrl,
-    plugins: [jwtClient()],
-    fetchOptions: { headers: { cookie } },
-  });
-  const getToken = async () => (await authClient.token()).data?.token;
-  return { authClient, api: createTodoClient({ baseUrl, getToken }) };
+  const api = createTodoClient({ baseUrl: process.env.TODO_API_URL, headers: { cookie } });
+  const authClient = createAuthClient({ baseURL: api.baseUrl, fetchOptions: { headers: { cookie } } });
+  return { authClient, api };
 }

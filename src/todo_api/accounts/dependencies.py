@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Annotated
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl
 
 import orjson
 from fastapi import Depends, Request
 
+from todo_api import origins
 from todo_api.accounts.cookies import (
     DONT_REMEMBER,
     SESSION_TOKEN,
@@ -18,8 +19,10 @@ from todo_api.accounts.cookies import (
     parse_cookie_header,
     session_token_from_bearer,
 )
-from todo_api.accounts.schemas import AuthError, InvalidBody, SignInEmail, SignUpEmail
-from todo_api.accounts.service import SESSION_LIFETIME, Client
+from todo_api.accounts.schemas import AuthError, InvalidBody, SignInEmail, SignUpEmail, TooManyAttempts
+from todo_api.accounts.service import Client
+from todo_api.accounts.sessions import cookies_for
+from todo_api.hardening import is_form
 from todo_api.logs import client_address
 from todo_api.state import app_state
 
@@ -29,37 +32,22 @@ async def auth_cookies(request: Request) -> AuthCookies:
     settings = app_state(request).settings
     if settings.better_auth_secret is None:  # refused by Settings when BUILTIN_AUTH is on
         raise RuntimeError("BUILTIN_AUTH without BETTER_AUTH_SECRET")
-    secure = settings.better_auth_url is not None and settings.better_auth_url.scheme == "https"
-    return AuthCookies(
-        secret=settings.better_auth_secret.get_secret_value(),
-        secure=secure,
-        max_age=int(SESSION_LIFETIME.total_seconds()),
-    )
+    return cookies_for(settings, settings.better_auth_secret.get_secret_value())
 
 
 CookiesDep = Annotated[AuthCookies, Depends(auth_cookies)]
 
 
-def _origin_of(url: str) -> str | None:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}".lower() if parts.scheme and parts.netloc else None
-
-
 def trusted_origins(request: Request) -> set[str]:
     """BETTER_AUTH_URL's origin (else the service's own, as requested) and CORS_ORIGINS."""
-    settings = app_state(request).settings
-    base = settings.better_auth_base_url or str(request.base_url)
-    origins = {_origin_of(base), *(_origin_of(origin) for origin in settings.cors_origins)}
-    return {origin for origin in origins if origin}
+    return origins.trusted_origins(app_state(request).settings, str(request.base_url))
 
 
 def check_origin(request: Request) -> None:
     """Better Auth's validateOrigin: the Origin (or Referer) must be a trusted one."""
-    claimed = request.headers.get("origin") or request.headers.get("referer") or ""
-    if not claimed or claimed == "null":
-        raise AuthError("FORBIDDEN", "MISSING_OR_NULL_ORIGIN")
-    if _origin_of(claimed) not in trusted_origins(request):
-        raise AuthError("FORBIDDEN", "INVALID_ORIGIN")
+    code = origins.untrusted_origin(request.headers, trusted_origins(request))
+    if code is not None:
+        raise AuthError("FORBIDDEN", code)
 
 
 async def check_cookie_origin(request: Request) -> None:
@@ -85,19 +73,35 @@ async def check_form_origin(request: Request) -> None:
         check_origin(request)
 
 
+async def throttle_attempts(request: Request) -> None:
+    """Sign-in and sign-up attempts, counted per client address and path before anything
+    else (Better Auth's rate limiter runs first too); over the limit, a 429."""
+    limiter = app_state(request).rate_limiter
+    if limiter is None:
+        return
+    wait = await limiter.sign_in_wait(client_address(request), request.url.path)
+    if wait is not None:
+        raise TooManyAttempts(wait)
+
+
 def check_callback_url(request: Request, callback_url: str | None) -> None:
     """A callbackURL is a path on this site or a URL on a trusted origin (no open redirect)."""
     if not callback_url:
         return
     relative = callback_url.startswith("/") and not callback_url.startswith(("//", "/\\"))
-    if not relative and _origin_of(callback_url) not in trusted_origins(request):
+    if not relative and origins.origin_of(callback_url) not in trusted_origins(request):
         raise AuthError("FORBIDDEN", "INVALID_CALLBACK_URL")
 
 
-async def _json_body(request: Request) -> object:
+async def _body(request: Request) -> object:
+    """The body as better-call reads it: JSON, or an HTML form's fields, every value a string
+    (so `rememberMe=false` is a string, which the schema refuses as Better Auth's does)."""
     raw = await request.body()
     if not raw.strip():
         return ...  # JavaScript's undefined: no body at all
+    if is_form(request.headers.get("content-type", "").encode("latin-1")):
+        # URLSearchParams: a repeated field's last value wins; bad UTF-8 becomes U+FFFD.
+        return dict(parse_qsl(raw.decode(errors="replace"), keep_blank_values=True, errors="replace"))
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError:
@@ -107,7 +111,7 @@ async def _json_body(request: Request) -> object:
 async def sign_up_body(request: Request) -> SignUpEmail:
     """The sign-up body, after the origin check, validated as Better Auth validates it."""
     await check_form_origin(request)
-    body = SignUpEmail.from_body(await _json_body(request))
+    body = SignUpEmail.from_body(await _body(request))
     check_callback_url(request, body.callback_url)
     return body
 
@@ -115,7 +119,7 @@ async def sign_up_body(request: Request) -> SignUpEmail:
 async def sign_in_body(request: Request) -> SignInEmail:
     """The sign-in body, after the origin check, validated as Better Auth validates it."""
     await check_form_origin(request)
-    body = SignInEmail.from_body(await _json_body(request))
+    body = SignInEmail.from_body(await _body(request))
     check_callback_url(request, body.callback_url)
     return body
 

@@ -17,6 +17,7 @@ from todo_api.accounts.dependencies import (
     SignInBody,
     SignUpBody,
     check_cookie_origin,
+    throttle_attempts,
 )
 from todo_api.accounts.schemas import dump, session_fields, user_fields
 from todo_api.state import DatabaseDep
@@ -24,6 +25,12 @@ from todo_api.state import DatabaseDep
 JSON = "application/json"
 # The bearer plugin's header: the signed session token, for clients that keep no cookies.
 AUTH_TOKEN_HEADER = "set-auth-token"  # noqa: S105 (a header's name, not a secret)
+
+
+PREFIX = "/api/auth"
+SIGN_UP, SIGN_IN = "/sign-up/email", "/sign-in/email"
+# Better Auth takes these two from an HTML form as well as from JSON (allowedMediaTypes).
+FORM_PATHS = frozenset({PREFIX + SIGN_UP, PREFIX + SIGN_IN})
 
 
 def _error(description: str) -> dict[str, Any]:
@@ -38,6 +45,11 @@ def _error(description: str) -> dict[str, Any]:
             }
         },
     }
+
+
+TOO_MANY_ATTEMPTS = _error(
+    "More than 3 attempts in 10 seconds from this address; X-Retry-After says when to retry."
+)
 
 
 def _answer(body: object, set_cookies: Sequence[str] = (), headers: dict[str, str] | None = None) -> Response:
@@ -107,9 +119,9 @@ async def sign_out(database: DatabaseDep, presented: SessionDep, cookies: Cookie
 
 def build_router() -> APIRouter:
     """Better Auth's e-mail and password endpoints, under /api/auth."""
-    router = APIRouter(prefix="/api/auth", tags=["auth (experimental)"])
+    router = APIRouter(prefix=PREFIX, tags=["auth (experimental)"])
     router.add_api_route(
-        "/sign-up/email",
+        SIGN_UP,
         sign_up_email,
         methods=["POST"],
         summary="Sign up with e-mail and password",
@@ -117,10 +129,12 @@ def build_router() -> APIRouter:
             400: _error("VALIDATION_ERROR, PASSWORD_TOO_SHORT or PASSWORD_TOO_LONG."),
             403: _error("INVALID_ORIGIN, MISSING_OR_NULL_ORIGIN or INVALID_CALLBACK_URL."),
             422: _error("USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL."),
+            429: TOO_MANY_ATTEMPTS,
         },
+        dependencies=[Depends(throttle_attempts)],
     )
     router.add_api_route(
-        "/sign-in/email",
+        SIGN_IN,
         sign_in_email,
         methods=["POST"],
         summary="Sign in with e-mail and password",
@@ -128,7 +142,9 @@ def build_router() -> APIRouter:
             400: _error("VALIDATION_ERROR, INVALID_EMAIL or PASSWORD_TOO_LONG."),
             401: _error("INVALID_EMAIL_OR_PASSWORD (an unknown e-mail and a wrong password alike)."),
             403: _error("INVALID_ORIGIN, MISSING_OR_NULL_ORIGIN or INVALID_CALLBACK_URL."),
+            429: TOO_MANY_ATTEMPTS,
         },
+        dependencies=[Depends(throttle_attempts)],
     )
     router.add_api_route("/get-session", get_session, methods=["GET"], summary="The current session, or null")
     router.add_api_route(

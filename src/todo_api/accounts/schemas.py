@@ -34,6 +34,8 @@ MESSAGES = {
         "Cross-site navigation login blocked. This request appears to be a CSRF attack."
     ),
 }
+# Better Auth's rate limiter (packages/better-auth/src/api/rate-limiter/) answers with no code.
+TOO_MANY_REQUESTS = "Too many requests. Please try again later."
 STATUS = {"BAD_REQUEST": 400, "UNAUTHORIZED": 401, "FORBIDDEN": 403, "UNPROCESSABLE_ENTITY": 422}
 
 
@@ -42,6 +44,18 @@ class AuthError(ProtocolError):
 
     def __init__(self, status: str, code: str) -> None:
         super().__init__(STATUS[status], code, MESSAGES[code])
+
+
+class TooManyAttempts(ProtocolError):
+    """Better Auth's rate limiter's 429: a message and no code; the wait in X-Retry-After
+    (Better Auth's header) and in Retry-After (the standard one)."""
+
+    def __init__(self, retry_after: int) -> None:
+        wait = str(retry_after)
+        super().__init__(429, "", TOO_MANY_REQUESTS, {"X-Retry-After": wait, "Retry-After": wait})
+
+    def body(self) -> dict[str, str]:
+        return {"message": self.detail}
 
 
 class InvalidBody(ProtocolError):

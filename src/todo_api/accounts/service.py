@@ -16,7 +16,6 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from todo_api.accounts.cookies import session_token_from_bearer
 from todo_api.accounts.passwords import hash_password, spend_a_verification, verify_password
 from todo_api.accounts.schemas import AuthError, SignInEmail, SignUpEmail
 from todo_api.db.connection import Database, UniqueViolation
@@ -218,18 +217,6 @@ async def get_session(database: Database, *, token: str, extend: bool = True) ->
     if extended is None:
         return None
     return SignedIn(user=user, session=extended, refreshed=True)
-
-
-async def user_for_bearer(database: Database, presented: str, *, secret: str) -> str | None:
-    """The id of the user whose live session this bearer names (raw or signed), else None.
-
-    Read from the database on every request, so a sign-out or an expiry counts at once, on
-    every instance."""
-    token = session_token_from_bearer(presented, secret)
-    if token is None:
-        return None
-    signed_in = await get_session(database, token=token, extend=False)
-    return str(signed_in.user["id"]) if signed_in is not None else None
 
 
 async def sign_out(database: Database, *, token: str) -> None:

@@ -3,13 +3,14 @@
 // who sees none of it (and gets 404 for the first user's task), and signing in again.
 //
 // Usage: node nextjs-example.mjs   with CHROMIUM, APP_URL, API_URL, PASSWORD set, and
-// TOKEN_URL where the page gets the user's token (the app's /api/auth/token by default).
+// COOKIES=1 when the service knows the user by its own session cookie (the built-in accounts)
+// rather than by a token from the app's /api/auth/token.
 import { required, withChromium } from "./chromium.mjs";
 
 const APP_URL = required("APP_URL");
 const API_URL = required("API_URL");
 const PASSWORD = required("PASSWORD");
-const TOKEN_URL = process.env.TOKEN_URL || `${APP_URL}/api/auth/token`;
+const COOKIES = process.env.COOKIES === "1";
 const suffix = Math.random().toString(16).slice(2, 10);
 
 async function signUp(page, name) {
@@ -45,23 +46,19 @@ async function add(page, title) {
   if (title) await page.getByTestId("browser-tasks").getByText(title, { exact: true }).waitFor();
 }
 
-// What the browser can do with the user's session: ask the service for a task by id.
-const statusOfTask = (page, id) =>
+// What the browser can do with the user's session: ask the service for tasks directly.
+const asTheUser = (page, path) =>
   page.evaluate(
-    async ({ apiUrl, tokenUrl, id }) => {
-      const { token } = await (await fetch(tokenUrl, { credentials: "include" })).json();
-      const response = await fetch(`${apiUrl}/api/tasks/${id}`, { headers: { Authorization: `Bearer ${token}` } });
-      return response.status;
+    async ({ url, cookies }) => {
+      if (cookies) return fetch(url, { credentials: "include" }).then(async (r) => ({ status: r.status, body: await r.json() }));
+      const { token } = await (await fetch("/api/auth/token")).json();
+      const response = await fetch(url, { headers: { Authorization: `Bearer ${token}` } });
+      return { status: response.status, body: await response.json() };
     },
-    { apiUrl: API_URL, tokenUrl: TOKEN_URL, id },
+    { url: `${API_URL}${path}`, cookies: COOKIES },
   );
-
-const taskIds = (page) =>
-  page.evaluate(async ({ apiUrl, tokenUrl }) => {
-    const { token } = await (await fetch(tokenUrl, { credentials: "include" })).json();
-    const response = await fetch(`${apiUrl}/api/tasks?sort=created_at`, { headers: { Authorization: `Bearer ${token}` } });
-    return (await response.json()).map((task) => task.id);
-  }, { apiUrl: API_URL, tokenUrl: TOKEN_URL });
+const statusOfTask = async (page, id) => (await asTheUser(page, `/api/tasks/${id}`)).status;
+const taskIds = async (page) => (await asTheUser(page, "/api/tasks?sort=created_at")).body.map((task) => task.id);
 
 const report = await withChromium(async (page) => {
   const result = {};

@@ -1,0 +1,91 @@
+"""Sign-up and sign-in take an HTML form's body as Better Auth does (every value a string),
+with the same cross-site form protections; every other route still refuses forms with 415."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+
+from tests.accounts.conftest import PASSWORD, cookie_pairs, sign_up
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+ALICE = {"name": "Alice", "email": "alice@example.com", "password": PASSWORD}
+
+
+async def post_form(
+    client: httpx.AsyncClient, path: str, fields: dict[str, str], **headers: str
+) -> httpx.Response:
+    return await client.post(path, content=urlencode(fields).encode(), headers=FORM | headers)
+
+
+async def test_sign_up_and_sign_in_take_a_form(auth_client: httpx.AsyncClient) -> None:
+    signed_up = await post_form(auth_client, "/api/auth/sign-up/email", ALICE | {"name": "Alice Ünal"})
+    signed_in = await post_form(
+        auth_client, "/api/auth/sign-in/email", {"email": "ALICE@example.com", "password": PASSWORD}
+    )
+    wrong = await post_form(
+        auth_client, "/api/auth/sign-in/email", {"email": "alice@example.com", "password": "wrong-password"}
+    )
+
+    assert signed_up.status_code == 200
+    assert signed_up.json()["user"]["name"] == "Alice Ünal"
+    assert signed_in.status_code == 200
+    assert signed_in.json()["user"]["id"] == signed_up.json()["user"]["id"]
+    assert "better-auth.session_token=" in signed_in.headers["set-cookie"]
+    assert (wrong.status_code, wrong.json()["code"]) == (401, "INVALID_EMAIL_OR_PASSWORD")
+
+
+async def test_a_forms_remember_me_is_a_string_and_refused_as_better_auth_refuses_it(
+    auth_client: httpx.AsyncClient,
+) -> None:
+    # better-call reads every form value as a string; zod's boolean() refuses "false".
+    await sign_up(auth_client)
+
+    response = await post_form(
+        auth_client,
+        "/api/auth/sign-in/email",
+        {"email": "alice@example.com", "password": PASSWORD, "rememberMe": "false"},
+    )
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "VALIDATION_ERROR"
+
+
+@pytest.mark.parametrize(
+    ("headers", "code"),
+    [
+        (
+            {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate"},
+            "CROSS_SITE_NAVIGATION_LOGIN_BLOCKED",
+        ),
+        ({"Origin": "https://evil.example"}, "INVALID_ORIGIN"),
+        ({"Referer": "https://evil.example/login"}, "INVALID_ORIGIN"),
+    ],
+)
+@pytest.mark.parametrize("path", ["/api/auth/sign-up/email", "/api/auth/sign-in/email"])
+async def test_a_cross_site_form_is_refused(
+    auth_client: httpx.AsyncClient, headers: dict[str, str], code: str, path: str
+) -> None:
+    response = await post_form(auth_client, path, ALICE, **headers)
+
+    assert response.status_code == 403
+    assert response.json()["code"] == code
+    assert "set-cookie" not in response.headers
+
+
+async def test_other_routes_still_refuse_forms_with_415(auth_client: httpx.AsyncClient) -> None:
+    signed_up = await sign_up(auth_client)
+    cookie = {"Cookie": cookie_pairs(signed_up), "Origin": "http://testserver"}
+    bearer = {"Authorization": f"Bearer {signed_up.json()['token']}"}
+
+    answers = [
+        await post_form(auth_client, "/api/tasks", {"title": "by form"}, **bearer),
+        await post_form(auth_client, "/api/tasks", {"title": "by form"}, **cookie),
+        await post_form(auth_client, "/api/auth/sign-out", {"all": "true"}, **cookie),
+        await post_form(auth_client, "/api/auth/sign-in/email/", ALICE),
+    ]
+
+    assert [answer.status_code for answer in answers] == [415] * 4
+    assert answers[0].json() == {"detail": "Content-Type must be application/json"}
