@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from bench import report
 from bench.runner import WORKLOADS, Options, Runner, say
@@ -19,12 +21,14 @@ Uses PostgreSQL at BENCH_DATABASE_URL (default: postgresql://postgres@127.0.0.1:
 the database named there is only used to CREATE/DROP others). DROPS AND RECREATES the databases
 named by --database and --database + "_template". Installs wrk from Debian's package if missing.
 Writes bench/results/latest.json and latest.md; --update-docs also rewrites the results section
-of docs/performance.md. Rate limits are off for the service; a failed contract check stops the run.
+of docs/performance.md. --embedded compares the service on SQLite with PocketBase instead (no
+PostgreSQL; run it as `uv run --group bench python -m bench --embedded`, which installs PocketBase).
+Rate limits are off for the service; a failed contract check stops the run.
 """
 
 
-def parse_options(argv: list[str] | None = None) -> tuple[Options, bool]:
-    """Options from the command line, and whether to update docs/performance.md."""
+def parse_options(argv: list[str] | None = None) -> tuple[Options, bool, bool]:
+    """Options from the command line, whether to update docs/performance.md, whether embedded."""
     parser = argparse.ArgumentParser(
         prog="python -m bench", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -50,7 +54,7 @@ def parse_options(argv: list[str] | None = None) -> tuple[Options, bool]:
     parser.add_argument(
         "--workloads",
         default=",".join(WORKLOADS),
-        help="comma-separated subset of list,mixed,fixed,info (info = list at LOG_LEVEL=info; needs list)",
+        help="comma-separated subset of list,mixed,fixed,info,latency (info = list at LOG_LEVEL=info; needs list)",
     )
     parser.add_argument(
         "--scale",
@@ -78,7 +82,18 @@ def parse_options(argv: list[str] | None = None) -> tuple[Options, bool]:
         "--max-overflow", type=int, default=10, help="DB_MAX_OVERFLOW for both servers (default 10)"
     )
     parser.add_argument(
+        "--rtt-ms",
+        type=float,
+        default=10.0,
+        help="round trip the latency workload's delay proxy adds to PostgreSQL (default 10)",
+    )
+    parser.add_argument(
         "--database", default="todo_bench", help="database made for the runs (default todo_bench)"
+    )
+    parser.add_argument(
+        "--embedded",
+        action="store_true",
+        help="instead: the service on SQLite against PocketBase (list, mixed; needs `uv run --group bench`)",
     )
     parser.add_argument(
         "--update-docs", action="store_true", help="rewrite the results section of docs/performance.md"
@@ -106,13 +121,29 @@ def parse_options(argv: list[str] | None = None) -> tuple[Options, bool]:
         database=args.database,
         results_dir=RESULTS_DIR,
         repeat=max(1, args.repeat),
+        rtt_ms=args.rtt_ms,
     )
-    return options, args.update_docs
+    return options, args.update_docs, args.embedded
+
+
+def doc_sections(results: dict[str, Any], *, scale: bool) -> list[tuple[str, str]]:
+    """The generated sections of docs/performance.md this run measured: a --scale run only the
+    1M-row section; otherwise the throughput tables and the latency tables, each if it ran."""
+    if scale:
+        return [(report.SCALE_SECTION, report.scale_section(results))]
+    sections = []
+    if results.get("closed_loop") or results.get("fixed_rate"):
+        sections.append((report.MAIN_SECTION, report.main_section(results)))
+    if results.get("latency"):
+        sections.append((report.LATENCY_SECTION, report.latency_section(results)))
+    return sections
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark, write the results, print the Markdown table."""
-    options, update_docs = parse_options(argv)
+    options, update_docs, embedded = parse_options(argv)
+    if embedded:
+        return _embedded(options, update_docs)
     results = Runner(options).run()
     json_path, _ = report.write(results, options.results_dir)
     section = report.markdown(results)
@@ -121,14 +152,25 @@ def main(argv: list[str] | None = None) -> int:
         f"results in {json_path.relative_to(Path.cwd()) if json_path.is_relative_to(Path.cwd()) else json_path}"
     )
     if update_docs:
-        # A default run refreshes the main tables; a --scale run only the 1M-row section.
-        name, body = (
-            (report.SCALE_SECTION, report.scale_section(results))
-            if options.scale
-            else (report.MAIN_SECTION, report.main_section(results))
-        )
-        if not report.update_doc(DOC, name, body):
-            say(f"{DOC.name} has no '{name}' markers; not updated")
+        for name, body in doc_sections(results, scale=options.scale):
+            if not report.update_doc(DOC, name, body):
+                say(f"{DOC.name} has no '{name}' markers; not updated")
+    say(f"done in {results['elapsed_seconds']:.0f} s")
+    return 0
+
+
+def _embedded(options: Options, update_docs: bool) -> int:
+    """The PocketBase comparison: its own results file and its own section of the doc."""
+    from bench import embedded
+
+    results = embedded.EmbeddedRunner(options).run()
+    options.results_dir.mkdir(parents=True, exist_ok=True)
+    (options.results_dir / "embedded.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+    section = embedded.markdown(results)
+    (options.results_dir / "embedded.md").write_text(section)
+    print(section)
+    if update_docs and not report.update_doc(DOC, embedded.SECTION, section):
+        say(f"{DOC.name} has no '{embedded.SECTION}' markers; not updated")
     say(f"done in {results['elapsed_seconds']:.0f} s")
     return 0
 

@@ -4,7 +4,7 @@ It keeps every check that matters to a client (HS256 with `exp` and `sub` requir
 statements, 404 for another user's task, title/description validation, the per-user task quota,
 X-Total-Count, Location) and the service's framework-free choices: verified tokens cached until
 they expire, no reset query when a connection goes back to the pool, and the same statements and
-round trips per request (create: BEGIN, the quota lock, the quota-checked insert, COMMIT).
+round trips per request (one each, create included: its statement checks the quota too).
 What it drops is the framework and the service's own layers (FastAPI, dependencies, schemas,
 middleware, request logs), so the gap between it and the service is what those cost.
 Run: `python -m bench.ceiling --port 8001` with DATABASE_URL and BETTER_AUTH_SECRET set.
@@ -251,24 +251,22 @@ async def create_task(request: Request) -> Response:
     title, description, status = creation(await json_body(request))
     now = datetime.now(UTC)
     pool: asyncpg.Pool = request.app.state.pool
-    async with pool.acquire() as connection, connection.transaction():
-        # The service's quota: one user's creates queue on a transaction-level lock, and the
-        # insert happens only while the user is under the limit.
-        await connection.fetchval(
-            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"task quota {user}"
-        )
-        row = await connection.fetchrow(
-            "INSERT INTO task (user_id, title, description, status, created_at, updated_at)"
-            " SELECT $1::varchar, $2, $3, $4, $5, $5"
-            " WHERE (SELECT count(*) FROM task WHERE user_id = $1::varchar) < $6"
-            f" RETURNING {COLUMNS}",
-            user,
-            title,
-            description,
-            status,
-            now,
-            request.app.state.max_tasks,
-        )
+    # The service's quota, in its one statement: the user's task_quota row is locked and
+    # checked, and the task inserted only while they are under the limit.
+    row = await pool.fetchrow(
+        "WITH slot AS (INSERT INTO task_quota (user_id, used) VALUES ($1::varchar, 0)"
+        " ON CONFLICT (user_id) DO UPDATE SET used = task_quota.used WHERE task_quota.used < $6"
+        " RETURNING user_id)"
+        " INSERT INTO task (user_id, title, description, status, created_at, updated_at)"
+        " SELECT slot.user_id, $2, $3, $4, $5, $5 FROM slot"
+        f" RETURNING {COLUMNS}",
+        user,
+        title,
+        description,
+        status,
+        now,
+        request.app.state.max_tasks,
+    )
     if row is None:
         limit = request.app.state.max_tasks
         raise ApiError(409, f"Task limit reached: a user may keep at most {limit} tasks")

@@ -101,3 +101,64 @@ def run_checks(base_url: str, owner: User, other: User, secret: str) -> tuple[di
             and client.get(location, headers=me).status_code == 404
         )
     return results, body
+
+
+def run_pocketbase_checks(base_url: str, owner: User, other: User) -> tuple[dict[str, bool], Any]:
+    """PocketBase's per-user rules, so a misconfigured rule cannot be measured as fast refusals.
+
+    PocketBase answers differently by design (docs/performance.md lists how): a list it may not
+    show is an empty 200, a create is a 200, a record someone else owns is a 404 or a 400.
+    Returns each check's result and the titles of `owner`'s list, to compare with the service's.
+    """
+    results: dict[str, bool] = {}
+    records = "/api/collections/tasks/records"
+    with httpx.Client(base_url=base_url, timeout=10.0) as client:
+        me, them = _bearer(owner.token), _bearer(other.token)
+        anonymous = client.get(records)
+        results["anonymous list: 200 and empty"] = (
+            anonymous.status_code == 200 and anonymous.json()["items"] == []
+        )
+        forged = client.get(records, headers=_bearer(owner.token[:-4] + "AAAA"))
+        results["forged token: sees nothing"] = forged.status_code in (200, 401) and (
+            forged.status_code == 401 or forged.json()["items"] == []
+        )
+        listed = client.get(records, params={"perPage": 100, "sort": "-created"}, headers=me)
+        body = listed.json()
+        items = body.get("items", [])
+        results["list: 200, totalItems, exactly the owner's tasks"] = (
+            listed.status_code == 200
+            and body.get("totalItems") == len(owner.task_ids)
+            and all(task.get("user") == owner.user_id for task in items)
+            and sorted(task.get("id") for task in items) == sorted(owner.task_ids)
+        )
+        task_path = f"{records}/{owner.task_ids[0]}"
+        results["get own task: 200"] = client.get(task_path, headers=me).status_code == 200
+        results["get another user's task: 404"] = client.get(task_path, headers=them).status_code == 404
+        results["update another user's task: 404"] = (
+            client.patch(task_path, json={"status": "completed"}, headers=them).status_code == 404
+        )
+        moved = client.patch(task_path, json={"user": other.user_id}, headers=me)
+        still_mine = client.get(task_path, headers=me)
+        results["update may not move a task to another user"] = (
+            moved.status_code in (400, 403, 404)
+            and still_mine.status_code == 200
+            and still_mine.json()["user"] == owner.user_id
+        )
+        for_them = client.post(records, json={"title": "not mine", "user": other.user_id}, headers=me)
+        results["create for another user: refused"] = for_them.status_code in (400, 403)
+        too_long = client.post(records, json={"title": "x" * 201, "user": owner.user_id}, headers=me)
+        results["create: 400 for a 201-character title"] = too_long.status_code == 400
+        created = client.post(records, json={"title": "Benchmark check", "user": owner.user_id}, headers=me)
+        location = f"{records}/{created.json().get('id')}"
+        results["create: 200, owned by the caller"] = (
+            created.status_code == 200 and created.json().get("user") == owner.user_id
+        )
+        updated = client.patch(location, json={"status": "completed"}, headers=me)
+        results["update own task: 200"] = (
+            updated.status_code == 200 and updated.json()["status"] == "completed"
+        )
+        results["delete: 204, then 404"] = (
+            client.delete(location, headers=me).status_code == 204
+            and client.get(location, headers=me).status_code == 404
+        )
+    return results, sorted(task["title"] for task in items)

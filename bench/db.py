@@ -31,6 +31,20 @@ def with_database(url: str, name: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
 
 
+def host_and_port(url: str) -> tuple[str, int]:
+    """Where the server at `url` listens."""
+    parts = urlsplit(url)
+    return parts.hostname or "127.0.0.1", parts.port or 5432
+
+
+def with_host(url: str, host: str, port: int) -> str:
+    """The same URL, reaching the server through `host`:`port` (a proxy)."""
+    parts = urlsplit(url)
+    credentials = parts.netloc.rpartition("@")[0]
+    netloc = f"{credentials}@{host}:{port}" if credentials else f"{host}:{port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
 def _quoted(name: str) -> str:
     if not _IDENTIFIER.match(name):
         raise ValueError(f"not a plain database name: {name!r}")

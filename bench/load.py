@@ -31,14 +31,18 @@ TITLES = (
 class User:
     token: str
     task_ids: tuple[str, ...]
+    # Only PocketBase's load file names the user (its creates must say whose task it is).
+    user_id: str = ""
 
 
 def read_users(path: Path) -> list[User]:
-    """The load file bench/seed.py writes: `token<TAB>id,id,...` per line."""
+    """The load file bench/seed.py writes, `token<TAB>id,id,...` per line (`<TAB>user id` after it
+    in bench/pocketbase.py's)."""
     users = []
     for line in path.read_text(encoding="ascii").splitlines():
-        token, _, ids = line.partition("\t")
-        users.append(User(token, tuple(ids.split(",")) if ids else ()))
+        token, _, rest = line.partition("\t")
+        ids, _, user_id = rest.partition("\t")
+        users.append(User(token, tuple(ids.split(",")) if ids else (), user_id))
     return users
 
 

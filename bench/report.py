@@ -10,12 +10,14 @@ from typing import Any
 from bench.runs import is_void
 from bench.targets import targets, verdict
 
-# docs/performance.md keeps two generated sections: the default run's and the latest --scale run's.
+# docs/performance.md keeps three generated sections: the throughput runs', the latency run's
+# and the latest --scale run's.
 MAIN_SECTION = "results"
 SCALE_SECTION = "scale"
+LATENCY_SECTION = "latency"
 
 
-def _ms(value: float) -> str:
+def ms(value: float) -> str:
     return "n/a" if value is None or math.isnan(value) else f"{value:.1f}" if value >= 10 else f"{value:.2f}"
 
 
@@ -23,18 +25,18 @@ def _all(run: dict[str, Any], key: str) -> list[float]:
     return [each[key] for each in run.get("all_runs", [])]
 
 
-def _rps(run: dict[str, Any], key: str = "rps") -> str:
+def rps(run: dict[str, Any], key: str = "rps") -> str:
     """The median 2xx answers per second, with the range over the runs when there were several."""
     runs = _all(run, key)
     spread = f" ({min(runs):.0f}–{max(runs):.0f})" if len(runs) > 1 else ""
     return f"{run[key]:.0f}{spread}"
 
 
-def _errors(run: dict[str, Any]) -> str:
+def errors(run: dict[str, Any]) -> str:
     return f"{run['non_2xx']} / {run['socket_errors']}"
 
 
-def _marked(text: str, *runs: dict[str, Any]) -> str:
+def marked(text: str, *runs: dict[str, Any]) -> str:
     """`text`, marked void when any of `runs` had failed requests."""
     return f"**void** {text}" if any(is_void(run) for run in runs) else text
 
@@ -56,21 +58,21 @@ def _closed_loop_table(results: dict[str, Any]) -> list[str]:
         for name in ("service", "ceiling"):
             run = pair.get(name)
             if run:
-                rps, p50, p99 = (
-                    _marked(text, run) for text in (_rps(run), _ms(run["p50_ms"]), _ms(run["p99_ms"]))
+                rate, p50, p99 = (
+                    marked(text, run) for text in (rps(run), ms(run["p50_ms"]), ms(run["p99_ms"]))
                 )
                 cpu = (
-                    _marked(f"{run[key]:.0f}", run)
+                    marked(f"{run[key]:.0f}", run)
                     for key in ("server_cpu_us_per_request", "postgres_cpu_us_per_request")
                 )
                 lines.append(
-                    f"| {workload} | {name} | {rps} | {p50} | {p99} | {_errors(run)} | {' | '.join(cpu)} "
+                    f"| {workload} | {name} | {rate} | {p50} | {p99} | {errors(run)} | {' | '.join(cpu)} "
                     f"| {run['other_cpu_percent']:.0f} |"
                 )
         if pair.get("ratio") is not None:
             both = (pair["service"], pair["ceiling"])
-            ratio = _marked(f"**{pair['ratio']:.2f}**", *both)
-            cpu_ratio = _marked(f"**{pair['cpu_ratio']:.2f}**", *both)
+            ratio = marked(f"**{pair['ratio']:.2f}**", *both)
+            cpu_ratio = marked(f"**{pair['cpu_ratio']:.2f}**", *both)
             lines.append(
                 f"| **{workload}** | **service / ceiling** | {ratio} | | | | {cpu_ratio} (ceiling ÷ service) | | |"
             )
@@ -95,17 +97,17 @@ def _fixed_rate_table(results: dict[str, Any]) -> list[str]:
     ]
     for name, run in fixed.items():
         runs = _all(run, "p99_ms")
-        spread = f" ({', '.join(_ms(value) for value in runs)})" if len(runs) > 1 else ""
+        spread = f" ({', '.join(ms(value) for value in runs)})" if len(runs) > 1 else ""
         figures = (
             f"{run['achieved_rps']:.0f}",
-            _ms(run["p50_ms"]),
-            _ms(run["p99_ms"]) + spread,
-            _ms(run["p99_9_ms"]),
-            _ms(run["max_ms"]),
+            ms(run["p50_ms"]),
+            ms(run["p99_ms"]) + spread,
+            ms(run["p99_9_ms"]),
+            ms(run["max_ms"]),
         )
         lines.append(
-            f"| {name} | {' | '.join(_marked(figure, run) for figure in figures)} | {_errors(run)} "
-            f"| {run['other_cpu_percent']:.0f} | {_ms(run['max_send_lag_ms'])} |"
+            f"| {name} | {' | '.join(marked(figure, run) for figure in figures)} | {errors(run)} "
+            f"| {run['other_cpu_percent']:.0f} | {ms(run['max_send_lag_ms'])} |"
         )
     return lines
 
@@ -159,6 +161,15 @@ def _notes(results: dict[str, Any]) -> list[str]:
             f"({session['jwt_median_us']:.0f}) with a JWT: {session['extra_us']:+.0f} µs for the `session` lookup, "
             "one more query per request (no cache, so a sign-out counts at once on every instance)."
         )
+    mcp_cost = results.get("mcp")
+    if mcp_cost:
+        lines.append(
+            "- MCP against REST in-process (the whole app over an ASGI client, best of 7 passes; median in "
+            f"brackets): one `tools/call` of `get_task` {mcp_cost['mcp_get_us']:.0f} µs "
+            f"({mcp_cost['mcp_get_median_us']:.0f}), the equivalent `GET /api/tasks/{{id}}` "
+            f"{mcp_cost['rest_get_us']:.0f} µs ({mcp_cost['rest_get_median_us']:.0f}): "
+            f"{mcp_cost['mcp_over_rest']:.2f}× the REST cost per call."
+        )
     if results.get("checks"):
         # A failed check stops the run, so a report exists only when every check passed.
         lines.append(
@@ -192,9 +203,9 @@ def _scale_section(results: dict[str, Any]) -> list[str]:
         "|---|---:|---:|---:|---:|---:|",
     ]
     for name, run in scale["first_page"].items():
-        figures = (_rps(run), _ms(run["p50_ms"]), _ms(run["p99_ms"]))
+        figures = (rps(run), ms(run["p50_ms"]), ms(run["p99_ms"]))
         lines.append(
-            f"| {name} | {' | '.join(_marked(figure, run) for figure in figures)} | {_errors(run)} "
+            f"| {name} | {' | '.join(marked(figure, run) for figure in figures)} | {errors(run)} "
             f"| {run['other_cpu_percent']:.0f} |"
         )
     lines += _targets_lines([row for row in targets(results) if row["target"].startswith("1M rows")])
@@ -203,7 +214,7 @@ def _scale_section(results: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _profile_section(results: dict[str, Any]) -> list[str]:
+def profile_lines(results: dict[str, Any]) -> list[str]:
     profiles = results.get("profile")
     if not profiles:
         return []
@@ -243,7 +254,66 @@ def _header(results: dict[str, Any]) -> list[str]:
 def markdown(results: dict[str, Any]) -> str:
     """Everything this run measured, as Markdown."""
     scale = _scale_section(results)
-    return main_section(results) + ("\n".join(scale) + "\n" if scale else "")
+    latency = latency_section(results)
+    return (
+        main_section(results)
+        + ("\n" + latency if latency else "")
+        + ("\n".join(scale) + "\n" if scale else "")
+    )
+
+
+def latency_section(results: dict[str, Any]) -> str:
+    """Round trips and sequential p50 per endpoint behind the delay proxy (empty without the workload)."""
+    latency = results.get("latency")
+    if not latency:
+        return ""
+    machine, servers = results["machine"], latency["servers"]
+    names = list(servers)
+    rtt, target = latency["rtt_ms"], latency["target_ms"]
+    lines = [
+        (
+            f"Measured {results['generated_at']} on {machine['cpu_model']}, {machine['cores']} cores, "
+            f"{machine['memory_gib']} GiB RAM; PostgreSQL {machine['postgresql']}; Python {machine['python']}. "
+            f"Reproduce: `uv run python -m bench --workloads latency` (`--rtt-ms` sets the round trip). "
+            f"Each server reached PostgreSQL through the benchmark's delay proxy, adding {rtt:g} ms of round trip; "
+            "one keep-alive connection, one request at a time, each endpoint requested "
+            f"{_first(_first(servers))['requests']} times after a warm-up; writes act on a task made just before them."
+        ),
+        "",
+        "Round trips to PostgreSQL per request, counted by the proxy (each Sync, Flush or simple Query message, which the client then waits on):",
+        "",
+        "| Endpoint | " + " | ".join(names) + " |",
+        "|---|" + "---:|" * len(names),
+    ]
+    endpoints = list(_first(servers))
+    for endpoint in endpoints:
+        lines.append(
+            f"| {endpoint} | "
+            + " | ".join(f"{servers[name][endpoint]['round_trips']:g}" for name in names)
+            + " |"
+        )
+    lines += [
+        "",
+        f"p50 ms of sequential requests behind {rtt:g} ms; target: under 1.5 × RTT + 3 ms = {target:g} ms:",
+        "",
+        "| Endpoint | "
+        + " | ".join(f"{name} p50 ms" for name in names)
+        + " | Failed requests | Met (service) |",
+        "|---|" + "---:|" * len(names) + "---:|---|",
+    ]
+    for endpoint in endpoints:
+        runs = [servers[name][endpoint] for name in names]
+        failed = sum(run["failures"] for run in runs)
+        service = servers.get("service", runs[0])[endpoint]
+        met = "void" if service["failures"] else "yes" if service["p50_ms"] < target else "**no**"
+        lines.append(
+            f"| {endpoint} | " + " | ".join(ms(run["p50_ms"]) for run in runs) + f" | {failed} | {met} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _first(servers: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    return next(iter(servers.values()))
 
 
 def main_section(results: dict[str, Any]) -> str:
@@ -254,7 +324,7 @@ def main_section(results: dict[str, Any]) -> str:
         *_fixed_rate_table(results),
         *_notes(results),
         *_targets_table(results),
-        *_profile_section(results),
+        *profile_lines(results),
     ]
     return "\n".join(lines) + "\n"
 

@@ -22,15 +22,16 @@ from typing import Any
 import asyncpg
 import httpx
 
-from bench import checks, db, jwtcost, logcost, machine, pyspy, seed, sessioncost
+from bench import checks, db, jwtcost, latency, logcost, machine, mcpcost, pyspy, seed, sessioncost
 from bench.cpu import CpuMeter
+from bench.delay import DelayProxy
 from bench.load import read_users
 from bench.runs import combine, runs_overlap
-from bench.servers import REPO, Server, start_ceiling, start_service
+from bench.servers import REPO, Server, start_ceiling, start_peer, start_service
 from bench.wrk import ensure_wrk, run_wrk, wrk_version
 
 KINDS = ("service", "ceiling")
-WORKLOADS = ("list", "mixed", "fixed", "info")
+WORKLOADS = ("list", "mixed", "fixed", "info", "latency")
 # The service's default quota, given to both servers explicitly so they enforce the same one.
 MAX_TASKS_PER_USER = 10_000
 
@@ -54,6 +55,7 @@ class Options:
     database: str
     results_dir: Path
     repeat: int = 1
+    rtt_ms: float = 10.0
 
 
 def say(message: str) -> None:
@@ -171,9 +173,7 @@ class Runner:
     @contextmanager
     def server(self, kind: str, tag: str, log_level: str = "warning") -> Iterator[Server]:
         """`kind` serving a fresh copy of the template database; contract checks on its first start."""
-        asyncio.run(db.recreate_database(self.admin_url, self.options.database, template=self.template))
-        start = start_service if kind == "service" else start_ceiling
-        server = start(self.env(log_level), self.logs / f"{kind}-{tag}.log", self.server_pin)
+        server = self.start_server(kind, tag, log_level)
         try:
             if kind not in self.check_results:
                 self.check_contract(kind, server)
@@ -181,11 +181,21 @@ class Runner:
         finally:
             server.stop()
 
+    def start_server(self, kind: str, tag: str, log_level: str) -> Server:
+        """`kind` started on a fresh copy of the template database."""
+        asyncio.run(db.recreate_database(self.admin_url, self.options.database, template=self.template))
+        start = start_service if kind == "service" else start_ceiling
+        return start(self.env(log_level), self.logs / f"{kind}-{tag}.log", self.server_pin)
+
+    def contract_checks(self, server: Server) -> tuple[dict[str, bool], Any]:
+        """Each check's result on `server`, and the list body every server must agree on."""
+        users = read_users(self.load_file)
+        return checks.run_checks(server.url, users[0], users[1], self.secret)
+
     def check_contract(self, kind: str, server: Server) -> None:
         """The contract checks on `kind`; any failure, or lists that differ, stops the run."""
-        users = read_users(self.load_file)
         try:
-            results, body = checks.run_checks(server.url, users[0], users[1], self.secret)
+            results, body = self.contract_checks(server)
         except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
             # An answer the checks cannot even read (not JSON, a missing field) is a failure too.
             raise checks.ContractBroken(
@@ -194,30 +204,34 @@ class Runner:
             ) from exc
         self.check_results[kind], self.check_bodies[kind] = results, body
         checks.require_passed(kind, results)
-        if (
-            len(self.check_bodies) == len(KINDS)
-            and self.check_bodies["service"] != self.check_bodies["ceiling"]
-        ):
+        first, *others = self.check_bodies.values()
+        if any(other != first for other in others):
             raise checks.ContractBroken(
-                "bench: the service and the ceiling returned different list JSON for the same user; "
+                f"bench: {' and '.join(self.check_bodies)} returned different lists for the same user; "
                 "stopping, as one of them would be measured doing different work"
             )
 
+    def load_for(self, server: Server) -> tuple[Path, str]:
+        """The load file and the workload script's API for `server`."""
+        return self.load_file, "service"
+
     def wrk_load(
-        self, server: Server, mode: str, seconds: float, *, connections: int, load_file: Path
+        self, server: Server, mode: str, seconds: float, *, connections: int, load_file: Path | None = None
     ) -> dict[str, Any]:
         """One wrk run, with who used the CPU meanwhile."""
+        default_file, api = self.load_for(server)
         meter = CpuMeter(server.pid)
         meter.start()
         result = asdict(
             run_wrk(
                 self.wrk,
                 server.url,
-                load_file,
+                load_file or default_file,
                 mode,
                 seconds=seconds,
                 connections=connections,
                 pin=self.load_pin,
+                api=api,
             )
         )
         # CPU per 2xx answer, the same requests req/s counts.
@@ -228,27 +242,23 @@ class Runner:
     ) -> None:
         """Unreported load: pools filled, code paths and caches warm."""
         if self.options.warmup > 0:
+            default_file, api = self.load_for(server)
             run_wrk(
                 self.wrk,
                 server.url,
-                load_file or self.load_file,
+                load_file or default_file,
                 mode,
                 seconds=self.options.warmup,
                 connections=connections or self.options.connections,
                 pin=self.load_pin,
+                api=api,
             )
 
     def closed_loop(self, kind: str, mode: str, log_level: str = "warning") -> dict[str, Any]:
         """wrk at full speed: throughput and latency under `options.connections` connections."""
         with self.server(kind, f"{mode}-{log_level}", log_level) as server:
             self.warm(server, mode)
-            result = self.wrk_load(
-                server,
-                mode,
-                self.options.duration,
-                connections=self.options.connections,
-                load_file=self.load_file,
-            )
+            result = self.wrk_load(server, mode, self.options.duration, connections=self.options.connections)
             result["memory"] = server.memory_kib()
         say(
             f"{mode:5} {kind:7} (log {log_level}): {result['rps']:7.0f} 2xx/s  p50 {result['p50_ms']:6.2f} ms  "
@@ -342,6 +352,36 @@ class Runner:
             "first_page": first_page,
         }
 
+    def latency(self) -> dict[str, Any]:
+        """The service and the typical peer behind a delay proxy to PostgreSQL, one request at a time."""
+        proxy = DelayProxy(*db.host_and_port(self.admin_url), self.options.rtt_ms)
+        proxy.start()
+        env = self.env("warning") | {"DATABASE_URL": db.with_host(self.run_url, "127.0.0.1", proxy.port)}
+        users = read_users(self.load_file)
+        servers: dict[str, dict[str, Any]] = {}
+        try:
+            for kind, start in (("service", start_service), ("peer", start_peer)):
+                asyncio.run(
+                    db.recreate_database(self.admin_url, self.options.database, template=self.template)
+                )
+                server = start(env, self.logs / f"{kind}-latency.log", self.server_pin)
+                try:
+                    self.check_results[kind], _ = checks.run_checks(
+                        server.url, users[0], users[1], self.secret
+                    )
+                    checks.require_passed(kind, self.check_results[kind])
+                    servers[kind] = latency.measure(server.url, users[0].token, proxy)
+                finally:
+                    server.stop()
+                say(f"latency {kind:7}: {latency.summary(servers[kind])}")
+        finally:
+            proxy.stop()
+        return {
+            "rtt_ms": self.options.rtt_ms,
+            "target_ms": latency.target_ms(self.options.rtt_ms),
+            "servers": servers,
+        }
+
     def profile(self, mode: str, log_level: str = "warning") -> dict[str, Any]:
         """py-spy on the service under `mode`; the collapsed stacks are kept next to the results."""
         name = mode if log_level == "warning" else f"{mode}-{log_level}"
@@ -421,12 +461,15 @@ class Runner:
             } | logcost.measure()
         if "fixed" in workloads:
             results["fixed_rate"] = self.fixed_rates()
+        if "latency" in workloads:
+            results["latency"] = self.latency()
         if self.dataset.heavy_tasks:
             results["scale"] = self.scale_checks()
         results["jwt"] = jwtcost.measure([user.token for user in read_users(self.load_file)], self.secret)
         # On a fresh copy of the seeded database, as each server gets.
         asyncio.run(db.recreate_database(self.admin_url, self.options.database, template=self.template))
         results["session"] = sessioncost.measure(self.run_url, self.secret)
+        results["mcp"] = mcpcost.measure()
         if self.options.profile:
             results["profile"] = {
                 "list": self.profile("list"),

@@ -160,6 +160,13 @@ def task_records(dataset: Dataset, users: list[str], rng: random.Random) -> Iter
             )
 
 
+def generate(dataset: Dataset, seed_value: int = 1) -> tuple[list[str], list[tuple[object, ...]]]:
+    """The user ids and task records `seed` loads, for the embedded servers' seeds."""
+    rng = random.Random(seed_value)
+    users = user_ids(dataset, rng)
+    return users, list(task_records(dataset, users, rng))
+
+
 async def seed(url: str, dataset: Dataset, *, load_users: int, seed_value: int = 1) -> Seeded:
     """COPY the data set into the migrated database at `url`, VACUUM ANALYZE it, and sample users."""
     started = time.perf_counter()
@@ -198,3 +205,26 @@ def write_load_file(path: Path, users: list[SeededUser], secret: str) -> None:
         for user in users:
             token = create_token(user.user_id, secret, ttl_seconds=TOKEN_TTL_SECONDS)
             file.write(f"{token}\t{','.join(map(str, user.task_ids))}\n")
+
+
+def seed_sqlite(path: Path, dataset: Dataset) -> list[SeededUser]:
+    """The same rows as `seed`, into the migrated SQLite database at `path`, in one transaction."""
+    import sqlite3
+
+    users, records = generate(dataset)
+    # The text format SQLAlchemy (and so the service) writes timestamps in, naive UTC.
+    as_text = "%Y-%m-%d %H:%M:%S.%f"
+    with sqlite3.connect(path) as connection:
+        connection.executemany(
+            f"INSERT INTO task ({', '.join(COPY_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                (*record[:4], *(moment.strftime(as_text) for moment in record[4:]))  # type: ignore[attr-defined]
+                for record in records
+            ),
+        )
+        connection.execute("ANALYZE")
+        ids: dict[str, list[int]] = {user: [] for user in users}
+        for user, task_id in connection.execute("SELECT user_id, id FROM task ORDER BY id"):
+            ids[user].append(task_id)
+    connection.close()
+    return [SeededUser(user, tuple(ids[user])) for user in users[: dataset.users]]

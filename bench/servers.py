@@ -46,14 +46,14 @@ class Server:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def wait_ready(self, timeout: float = 30.0) -> None:
-        """Poll /health until it answers 200, or fail with the log's tail."""
+    def wait_ready(self, health: str = "/health", timeout: float = 30.0) -> None:
+        """Poll `health` until it answers 200, or fail with the log's tail."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 break
             try:
-                if httpx.get(f"{self.url}/health", timeout=1.0).status_code == 200:
+                if httpx.get(f"{self.url}{health}", timeout=1.0).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
@@ -83,15 +83,25 @@ class Server:
                 self.process.wait()
 
 
-def _start(name: str, command: list[str], env: dict[str, str], log: Path, pin: list[str]) -> Server:
-    port = int(command[command.index("--port") + 1])
+def start(
+    name: str,
+    command: list[str],
+    env: dict[str, str],
+    log: Path,
+    pin: list[str],
+    *,
+    port: int | None = None,
+    health: str = "/health",
+) -> Server:
+    """`command` as a process logging to `log`, once `health` answers on `port` (default: its --port)."""
+    port = port or int(command[command.index("--port") + 1])
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("wb") as output:
         process = subprocess.Popen(
             [*pin, *command], cwd=REPO, env=env, stdout=output, stderr=subprocess.STDOUT
         )
     server = Server(name, process, port, log)
-    server.wait_ready()
+    server.wait_ready(health)
     return server
 
 
@@ -107,10 +117,16 @@ def start_service(env: dict[str, str], log: Path, pin: list[str]) -> Server:
         "--workers",
         "1",
     ]
-    return _start("service", command, env | {"MIGRATE_ON_STARTUP": "false"}, log, pin)
+    return start("service", command, env | {"MIGRATE_ON_STARTUP": "false"}, log, pin)
 
 
 def start_ceiling(env: dict[str, str], log: Path, pin: list[str]) -> Server:
     """bench/ceiling.py under the same uvicorn, one worker."""
     command = [sys.executable, "-m", "bench.ceiling", "--host", "127.0.0.1", "--port", str(free_port())]
-    return _start("ceiling", command, env, log, pin)
+    return start("ceiling", command, env, log, pin)
+
+
+def start_peer(env: dict[str, str], log: Path, pin: list[str]) -> Server:
+    """bench/peer.py (FastAPI + SQLModel, sync sessions, pool_pre_ping) under uvicorn, one worker."""
+    command = [sys.executable, "-m", "bench.peer", "--host", "127.0.0.1", "--port", str(free_port())]
+    return start("peer", command, env, log, pin)

@@ -1,12 +1,15 @@
 -- wrk script for the task API: every request carries the next user's token.
--- Usage: wrk ... -s bench/workload.lua URL -- LOAD_FILE MODE
---   LOAD_FILE: one line per user, "token<TAB>id,id,..." (written by bench/seed.py)
+-- Usage: wrk ... -s bench/workload.lua URL -- LOAD_FILE MODE [API]
+--   LOAD_FILE: one line per user, "token<TAB>id,id,...[<TAB>user id]" (bench/seed.py, bench/pocketbase.py)
 --   MODE: "list" (GET /api/tasks) or "mixed" (40% list, 30% get, 15% toggle, 15% create)
+--   API: "service" (default) or "pocketbase": the same requests in PocketBase's routes, where
+--        a toggle is a PATCH of the status (PocketBase has no toggle) and a create names its owner
 -- At the end one line "BENCH_JSON {...}" carries the numbers bench/wrk.py reads.
 
 local threads = {}
 local users = {}
 local mode = "list"
+local api = "service"
 local cursor = 0
 statuses = {}
 
@@ -22,10 +25,11 @@ end
 
 function init(args)
   mode = args[2] or "list"
+  api = args[3] or "service"
   for line in io.lines(args[1]) do
-    local token, ids = line:match("^([^\t]+)\t?(.*)$")
+    local token, ids, user_id = line:match("^([^\t]+)\t?([^\t]*)\t?(.*)$")
     local task_ids = {}
-    for id in ids:gmatch("%d+") do
+    for id in ids:gmatch("[^,]+") do
       task_ids[#task_ids + 1] = id
     end
     local auth = "Bearer " .. token
@@ -33,6 +37,7 @@ function init(args)
       read = { ["Authorization"] = auth },
       write = { ["Authorization"] = auth, ["Content-Type"] = "application/json" },
       ids = task_ids,
+      user_id = user_id,
     }
   end
   -- Threads start at different users so they do not move in lockstep.
@@ -44,22 +49,50 @@ local function any_id(user)
   return user.ids[math.random(#user.ids)]
 end
 
+local service = {
+  list = function(user) return wrk.format("GET", "/api/tasks", user.read) end,
+  get = function(user) return wrk.format("GET", "/api/tasks/" .. any_id(user), user.read) end,
+  toggle = function(user)
+    return wrk.format("PATCH", "/api/tasks/" .. any_id(user) .. "/complete", user.read)
+  end,
+  create = function(user, title)
+    local body = '{"title":"' .. title .. '","description":"Created by the benchmark."}'
+    return wrk.format("POST", "/api/tasks", user.write, body)
+  end,
+}
+
+local records = "/api/collections/tasks/records"
+local pocketbase = {
+  -- The service's first page: up to 100, newest first, with the total.
+  list = function(user) return wrk.format("GET", records .. "?perPage=100&sort=-created", user.read) end,
+  get = function(user) return wrk.format("GET", records .. "/" .. any_id(user), user.read) end,
+  toggle = function(user)
+    local status = math.random(2) == 1 and "completed" or "pending"
+    return wrk.format("PATCH", records .. "/" .. any_id(user), user.write, '{"status":"' .. status .. '"}')
+  end,
+  create = function(user, title)
+    local body = '{"title":"' .. title .. '","description":"Created by the benchmark.","user":"'
+      .. user.user_id .. '","status":"pending"}'
+    return wrk.format("POST", records, user.write, body)
+  end,
+}
+
 function request()
   cursor = cursor % #users + 1
   local user = users[cursor]
+  local routes = api == "pocketbase" and pocketbase or service
   if mode == "list" then
-    return wrk.format("GET", "/api/tasks", user.read)
+    return routes.list(user)
   end
   local roll = math.random(100)
   if roll <= 40 then
-    return wrk.format("GET", "/api/tasks", user.read)
+    return routes.list(user)
   elseif roll <= 70 then
-    return wrk.format("GET", "/api/tasks/" .. any_id(user), user.read)
+    return routes.get(user)
   elseif roll <= 85 then
-    return wrk.format("PATCH", "/api/tasks/" .. any_id(user) .. "/complete", user.read)
+    return routes.toggle(user)
   end
-  local body = '{"title":"' .. titles[math.random(#titles)] .. '","description":"Created by the benchmark."}'
-  return wrk.format("POST", "/api/tasks", user.write, body)
+  return routes.create(user, titles[math.random(#titles)])
 end
 
 function response(status, headers, body)

@@ -77,6 +77,7 @@ def run_wrk(
     connections: int,
     threads: int = 1,
     pin: list[str] | None = None,
+    api: str = "service",
 ) -> LoadResult:
     """Run wrk with the workload script for `seconds` and return what its done() reported."""
     command = [
@@ -93,6 +94,7 @@ def run_wrk(
         "--",
         str(load_file),
         mode,
+        api,
     ]
     completed = subprocess.run(command, capture_output=True, text=True, check=False)
     line = next((row for row in completed.stdout.splitlines() if row.startswith(MARKER)), None)

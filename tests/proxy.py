@@ -171,3 +171,35 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
             writer.write(data)
             await writer.drain()
     writer.transport.abort()
+
+
+class RoundTripCounter(Proxy):
+    """A `Proxy` that counts the client's round trips to PostgreSQL: each Sync (the end of an
+    extended-protocol exchange, which asyncpg waits on) and each simple Query is one."""
+
+    def __init__(self, upstream_host: str, upstream_port: int) -> None:
+        super().__init__(upstream_host, upstream_port)
+        self.round_trips = 0
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if writer.get_extra_info("peername") != self.upstream:
+            await super()._pipe(reader, writer)
+            return
+        # Client to server: the opening messages (SSLRequest, StartupMessage) have no type byte.
+        with contextlib.suppress(OSError, asyncio.IncompleteReadError, asyncio.CancelledError):
+            typed = False
+            while True:
+                if typed:
+                    kind = await reader.readexactly(1)
+                    length = await reader.readexactly(4)
+                    body = await reader.readexactly(struct.unpack("!i", length)[0] - 4)
+                    self.round_trips += kind in (b"S", b"Q")
+                    writer.write(kind + length + body)
+                else:
+                    length = await reader.readexactly(4)
+                    body = await reader.readexactly(struct.unpack("!i", length)[0] - 4)
+                    typed = length + body != SSL_REQUEST
+                    writer.write(length + body)
+                await writer.drain()
+        writer.transport.abort()
+        self._writers.discard(writer)

@@ -14,7 +14,7 @@ import pytest
 PACKAGE = Path(__file__).parents[1] / "src" / "todo_api"
 # Modules that compose the app: nothing may import them.
 COMPOSERS = {"todo_api.main", "todo_api.cli"}
-FEATURES = ("todo_api.tasks", "todo_api.accounts")
+FEATURES = ("todo_api.tasks", "todo_api.accounts", "todo_api.assistants")
 FRAMEWORK = ("fastapi", "starlette")
 FRAMEWORK_FREE = [
     "todo_api.tasks.service",
@@ -25,6 +25,7 @@ FRAMEWORK_FREE = [
     "todo_api.errors",
     "todo_api.db.connection",
     "todo_api.db.engine",
+    "todo_api.db.sqlite",
     "todo_api.database_url",
 ]
 
@@ -110,17 +111,42 @@ def test_nothing_imports_the_modules_that_compose_the_app() -> None:
     assert importers == set()
 
 
+# What one feature may use of another: its service functions and the schemas they take.
+FEATURE_FACES = ("service", "schemas")
+
+
+def is_a_face_of(module: str, feature: str) -> bool:
+    # `from todo_api.tasks import service` names the package too.
+    return module == feature or any(is_within(module, f"{feature}.{face}") for face in FEATURE_FACES)
+
+
 @pytest.mark.parametrize("feature", FEATURES)
 def test_infrastructure_never_imports_a_feature(feature: str) -> None:
     upward = {
         (module, target)
         for module, targets in import_graph().items()
-        if not is_within(module, feature) and module not in COMPOSERS
+        if not is_within(module, feature)
+        and module not in COMPOSERS
+        and not any(is_within(module, other) for other in FEATURES)
         for target in targets
         if is_within(target, feature)
     }
 
     assert upward == set()
+
+
+@pytest.mark.parametrize("feature", FEATURES)
+def test_features_use_each_other_only_through_services_and_schemas(feature: str) -> None:
+    others = [other for other in FEATURES if other != feature]
+    sideways = {
+        (module, target)
+        for module, targets in import_graph().items()
+        if any(is_within(module, other) for other in others)
+        for target in targets
+        if is_within(target, feature) and not is_a_face_of(target, feature)
+    }
+
+    assert sideways == set()
 
 
 @pytest.mark.parametrize("module", FRAMEWORK_FREE)

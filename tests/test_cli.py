@@ -241,14 +241,14 @@ def test_instances_starting_together_migrate_once(database: Database, tmp_path: 
         # the database ends at head with one version row and the table created once.
         logged = [json.loads(line) for _, stderr in results for line in stderr.splitlines()]
         assert logged
-        assert {line["to_revision"] for line in logged} == {"0003"}
+        assert {line["to_revision"] for line in logged} == {"0004"}
 
         def query(sql: str) -> list[str]:
             return subprocess.run(
                 ["psql", target, "-Atc", sql], check=True, capture_output=True, text=True
             ).stdout.split()
 
-        assert query("SELECT version_num FROM alembic_version") == ["0003"]
+        assert query("SELECT version_num FROM alembic_version") == ["0004"]
         assert query("SELECT count(*) FROM pg_tables WHERE tablename = 'task'") == ["1"]
     finally:
         subprocess.run(

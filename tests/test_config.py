@@ -244,6 +244,7 @@ def test_forwarded_headers_are_trusted_from_no_proxy_unless_configured() -> None
                 "environment": "production",
                 "better_auth_secret": secrets.token_urlsafe(40),
                 "builtin_auth": "true",
+                "better_auth_url": "https://api.example.com",
             },
             True,
         ),
@@ -257,3 +258,24 @@ def test_builtin_auth_is_on_in_development_and_asked_for_in_production(
     settings: dict[str, str], served: bool
 ) -> None:
     assert load_settings(**settings).builtin_auth is served
+
+
+def test_builtin_auth_in_production_needs_its_own_url_and_defaults_to_serves_in_development() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(
+            environment="production",
+            builtin_auth=True,
+            better_auth_secret=secrets.token_urlsafe(48),
+            _env_file=None,
+        )
+    development = IsolatedSettings(builtin_auth=True, better_auth_secret="x" * 40)
+    configured = IsolatedSettings(
+        builtin_auth=True, better_auth_secret="x" * 40, better_auth_url="https://api.example/"
+    )
+
+    assert str(caught.value) == (
+        "invalid configuration: BUILTIN_AUTH in production needs BETTER_AUTH_URL,"
+        " the service's own public URL"
+    )
+    assert development.builtin_auth_url == "http://localhost:8000"
+    assert configured.builtin_auth_url == "https://api.example"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import logging
@@ -225,6 +226,21 @@ async def test_task_quota_per_user(database_url: str, auth: Auth) -> None:
     assert other_user.status_code == 201
     assert after_delete.status_code == 201
     assert total == "3"
+
+
+async def test_task_quota_holds_under_concurrent_creates_on_either_database(
+    database_url: str, auth: Auth
+) -> None:
+    # Each create is one autocommit statement that checks and inserts: on SQLite the write
+    # lock, on PostgreSQL the user's quota row, keeps concurrent creates from all passing.
+    async with client_for(database_url, max_tasks_per_user=5, rate_limit_enabled=False) as client:
+        responses = await asyncio.gather(
+            *(client.post("/api/tasks", json={"title": f"t{i}"}, headers=auth("alice")) for i in range(40))
+        )
+        total = (await client.get("/api/tasks", headers=auth("alice"))).headers["x-total-count"]
+
+    assert sorted(r.status_code for r in responses) == [201] * 5 + [409] * 35
+    assert total == "5"
 
 
 async def test_writes_are_rate_limited_per_user_with_retry_after(database_url: str, auth: Auth) -> None:

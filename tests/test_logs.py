@@ -133,7 +133,7 @@ def test_a_development_process_logs_lines_for_people_without_library_chatter(tmp
     lines = migrate_in_a_process(tmp_path)
 
     assert len(lines) == 1, lines
-    assert lines[0].endswith("INFO    todo_api.migrations: database migrated to_revision=0003")
+    assert lines[0].endswith("INFO    todo_api.migrations: database migrated to_revision=0004")
 
 
 def test_a_production_process_logs_one_json_object_per_line(tmp_path: Path) -> None:
@@ -142,7 +142,7 @@ def test_a_production_process_logs_one_json_object_per_line(tmp_path: Path) -> N
     records = [json.loads(line) for line in lines]
     assert [record["event"] for record in records] == ["database_migrated"]
     assert records[0]["from_revision"] is None
-    assert records[0]["to_revision"] == "0003"
+    assert records[0]["to_revision"] == "0004"
     assert records[0]["level"] == "info"
 
 

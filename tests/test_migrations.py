@@ -27,7 +27,7 @@ from todo_api.db.engine import create_engine
 from todo_api.main import create_app
 from todo_api.migrations import alembic_config, upgrade_database
 
-HEAD = "0003"
+HEAD = "0004"
 
 
 async def _run_alembic(database_url: str, action: Callable[..., None], *args: str) -> None:
@@ -204,3 +204,30 @@ async def test_tasks_survive_an_app_restart(database_url: str, auth: Callable[[s
     assert isinstance(created, httpx.Response)
     assert isinstance(listed, httpx.Response)
     assert listed.json() == [created.json()]
+
+
+@pytest.mark.changes_schema
+async def test_the_task_quota_counter_is_backfilled_from_existing_tasks(
+    postgres_url: str, auth: Callable[[str], dict[str, str]]
+) -> None:
+    await _run_alembic(postgres_url, command.downgrade, "0003")
+    await _in_database(postgres_url, _insert_baseline_rows)
+    await _run_alembic(postgres_url, command.upgrade, "head")
+    counted = await _in_database(
+        postgres_url,
+        lambda c: [
+            tuple(row) for row in c.execute(sa.text("SELECT user_id, used FROM task_quota ORDER BY 1"))
+        ],
+    )
+    # Alice has two tasks already: with a quota of three, one more fits.
+    app = create_app(make_settings(postgres_url, max_tasks_per_user=3))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            statuses = [
+                (await client.post("/api/tasks", json={"title": "t"}, headers=auth("alice"))).status_code
+                for _ in range(2)
+            ]
+
+    assert counted == [("alice", 2), ("bob", 1)]
+    assert statuses == [201, 409]

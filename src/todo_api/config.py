@@ -22,6 +22,8 @@ from todo_api.config_checks import is_loopback, is_loopback_origin, looks_random
 from todo_api.database_url import DatabaseURL
 
 MIN_SECRET_LENGTH = 32
+# Where `todo-api serve` answers by default: the built-in sign-in's issuer in development.
+DEVELOPMENT_URL = "http://localhost:8000"
 
 
 class Environment(StrEnum):
@@ -101,10 +103,9 @@ class Settings(BaseSettings):
         fields = info.data
         if fields.get("environment") is Environment.PRODUCTION or fields.get("better_auth_shared_database"):
             return False
-        # A Better Auth elsewhere (its JWKS and no secret to sign cookies with) signs users in.
-        return fields.get("better_auth_secret") is not None or (
-            fields.get("jwks_url") is None and fields.get("better_auth_url") is None
-        )
+        # A Better Auth elsewhere (its URL or JWKS configured) signs users in; BETTER_AUTH_URL
+        # names the service itself only when BUILTIN_AUTH is asked for.
+        return fields.get("jwks_url") is None and fields.get("better_auth_url") is None
 
     @field_validator("database_url", mode="before")
     @classmethod
@@ -196,6 +197,8 @@ class Settings(BaseSettings):
     def _builtin_auth_signs_cookies(self) -> Self:
         if self.builtin_auth and self.better_auth_secret is None and not self.needs_dev_secret:
             raise ValueError("BUILTIN_AUTH needs BETTER_AUTH_SECRET (at least 32 characters) to sign cookies")
+        if self.builtin_auth and self.is_production and self.better_auth_url is None:
+            raise ValueError("BUILTIN_AUTH in production needs BETTER_AUTH_URL, the service's own public URL")
         return self
 
     @model_validator(mode="after")
@@ -251,6 +254,12 @@ class Settings(BaseSettings):
     def better_auth_base_url(self) -> str | None:
         """BETTER_AUTH_URL as Better Auth writes it into `iss` and `aud` (no trailing slash)."""
         return str(self.better_auth_url).rstrip("/") if self.better_auth_url is not None else None
+
+    @property
+    def builtin_auth_url(self) -> str:
+        """The built-in sign-in's own URL, its JWTs' `iss` and `aud`: BETTER_AUTH_URL, else (in
+        development only) where `todo-api serve` answers by default."""
+        return self.better_auth_base_url or DEVELOPMENT_URL
 
     @property
     def jwks_issuer(self) -> str | None:

@@ -79,7 +79,8 @@ class HardeningMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        is_api = scope["path"].startswith("/api/")
+        # /mcp carries the same per-user data as the task routes, in JSON too.
+        is_api = scope["path"].startswith("/api/") or scope["path"] == "/mcp"
         answer = _Answer()
         hardened = self._hardened(send, answer, is_api=is_api)
         try:

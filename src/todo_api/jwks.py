@@ -1,11 +1,13 @@
-"""Better Auth's public signing keys: fetched from its JWKS endpoint without blocking, cached
-by `kid`, refetched on rotation but never in a flood."""
+"""Better Auth's public signing keys: fetched from its JWKS endpoint (or, with the built-in
+sign-in, read from the `jwks` table) without blocking, cached by `kid`, refetched on rotation
+but never in a flood."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -25,23 +27,24 @@ class KeysUnavailable(Exception):
     """The token names a key we do not have and the JWKS endpoint cannot be reached."""
 
 
-class JWKSCache:
-    """Better Auth's public keys by `kid`: fetched without blocking, cached, refetched on demand.
+class KeySetCache:
+    """Public keys by `kid`, loaded from a key set without blocking, cached, reloaded on demand.
 
-    An unknown `kid` triggers a refetch (key rotation), but at most once per
-    `refetch_interval`, so a flood of forged `kid`s cannot turn into a flood of requests.
+    An unknown `kid` triggers a reload (key rotation), but at most once per `refetch_interval`,
+    so a flood of forged `kid`s cannot turn into a flood of requests or queries. `load`
+    returns the key set's `keys` list, or raises KeysUnavailable (or an HTTP error).
     """
 
     def __init__(
         self,
-        url: str,
-        http: httpx.AsyncClient,
+        load: Callable[[], Awaitable[list[Any]]],
         *,
+        source: str,
         cache_seconds: float = 300.0,
         refetch_interval: float = 10.0,
     ) -> None:
-        self.url = url
-        self._http = http
+        self.source = source
+        self._load = load
         self._cache_seconds = cache_seconds
         self._refetch_interval = refetch_interval
         self._keys: dict[str, jwt.PyJWK] = {}
@@ -73,26 +76,49 @@ class JWKSCache:
                 return
             self._attempted_at = now
             try:
-                keys = await self._fetch()
-            except (httpx.HTTPError, ValueError) as exc:
+                keys = _usable_keys(await self._load())
+            except (httpx.HTTPError, ValueError, KeysUnavailable) as exc:
                 # Keys already cached stay usable: an issuer outage must not log everyone out.
                 self._last_fetch_failed = True
                 logger.warning(
                     "could not fetch signing keys",
-                    extra={"event": "jwks_fetch_failed", "jwks_url": self.url, "error": type(exc).__name__},
+                    extra={
+                        "event": "jwks_fetch_failed",
+                        "jwks_url": self.source,
+                        "error": type(exc).__name__,
+                    },
                 )
                 return
             self._keys = keys
             self._fetched_at = now
             self._last_fetch_failed = False
 
-    async def _fetch(self) -> dict[str, jwt.PyJWK]:
+
+class JWKSCache(KeySetCache):
+    """Better Auth's keys from its JWKS endpoint, fetched with the app's HTTP client."""
+
+    def __init__(
+        self,
+        url: str,
+        http: httpx.AsyncClient,
+        *,
+        cache_seconds: float = 300.0,
+        refetch_interval: float = 10.0,
+    ) -> None:
+        super().__init__(
+            self._fetch, source=url, cache_seconds=cache_seconds, refetch_interval=refetch_interval
+        )
+        self.url = url
+        self._http = http
+
+    async def _fetch(self) -> list[Any]:
         response = await self._http.get(self.url, headers={"Accept": "application/json"})
         response.raise_for_status()
         document = response.json()
         if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
             raise ValueError("JWKS document has no 'keys' list")
-        return _usable_keys(document["keys"])
+        keys: list[Any] = document["keys"]
+        return keys
 
 
 def _usable_keys(entries: list[Any]) -> dict[str, jwt.PyJWK]:

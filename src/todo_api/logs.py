@@ -27,8 +27,9 @@ _RECORD_ATTRIBUTES = set(vars(logging.makeLogRecord({}))) | {
     "taskName",
     "color_message",
 }
-# Loggers that speak only of their own set-up at INFO (Alembic names each plugin it loads).
-QUIET_BELOW_WARNING = ("alembic",)
+# Loggers that speak only of their own set-up at INFO (Alembic names each plugin it loads; the
+# MCP SDK, its session manager's start and every stateless request's "session" ending).
+QUIET_BELOW_WARNING = ("alembic", "mcp")
 # Drivers that log statements with their parameters (password hashes, session tokens) at DEBUG:
 # kept at WARNING even when LOG_LEVEL=debug.
 NEVER_BELOW_WARNING = ("aiosqlite", "asyncpg", "sqlalchemy.engine", "sqlalchemy.pool")

@@ -12,10 +12,13 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from todo_api import health
+from todo_api.accounts import signing_keys
 from todo_api.accounts.cookies import SESSION_TOKEN
-from todo_api.accounts.router import AUTH_TOKEN_HEADER, FORM_PATHS
+from todo_api.accounts.router import AUTH_JWT_HEADER, AUTH_TOKEN_HEADER, FORM_PATHS
 from todo_api.accounts.router import build_router as build_accounts_router
 from todo_api.accounts.sessions import SessionUsersInDatabase, cookies_for
+from todo_api.assistants.router import MCPEndpoint
+from todo_api.assistants.router import build_router as build_assistants_router
 from todo_api.auth import BEARER_SCHEME, PATH_USER_ERRORS, OwnPath, RateLimited, admit
 from todo_api.config import Settings, load_settings
 from todo_api.db.connection import Database
@@ -28,34 +31,55 @@ from todo_api.logs import RequestLogMiddleware, configure_logging
 from todo_api.ratelimit import RateLimiter
 from todo_api.state import AppState, SessionUsers, install_state
 from todo_api.tasks.router import build_router as build_tasks_router
-from todo_api.tokens import JWKSCache, TokenVerifier, VerifiedTokenCache
+from todo_api.tokens import JWKSCache, KeySetCache, TokenVerifier, VerifiedTokenCache
 
 # The built-in sign-in's: the bearer plugin's token, and its rate limiter's wait.
-AUTH_HEADERS = [AUTH_TOKEN_HEADER, "X-Retry-After"]
+AUTH_HEADERS = [AUTH_TOKEN_HEADER, AUTH_JWT_HEADER, "X-Retry-After"]
 EXPOSED_HEADERS = ["Location", "Link", "X-Total-Count", "X-Request-ID", "Retry-After", "ETag"]
+# The built-in sign-in's keys are one query away: an unknown `kid` may reload them every second
+# (a key a Node Better Auth on the same database just made is known within a second).
+OWN_KEYS_RELOAD_INTERVAL = 1.0
 
 
-def build_token_verifier(settings: Settings, http: httpx.AsyncClient) -> TokenVerifier:
-    """The verifier for whichever keys are configured: secret, JWKS, or both."""
-    jwks_url = settings.jwks_endpoint
-    jwks = (
-        JWKSCache(
-            jwks_url,
-            http,
+def build_key_set(
+    settings: Settings, http: httpx.AsyncClient, database: Database | None
+) -> KeySetCache | None:
+    """The keys of JWKS-signed tokens: with the built-in sign-in its own, read from the `jwks`
+    table in-process (never over HTTP from itself); else Better Auth's JWKS endpoint, if set."""
+    if settings.builtin_auth:
+        if database is None:
+            raise ValueError("the built-in sign-in's keys are read from the database")
+        return KeySetCache(
+            functools.partial(signing_keys.verification_keys, database),
+            source="the jwks table",
             cache_seconds=settings.jwks_cache_seconds,
-            refetch_interval=settings.jwks_refetch_interval,
+            refetch_interval=min(settings.jwks_refetch_interval, OWN_KEYS_RELOAD_INTERVAL),
         )
-        if jwks_url
-        else None
+    jwks_url = settings.jwks_endpoint
+    if jwks_url is None:
+        return None
+    return JWKSCache(
+        jwks_url,
+        http,
+        cache_seconds=settings.jwks_cache_seconds,
+        refetch_interval=settings.jwks_refetch_interval,
     )
+
+
+def build_token_verifier(
+    settings: Settings, http: httpx.AsyncClient, database: Database | None = None
+) -> TokenVerifier:
+    """The verifier for whichever keys are configured: secret, key set, or both."""
     secret = settings.better_auth_secret.get_secret_value() if settings.better_auth_secret else None
+    # The built-in sign-in's tokens name the service itself as issuer and audience.
+    own_url = settings.builtin_auth_url if settings.builtin_auth else None
     return TokenVerifier(
         secret=secret,
-        jwks=jwks,
+        jwks=build_key_set(settings, http, database),
         issuer=settings.jwt_issuer,
         audience=settings.jwt_audience,
-        jwks_issuer=settings.jwks_issuer,
-        jwks_audience=settings.jwks_audience,
+        jwks_issuer=own_url or settings.jwks_issuer,
+        jwks_audience=own_url or settings.jwks_audience,
         max_lifetime=settings.token_max_lifetime,
         cache=VerifiedTokenCache(settings.token_cache_size) if settings.token_cache_size else None,
     )
@@ -89,6 +113,7 @@ def create_app(settings: Settings, *, freeze_at_start_up: bool = False) -> FastA
     test process would freeze that process's whole heap.
     """
     settings = with_dev_secret(settings)
+    assistants = MCPEndpoint()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -101,7 +126,7 @@ def create_app(settings: Settings, *, freeze_at_start_up: bool = False) -> FastA
             AppState(
                 settings=settings,
                 database=database,
-                token_verifier=build_token_verifier(settings, http),
+                token_verifier=build_token_verifier(settings, http, database),
                 rate_limiter=rate_limiter,
                 session_users=build_session_users(settings, database),
             ),
@@ -113,7 +138,8 @@ def create_app(settings: Settings, *, freeze_at_start_up: bool = False) -> FastA
             gc.collect()
             gc.freeze()
         try:
-            yield
+            async with assistants.running():
+                yield
         finally:
             if rate_limiter is not None:
                 await rate_limiter.aclose()
@@ -145,6 +171,7 @@ def create_app(settings: Settings, *, freeze_at_start_up: bool = False) -> FastA
     )
     if settings.builtin_auth:
         app.include_router(build_accounts_router())
+    app.include_router(build_assistants_router(assistants))
     app.include_router(health.build_router())
     install_docs(app)
     if settings.accepts_sessions and settings.better_auth_secret is not None:

@@ -81,6 +81,17 @@ class Task(SQLModel, table=True):
 
 task_table: sa.Table = Task.__table__  # type: ignore[attr-defined]
 
+# PostgreSQL only: each user's number of tasks, which a create locks and checks in the same
+# statement as its insert. Migration 0004 creates it with the triggers that keep it equal to
+# the task count. Kept off the models' metadata: SQLite has no such table (its one write lock
+# makes the count itself exact), and `alembic check` leaves it to that migration.
+task_quota_table = sa.Table(
+    "task_quota",
+    sa.MetaData(),
+    sa.Column("user_id", sa.String(255), primary_key=True),
+    sa.Column("used", sa.Integer, nullable=False),
+)
+
 
 # Better Auth's tables, with its own names, camelCase columns, types and constraint names
 # (as its Node migrations create them on PostgreSQL), so a database made by either side

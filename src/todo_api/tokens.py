@@ -15,7 +15,7 @@ from typing import Any
 
 import jwt
 
-from todo_api.jwks import ASYMMETRIC_ALGORITHMS, InvalidToken, JWKSCache, KeysUnavailable
+from todo_api.jwks import ASYMMETRIC_ALGORITHMS, InvalidToken, JWKSCache, KeySetCache, KeysUnavailable
 
 MAX_TOKEN_BYTES = 8 * 1024
 MAX_SUBJECT_LENGTH = 255
@@ -30,6 +30,7 @@ ACCESS_TOKEN_TYPES = frozenset({"jwt", "at+jwt"})
 __all__ = [
     "InvalidToken",
     "JWKSCache",
+    "KeySetCache",
     "KeysUnavailable",
     "TokenVerifier",
     "VerifiedToken",
@@ -76,7 +77,8 @@ class VerifiedTokenCache:
 
 
 class TokenVerifier:
-    """Verify bearer tokens against the configured secret and/or JWKS.
+    """Verify bearer tokens against the configured secret and/or a key set (Better Auth's
+    JWKS endpoint, or the built-in sign-in's own keys read from the database).
 
     `issuer` and `audience` apply to every token; `jwks_issuer` and `jwks_audience` (by
     default the same) to tokens signed by a JWKS key, which Better Auth also uses for JWTs
@@ -87,7 +89,7 @@ class TokenVerifier:
         self,
         *,
         secret: str | None,
-        jwks: JWKSCache | None,
+        jwks: KeySetCache | None,
         issuer: str | None = None,
         audience: str | None = None,
         jwks_issuer: str | None = None,

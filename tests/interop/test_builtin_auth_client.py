@@ -31,15 +31,17 @@ def run_client(issuer: BetterAuthIssuer, service: TodoService) -> dict[str, Any]
     return run_node_script("builtin-client.mjs", env, issuer.issuer_dir)
 
 
+@pytest.fixture(scope="module")
+def report(installed_issuer: BetterAuthIssuer, builtin_service: TodoService) -> dict[str, Any]:
+    """What the client's calls returned, one run for the module's tests."""
+    return run_client(installed_issuer, builtin_service)
+
+
 def milliseconds(text: str) -> int:
     return round(datetime.fromisoformat(text).timestamp() * 1000)
 
 
-def test_better_auths_client_signs_up_in_and_out_against_the_service(
-    installed_issuer: BetterAuthIssuer, builtin_service: TodoService
-) -> None:
-    report = run_client(installed_issuer, builtin_service)
-
+def test_better_auths_client_signs_up_in_and_out_against_the_service(report: dict[str, Any]) -> None:
     user_id = report["signUp"]["userId"]
     assert report["duplicate"] == {
         "status": 422,
@@ -68,3 +70,19 @@ def test_better_auths_client_signs_up_in_and_out_against_the_service(
     assert report["signOut"] == {"success": True}
     assert report["afterSignOut"] is None
     assert report["cookiesLeft"] == []
+
+
+def test_the_jwt_client_gets_a_token_jose_verifies_against_the_services_jwks(report: dict[str, Any]) -> None:
+    user_id = report["signIn"]["userId"]
+    jwt = report["jwt"]
+    assert "error" not in jwt, jwt
+    [key] = report["jwks"]["keys"]
+    assert (key["kty"], key["crv"], key["alg"]) == ("OKP", "Ed25519", "EdDSA")
+    assert jwt["header"] == {"alg": "EdDSA", "kid": key["kid"]}
+    payload = jwt["payload"]
+    assert (payload["sub"], payload["id"], payload["email"]) == (user_id, user_id, report["session"]["email"])
+    assert payload["exp"] - payload["iat"] == 15 * 60
+    # No BETTER_AUTH_URL: in development the issuer is where `todo-api serve` answers by default.
+    assert payload["iss"] == payload["aud"] == "http://localhost:8000"
+    assert jwt["tasksStatus"] == 200
+    assert report["tokenAfterSignOut"] == {"status": 401, "code": "UNAUTHORIZED", "message": "Unauthorized"}

@@ -102,6 +102,12 @@ def test_deleting_a_better_auth_user_deletes_their_tasks_and_nothing_else(
     assert fetch_value(shared_database, 'SELECT count(*) FROM "user" WHERE id = $1', alice.id) == 0
     assert fetch_value(shared_database, count, alice.id) == 0
     assert fetch_value(shared_database, count, bob.id) == 2
+    # The per-user quota counter followed the cascade (its triggers), so it still equals the count.
+    used = "SELECT used FROM task_quota WHERE user_id = $1"
+    assert (fetch_value(shared_database, used, alice.id), fetch_value(shared_database, used, bob.id)) == (
+        0,
+        2,
+    )
     with shared_service.client(bob_token) as api:
         assert sorted(api.get("/api/tasks").json(), key=lambda task: task["id"]) == bobs_tasks
 

@@ -205,9 +205,49 @@ export interface paths {
         };
         /**
          * The current session, or null
-         * @description The caller's session and user, or `null`.
+         * @description With a session, the `set-auth-jwt` header carries a JWT for its user (jwt plugin).
          */
         get: operations["get_session"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A JWT for the current session
+         * @description `{token}`: EdDSA, `sub` = the user's id, valid 15 minutes, `iss` = `aud` = the service's URL. A token stays valid until it expires, even after sign-out.
+         */
+        get: operations["get_token"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/jwks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The public keys of the service's JWTs
+         * @description The public keys that verify the service's JWTs (the jwt plugin's /jwks).
+         */
+        get: operations["get_jwks"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2106,6 +2146,68 @@ export interface operations {
                 };
                 content: {
                     "application/json": unknown;
+                };
+            };
+        };
+    };
+    get_token: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The JWT. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        token?: string;
+                    };
+                };
+            };
+            /** @description UNAUTHORIZED: no live session. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        message?: string;
+                        code?: string;
+                    };
+                };
+            };
+        };
+    };
+    get_jwks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The JSON Web Key Set. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        keys?: {
+                            kid: string;
+                            kty: string;
+                            alg: string;
+                            crv?: string;
+                            x?: string;
+                        }[];
+                    };
                 };
             };
         };

@@ -38,6 +38,23 @@ async def auth_cookies(request: Request) -> AuthCookies:
 CookiesDep = Annotated[AuthCookies, Depends(auth_cookies)]
 
 
+@dataclass(frozen=True, slots=True)
+class JwtIssuer:
+    """What the jwt() plugin's tokens need: the secret its keys are stored under, and the
+    service's own URL for `iss` and `aud`."""
+
+    secret: str
+    url: str
+
+
+async def jwt_issuer(request: Request, cookies: CookiesDep) -> JwtIssuer:
+    """The secret (as the cookies use it) and the built-in sign-in's URL."""
+    return JwtIssuer(secret=cookies.secret, url=app_state(request).settings.builtin_auth_url)
+
+
+JwtIssuerDep = Annotated[JwtIssuer, Depends(jwt_issuer)]
+
+
 def trusted_origins(request: Request) -> set[str]:
     """BETTER_AUTH_URL's origin (else the service's own, as requested) and CORS_ORIGINS."""
     return origins.trusted_origins(app_state(request).settings, str(request.base_url))

@@ -1,4 +1,4 @@
-"""Better Auth's own endpoints under /api/auth (experimental, behind BUILTIN_AUTH): a typed
+"""Better Auth's own endpoints under /api/auth (behind BUILTIN_AUTH): a typed
 signature and one service call each; the answers have Better Auth's bodies and cookies."""
 
 from __future__ import annotations
@@ -8,11 +8,12 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Response
 
-from todo_api.accounts import service
+from todo_api.accounts import service, signing_keys
 from todo_api.accounts.cookies import AuthCookies, sign
 from todo_api.accounts.dependencies import (
     ClientDep,
     CookiesDep,
+    JwtIssuerDep,
     SessionDep,
     SignInBody,
     SignUpBody,
@@ -25,6 +26,23 @@ from todo_api.state import DatabaseDep
 JSON = "application/json"
 # The bearer plugin's header: the signed session token, for clients that keep no cookies.
 AUTH_TOKEN_HEADER = "set-auth-token"  # noqa: S105 (a header's name, not a secret)
+# The jwt plugin's header on get-session: a fresh JWT for the session's user.
+AUTH_JWT_HEADER = "set-auth-jwt"
+EXPOSE = "Access-Control-Expose-Headers"
+
+
+JWK_SCHEMA = {
+    "type": "object",
+    "properties": {name: {"type": "string"} for name in ("kid", "kty", "alg", "crv", "x")},
+    "required": ["kid", "kty", "alg"],
+}
+
+
+def _json_object(properties: dict[str, Any], description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {JSON: {"schema": {"type": "object", "properties": properties}}},
+    }
 
 
 PREFIX = "/api/auth"
@@ -34,17 +52,7 @@ FORM_PATHS = frozenset({PREFIX + SIGN_UP, PREFIX + SIGN_IN})
 
 
 def _error(description: str) -> dict[str, Any]:
-    return {
-        "description": description,
-        "content": {
-            JSON: {
-                "schema": {
-                    "type": "object",
-                    "properties": {"message": {"type": "string"}, "code": {"type": "string"}},
-                }
-            }
-        },
-    }
+    return _json_object({"message": {"type": "string"}, "code": {"type": "string"}}, description)
 
 
 TOO_MANY_ATTEMPTS = _error(
@@ -66,7 +74,7 @@ def _signed_in(
     return _answer(
         body,
         cookies.session(token, remember=remember),
-        {AUTH_TOKEN_HEADER: sign(token, cookies.secret), "Access-Control-Expose-Headers": AUTH_TOKEN_HEADER},
+        {AUTH_TOKEN_HEADER: sign(token, cookies.secret), EXPOSE: AUTH_TOKEN_HEADER},
     )
 
 
@@ -94,8 +102,10 @@ async def sign_in_email(
     return response
 
 
-async def get_session(database: DatabaseDep, presented: SessionDep, cookies: CookiesDep) -> Response:
-    """The caller's session and user, or `null`."""
+async def get_session(
+    database: DatabaseDep, presented: SessionDep, cookies: CookiesDep, issuer: JwtIssuerDep
+) -> Response:
+    """The caller's session and user, or `null`; with a session, a JWT in `set-auth-jwt`."""
     no_store = {"Cache-Control": "no-store", "Pragma": "no-cache"}
     if presented.token is None:
         return _answer(None, headers=no_store)
@@ -103,11 +113,27 @@ async def get_session(database: DatabaseDep, presented: SessionDep, cookies: Coo
     if found is None:
         return _answer(None, cookies.expired(), no_store)
     answer = {"session": session_fields(found.session), "user": user_fields(found.user)}
-    if not found.refreshed:
-        return _answer(answer, headers=no_store)
-    response = _signed_in(answer, found, cookies, remember=True)
+    response = _signed_in(answer, found, cookies, remember=True) if found.refreshed else _answer(answer)
     response.headers.update(no_store)
+    # The jwt plugin's after-hook: the header joins those already exposed to CORS.
+    token = await service.issue_jwt(database, user=found.user, secret=issuer.secret, issuer=issuer.url)
+    exposed = [name.strip() for name in response.headers.get(EXPOSE, "").split(",") if name.strip()]
+    response.headers[AUTH_JWT_HEADER] = token
+    response.headers[EXPOSE] = ", ".join(dict.fromkeys([*exposed, AUTH_JWT_HEADER]))
     return response
+
+
+async def get_token(database: DatabaseDep, presented: SessionDep, issuer: JwtIssuerDep) -> Response:
+    """A JWT for the caller's session (the jwt plugin's /token)."""
+    token = await service.jwt_for_session(
+        database, token=presented.token, secret=issuer.secret, issuer=issuer.url
+    )
+    return _answer({"token": token})
+
+
+async def get_jwks(database: DatabaseDep, issuer: JwtIssuerDep) -> Response:
+    """The public keys that verify the service's JWTs (the jwt plugin's /jwks)."""
+    return _answer({"keys": await signing_keys.public_keys(database, secret=issuer.secret)})
 
 
 async def sign_out(database: DatabaseDep, presented: SessionDep, cookies: CookiesDep) -> Response:
@@ -119,7 +145,7 @@ async def sign_out(database: DatabaseDep, presented: SessionDep, cookies: Cookie
 
 def build_router() -> APIRouter:
     """Better Auth's e-mail and password endpoints, under /api/auth."""
-    router = APIRouter(prefix=PREFIX, tags=["auth (experimental)"])
+    router = APIRouter(prefix=PREFIX, tags=["auth"])
     router.add_api_route(
         SIGN_UP,
         sign_up_email,
@@ -146,7 +172,36 @@ def build_router() -> APIRouter:
         },
         dependencies=[Depends(throttle_attempts)],
     )
-    router.add_api_route("/get-session", get_session, methods=["GET"], summary="The current session, or null")
+    router.add_api_route(
+        "/get-session",
+        get_session,
+        methods=["GET"],
+        summary="The current session, or null",
+        description="With a session, the `set-auth-jwt` header carries a JWT for its user (jwt plugin).",
+    )
+    router.add_api_route(
+        "/token",
+        get_token,
+        methods=["GET"],
+        summary="A JWT for the current session",
+        description=(
+            "`{token}`: EdDSA, `sub` = the user's id, valid 15 minutes, `iss` = `aud` = the service's URL. "
+            "A token stays valid until it expires, even after sign-out."
+        ),
+        responses={
+            200: _json_object({"token": {"type": "string"}}, "The JWT."),
+            401: _error("UNAUTHORIZED: no live session."),
+        },
+    )
+    router.add_api_route(
+        "/jwks",
+        get_jwks,
+        methods=["GET"],
+        summary="The public keys of the service's JWTs",
+        responses={
+            200: _json_object({"keys": {"type": "array", "items": JWK_SCHEMA}}, "The JSON Web Key Set.")
+        },
+    )
     router.add_api_route(
         "/sign-out",
         sign_out,

@@ -30,6 +30,8 @@ MESSAGES = {
     "INVALID_ORIGIN": "Invalid origin",
     "MISSING_OR_NULL_ORIGIN": "Missing or null Origin",
     "INVALID_CALLBACK_URL": "Invalid callbackURL",
+    # The session middleware's refusal (api/routes/session.ts), for /token without a session.
+    "UNAUTHORIZED": "Unauthorized",
     "CROSS_SITE_NAVIGATION_LOGIN_BLOCKED": (
         "Cross-site navigation login blocked. This request appears to be a CSRF attack."
     ),

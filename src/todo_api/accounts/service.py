@@ -10,14 +10,16 @@ from __future__ import annotations
 import logging
 import secrets
 import string
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
+from todo_api.accounts import signing_keys
 from todo_api.accounts.passwords import hash_password, spend_a_verification, verify_password
-from todo_api.accounts.schemas import AuthError, SignInEmail, SignUpEmail
+from todo_api.accounts.schemas import AuthError, SignInEmail, SignUpEmail, user_fields
 from todo_api.db.connection import Database, UniqueViolation
 from todo_api.db.query import Query, Row
 from todo_api.models import account_table, session_table, user_table, utc_now
@@ -32,6 +34,8 @@ SESSION_UPDATE_AGE = timedelta(days=1)
 # rememberMe: false: the session lasts a day, and its cookie only as long as the browser's.
 UNREMEMBERED_LIFETIME = timedelta(days=1)
 CREDENTIAL = "credential"
+# The jwt() plugin's default expirationTime ("15m").
+JWT_LIFETIME_SECONDS = 15 * 60
 
 USER, SESSION, ACCOUNT = user_table.c, session_table.c, account_table.c
 USER_COLUMNS = tuple(USER)
@@ -223,3 +227,20 @@ async def sign_out(database: Database, *, token: str) -> None:
     """End the session with this token (nothing happens if there is none)."""
     async with database.autocommit() as connection:
         await connection.fetch(DELETE_SESSION, {"session_token": token})
+
+
+async def issue_jwt(database: Database, *, user: Row, secret: str, issuer: str) -> str:
+    """The jwt() plugin's token for this user: their fields (its default definePayload), `sub`,
+    `iat`, `exp` 15 minutes on, and `iss` = `aud` = the service's own URL."""
+    now = int(time.time())
+    claims = {"iat": now, **user_fields(user), "sub": user["id"]}
+    claims |= {"exp": now + JWT_LIFETIME_SECONDS, "iss": issuer, "aud": issuer}
+    return signing_keys.sign(claims, await signing_keys.signing_key(database, secret=secret))
+
+
+async def jwt_for_session(database: Database, *, token: str | None, secret: str, issuer: str) -> str:
+    """/token: a JWT for the user of this live session, or Better Auth's 401."""
+    signed_in = await get_session(database, token=token, extend=False) if token is not None else None
+    if signed_in is None:
+        raise AuthError("UNAUTHORIZED", "UNAUTHORIZED")
+    return await issue_jwt(database, user=signed_in.user, secret=secret, issuer=issuer)

@@ -2,12 +2,13 @@
 
 A service opens its unit of work on the `Database` and runs its statements on the connection
 it gets. Statements go in as `Query` objects (compiled once) and rows come out as mappings,
-whichever the driver: asyncpg on PostgreSQL, SQLAlchemy on SQLite.
+whichever the driver: asyncpg on PostgreSQL, `sqlite3` on SQLite (`db/sqlite.py`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -16,11 +17,11 @@ from typing import Any, cast
 import asyncpg
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from todo_api.db.query import CompiledStatement, Query, Row, Statement
 
-# Released when the transaction ends, so a failed request can never leave it held.
+# Released when the transaction ends, so a failed request can never leave it held. Task
+# requests need none (their quota is one statement); creating the first signing key does.
 _LOCK_KEY = sa.bindparam("key", type_=sa.String)
 _TRANSACTION_LOCK = Query(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(_LOCK_KEY, 0))))
 
@@ -71,29 +72,6 @@ class PostgresConnection(Connection):
 
     async def lock(self, key: str) -> None:
         await self.fetch(_TRANSACTION_LOCK, {"key": key})
-
-
-class SQLAlchemyConnection(Connection):
-    """A SQLAlchemy connection (SQLite), running the statements as they are written."""
-
-    def __init__(self, connection: AsyncConnection) -> None:
-        self._connection = connection
-
-    async def fetch(self, query: Query | Statement, values: Mapping[str, Any] | None = None) -> list[Row]:
-        statement = query.statement if isinstance(query, Query) else query
-        try:
-            result = await self._connection.execute(statement, dict(values or {}))
-        except sa_exc.IntegrityError as error:
-            if "UNIQUE constraint failed" in str(error.orig):
-                raise UniqueViolation() from None
-            raise
-        return [cast(Row, row._mapping) for row in result] if result.returns_rows else []
-
-    async def lock(self, key: str) -> None:
-        # SQLite has one write lock for the whole database, taken by a transaction's first
-        # write and held to its end, so writers already queue; a statement that checks and
-        # writes at once (as the task quota's insert does) cannot interleave with another.
-        return
 
 
 class Database(ABC):
@@ -159,32 +137,6 @@ class PostgresDatabase(Database):
         await self._pool.close()
 
 
-class SQLAlchemyDatabase(Database):
-    """A SQLAlchemy engine (SQLite): writes in a transaction, reads in autocommit."""
-
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
-        # Made once, as building it is not free.
-        self._reads = engine.execution_options(isolation_level="AUTOCOMMIT")
-
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Connection]:
-        async with self._engine.begin() as connection:
-            yield SQLAlchemyConnection(connection)
-
-    @asynccontextmanager
-    async def autocommit(self) -> AsyncIterator[Connection]:
-        async with self._reads.connect() as connection:
-            yield SQLAlchemyConnection(connection)
-
-    async def ping(self) -> None:
-        async with self._engine.connect() as connection:
-            await connection.execute(sa.text("SELECT 1"))
-
-    async def close(self) -> None:
-        await self._engine.dispose()
-
-
 UNAVAILABLE_ERRORS = (
     # OSError covers refused and reset connections and asyncio's timeouts.
     OSError,
@@ -195,6 +147,8 @@ UNAVAILABLE_ERRORS = (
     asyncpg.exceptions.OperatorInterventionError,
     # Too many connections, out of memory or disk.
     asyncpg.exceptions.InsufficientResourcesError,
+    # SQLite: locked past DB_COMMAND_TIMEOUT, a file that cannot be opened or read, a full disk.
+    sqlite3.OperationalError,
 )
 
 

@@ -10,7 +10,8 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 
-from todo_api.db.connection import Database, PostgresDatabase, SQLAlchemyDatabase
+from todo_api.db.connection import Database, PostgresDatabase
+from todo_api.db.sqlite import SQLiteDatabase
 
 if TYPE_CHECKING:
     from todo_api.config import Settings
@@ -25,7 +26,7 @@ async def open_database(settings: Settings) -> Database:
     for note in target.notes:
         logger.warning(note)
     if target.is_sqlite:
-        return SQLAlchemyDatabase(create_sqlite_engine(target, settings))
+        return SQLiteDatabase(target.url.database or "", command_timeout=settings.db_command_timeout)
     url = target.url
     pool = await asyncpg.create_pool(
         host=url.host,
@@ -47,14 +48,14 @@ async def _keep_session(_connection: asyncpg.Connection) -> None:
     """Nothing to undo when a connection goes back to the pool.
 
     Requests leave no session state behind (no SET, LISTEN, cursors or session-level locks;
-    the quota lock is transaction-level), so asyncpg's default reset query would cost a round
-    trip on every request for nothing. asyncpg still rolls back an interrupted transaction
+    the quota is a row lock, held by one statement), so asyncpg's default reset query would
+    cost a round trip on every request for nothing. asyncpg still rolls back an interrupted transaction
     before calling this, and a connection that fails that is closed, not reused.
     """
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
-    """A SQLAlchemy engine for the configured database: migrations, and requests on SQLite."""
+    """A SQLAlchemy engine for the configured database, for migrations (requests use `open_database`)."""
     target = settings.database_url.target
     if target.is_sqlite:
         return create_sqlite_engine(target, settings)
@@ -86,7 +87,7 @@ def postgres_connect_args(
 
 
 def create_sqlite_engine(target: DatabaseTarget, settings: Settings) -> AsyncEngine:
-    """An aiosqlite engine: WAL, foreign keys on, and one shared connection for :memory:."""
+    """An aiosqlite engine for migrations: WAL, foreign keys on, one shared connection for :memory:."""
     in_memory = target.url.database in (None, "", ":memory:")
     engine = create_async_engine(
         target.url,

@@ -1,9 +1,9 @@
 """Task operations. Every statement is scoped to the owner, so another user's task is
 indistinguishable from a missing one.
 
-Each operation opens its own unit of work on the database: creating a task takes two
-statements (the quota lock, then the insert), so it runs in a transaction; every other
-operation is one statement, atomic and committed on its own (autocommit saves BEGIN and COMMIT).
+Each operation is one statement, atomic and committed on its own (autocommit: no BEGIN and
+COMMIT), so on PostgreSQL it costs one round trip; creating a task included, whose statement
+checks the per-user quota and inserts at once (see CREATE_TASK).
 
 The statements are built once, with named parameters, so each is compiled once per process
 (see `todo_api.db.query`); only If-Match conditions, which carry the client's versions, are
@@ -19,11 +19,12 @@ from datetime import datetime
 from typing import Any, NoReturn, cast
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from todo_api.db.connection import Connection, Database, ForeignKeyViolation
 from todo_api.db.query import Query, Row
 from todo_api.errors import Conflict, NotFound, PreconditionFailed, Unauthenticated
-from todo_api.models import TaskStatus, UTCDateTime, task_table, utc_now
+from todo_api.models import TaskStatus, UTCDateTime, task_quota_table, task_table, utc_now
 from todo_api.tasks.schemas import SortKey, StatusFilter, TaskCreate, TaskUpdate
 
 columns = task_table.c
@@ -47,6 +48,7 @@ SORT_COLUMNS = {
 OWNER = sa.bindparam("owner", type_=sa.String)
 NOW = sa.bindparam("now", type_=UTCDateTime())
 OWNED = (columns.id == sa.bindparam("task_id", type_=sa.Integer), columns.user_id == OWNER)
+LIMIT = sa.bindparam("limit", type_=sa.Integer)
 # Toggling flips completed and pending; un-completing a completed task makes it pending, and
 # leaves other statuses (already not completed) as they are.
 IS_COMPLETED = columns.status == TaskStatus.COMPLETED.value
@@ -63,29 +65,50 @@ SET_COMPLETION = {
     )
     for completed, status in STATUS_FOR_COMPLETED.items()
 }
+NEW_TASK_COLUMNS = ["user_id", "title", "description", "status", "created_at", "updated_at"]
+NEW_TASK_VALUES = (
+    sa.bindparam("new_title", type_=sa.String),
+    sa.bindparam("new_description", type_=sa.Text),
+    sa.bindparam("new_status", type_=sa.String),
+    NOW,
+    NOW,
+)
+MAX_TASKS = sa.bindparam("max_tasks", type_=sa.Integer)
+quota = task_quota_table.c
+# PostgreSQL: take the user's quota row (INSERT ... ON CONFLICT DO UPDATE waits for any other
+# create of theirs to commit, then re-reads the row's latest version) and return it only while
+# they are under the limit; the insert then adds a task only if it was returned. One user's
+# creates queue on that row, so the quota is exact in one autocommit statement, with no lock
+# to take first. Triggers (migration 0004) keep `used` equal to the user's number of tasks.
+QUOTA_SLOT = (
+    postgresql.insert(task_quota_table)
+    .values(user_id=OWNER, used=0)
+    .on_conflict_do_update(
+        index_elements=[quota.user_id], set_={"used": quota.used}, where=quota.used < MAX_TASKS
+    )
+    .returning(quota.user_id)
+    .cte("quota_slot")
+)
 CREATE_TASK = Query(
+    # SQLite: one statement counts and inserts; as it writes, it holds the database's single
+    # write lock from its start, so concurrent creates cannot all pass the count.
     sa.insert(task_table)
     .from_select(
-        ["user_id", "title", "description", "status", "created_at", "updated_at"],
-        # One statement inserts only while the user is under the quota.
-        sa.select(
-            OWNER,
-            sa.bindparam("new_title", type_=sa.String),
-            sa.bindparam("new_description", type_=sa.Text),
-            sa.bindparam("new_status", type_=sa.String),
-            NOW,
-            NOW,
-        ).where(
+        NEW_TASK_COLUMNS,
+        sa.select(OWNER, *NEW_TASK_VALUES).where(
             sa.select(sa.func.count())
             .select_from(task_table)
             .where(columns.user_id == OWNER)
             .scalar_subquery()
-            < sa.bindparam("max_tasks", type_=sa.Integer)
+            < MAX_TASKS
         ),
     )
+    .returning(*TASK_COLUMNS),
+    postgres=sa.insert(task_table)
+    .from_select(NEW_TASK_COLUMNS, sa.select(QUOTA_SLOT.c.user_id, *NEW_TASK_VALUES).select_from(QUOTA_SLOT))
     .returning(*TASK_COLUMNS)
+    .add_cte(QUOTA_SLOT),
 )
-
 
 WriteStatement = sa.Update | sa.Delete
 
@@ -109,22 +132,39 @@ class TaskPage:
 
 @functools.cache
 def _page_query(sort: SortKey, filtered: bool) -> Query:
+    """One page and, in the same statement, how many match in all (one round trip)."""
     sort_column = SORT_COLUMNS[sort.removeprefix("-")]
+    descending = sort.startswith("-")
     # Ties are broken by id so pages never overlap or skip rows.
-    order = (sort_column.desc(), columns.id.desc()) if sort.startswith("-") else (sort_column, columns.id)
-    return Query(
+    order = (sort_column.desc(), columns.id.desc()) if descending else (sort_column, columns.id)
+    page = (
         sa.select(*TASK_COLUMNS)
         .where(*_list_conditions(filtered))
         .order_by(*order)
-        .limit(sa.bindparam("limit", type_=sa.Integer))
+        .limit(LIMIT)
         .offset(sa.bindparam("offset", type_=sa.Integer))
+        .subquery("page")
     )
+    on_page = sa.func.count().over()
+    # A short page is the last one, so the total is known without counting; both databases
+    # run the count subquery only when its branch is taken (a full page).
+    total = sa.case(
+        (on_page < LIMIT, sa.bindparam("offset", type_=sa.Integer) + on_page),
+        else_=_count_statement(filtered).scalar_subquery(),
+    ).label("total")
+    by_page = (page.c[sort_column.name], page.c.id)
+    page_order = tuple(column.desc() for column in by_page) if descending else by_page
+    return Query(sa.select(page, total).order_by(*page_order))
 
 
 @functools.cache
 def _count_query(filtered: bool) -> Query:
+    return Query(_count_statement(filtered))
+
+
+def _count_statement(filtered: bool) -> sa.Select[Any]:
     total = sa.func.count().label("total")
-    return Query(sa.select(total).select_from(task_table).where(*_list_conditions(filtered)))
+    return sa.select(total).select_from(task_table).where(*_list_conditions(filtered))
 
 
 def _list_conditions(filtered: bool) -> tuple[sa.ColumnElement[bool], ...]:
@@ -147,9 +187,9 @@ async def list_tasks(
     async with database.autocommit() as connection:
         paging = {"limit": limit, "offset": offset}
         rows = await connection.fetch(_page_query(sort, filtered), matching | paging)
-        if len(rows) < limit and (rows or offset == 0):
-            # A short page is the last one, so the total is known without counting.
-            return TaskPage(items=rows, total=offset + len(rows))
+        if rows or offset == 0:
+            return TaskPage(items=rows, total=rows[0]["total"] if rows else 0)
+        # Past the last page no row carries the total: only then a second statement counts.
         counted = await connection.fetch_one(_count_query(filtered), matching)
     return TaskPage(items=rows, total=counted["total"] if counted else 0)
 
@@ -166,10 +206,7 @@ async def create_task(database: Database, *, user_id: str, data: TaskCreate, max
         "max_tasks": max_tasks,
     }
     try:
-        async with database.transaction() as connection:
-            # One user's creates queue (only theirs), so concurrent requests cannot all pass
-            # the quota check and overshoot it.
-            await connection.lock(f"task quota {user_id}")
+        async with database.autocommit() as connection:
             row = await connection.fetch_one(CREATE_TASK, values)
     except ForeignKeyViolation:
         # Only in shared database mode: a still-valid token of a deleted Better Auth user.
@@ -257,6 +294,9 @@ async def _write_returning(
     async with database.autocommit() as connection:
         row = await connection.fetch_one(statement, values)
         if row is None:
+            if if_match is None:
+                # Nothing but the owner and the id to match: the task is not there.
+                raise TaskNotFound()
             await _explain_miss(connection, values)
     return row
 

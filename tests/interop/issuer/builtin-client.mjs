@@ -2,6 +2,8 @@
 // Usage: node builtin-client.mjs   with API_URL, EMAIL and PASSWORD set.
 // Prints one JSON object with what each call returned.
 import { createAuthClient } from "better-auth/client";
+import { jwtClient } from "better-auth/client/plugins";
+import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from "jose";
 
 function required(name) {
   const value = process.env[name];
@@ -30,7 +32,23 @@ async function browserLikeFetch(input, init = {}) {
   return response;
 }
 
-const authClient = createAuthClient({ baseURL: API_URL, fetchOptions: { customFetchImpl: browserLikeFetch } });
+const authClient = createAuthClient({
+  baseURL: API_URL,
+  fetchOptions: { customFetchImpl: browserLikeFetch },
+  plugins: [jwtClient()],
+});
+
+// jose verifies the JWT against the service's published keys, as any third party would.
+async function describeJwt(token) {
+  const keys = createRemoteJWKSet(new URL(`${API_URL}/api/auth/jwks`));
+  try {
+    const { payload } = await jwtVerify(token, keys, { algorithms: ["EdDSA"] });
+    const tasks = await fetch(`${API_URL}/api/tasks`, { headers: { authorization: `Bearer ${token}` } });
+    return { header: decodeProtectedHeader(token), payload, tasksStatus: tasks.status };
+  } catch (error) {
+    return { error: String(error) };
+  }
+}
 
 const failure = ({ error }) => (error ? { status: error.status, code: error.code, message: error.message } : null);
 
@@ -63,10 +81,13 @@ const unknownEmail = await authClient.signIn.email({ email: `unknown-${EMAIL}`, 
 cookies.clear();
 const signIn = await authClient.signIn.email({ email: EMAIL, password: PASSWORD });
 const session = await authClient.getSession();
+const jwt = await authClient.token();
+const jwks = await authClient.jwks();
 // The same answer as raw JSON, to compare the client's dates with the text it was sent.
 const raw = await (await browserLikeFetch(`${API_URL}/api/auth/get-session`)).json();
 const signOut = await authClient.signOut();
 const afterSignOut = await authClient.getSession();
+const tokenAfterSignOut = await authClient.token();
 
 console.log(
   JSON.stringify({
@@ -78,6 +99,9 @@ console.log(
     signIn: signIn.error ? failure(signIn) : { userId: signIn.data.user.id, token: signIn.data.token, redirect: signIn.data.redirect },
     session: session.error ? failure(session) : describeSession(session.data),
     raw,
+    jwt: jwt.error ? failure(jwt) : await describeJwt(jwt.data.token),
+    jwks: jwks.error ? failure(jwks) : jwks.data,
+    tokenAfterSignOut: failure(tokenAfterSignOut),
     signOut: signOut.error ? failure(signOut) : signOut.data,
     afterSignOut: afterSignOut.error ? failure(afterSignOut) : afterSignOut.data,
     cookiesLeft: [...cookies.keys()],

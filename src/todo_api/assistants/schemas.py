@@ -1,0 +1,70 @@
+"""What the assistants' tools take and return: the REST schemas' own types and limits, with
+descriptions written for a language model."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, Field
+
+from todo_api.models import TaskStatus
+from todo_api.tasks.schemas import Description, SortKey, StatusFilter, TaskPublic, Title
+
+# Task ids and offsets are 32-bit integers in the database; REST bounds them the same way.
+LARGEST_INTEGER = 2**31 - 1
+# Strict: `true` or "7" is not a task id (the REST path is as strict about its spelling).
+TaskIdArgument = Annotated[
+    int,
+    Field(strict=True, ge=1, le=LARGEST_INTEGER, description="The task's id, from add_task or list_tasks."),
+]
+TitleArgument = Annotated[Title, Field(description="A short title, 1-200 characters.")]
+NewTitleArgument = Annotated[
+    Title | None, Field(description="A new title, 1-200 characters; omit to keep it.")
+]
+DescriptionArgument = Annotated[
+    Description | None, Field(description="Optional details, up to 10,000 characters.")
+]
+NewDescriptionArgument = Annotated[
+    Description | None,
+    Field(
+        description="New details, up to 10,000 characters; an empty string clears them; omit to keep them."
+    ),
+]
+NewStatusArgument = Annotated[
+    TaskStatus | None, Field(description="pending, in_progress or completed; omit to keep it.")
+]
+CompletedArgument = Annotated[
+    bool | None,
+    Field(strict=True, description="true marks the task completed, false pending; omit to toggle."),
+]
+StatusFilterArgument = Annotated[
+    StatusFilter, Field(description="Only tasks with this status: all, pending, in_progress or completed.")
+]
+SortArgument = Annotated[
+    SortKey,
+    Field(
+        description="created_at, updated_at, title or status; a leading '-' sorts descending (newest first)."
+    ),
+]
+# The REST query's bounds, so a page asked for here is one REST would serve.
+LimitArgument = Annotated[int, Field(strict=True, ge=1, le=1000, description="Tasks per page, 1-1000.")]
+OffsetArgument = Annotated[
+    int,
+    Field(strict=True, ge=0, le=LARGEST_INTEGER, description="How many matching tasks to skip, for paging."),
+]
+
+
+class TaskList(BaseModel):
+    """One page of the caller's tasks, and how many match the filter in all."""
+
+    tasks: list[TaskPublic]
+    total: int = Field(description="Tasks matching the filter, across all pages.")
+
+
+class DeletedTask(BaseModel):
+    """The task that was deleted."""
+
+    deleted_task_id: int
+
+
+__all__ = ["DeletedTask", "TaskList", "TaskPublic"]

@@ -1,0 +1,195 @@
+"""The task operations as MCP tools: each one calls the same service function as its REST route,
+for the caller the /mcp endpoint authenticated (see `router`), never for a user named in the call."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import ToolAnnotations
+from pydantic import ValidationError
+
+from todo_api.assistants.schemas import (
+    CompletedArgument,
+    DeletedTask,
+    DescriptionArgument,
+    LimitArgument,
+    NewDescriptionArgument,
+    NewStatusArgument,
+    NewTitleArgument,
+    OffsetArgument,
+    SortArgument,
+    StatusFilterArgument,
+    TaskIdArgument,
+    TaskList,
+    TaskPublic,
+    TitleArgument,
+)
+from todo_api.auth import User
+from todo_api.db.connection import is_database_unavailable
+from todo_api.errors import AppError
+from todo_api.logs import log_unhandled_error
+from todo_api.state import AppState
+from todo_api.tasks import service
+from todo_api.tasks.schemas import TaskCreate, TaskUpdate
+
+MCP_PATH = "/mcp"
+INSTRUCTIONS = (
+    "Manages the signed-in user's to-do list. Every tool acts on that user's own tasks only; "
+    "a task id that is not theirs is reported as not found. Use list_tasks to find a task's id "
+    "before changing it."
+)
+UNEXPECTED = "The task service failed unexpectedly; the error was logged. Try again later."
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who the current /mcp request was authenticated as, and the app it reached."""
+
+    user: User
+    state: AppState
+
+
+# Set by the endpoint for the one request it is serving; the tools read nothing else to know
+# whose tasks they act on.
+current_caller: ContextVar[Caller] = ContextVar("current_caller")
+
+
+@asynccontextmanager
+async def acting_for_caller(*, write: bool) -> AsyncIterator[Caller]:
+    """The caller, charged against their read or write limit; every failure inside is a tool error."""
+    caller = current_caller.get()
+    try:
+        if caller.state.rate_limiter is not None:
+            await caller.state.rate_limiter.check(caller.user.id, write=write)
+        yield caller
+    except AppError as error:
+        # Not found, quota reached, rate limited: the model reads the same sentence REST sends.
+        raise ToolError(error.detail) from None
+    except ValidationError as error:
+        raise ToolError(describe(error)) from None
+    except Exception as error:
+        if is_database_unavailable(error):
+            raise ToolError("The database is unavailable; retry shortly.") from None
+        log_unhandled_error(error, path=MCP_PATH, client=None)
+        raise ToolError(UNEXPECTED) from None
+
+
+def describe(error: ValidationError) -> str:
+    """One clause per problem, without pydantic's links or echoed input."""
+    problems = []
+    for problem in error.errors():
+        where = ".".join(str(part) for part in problem["loc"])
+        problems.append(f"{where}: {problem['msg']}" if where else problem["msg"])
+    return "Invalid arguments: " + "; ".join(problems)
+
+
+def public(row: Mapping[str, Any]) -> TaskPublic:
+    """A task row as the tools return it (the REST responses' fields)."""
+    return TaskPublic.model_validate(dict(row))
+
+
+async def add_task(title: TitleArgument, description: DescriptionArgument = None) -> TaskPublic:
+    """Add a new task to the user's to-do list. Returns the created task, with its id."""
+    async with acting_for_caller(write=True) as caller:
+        row = await service.create_task(
+            caller.state.database,
+            user_id=caller.user.id,
+            data=TaskCreate(title=title, description=description),
+            max_tasks=caller.state.settings.max_tasks_per_user,
+        )
+    return public(row)
+
+
+async def list_tasks(
+    status: StatusFilterArgument = "all",
+    sort: SortArgument = "-created_at",
+    limit: LimitArgument = 100,
+    offset: OffsetArgument = 0,
+) -> TaskList:
+    """List the user's tasks, newest first by default, optionally only those with one status.
+    `total` says how many match in all; when it exceeds offset + limit, call again with a
+    larger offset for the next page."""
+    async with acting_for_caller(write=False) as caller:
+        page = await service.list_tasks(
+            caller.state.database,
+            user_id=caller.user.id,
+            status=status,
+            sort=sort,
+            limit=limit,
+            offset=offset,
+        )
+    return TaskList(tasks=[public(row) for row in page.items], total=page.total)
+
+
+async def get_task(task_id: TaskIdArgument) -> TaskPublic:
+    """Get one of the user's tasks by id, with its description and status."""
+    async with acting_for_caller(write=False) as caller:
+        row = await service.get_task(caller.state.database, user_id=caller.user.id, task_id=task_id)
+    return public(row)
+
+
+async def update_task(
+    task_id: TaskIdArgument,
+    title: NewTitleArgument = None,
+    description: NewDescriptionArgument = None,
+    status: NewStatusArgument = None,
+) -> TaskPublic:
+    """Change a task's title, description or status; fields left out stay as they are, and at
+    least one must be given. Returns the updated task."""
+    changes = {"title": title, "description": description, "status": status}
+    async with acting_for_caller(write=True) as caller:
+        update = TaskUpdate(**{name: value for name, value in changes.items() if value is not None})
+        row = await service.update_task(
+            caller.state.database, user_id=caller.user.id, task_id=task_id, changes=update
+        )
+    return public(row)
+
+
+async def complete_task(task_id: TaskIdArgument, completed: CompletedArgument = None) -> TaskPublic:
+    """Mark a task completed (completed=true) or not yet done (completed=false); without
+    `completed`, toggle it. Returns the updated task."""
+    async with acting_for_caller(write=True) as caller:
+        row = await service.set_completed(
+            caller.state.database, user_id=caller.user.id, task_id=task_id, completed=completed
+        )
+    return public(row)
+
+
+async def delete_task(task_id: TaskIdArgument) -> DeletedTask:
+    """Delete one of the user's tasks for good. Confirm with the user first: it cannot be undone."""
+    async with acting_for_caller(write=True) as caller:
+        await service.delete_task(caller.state.database, user_id=caller.user.id, task_id=task_id)
+    return DeletedTask(deleted_task_id=task_id)
+
+
+READ_ONLY = ToolAnnotations(readOnlyHint=True, openWorldHint=False)
+ADDS = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=False)
+CHANGES = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=True, openWorldHint=False)
+TOGGLES = ToolAnnotations(
+    readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=False
+)
+REMOVES = ToolAnnotations(readOnlyHint=False, destructiveHint=True, idempotentHint=True, openWorldHint=False)
+TOOLS = (
+    (add_task, "Add a task", ADDS),
+    (list_tasks, "List tasks", READ_ONLY),
+    (get_task, "Get a task", READ_ONLY),
+    (update_task, "Update a task", CHANGES),
+    (complete_task, "Complete or reopen a task", TOGGLES),
+    (delete_task, "Delete a task", REMOVES),
+)
+
+
+def build_server() -> MCPServer:
+    """An MCP server with the task tools; its transport is set up by `router.MCPEndpoint`."""
+    server: MCPServer = MCPServer("todo-api", instructions=INSTRUCTIONS, version="0.1.0")
+    for tool, title, hints in TOOLS:
+        # The docstring, as one paragraph: its line breaks and indentation mean nothing to a model.
+        description = " ".join((tool.__doc__ or "").split())
+        server.add_tool(tool, title=title, description=description, annotations=hints, structured_output=True)
+    return server

@@ -1,0 +1,206 @@
+"""/mcp inside the app: the same limits and logs as the REST routes, and the metadata document."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import SECRET, TokenFactory, answered_within, make_settings, serving
+from todo_api.hardening import MAX_BODY_BYTES
+from todo_api.main import create_app
+from todo_api.tokens import create_token
+
+MCP_HEADERS = {"Accept": "application/json, text/event-stream", "MCP-Protocol-Version": "2025-06-18"}
+
+
+def tool_call(name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    """A JSON-RPC tools/call request (a stateless server needs no initialize first)."""
+    return {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "tools/call",
+        "params": {"name": name, "arguments": arguments},
+    }
+
+
+async def call_tool(
+    client: httpx.AsyncClient, token: str, name: str, arguments: dict[str, Any], **headers: str
+) -> httpx.Response:
+    return await client.post(
+        "/mcp",
+        json=tool_call(name, arguments),
+        headers=MCP_HEADERS | {"Authorization": f"Bearer {token}"} | headers,
+    )
+
+
+async def test_over_the_write_limit_a_tool_call_is_a_tool_error(
+    database_url: str, make_token: TokenFactory
+) -> None:
+    async with serving(database_url, rate_limit_enabled=True, rate_limit_writes="2/minute") as client:
+        token = make_token("alice")
+        answers = [await call_tool(client, token, "add_task", {"title": f"t{n}"}) for n in range(3)]
+        listed = await call_tool(client, token, "list_tasks", {})
+
+    assert [answer.status_code for answer in answers] == [200, 200, 200]
+    results = [answer.json()["result"] for answer in answers]
+    assert [result["isError"] for result in results] == [False, False, True]
+    assert "Too many requests, retry in" in results[2]["content"][0]["text"]
+    # Reads have their own limit, as on the REST routes.
+    assert listed.json()["result"]["structuredContent"]["total"] == 2
+
+
+async def test_the_access_log_shows_the_mcp_request_and_its_user_but_no_token(
+    database_url: str, make_token: TokenFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    token = make_token("alice")
+    async with serving(database_url) as client:
+        response = await call_tool(client, token, "list_tasks", {})
+
+    assert response.status_code == 200
+    access = [record for record in caplog.records if record.name == "todo_api.access"]
+    assert [(record.path, record.status, record.user_id) for record in access] == [("/mcp", 200, "alice")]  # type: ignore[attr-defined]
+    everything = "\n".join(f"{record.getMessage()} {vars(record)}" for record in caplog.records)
+    assert token not in everything
+
+
+async def test_a_body_over_the_limit_is_a_413(database_url: str, make_token: TokenFactory) -> None:
+    huge = tool_call("add_task", {"title": "t", "description": "x" * MAX_BODY_BYTES})
+    async with serving(database_url) as client:
+        declared = await client.post(
+            "/mcp", json=huge, headers=MCP_HEADERS | {"Authorization": f"Bearer {make_token('alice')}"}
+        )
+
+        async def chunks() -> Any:
+            body = httpx.Request("POST", "/", json=huge).content
+            for start in range(0, len(body), 65536):
+                yield body[start : start + 65536]
+
+        chunked = await client.post(
+            "/mcp",
+            content=chunks(),
+            headers=MCP_HEADERS
+            | {"Authorization": f"Bearer {make_token('alice')}", "Content-Type": "application/json"},
+        )
+
+    assert (declared.status_code, chunked.status_code) == (413, 413)
+
+
+async def test_a_page_on_an_untrusted_origin_is_refused(database_url: str, make_token: TokenFactory) -> None:
+    token = make_token("alice")
+    async with serving(database_url, cors_origins=["https://app.example.com"]) as client:
+        foreign = await call_tool(client, token, "list_tasks", {}, Origin="https://evil.example.com")
+        trusted = await call_tool(client, token, "list_tasks", {}, Origin="https://app.example.com")
+
+    assert foreign.status_code == 403
+    assert trusted.status_code == 200
+
+
+async def test_an_id_beyond_the_database_range_is_a_tool_error_not_a_driver_error(
+    database_url: str, make_token: TokenFactory
+) -> None:
+    async with serving(database_url) as client:
+        response = await call_tool(client, make_token("alice"), "get_task", {"task_id": 2**40})
+
+    result = response.json()["result"]
+    assert result["isError"] is True
+    assert "less than or equal to 2147483647" in result["content"][0]["text"]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "authorization_server"),
+    [
+        ({"better_auth_url": "https://auth.example.com/"}, "https://auth.example.com"),
+        ({"builtin_auth": True}, "http://testserver"),
+    ],
+)
+async def test_the_metadata_names_the_authorization_server(
+    database_url: str, overrides: dict[str, Any], authorization_server: str
+) -> None:
+    async with serving(database_url, **overrides) as client:
+        response = await client.get("/.well-known/oauth-protected-resource")
+
+    assert response.json() == {
+        "resource": "http://testserver/mcp",
+        "resource_name": "todo-api",
+        "bearer_methods_supported": ["header"],
+        "authorization_servers": [authorization_server],
+    }
+
+
+async def test_a_builtin_session_token_is_a_bearer_on_mcp_too(database_url: str) -> None:
+    async with serving(database_url, builtin_auth=True) as client:
+        signed_up = await client.post(
+            "/api/auth/sign-up/email",
+            json={"name": "Alice", "email": "alice@example.com", "password": "placeholder-password-123"},
+        )
+        token = signed_up.json()["token"]
+        added = await call_tool(client, token, "add_task", {"title": "from a session"})
+
+    assert added.json()["result"]["structuredContent"]["user_id"] == signed_up.json()["user"]["id"]
+
+
+async def test_the_app_starts_and_stops_from_different_tasks_and_starts_again(database_url: str) -> None:
+    # Test fixtures enter a lifespan in one task and leave it in another; servers may restart.
+    app = create_app(make_settings(database_url))
+    for _ in range(2):
+        lifespan = app.router.lifespan_context(app)
+        await asyncio.create_task(lifespan.__aenter__())
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+        ) as client:
+            answer = await call_tool(client, create_token("alice", SECRET, ttl_seconds=60), "list_tasks", {})
+        await asyncio.create_task(lifespan.__aexit__(None, None, None))
+        assert answer.json()["result"]["structuredContent"] == {"tasks": [], "total": 0}
+
+
+@pytest.mark.parametrize(
+    ("method", "body"),
+    [
+        ("POST", b"not json"),
+        ("POST", b"[]"),
+        ("POST", b'{"jsonrpc": "2.0"}'),
+        ("POST", b'{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "no_such_tool"}}'),
+        (
+            "POST",
+            b'{"jsonrpc": "2.0", "id": 1, "method": "tools/call", '
+            b'"params": {"name": "add_task", "arguments": "x"}}',
+        ),
+        (
+            "POST",
+            b'{"jsonrpc": "2.0", "id": 1, "method": "tools/call", '
+            b'"params": {"name": "add_task", "arguments": {"title": "\\u0000"}}}',
+        ),
+        ("POST", b'{"jsonrpc": "2.0", "id": 1, "method": "no/such/method"}'),
+    ],
+)
+async def test_no_request_is_answered_with_a_500_or_internals(
+    database_url: str, make_token: TokenFactory, method: str, body: bytes
+) -> None:
+    headers = MCP_HEADERS | {
+        "Authorization": f"Bearer {make_token('alice')}",
+        "Content-Type": "application/json",
+    }
+    async with serving(database_url) as client:
+        response = await client.request(method, "/mcp", content=body, headers=headers)
+
+    assert response.status_code < 500, response.text
+    for internal in ("Traceback", "sqlalchemy", "sqlite", "asyncpg", 'File "'):
+        assert internal not in response.text
+
+
+@pytest.mark.parametrize("method", ["GET", "DELETE"])
+async def test_a_stateless_server_offers_no_stream_and_no_session_to_end(
+    database_url: str, make_token: TokenFactory, method: str
+) -> None:
+    # A GET would otherwise open a server-to-client stream that nothing ever writes to or ends.
+    headers = MCP_HEADERS | {"Authorization": f"Bearer {make_token('alice')}"}
+    async with serving(database_url) as client:
+        response = await answered_within(client.request(method, "/mcp", headers=headers), seconds=10)
+
+    assert response.status_code == 405
+    assert response.headers["Allow"] == "POST"

@@ -1,0 +1,232 @@
+"""SQLite through `sqlite3` on the event loop: writers queue, locks never block the loop."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable
+from contextlib import closing
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from tests.conftest import Database, answered_within, eventually, make_settings, serving
+from todo_api.db import sqlite
+from todo_api.db.engine import open_database
+from todo_api.db.query import Query
+from todo_api.db.sqlite import SQLiteDatabase
+from todo_api.models import task_table, utc_now
+from todo_api.tasks.service import CREATE_TASK, GET_TASK, SET_COMPLETION, _count_query, _page_query
+
+GET_TITLES = Query(sa.select(task_table.c.title))
+
+Auth = Callable[[str], dict[str, str]]
+
+
+@pytest.fixture
+def sqlite_url(database: Database, database_url: str) -> str:
+    if database.is_postgres:
+        pytest.skip("the sqlite3 driver's own behaviour")
+    return database_url
+
+
+def _path(url: str) -> str:
+    return make_url(url).database or ""
+
+
+def _size(path: Path) -> int:
+    return path.stat().st_size
+
+
+def _count(url: str, sql: str) -> int:
+    with closing(sqlite3.connect(_path(url))) as connection:
+        return int(connection.execute(sql).fetchone()[0])
+
+
+def _new_task(title: str) -> dict[str, object]:
+    return {
+        "owner": "alice",
+        "new_title": title,
+        "new_description": None,
+        "new_status": "pending",
+        "now": utc_now(),
+        "max_tasks": 10,
+    }
+
+
+async def test_200_concurrent_creates_over_20_users_give_200_owned_rows(sqlite_url: str, auth: Auth) -> None:
+    async with serving(sqlite_url) as client:
+        responses = await asyncio.gather(
+            *(
+                client.post("/api/tasks", json={"title": f"t{i}"}, headers=auth(f"user-{i % 20}"))
+                for i in range(200)
+            )
+        )
+
+    assert [r.status_code for r in responses] == [201] * 200
+    with closing(sqlite3.connect(_path(sqlite_url))) as connection:
+        stored = {row[0]: row[1:] for row in connection.execute("SELECT id, user_id, title FROM task")}
+    assert len(stored) == 200
+    for index, response in enumerate(responses):
+        assert stored[response.json()["id"]] == (f"user-{index % 20}", f"t{index}")
+
+
+async def test_task_quota_holds_under_concurrent_creates(sqlite_url: str, auth: Auth) -> None:
+    async with serving(sqlite_url, max_tasks_per_user=5) as client:
+        responses = await asyncio.gather(
+            *(client.post("/api/tasks", json={"title": f"t{i}"}, headers=auth("alice")) for i in range(40))
+        )
+
+    assert sorted(r.status_code for r in responses) == [201] * 5 + [409] * 35
+    assert _count(sqlite_url, "SELECT count(*) FROM task WHERE user_id = 'alice'") == 5
+
+
+async def test_a_write_waits_for_another_process_lock_without_blocking_reads(
+    sqlite_url: str, auth: Auth
+) -> None:
+    async with serving(sqlite_url) as client:
+        task = (await client.post("/api/tasks", json={"title": "mine"}, headers=auth("alice"))).json()
+        # Another process's writer (a second worker, a migration) holds the database's write lock.
+        with closing(sqlite3.connect(_path(sqlite_url), isolation_level=None)) as other:
+            other.execute("BEGIN IMMEDIATE")
+            waiting = asyncio.create_task(
+                client.post("/api/tasks", json={"title": "queued"}, headers=auth("alice"))
+            )
+            await asyncio.sleep(0.2)
+            # The loop is free: reads are answered while the write waits for the lock.
+            read = await answered_within(client.get(f"/api/tasks/{task['id']}", headers=auth("alice")), 1)
+            assert read.status_code == 200
+            assert not waiting.done()
+            other.execute("COMMIT")
+        created = await answered_within(waiting, 5)
+
+    assert created.status_code == 201
+    assert _count(sqlite_url, "SELECT count(*) FROM task") == 2
+
+
+async def test_a_lock_held_past_the_command_timeout_is_a_503_and_nothing_is_written(
+    sqlite_url: str, auth: Auth
+) -> None:
+    async with serving(sqlite_url, db_command_timeout=0.3) as client:
+        with closing(sqlite3.connect(_path(sqlite_url), isolation_level=None)) as other:
+            other.execute("BEGIN IMMEDIATE")
+            refused = await answered_within(
+                client.post("/api/tasks", json={"title": "late"}, headers=auth("alice")), 5
+            )
+            other.execute("ROLLBACK")
+        after = await client.post("/api/tasks", json={"title": "now"}, headers=auth("alice"))
+
+    assert refused.status_code == 503
+    assert "sqlite" not in refused.text.lower()
+    assert after.status_code == 201
+    assert _count(sqlite_url, "SELECT count(*) FROM task") == 1
+
+
+async def _fail_after_a_write(store: SQLiteDatabase) -> None:
+    async with store.transaction() as connection:
+        await connection.fetch(CREATE_TASK, _new_task("rolled back"))
+        raise RuntimeError("the request failed after its write")
+
+
+async def test_a_failed_transaction_rolls_back_and_releases_the_writer(sqlite_url: str) -> None:
+    store = await open_database(make_settings(sqlite_url))
+    assert isinstance(store, SQLiteDatabase)
+    try:
+        with pytest.raises(RuntimeError):
+            await _fail_after_a_write(store)
+        async with asyncio.timeout(2), store.transaction() as connection:
+            await connection.fetch(CREATE_TASK, _new_task("kept"))
+        async with store.autocommit() as connection:
+            titles = [row["title"] for row in await connection.fetch(GET_TITLES)]
+    finally:
+        await store.close()
+
+    assert titles == ["kept"]
+
+
+async def test_checkpoints_move_the_log_into_the_database_file(sqlite_url: str, auth: Auth) -> None:
+    database_file = Path(_path(sqlite_url))
+    async with serving(sqlite_url) as client:
+        before = _size(database_file)
+        for index in range(sqlite.CHECKPOINT_EVERY):
+            created = await client.post("/api/tasks", json={"title": f"t{index}" * 20}, headers=auth("alice"))
+            assert created.status_code == 201
+
+        async def grown() -> bool:
+            return _size(database_file) > before
+
+        # Without checkpoints the file would only grow when the last connection closes.
+        await eventually(grown, "checkpointed while serving")
+    assert _count(sqlite_url, "SELECT count(*) FROM task") == sqlite.CHECKPOINT_EVERY
+
+
+async def test_the_writer_leaves_checkpoints_to_the_worker_thread(sqlite_url: str) -> None:
+    store = await open_database(make_settings(sqlite_url))
+    assert isinstance(store, SQLiteDatabase)
+    try:
+        await store.ping()
+        writer, reader = store._connections()
+        assert writer.execute("PRAGMA wal_autocheckpoint").fetchone() == (0,)
+        assert writer.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        # 1 = NORMAL: a commit appends to the log without waiting for the disk.
+        assert reader.execute("PRAGMA synchronous").fetchone() == (1,)
+        assert reader.execute("PRAGMA busy_timeout").fetchone() == (0,)
+    finally:
+        await store.close()
+
+
+def test_a_sqlite_statement_converts_timestamps_as_sqlalchemy_does() -> None:
+    compiled = SET_COMPLETION[True].sqlite
+    moment = datetime(2026, 12, 2, 4, 30, 1, 250, tzinfo=UTC)
+
+    arguments = compiled.arguments({"owner": "alice", "task_id": 7, "now": moment})
+    (row,) = compiled.rows([(7, "alice", "t", None, "completed", "2026-12-02 04:30:01.000250", None)])
+
+    assert "?" in compiled.compiled.sql
+    assert "2026-12-02 04:30:01.000250" in arguments
+    assert row["created_at"] == moment
+    assert row["updated_at"] is None
+    assert not compiled.reads
+    assert GET_TITLES.sqlite.reads
+
+
+async def test_reads_that_sort_are_run_in_the_worker_thread_and_index_walks_on_the_loop(
+    sqlite_url: str,
+) -> None:
+    store = await open_database(make_settings(sqlite_url))
+    assert isinstance(store, SQLiteDatabase)
+    newest_first, by_title = _page_query("-created_at", filtered=False), _page_query("title", filtered=False)
+    try:
+        for title in ("b", "c", "a"):
+            async with store.transaction() as connection:
+                await connection.fetch(CREATE_TASK, _new_task(title))
+        page = {"owner": "alice", "limit": 10, "offset": 0}
+        async with store.autocommit() as connection:
+            await connection.fetch(GET_TASK, {"owner": "alice", "task_id": 1})
+            newest = await connection.fetch(newest_first, page)
+            assert store._slow_reader is None
+            titles = [row["title"] for row in await connection.fetch(by_title, page)]
+        assert store._slow_reader is not None
+    finally:
+        await store.close()
+
+    assert titles == ["a", "b", "c"]
+    assert len(newest) == 3
+
+
+def test_a_plan_that_sorts_or_scans_is_told_from_an_index_walk(sqlite_url: str) -> None:
+    with closing(sqlite3.connect(_path(sqlite_url))) as connection:
+
+        def slow(query: Query) -> bool:
+            compiled = query.sqlite.compiled
+            return sqlite.sorts_or_scans(connection, compiled.sql, len(compiled.parameters))
+
+        assert not slow(GET_TASK)
+        assert not slow(_page_query("-created_at", filtered=True))
+        assert not slow(_count_query(filtered=False))
+        assert slow(_page_query("title", filtered=False))
+        assert slow(_page_query("-updated_at", filtered=False))
+        assert slow(Query(sa.select(task_table.c.id).where(task_table.c.title == sa.bindparam("title"))))
