@@ -22,13 +22,15 @@ the database named there is only used to CREATE/DROP others). DROPS AND RECREATE
 named by --database and --database + "_template". Installs wrk from Debian's package if missing.
 Writes bench/results/latest.json and latest.md; --update-docs also rewrites the results section
 of docs/performance.md. --embedded compares the service on SQLite with PocketBase instead (no
-PostgreSQL; run it as `uv run --group bench python -m bench --embedded`, which installs PocketBase).
+PostgreSQL; run it as `uv run --group bench python -m bench --embedded`, which installs PocketBase);
+--with-embedded runs both, one after the other: every table of docs/performance.md but --scale's.
 Rate limits are off for the service; a failed contract check stops the run.
 """
 
 
-def parse_options(argv: list[str] | None = None) -> tuple[Options, bool, bool]:
-    """Options from the command line, whether to update docs/performance.md, whether embedded."""
+def parse_options(argv: list[str] | None = None) -> tuple[Options, bool, str]:
+    """Options from the command line, whether to update docs/performance.md, and which runs:
+    "postgresql", "embedded" or "both"."""
     parser = argparse.ArgumentParser(
         prog="python -m bench", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -96,6 +98,11 @@ def parse_options(argv: list[str] | None = None) -> tuple[Options, bool, bool]:
         help="instead: the service on SQLite against PocketBase (list, mixed; needs `uv run --group bench`)",
     )
     parser.add_argument(
+        "--with-embedded",
+        action="store_true",
+        help="then the PocketBase comparison too (needs `uv run --group bench`)",
+    )
+    parser.add_argument(
         "--update-docs", action="store_true", help="rewrite the results section of docs/performance.md"
     )
     args = parser.parse_args(argv)
@@ -123,7 +130,10 @@ def parse_options(argv: list[str] | None = None) -> tuple[Options, bool, bool]:
         repeat=max(1, args.repeat),
         rtt_ms=args.rtt_ms,
     )
-    return options, args.update_docs, args.embedded
+    if args.embedded and args.with_embedded:
+        parser.error("--embedded runs only the PocketBase comparison; --with-embedded adds it to the rest")
+    runs = "embedded" if args.embedded else "both" if args.with_embedded else "postgresql"
+    return options, args.update_docs, runs
 
 
 def doc_sections(results: dict[str, Any], *, scale: bool) -> list[tuple[str, str]]:
@@ -141,9 +151,13 @@ def doc_sections(results: dict[str, Any], *, scale: bool) -> list[tuple[str, str
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark, write the results, print the Markdown table."""
-    options, update_docs, embedded = parse_options(argv)
-    if embedded:
+    options, update_docs, runs = parse_options(argv)
+    if runs == "embedded":
         return _embedded(options, update_docs)
+    if runs == "both":
+        from bench import pocketbase
+
+        pocketbase.binary()  # before the long PostgreSQL run: a missing PocketBase stops it now
     results = Runner(options).run()
     json_path, _ = report.write(results, options.results_dir)
     section = report.markdown(results)
@@ -156,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
             if not report.update_doc(DOC, name, body):
                 say(f"{DOC.name} has no '{name}' markers; not updated")
     say(f"done in {results['elapsed_seconds']:.0f} s")
-    return 0
+    return _embedded(options, update_docs) if runs == "both" else 0
 
 
 def _embedded(options: Options, update_docs: bool) -> int:
