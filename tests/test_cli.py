@@ -325,3 +325,19 @@ def test_wrong_database_credentials_stop_start_up_with_one_line(database: Databa
     assert 'role "no_such_role" does not exist' in lines[0]
     assert "placeholder-pw" not in result.stderr
     assert time.monotonic() - started < 10
+
+
+def test_openapi_prints_the_schema_the_typescript_client_is_generated_from(tmp_path: Path) -> None:
+    # The same in any environment: neither a .env nor the variables change it.
+    (tmp_path / ".env").write_text("BUILTIN_AUTH=false\n")
+    result = run("openapi", cwd=tmp_path, BUILTIN_AUTH="false", ENVIRONMENT="production")
+
+    assert result.returncode == 0, result.stderr
+    schema = json.loads(result.stdout)
+    assert "/api/auth/sign-in/email" in schema["paths"]
+    assert "/api/tasks" in schema["paths"]
+    assert list(tmp_path.iterdir()) == [tmp_path / ".env"]  # no development secret written
+    committed = Path(__file__).resolve().parents[1] / "clients" / "typescript" / "openapi.json"
+    assert result.stdout == committed.read_text(), (
+        "clients/typescript/openapi.json is out of date: run `npm run generate` in clients/typescript"
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
@@ -32,6 +33,19 @@ async def _task_foreign_keys(database_url: str) -> list[str]:
 
 async def test_migrations_add_no_foreign_key_by_default(database_url: str) -> None:
     assert await _task_foreign_keys(database_url) == []
+
+
+async def test_migration_0002_says_it_was_skipped_when_the_mode_is_off(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="alembic.runtime.migration")
+
+    await upgrade_database(make_settings(f"sqlite:///{tmp_path / 'todo.db'}"))
+
+    skipped = [record for record in caplog.records if getattr(record, "event", None) == "migration_skipped"]
+    assert [record.getMessage() for record in skipped] == [
+        "Skipped 0002: shared database mode is off (BETTER_AUTH_SHARED_DATABASE)"
+    ]
 
 
 async def test_shared_database_mode_is_a_no_op_on_sqlite(database: Database, tmp_path: Path) -> None:

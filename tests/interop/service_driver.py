@@ -21,53 +21,36 @@ class ServiceError(RuntimeError):
     """The service did not start."""
 
 
-class TodoService:
-    """One ``todo-api serve`` process; its output goes to a log file kept for diagnostics."""
+class ServedProcess:
+    """A server process on loopback whose output goes to a log file kept for diagnostics."""
 
-    def __init__(self, workdir: Path, env: dict[str, str]) -> None:
-        """Remember the configuration; nothing runs until ``start``."""
-        self.workdir = workdir
-        self.env = env
-        self.port = free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        self.log = workdir / "todo-api.log"
-        self._proc: subprocess.Popen[bytes] | None = None
+    log: Path
+    _proc: subprocess.Popen[bytes] | None = None
 
-    def start(self, ready_timeout: float = 30.0) -> Self:
-        """Start serving (migrations run first) and wait until /health answers."""
-        # A fresh working directory: no .env or development secret of the developer's leaks in.
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        base = {key: os.environ[key] for key in ("PATH", "HOME", "LANG") if key in os.environ}
+    def _launch(
+        self, command: list[str], cwd: Path, env: dict[str, str], ready_url: str, timeout: float
+    ) -> None:
+        """Start `command` and wait until `ready_url` answers 200; ServiceError if it never does."""
         with self.log.open("wb") as log:
             self._proc = subprocess.Popen(
-                [TODO_API, "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-                cwd=self.workdir,
-                env=base | {"LOG_LEVEL": "warning"} | self.env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
+                command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
             )
-        deadline = time.monotonic() + ready_timeout
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
-                raise ServiceError(f"todo-api exited with {self._proc.returncode}:\n{self.output}")
+                raise ServiceError(f"{command[0]} exited with {self._proc.returncode}:\n{self.output}")
             try:
-                if httpx.get(f"{self.base_url}/health", timeout=1).status_code == 200:
-                    return self
+                if httpx.get(ready_url, timeout=2).status_code == 200:
+                    return
             except httpx.TransportError:
                 time.sleep(0.1)
         self.stop()
-        raise ServiceError(f"todo-api not ready after {ready_timeout}s:\n{self.output}")
+        raise ServiceError(f"{command[0]} not ready after {timeout}s:\n{self.output}")
 
     @property
     def output(self) -> str:
-        """Everything the service printed so far."""
+        """Everything the process printed so far."""
         return self.log.read_text(errors="replace") if self.log.exists() else ""
-
-    def client(self, token: str | None = None) -> httpx.Client:
-        """A client for the service, sending ``token`` as the bearer token when given."""
-        headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
-        return httpx.Client(base_url=self.base_url, headers=headers, timeout=10.0)
 
     def stop(self, timeout: float = 15.0) -> None:
         """Stop with SIGTERM (a graceful drain), killing the process if it hangs."""
@@ -81,8 +64,12 @@ class TodoService:
             proc.kill()
             proc.wait()
 
+    def start(self) -> Self:
+        """Start the process and wait until it is ready."""
+        raise NotImplementedError
+
     def __enter__(self) -> Self:
-        """Start the service."""
+        """Start the process."""
         return self.start()
 
     def __exit__(
@@ -91,5 +78,36 @@ class TodoService:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        """Stop the service."""
+        """Stop the process."""
         self.stop()
+
+
+class TodoService(ServedProcess):
+    """One ``todo-api serve`` process."""
+
+    def __init__(self, workdir: Path, env: dict[str, str]) -> None:
+        """Remember the configuration; nothing runs until ``start``."""
+        self.workdir = workdir
+        self.env = env
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.log = workdir / "todo-api.log"
+
+    def start(self, ready_timeout: float = 30.0) -> Self:
+        """Start serving (migrations run first) and wait until /health answers."""
+        # A fresh working directory: no .env or development secret of the developer's leaks in.
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        base = {key: os.environ[key] for key in ("PATH", "HOME", "LANG") if key in os.environ}
+        self._launch(
+            [TODO_API, "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+            self.workdir,
+            base | {"LOG_LEVEL": "warning"} | self.env,
+            f"{self.base_url}/health",
+            ready_timeout,
+        )
+        return self
+
+    def client(self, token: str | None = None) -> httpx.Client:
+        """A client for the service, sending ``token`` as the bearer token when given."""
+        headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+        return httpx.Client(base_url=self.base_url, headers=headers, timeout=10.0)

@@ -1,4 +1,4 @@
-"""Shared database mode: a task belongs to a Better Auth user and is deleted with them.
+"""Shared database mode only: a task belongs to a Better Auth user and is deleted with them.
 
 Only with BETTER_AUTH_SHARED_DATABASE=true on PostgreSQL, where Better Auth's "user" table
 lives in the same database; a no-op otherwise. The setting is read when this revision is
@@ -9,6 +9,7 @@ Revises: 0001
 Create Date: 2026-11-23
 """
 
+import logging
 from collections.abc import Sequence
 
 import sqlalchemy as sa
@@ -21,6 +22,10 @@ down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+# Alembic's own logger: the skip is told wherever its "Running upgrade 0001 -> 0002" line is
+# (LOG_LEVEL=debug, or the alembic command), and a service's INFO output stays one line.
+logger = logging.getLogger("alembic.runtime.migration")
+
 
 class SharedDatabaseError(RuntimeError):
     """Shared database mode is on, but the database is not ready for the foreign key."""
@@ -31,7 +36,13 @@ def _is_postgres() -> bool:
 
 
 def upgrade() -> None:
-    if not (context.config.attributes.get(SHARED_DATABASE_ATTRIBUTE, False) and _is_postgres()):
+    # Alembic has just logged "Running upgrade 0001 -> 0002, Shared database mode only…"
+    # either way; say when it did nothing.
+    if not context.config.attributes.get(SHARED_DATABASE_ATTRIBUTE, False):
+        _skipped("shared database mode is off (BETTER_AUTH_SHARED_DATABASE)")
+        return
+    if not _is_postgres():
+        _skipped("shared database mode needs PostgreSQL")
         return
     bind = op.get_bind()
     if not sa.inspect(bind).has_table("user"):
@@ -52,6 +63,14 @@ def upgrade() -> None:
         )
     op.create_foreign_key(
         SHARED_DATABASE_FOREIGN_KEY, "task", "user", ["user_id"], ["id"], ondelete="CASCADE"
+    )
+
+
+def _skipped(reason: str) -> None:
+    logger.info(
+        "Skipped 0002: %s",
+        reason,
+        extra={"event": "migration_skipped", "revision": revision},
     )
 
 

@@ -1,0 +1,273 @@
+// The typed client for todo-api: the types come from the service's OpenAPI schema
+// (src/schema.ts, generated), the runtime below is small and has no dependencies.
+import type { components, paths } from "./schema.js";
+
+export type { components, paths } from "./schema.js";
+
+export type Task = components["schemas"]["TaskPublic"];
+export type TaskCreate = components["schemas"]["TaskCreate"];
+export type TaskUpdate = components["schemas"]["TaskUpdate"];
+export type TaskStatus = components["schemas"]["TaskStatus"];
+/** One entry of a 422's `detail`: where (`loc`), what (`msg`, `type`) and the value sent (`input`). */
+export type ValidationIssue = components["schemas"]["ValidationError"];
+/** The query of `GET /api/tasks`: status, sort, limit, offset (all optional). */
+export type ListQuery = NonNullable<paths["/api/tasks"]["get"]["parameters"]["query"]>;
+
+/** Returns the bearer token to send, or null/undefined when nobody is signed in. */
+export type TokenProvider = () => Promise<string | null | undefined>;
+
+export interface TodoClientOptions {
+  /** The service's URL, e.g. http://localhost:8000. Required: a missing one throws at once. */
+  baseUrl: string | undefined;
+  /** Where bearer tokens come from; leave out to rely on cookies (`credentials: "include"`). */
+  getToken?: TokenProvider;
+  /** "include" sends the built-in accounts' session cookie to the service (browser only). */
+  credentials?: RequestCredentials;
+  /** Headers for every request, e.g. on a server the `cookie` of the request it answers. */
+  headers?: Record<string, string>;
+  /** A fetch of your own (tests, instrumentation); the global one by default. */
+  fetch?: typeof fetch;
+}
+
+/** An answer other than 2xx, or no token to send. `message` is readable as it is. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    // A string for every status except 422, where it is the list of issues.
+    readonly detail: string | ValidationIssue[] | undefined,
+    /** Seconds to wait before retrying, from `Retry-After` (429, 503). */
+    readonly retryAfter: number | null = null,
+  ) {
+    super(describe(status, detail));
+    this.name = "ApiError";
+  }
+
+  /** The validation issues of a 422, or an empty list. */
+  get issues(): ValidationIssue[] {
+    return Array.isArray(this.detail) ? this.detail : [];
+  }
+}
+
+function describe(status: number, detail: string | ValidationIssue[] | undefined): string {
+  if (typeof detail === "string" && detail) return detail;
+  if (Array.isArray(detail) && detail.length) return detail.map(describeIssue).join("; ");
+  return `HTTP ${status}`;
+}
+
+/** "title: String should have at least 1 character", from an issue located at body.title. */
+export function describeIssue(issue: ValidationIssue): string {
+  const where = issue.loc.filter((part, index) => !(index === 0 && part === "body")).join(".");
+  return where ? `${where}: ${issue.msg}` : issue.msg;
+}
+
+/** One page of `listTasks`. */
+export interface TaskPage {
+  tasks: Task[];
+  /** Every task matching the filter (`X-Total-Count`), not only this page's. */
+  total: number;
+  /** The query of the next page while there is one (from `Link: <…>; rel="next"`). */
+  next: ListQuery | null;
+}
+
+/** The `X-Total-Count` of a list response. */
+export function totalCount(response: Response): number {
+  const value = Number(response.headers.get("X-Total-Count"));
+  return Number.isInteger(value) && value >= 0 ? value : 0;
+}
+
+/** The absolute URL of `rel="next"` in a `Link` header, or null on the last page. */
+export function nextLink(response: Response): string | null {
+  const header = response.headers.get("Link");
+  if (!header) return null;
+  for (const part of header.split(",")) {
+    const match = /^\s*<([^>]+)>\s*;(.*)$/.exec(part);
+    if (match?.[2] && /\brel="?next"?/.test(match[2]) && match[1]) return match[1];
+  }
+  return null;
+}
+
+/** The list query a `Link` URL stands for, to pass back to `listTasks`. */
+export function queryOf(url: string): ListQuery {
+  const params = new URL(url).searchParams;
+  const query: Record<string, string | number> = {};
+  for (const [key, value] of params) {
+    query[key] = key === "limit" || key === "offset" ? Number(value) : value;
+  }
+  return query as ListQuery;
+}
+
+// The ETag each task came with, so a later write can send it as If-Match.
+const etags = new WeakMap<Task, string>();
+
+/** The ETag of the version a task object came from (every task this client returns has one). */
+export function etagOf(task: Task): string | null {
+  return etags.get(task) ?? null;
+}
+
+/** `If-Match` for a write: an ETag, or a task this client returned (its ETag). */
+export type IfMatch = string | Task | null | undefined;
+
+export interface WriteOptions {
+  /** With the version the user saw, the write is refused (412, nothing written) if it changed. */
+  ifMatch?: IfMatch;
+}
+
+export interface TodoClient {
+  readonly baseUrl: string;
+  listTasks(query?: ListQuery): Promise<TaskPage>;
+  getTask(id: number): Promise<Task>;
+  createTask(input: TaskCreate): Promise<Task>;
+  updateTask(id: number, changes: TaskUpdate, options?: WriteOptions): Promise<Task>;
+  /** Flip `completed` (no body), or set it when `completed` is given. */
+  toggleTask(id: number, options?: WriteOptions & { completed?: boolean }): Promise<Task>;
+  deleteTask(id: number, options?: WriteOptions): Promise<void>;
+}
+
+/** A client for one service; on the server, make one per request (its tokens are the caller's). */
+export function createTodoClient(options: TodoClientOptions): TodoClient {
+  const baseUrl = checkedBaseUrl(options.baseUrl);
+  const send = options.fetch ?? globalThis.fetch.bind(globalThis);
+
+  async function request(path: string, init: RequestInit & { ifMatch?: IfMatch } = {}): Promise<Response> {
+    const { ifMatch, ...rest } = init;
+    const headers = new Headers(options.headers);
+    new Headers(rest.headers).forEach((value, name) => headers.set(name, value));
+    if (rest.body !== undefined) headers.set("Content-Type", "application/json");
+    const etag = typeof ifMatch === "string" ? ifMatch : ifMatch ? etagOf(ifMatch) : null;
+    if (etag) headers.set("If-Match", etag);
+    if (options.getToken) {
+      const token = await options.getToken();
+      if (!token) throw new ApiError(401, "not signed in: the token provider returned no token");
+      headers.set("Authorization", `Bearer ${token}`);
+    }
+    const response = await send(`${baseUrl}${path}`, {
+      ...rest,
+      headers,
+      ...(options.credentials ? { credentials: options.credentials } : {}),
+    });
+    if (!response.ok) {
+      if (response.status === 401) invalidate(options.getToken);
+      const body = (await response.json().catch(() => null)) as { detail?: string | ValidationIssue[] } | null;
+      const retryAfter = Number(response.headers.get("Retry-After"));
+      throw new ApiError(response.status, body?.detail, Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : null);
+    }
+    return response;
+  }
+
+  async function task(response: Response): Promise<Task> {
+    const value = (await response.json()) as Task;
+    const etag = response.headers.get("ETag");
+    if (etag) etags.set(value, etag);
+    return value;
+  }
+
+  return {
+    baseUrl,
+    async listTasks(query = {}) {
+      const params = new URLSearchParams();
+      for (const [key, value] of Object.entries(query)) {
+        if (value !== undefined) params.set(key, String(value));
+      }
+      const search = params.size ? `?${params}` : "";
+      const response = await request(`/api/tasks${search}`);
+      const link = nextLink(response);
+      return {
+        tasks: (await response.json()) as Task[],
+        total: totalCount(response),
+        next: link ? queryOf(link) : null,
+      };
+    },
+    async getTask(id) {
+      return task(await request(`/api/tasks/${id}`));
+    },
+    async createTask(input) {
+      return task(await request("/api/tasks", { method: "POST", body: JSON.stringify(input) }));
+    },
+    async updateTask(id, changes, { ifMatch } = {}) {
+      return task(await request(`/api/tasks/${id}`, { method: "PATCH", body: JSON.stringify(changes), ifMatch }));
+    },
+    async toggleTask(id, { ifMatch, completed } = {}) {
+      const body = completed === undefined ? {} : { body: JSON.stringify({ completed }) };
+      return task(await request(`/api/tasks/${id}/complete`, { method: "PATCH", ifMatch, ...body }));
+    },
+    async deleteTask(id, { ifMatch } = {}) {
+      await request(`/api/tasks/${id}`, { method: "DELETE", ifMatch });
+    },
+  };
+}
+
+function checkedBaseUrl(value: string | undefined): string {
+  if (!value) {
+    throw new Error(
+      "todo-api-client: baseUrl is missing. Pass the service's URL, e.g. http://localhost:8000 " +
+        "(in Next.js: is TODO_API_URL set on the server, or NEXT_PUBLIC_TODO_API_URL at build time?)",
+    );
+  }
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new Error(`todo-api-client: baseUrl must be an absolute http(s) URL, got ${JSON.stringify(value)}`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new Error(`todo-api-client: baseUrl must be an absolute http(s) URL, got ${JSON.stringify(value)}`);
+  }
+  return url.href.replace(/\/+$/, "");
+}
+
+/** A token provider that keeps each token until shortly before its `exp`. */
+export interface CachedTokenProvider extends TokenProvider {
+  /** Forget the token (the client calls this on a 401, and you should at sign-out). */
+  clear(): void;
+}
+
+/**
+ * Reuse a JWT until `refreshBeforeSeconds` (default 30) before its `exp`, so that not every
+ * call costs a round trip to Better Auth. Tokens that are not JWTs with an `exp` are not kept.
+ * Concurrent calls share one fetch. Per user: in server code, one per request.
+ */
+export function cachedToken(
+  provider: TokenProvider,
+  { refreshBeforeSeconds = 30, now = () => Date.now() }: { refreshBeforeSeconds?: number; now?: () => number } = {},
+): CachedTokenProvider {
+  let kept: { token: string; refreshAt: number } | null = null;
+  let pending: Promise<string | null | undefined> | null = null;
+  const cached = async () => {
+    if (kept && now() < kept.refreshAt) return kept.token;
+    pending ??= provider().then(
+      (token) => {
+        const exp = token ? expiryOf(token) : null;
+        kept = token && exp !== null ? { token, refreshAt: (exp - refreshBeforeSeconds) * 1000 } : null;
+        pending = null;
+        return token;
+      },
+      (error: unknown) => {
+        pending = null;
+        throw error;
+      },
+    );
+    return pending;
+  };
+  return Object.assign(cached, {
+    clear() {
+      kept = null;
+    },
+  });
+}
+
+function invalidate(provider: TokenProvider | undefined): void {
+  if (provider && "clear" in provider && typeof provider.clear === "function") provider.clear();
+}
+
+/** The `exp` claim (seconds) of a JWT, read without verifying it (the service verifies). */
+export function expiryOf(token: string): number | null {
+  const payload = token.split(".")[1];
+  if (token.split(".").length !== 3 || !payload) return null;
+  try {
+    const json = atob(payload.replace(/-/g, "+").replace(/_/g, "/"));
+    const exp: unknown = (JSON.parse(json) as { exp?: unknown }).exp;
+    return typeof exp === "number" && Number.isFinite(exp) ? exp : null;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,103 @@
+// The client's runtime on its own (node --test, against dist/): what needs no service.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { ApiError, cachedToken, createTodoClient, describeIssue, expiryOf, nextLink } from "../dist/index.js";
+
+const base64url = (value) => Buffer.from(JSON.stringify(value)).toString("base64url");
+const jwtWithExp = (exp) => `${base64url({ alg: "EdDSA" })}.${base64url({ sub: "u1", exp })}.signature`;
+
+function counting(tokens) {
+  const provider = async () => tokens[Math.min(provider.calls++, tokens.length - 1)];
+  provider.calls = 0;
+  return provider;
+}
+
+test("a JWT is reused until refreshBeforeSeconds before its exp, then fetched again", async () => {
+  let now = 1_000_000_000;
+  const provider = counting([jwtWithExp(now / 1000 + 900), jwtWithExp(now / 1000 + 1800)]);
+  const getToken = cachedToken(provider, { refreshBeforeSeconds: 30, now: () => now });
+
+  const first = await getToken();
+  now += 869_000; // 31 s before exp
+  assert.equal(await getToken(), first);
+  assert.equal(provider.calls, 1);
+  now += 2_000; // 29 s before exp
+  assert.notEqual(await getToken(), first);
+  assert.equal(provider.calls, 2);
+});
+
+test("concurrent calls share one fetch, and clear() forgets the token", async () => {
+  const provider = counting([jwtWithExp(Date.now() / 1000 + 900)]);
+  const getToken = cachedToken(provider);
+
+  await Promise.all([getToken(), getToken(), getToken()]);
+  assert.equal(provider.calls, 1);
+  getToken.clear();
+  await getToken();
+  assert.equal(provider.calls, 2);
+});
+
+test("tokens without an exp (and no token) are not kept", async () => {
+  const provider = counting(["opaque-session-token"]);
+  const getToken = cachedToken(provider);
+  await getToken();
+  await getToken();
+  assert.equal(provider.calls, 2);
+  assert.equal(expiryOf("opaque-session-token"), null);
+  assert.equal(expiryOf(jwtWithExp(42)), 42);
+});
+
+test("a 401 drops the cached token, so the next call fetches a new one", async () => {
+  const provider = counting([jwtWithExp(Date.now() / 1000 + 900)]);
+  const getToken = cachedToken(provider);
+  const unauthorized = async () => Response.json({ detail: "Invalid token" }, { status: 401 });
+  const api = createTodoClient({ baseUrl: "http://localhost:8000/", getToken, fetch: unauthorized });
+
+  await assert.rejects(api.listTasks(), (error) => error instanceof ApiError && error.status === 401);
+  await assert.rejects(api.listTasks());
+  assert.equal(provider.calls, 2);
+});
+
+test("requests go to the base URL without a doubled slash, with the token and If-Match", async () => {
+  const seen = [];
+  const fake = async (url, init) => {
+    seen.push({ url, auth: init.headers.get("Authorization"), ifMatch: init.headers.get("If-Match") });
+    return new Response(null, { status: 204 });
+  };
+  const api = createTodoClient({ baseUrl: "http://localhost:8000/", getToken: async () => "t", fetch: fake });
+  await api.deleteTask(7, { ifMatch: '"v1"' });
+  assert.deepEqual(seen, [{ url: "http://localhost:8000/api/tasks/7", auth: "Bearer t", ifMatch: '"v1"' }]);
+});
+
+test("headers given to the client go with every request", async () => {
+  let cookie;
+  const fake = async (url, init) => {
+    cookie = init.headers.get("cookie");
+    return Response.json([], { headers: { "X-Total-Count": "0" } });
+  };
+  const api = createTodoClient({ baseUrl: "http://localhost:8000", headers: { cookie: "a=b" }, fetch: fake });
+  assert.deepEqual(await api.listTasks(), { tasks: [], total: 0, next: null });
+  assert.equal(cookie, "a=b");
+});
+
+test("a 429 carries Retry-After, and a 422's message lists each issue", async () => {
+  const limited = async () => Response.json({ detail: "Too many requests" }, { status: 429, headers: { "Retry-After": "7" } });
+  const api = createTodoClient({ baseUrl: "http://localhost:8000", fetch: limited });
+  await assert.rejects(api.listTasks(), (error) => error.retryAfter === 7 && error.message === "Too many requests");
+
+  const issues = [
+    { loc: ["body", "title"], msg: "String should have at least 1 character", type: "string_too_short", input: "" },
+    { loc: ["body"], msg: "Field required", type: "missing", input: null },
+  ];
+  assert.equal(new ApiError(422, issues).message, "title: String should have at least 1 character; Field required");
+  assert.equal(describeIssue({ loc: ["query", "limit"], msg: "bad", type: "x" }), "query.limit: bad");
+  assert.equal(new ApiError(500, undefined).message, "HTTP 500");
+});
+
+test("nextLink finds rel=next among several links, and null without one", () => {
+  const page = (link) => new Response(null, { headers: link ? { Link: link } : {} });
+  const next = "http://localhost:8000/api/tasks?limit=1&offset=1";
+  assert.equal(nextLink(page(`<http://localhost:8000/api/tasks?offset=0>; rel="prev", <${next}>; rel="next"`)), next);
+  assert.equal(nextLink(page(`<${next}>; rel="prev"`)), null);
+  assert.equal(nextLink(page(null)), null);
+});
