@@ -82,7 +82,7 @@ def service_queries() -> tuple[str, str]:
     import sqlalchemy as sa
     from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 
-    from todo_api.tasks.service import TASK_COLUMNS, columns, task_table
+    from todo_api.tasks.statements import TASK_COLUMNS, columns, task_table
 
     page = (
         sa.select(*TASK_COLUMNS)

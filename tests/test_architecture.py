@@ -18,6 +18,7 @@ FEATURES = ("todo_api.tasks", "todo_api.accounts", "todo_api.assistants")
 FRAMEWORK = ("fastapi", "starlette")
 FRAMEWORK_FREE = [
     "todo_api.tasks.service",
+    "todo_api.tasks.statements",
     "todo_api.accounts.service",
     "todo_api.accounts.passwords",
     "todo_api.accounts.cookies",

@@ -14,7 +14,7 @@ from todo_api.db.connection import PostgresDatabase
 from todo_api.db.engine import open_database
 from todo_api.db.query import CompiledStatement, Query
 from todo_api.models import task_table
-from todo_api.tasks.service import SET_COMPLETION
+from todo_api.tasks.statements import SET_COMPLETION
 
 OWNED_IDS = Query(sa.select(task_table.c.id).where(task_table.c.user_id == sa.bindparam("owner")))
 PREPARED_STATEMENTS = sa.select(sa.func.count().label("count")).select_from(sa.text("pg_prepared_statements"))

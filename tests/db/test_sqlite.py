@@ -19,7 +19,7 @@ from todo_api.db.engine import open_database
 from todo_api.db.query import Query
 from todo_api.db.sqlite import SQLiteDatabase
 from todo_api.models import task_table, utc_now
-from todo_api.tasks.service import CREATE_TASK, GET_TASK, SET_COMPLETION, _count_query, _page_query
+from todo_api.tasks.statements import CREATE_TASK, GET_TASK, SET_COMPLETION, count_query, page_query
 
 GET_TITLES = Query(sa.select(task_table.c.title))
 
@@ -198,7 +198,7 @@ async def test_reads_that_sort_are_run_in_the_worker_thread_and_index_walks_on_t
 ) -> None:
     store = await open_database(make_settings(sqlite_url))
     assert isinstance(store, SQLiteDatabase)
-    newest_first, by_title = _page_query("-created_at", filtered=False), _page_query("title", filtered=False)
+    newest_first, by_title = page_query("-created_at", filtered=False), page_query("title", filtered=False)
     try:
         for title in ("b", "c", "a"):
             async with store.transaction() as connection:
@@ -225,8 +225,8 @@ def test_a_plan_that_sorts_or_scans_is_told_from_an_index_walk(sqlite_url: str) 
             return sqlite.sorts_or_scans(connection, compiled.sql, len(compiled.parameters))
 
         assert not slow(GET_TASK)
-        assert not slow(_page_query("-created_at", filtered=True))
-        assert not slow(_count_query(filtered=False))
-        assert slow(_page_query("title", filtered=False))
-        assert slow(_page_query("-updated_at", filtered=False))
+        assert not slow(page_query("-created_at", filtered=True))
+        assert not slow(count_query(filtered=False))
+        assert slow(page_query("title", filtered=False))
+        assert slow(page_query("-updated_at", filtered=False))
         assert slow(Query(sa.select(task_table.c.id).where(task_table.c.title == sa.bindparam("title"))))

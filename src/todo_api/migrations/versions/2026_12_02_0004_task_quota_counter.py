@@ -1,6 +1,6 @@
 """PostgreSQL: a per-user count of tasks, kept by triggers, so a create is one statement.
 
-Creating a task checks the quota and inserts in one statement (see `todo_api.tasks.service`):
+Creating a task checks the quota and inserts in one statement (see `todo_api.tasks.statements`):
 it locks the user's `task_quota` row (INSERT ... ON CONFLICT DO UPDATE waits for, then
 re-reads, the latest version) and inserts only while `used` is under the limit. Concurrent
 creates of one user queue on that row, so the quota stays exact without a transaction.
