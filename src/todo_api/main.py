@@ -13,7 +13,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from todo_api import health
 from todo_api.accounts import signing_keys
-from todo_api.accounts.cookies import SESSION_TOKEN
+from todo_api.accounts.cookies import SESSION_TOKEN, AuthCookies
 from todo_api.accounts.router import AUTH_JWT_HEADER, AUTH_TOKEN_HEADER, FORM_PATHS
 from todo_api.accounts.router import build_router as build_accounts_router
 from todo_api.accounts.sessions import SessionUsersInDatabase, cookies_for
@@ -85,13 +85,17 @@ def build_token_verifier(
     )
 
 
-def build_session_users(settings: Settings, database: Database) -> SessionUsers | None:
+def accepted_session_cookies(settings: Settings) -> AuthCookies | None:
     """With the built-in sign-in or a shared Better Auth database, the task routes accept its
     sessions too: the token as a bearer, or the signed cookie (both need the signing secret)."""
     if not settings.accepts_sessions or settings.better_auth_secret is None:
         return None
-    secret = settings.better_auth_secret.get_secret_value()
-    return SessionUsersInDatabase(database, cookies_for(settings, secret))
+    return cookies_for(settings, settings.better_auth_secret.get_secret_value())
+
+
+def build_session_users(cookies: AuthCookies | None, database: Database) -> SessionUsers | None:
+    """Whose session a request carries, looked up in `database`; None when none are accepted."""
+    return SessionUsersInDatabase(database, cookies) if cookies is not None else None
 
 
 def build_rate_limiter(settings: Settings) -> RateLimiter | None:
@@ -113,6 +117,7 @@ def create_app(settings: Settings, *, freeze_at_start_up: bool = False) -> FastA
     test process would freeze that process's whole heap.
     """
     settings = with_dev_secret(settings)
+    session_cookies = accepted_session_cookies(settings)
     assistants = MCPEndpoint()
 
     @asynccontextmanager
@@ -128,7 +133,7 @@ def create_app(settings: Settings, *, freeze_at_start_up: bool = False) -> FastA
                 database=database,
                 token_verifier=build_token_verifier(settings, http, database),
                 rate_limiter=rate_limiter,
-                session_users=build_session_users(settings, database),
+                session_users=build_session_users(session_cookies, database),
             ),
         )
         # Everything built so far (routes, schemas, models, metadata) lives as long as the
@@ -174,9 +179,8 @@ def create_app(settings: Settings, *, freeze_at_start_up: bool = False) -> FastA
     app.include_router(build_assistants_router(assistants))
     app.include_router(health.build_router())
     install_docs(app)
-    if settings.accepts_sessions and settings.better_auth_secret is not None:
-        cookies = cookies_for(settings, settings.better_auth_secret.get_secret_value())
-        document_session_cookie(app, cookies.name(SESSION_TOKEN), alternative_to=BEARER_SCHEME)
+    if session_cookies is not None:
+        document_session_cookie(app, session_cookies.name(SESSION_TOKEN), alternative_to=BEARER_SCHEME)
     app.add_middleware(
         HardeningMiddleware,
         hsts=settings.is_production,

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 import os
 import shutil
-import subprocess
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -25,7 +23,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from tests.conftest import _run_sql
-from tests.interop.issuer_driver import BetterAuthIssuer, IssuerError, free_port, npm_ci
+from tests.interop.issuer_driver import BetterAuthIssuer, IssuerError, free_port, npm_ci, run_node_script
 from tests.interop.service_driver import TodoService
 
 # Placeholders: a throwaway secret and password for throwaway processes and users.
@@ -215,16 +213,4 @@ def chromium() -> str:
 
 def run_in_chromium(script: str, chromium: str, **env: str) -> dict[str, Any]:
     """Run a script from browser/ and return the JSON report it prints."""
-    base = {key: os.environ[key] for key in ("PATH", "HOME", "LANG") if key in os.environ}
-    result = subprocess.run(
-        ["node", script],
-        cwd=BROWSER_DIR,
-        env=base | {"CHROMIUM": chromium} | env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
-    report: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
-    return report
+    return run_node_script(script, {"CHROMIUM": chromium} | env, BROWSER_DIR, timeout=120)

@@ -52,7 +52,9 @@ def npm_ci(directory: Path) -> None:
         raise IssuerError(f"npm ci failed ({result.returncode}):\n{result.stdout}{result.stderr}")
 
 
-def run_node_script(script: str, env: dict[str, str], directory: Path = ISSUER_DIR) -> dict[str, Any]:
+def run_node_script(
+    script: str, env: dict[str, str], directory: Path = ISSUER_DIR, *, timeout: float = 60
+) -> dict[str, Any]:
     """Run a Node script of ``issuer/`` with ``env`` (and PATH, HOME, LANG); its last line, as JSON."""
     base = {key: os.environ[key] for key in ("PATH", "HOME", "LANG") if key in os.environ}
     result = subprocess.run(
@@ -61,7 +63,7 @@ def run_node_script(script: str, env: dict[str, str], directory: Path = ISSUER_D
         env=base | env,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=timeout,
         check=False,
     )
     assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"

@@ -4,12 +4,7 @@
 import { createAuthClient } from "better-auth/client";
 import { jwtClient } from "better-auth/client/plugins";
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from "jose";
-
-function required(name) {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} must be set`);
-  return value;
-}
+import { required } from "./env.mjs";
 
 const API_URL = required("API_URL");
 const EMAIL = required("EMAIL");

@@ -3,12 +3,7 @@
 // what each answer looked like, without values that differ by nature (ids, tokens, dates).
 // Usage: node differential-client.mjs   with API_URL, EMAIL and PASSWORD set.
 import { createAuthClient } from "better-auth/client";
-
-function required(name) {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} must be set`);
-  return value;
-}
+import { required } from "./env.mjs";
 
 const API_URL = required("API_URL");
 const EMAIL = required("EMAIL");

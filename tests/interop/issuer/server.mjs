@@ -9,12 +9,7 @@ import { fromNodeHeaders, toNodeHandler } from "better-auth/node";
 import { bearer, createJwk, jwt } from "better-auth/plugins";
 import { SignJWT } from "jose";
 import pg from "pg";
-
-function required(name) {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} must be set`);
-  return value;
-}
+import { required } from "./env.mjs";
 
 const port = Number(required("PORT"));
 const baseURL = required("BETTER_AUTH_URL");

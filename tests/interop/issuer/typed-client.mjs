@@ -7,12 +7,7 @@
 import { createAuthClient } from "better-auth/client";
 import { jwtClient } from "better-auth/client/plugins";
 import { ApiError, cachedToken, createTodoClient, etagOf } from "../../../clients/typescript/dist/index.js";
-
-function required(name) {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} must be set`);
-  return value;
-}
+import { required } from "./env.mjs";
 
 const AUTH_URL = required("AUTH_URL");
 const API_URL = required("API_URL");
