@@ -18,9 +18,8 @@ import pytest
 from fastapi import FastAPI
 
 from tests.conftest import make_settings
-from tests.test_http_errors import BrokenDatabase
+from tests.test_http_errors import break_database
 from todo_api.main import create_app
-from todo_api.state import get_database
 
 Auth = Callable[[str], dict[str, str]]
 
@@ -90,7 +89,7 @@ async def test_errors_are_hardened_too(client: httpx.AsyncClient, auth: Auth, na
 
 
 async def test_a_generic_500_is_hardened_too(app: FastAPI, client: httpx.AsyncClient, auth: Auth) -> None:
-    app.dependency_overrides[get_database] = BrokenDatabase
+    break_database(app)
 
     response = await client.get("/api/tasks", headers=auth("alice"))
 

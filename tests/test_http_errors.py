@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -16,7 +17,7 @@ from tests.proxy import Proxy
 from todo_api.config import Settings
 from todo_api.db.engine import create_engine
 from todo_api.main import create_app
-from todo_api.state import get_database
+from todo_api.state import AppState, install_state
 
 UNREACHABLE = "postgresql://todo:placeholder-password@127.0.0.1:1/todo"
 
@@ -94,10 +95,16 @@ class BrokenDatabase:
         yield  # pragma: no cover
 
 
+def break_database(app: FastAPI) -> None:
+    """From now on every request of the running `app` gets a BrokenDatabase."""
+    state: AppState = app.state.todo_api
+    install_state(app, dataclasses.replace(state, database=BrokenDatabase()))  # type: ignore[arg-type]
+
+
 async def test_unexpected_errors_are_a_generic_500(
     app: FastAPI, client: httpx.AsyncClient, auth: Callable[[str], dict[str, str]]
 ) -> None:
-    app.dependency_overrides[get_database] = BrokenDatabase
+    break_database(app)
 
     response = await client.get("/api/tasks", headers=auth("alice"))
 
@@ -168,7 +175,7 @@ async def test_a_failed_commit_is_an_error_not_a_success(
 async def test_an_unexpected_error_is_answered_and_logged_once_never_passed_to_the_server(
     app: FastAPI, auth: Callable[[str], dict[str, str]], caplog: pytest.LogCaptureFixture
 ) -> None:
-    app.dependency_overrides[get_database] = BrokenDatabase
+    break_database(app)
     # raise_app_exceptions=True: an error the app let escape would be raised here, as a server
     # would see it (and log it a second time).
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=True)

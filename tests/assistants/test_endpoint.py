@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import subprocess
+import sys
 from typing import Any
 
 import httpx
@@ -204,3 +206,19 @@ async def test_a_stateless_server_offers_no_stream_and_no_session_to_end(
 
     assert response.status_code == 405
     assert response.headers["Allow"] == "POST"
+
+
+def test_building_the_app_leaves_the_process_logging_alone() -> None:
+    # The MCP SDK would call logging.basicConfig (a Rich handler at INFO on the root logger)
+    # and so print every access line of a process that never asked for them. Run in a fresh
+    # interpreter: under pytest the root logger already has handlers, and basicConfig skips.
+    script = (
+        "import logging\n"
+        "from tests.conftest import make_settings\n"
+        "from todo_api.main import create_app\n"
+        "create_app(make_settings(database_url='sqlite:///unused.db'))\n"
+        "root = logging.getLogger()\n"
+        "print(len(root.handlers), logging.getLevelName(root.level))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["0", "WARNING"]

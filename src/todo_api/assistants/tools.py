@@ -3,8 +3,9 @@ for the caller the /mcp endpoint authenticated (see `router`), never for a user 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+import logging
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
@@ -185,9 +186,24 @@ TOOLS = (
 )
 
 
+@contextmanager
+def _logging_left_alone() -> Iterator[None]:
+    """The SDK's constructor calls `logging.basicConfig` (a Rich handler at INFO on the root
+    logger) unless the root logger already has a handler. Logging is the process's to set up
+    (`todo_api.logs`), so the root logger holds a placeholder handler while the server is built."""
+    root = logging.getLogger()
+    placeholder = logging.NullHandler()
+    root.addHandler(placeholder)
+    try:
+        yield
+    finally:
+        root.removeHandler(placeholder)
+
+
 def build_server() -> MCPServer:
     """An MCP server with the task tools; its transport is set up by `router.MCPEndpoint`."""
-    server: MCPServer = MCPServer("todo-api", instructions=INSTRUCTIONS, version="0.1.0")
+    with _logging_left_alone():
+        server: MCPServer = MCPServer("todo-api", instructions=INSTRUCTIONS, version="0.1.0")
     for tool, title, hints in TOOLS:
         # The docstring, as one paragraph: its line breaks and indentation mean nothing to a model.
         description = " ".join((tool.__doc__ or "").split())

@@ -108,33 +108,50 @@ class PostgresDatabase(Database):
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
-        async with self._connection() as connection, connection.transaction():
+        async with _Checkout(self._pool, self._acquire_timeout) as connection, connection.transaction():
             yield PostgresConnection(connection)
 
-    @asynccontextmanager
-    async def autocommit(self) -> AsyncIterator[Connection]:
-        async with self._connection() as connection:
-            yield PostgresConnection(connection)
-
-    @asynccontextmanager
-    async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
-        # asyncpg replaces a connection the server closed while it sat in the pool (restart,
-        # failover, pg_terminate_backend) instead of handing it out; no ping round trip.
-        # Bounded with asyncio.timeout rather than acquire(timeout=...), which wraps every
-        # acquire in a task of its own even when a connection is free.
-        async with asyncio.timeout(self._acquire_timeout):
-            connection = await self._pool.acquire()
-        try:
-            yield connection
-        finally:
-            await self._pool.release(connection)
+    def autocommit(self) -> AbstractAsyncContextManager[Connection]:
+        return _Autocommit(self._pool, self._acquire_timeout)
 
     async def ping(self) -> None:
-        async with self._connection() as connection:
+        async with _Checkout(self._pool, self._acquire_timeout) as connection:
             await connection.fetchval("SELECT 1")
 
     async def close(self) -> None:
         await self._pool.close()
+
+
+class _Checkout:
+    """A pooled connection for one block. A class rather than an `asynccontextmanager`: this
+    runs on every request, and a generator-based context manager costs several times more.
+
+    asyncpg replaces a connection the server closed while it sat in the pool (restart,
+    failover, pg_terminate_backend) instead of handing it out; no ping round trip. The wait is
+    bounded with asyncio.timeout rather than acquire(timeout=...), which wraps every acquire in
+    a task of its own even when a connection is free.
+    """
+
+    __slots__ = ("_connection", "_pool", "_timeout")
+
+    def __init__(self, pool: asyncpg.Pool, timeout: float) -> None:
+        self._pool = pool
+        self._timeout = timeout
+        self._connection: asyncpg.Connection | None = None
+
+    async def __aenter__(self) -> asyncpg.Connection:
+        async with asyncio.timeout(self._timeout):
+            self._connection = await self._pool.acquire()
+        return self._connection
+
+    async def __aexit__(self, *_exc_info: object) -> None:
+        if self._connection is not None:
+            await self._pool.release(self._connection)
+
+
+class _Autocommit(_Checkout):
+    async def __aenter__(self) -> PostgresConnection:
+        return PostgresConnection(await super().__aenter__())
 
 
 UNAVAILABLE_ERRORS = (

@@ -17,6 +17,7 @@ from starlette.datastructures import URL
 from todo_api.auth import CurrentUser
 from todo_api.db.query import Row
 from todo_api.http_errors import documented
+from todo_api.routing import PlannedRoute
 from todo_api.state import DatabaseDep
 from todo_api.tasks import service
 from todo_api.tasks.dependencies import IfMatch, TaskId, TaskQuota
@@ -75,8 +76,8 @@ async def list_tasks(
         database, user_id=user.id, status=status, sort=sort, limit=limit, offset=offset
     )
     headers = {"X-Total-Count": str(page.total)}
-    if link := next_page_link(request.url, limit=limit, offset=offset, total=page.total):
-        headers["Link"] = link
+    if offset + limit < page.total:  # more remain (the URL is built only then)
+        headers["Link"] = next_page_link(request.url, limit=limit, offset=offset)
     return Response(dump_tasks(page.items), headers=headers, media_type=JSON)
 
 
@@ -130,15 +131,16 @@ async def complete_task(
     return _task_response(task)
 
 
-async def delete_task(task_id: TaskId, database: DatabaseDep, user: CurrentUser, if_match: IfMatch) -> None:
+async def delete_task(
+    task_id: TaskId, database: DatabaseDep, user: CurrentUser, if_match: IfMatch
+) -> Response:
     """Delete one of the caller's tasks."""
     await service.delete_task(database, user_id=user.id, task_id=task_id, if_match=if_match)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-def next_page_link(url: URL, *, limit: int, offset: int, total: int) -> str | None:
-    """An RFC 8288 `Link` to the next page while more rows remain."""
-    if offset + limit >= total:
-        return None
+def next_page_link(url: URL, *, limit: int, offset: int) -> str:
+    """An RFC 8288 `Link` to the page after this one."""
     return f'<{url.include_query_params(limit=limit, offset=offset + limit)}>; rel="next"'
 
 
@@ -160,6 +162,7 @@ def build_router(
         dependencies=dependencies,
         responses=responses,
         generate_unique_id_function=operation_id,
+        route_class=APIRoute if __import__("os").environ.get("NOPLAN") else PlannedRoute,
     )
     router.add_api_route(
         "",

@@ -1,0 +1,160 @@
+"""PlannedRoute: the task routes answer exactly as FastAPI's own handler would, through the plan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi.routing import APIRoute
+
+from tests.conftest import TokenFactory, serving_app
+from todo_api import routing
+from todo_api.errors import Forbidden
+from todo_api.http_errors import install_error_handlers
+from todo_api.tasks import router as tasks_router
+
+# Headers that differ between any two answers, whoever handles them.
+VARYING = {"date", "x-request-id"}
+ENDPOINT_MODULES = {tasks_router.__name__, __name__}
+
+
+@pytest.fixture
+def planned_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The endpoint of every request a plan handled (its step asked for its arguments)."""
+    calls: list[str] = []
+    values = routing.Step.values
+
+    async def counted(self: routing.Step, request: Request, *args: Any) -> dict[str, Any]:
+        if getattr(self.call, "__module__", None) in ENDPOINT_MODULES:
+            calls.append(self.call.__name__)
+        return await values(self, request, *args)
+
+    monkeypatch.setattr(routing.Step, "values", counted)
+    return calls
+
+
+def requests(other: str) -> list[tuple[str, str, dict[str, Any]]]:
+    """Requests that leave the data as it is, valid and not: every kind of error a task route gives."""
+    return [
+        ("GET", "/api/tasks", {}),
+        ("GET", "/api/tasks?limit=1&offset=1&sort=title&status=pending", {}),
+        ("GET", "/api/tasks?limit=0", {}),
+        ("GET", "/api/tasks?limit=x&offset=-1&sort=nope&status=done", {}),
+        ("GET", "/api/tasks?offset=99999999999", {}),
+        ("GET", "/api/tasks/1", {}),
+        ("GET", "/api/tasks/abc", {}),
+        ("GET", "/api/tasks/01", {}),
+        ("GET", "/api/tasks/99999999999", {}),
+        ("GET", "/api/tasks", {"headers": {"Authorization": "Bearer not-a-token"}}),
+        ("GET", "/api/tasks", {"headers": {"Authorization": "Basic abc"}}),
+        ("GET", "/api/tasks", {"headers": {"Authorization": ""}}),
+        ("GET", f"/api/{other}/tasks", {}),
+        ("GET", "/api/alice/tasks?limit=2", {}),
+        ("POST", "/api/tasks", {"json": {}}),
+        ("POST", "/api/tasks", {"json": {"title": ""}}),
+        ("POST", "/api/tasks", {"json": {"title": "x" * 201}}),
+        ("POST", "/api/tasks", {"json": {"title": 3, "description": ["no"]}}),
+        ("POST", "/api/tasks", {"json": ["a list"]}),
+        ("POST", "/api/tasks", {"content": b"{not json", "headers": {"Content-Type": "application/json"}}),
+        ("POST", "/api/tasks", {"content": b"\xff\xfe\xfa", "headers": {"Content-Type": "application/json"}}),
+        ("POST", "/api/tasks", {"content": b"", "headers": {"Content-Type": "application/json"}}),
+        ("POST", f"/api/{other}/tasks", {"json": {"title": "not mine"}}),
+        ("PUT", "/api/tasks/1", {"json": {"status": "sideways"}}),
+        ("PATCH", "/api/tasks/1", {"json": {"title": "gone"}, "headers": {"If-Match": "garbage"}}),
+        ("PATCH", "/api/tasks/1/complete", {"json": {"completed": "maybe"}}),
+        ("PATCH", "/api/tasks/424242/complete", {}),
+        ("DELETE", "/api/tasks/424242", {"headers": {"If-Match": '"v1"'}}),
+        ("DELETE", "/api/tasks/zero", {}),
+    ]
+
+
+@pytest.fixture
+async def both(database_url: str, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[list[httpx.AsyncClient]]:
+    """The service twice on one database: task routes planned, and with FastAPI's own handler."""
+    async with serving_app(database_url) as (_, planned):
+        monkeypatch.setattr(tasks_router, "PlannedRoute", APIRoute)
+        async with serving_app(database_url) as (_, fastapis):
+            yield [planned, fastapis]
+
+
+async def test_every_answer_is_the_one_fastapi_gives(
+    both: list[httpx.AsyncClient], make_token: TokenFactory, planned_calls: list[str]
+) -> None:
+    planned = both[0]
+    alice = {"Authorization": f"Bearer {make_token('alice')}"}
+    created = await planned.post("/api/tasks", json={"title": "seen by both"}, headers=alice)
+    assert created.status_code == 201
+
+    for method, url, options in requests(other="bob"):
+        headers = alice | options.pop("headers", {})
+        answers = [await client.request(method, url, headers=headers, **options) for client in both]
+        shapes = [(answer.status_code, answer.content, headers_of(answer)) for answer in answers]
+        assert shapes[0] == shapes[1], f"{method} {url}"
+    # Only the planned app's requests went through a plan, all but the two bodies that are not JSON.
+    assert len(planned_calls) == 1 + len(requests(other="bob")) - 2
+    endpoints = {"list_tasks", "get_task", "create_task", "update_task", "complete_task", "delete_task"}
+    assert set(planned_calls) == endpoints
+
+
+async def test_every_task_route_is_planned(
+    database_url: str, make_token: TokenFactory, planned_calls: list[str]
+) -> None:
+    alice = {"Authorization": f"Bearer {make_token('alice')}"}
+    async with serving_app(database_url) as (_, client):
+        task = (await client.post("/api/alice/tasks", json={"title": "t"}, headers=alice)).json()
+        paths = [f"/api/tasks/{task['id']}", f"/api/alice/tasks/{task['id']}"]
+        for path in paths:
+            assert (await client.get(path, headers=alice)).status_code == 200
+            assert (await client.put(path, json={"title": "u"}, headers=alice)).status_code == 200
+            assert (await client.patch(path, json={"title": "v"}, headers=alice)).status_code == 200
+            assert (await client.patch(f"{path}/complete", headers=alice)).status_code == 200
+        assert (await client.get("/api/tasks", headers=alice)).status_code == 200
+        assert (await client.delete(paths[0], headers=alice)).status_code == 204
+
+    per_path = ["get_task", "update_task", "update_task", "complete_task"]
+    assert planned_calls == ["create_task", *per_path, *per_path, "list_tasks", "delete_task"]
+
+
+def test_a_yield_dependency_keeps_fastapis_handler() -> None:
+    async def session() -> AsyncIterator[str]:
+        yield "session"
+
+    async def endpoint(value: str = Depends(session)) -> Response:
+        return Response(value)
+
+    route = routing.PlannedRoute("/x", endpoint)
+    with pytest.raises(routing.Unplannable):
+        routing.plan(route.dependant, embed_body_fields=False)
+
+
+async def test_dependencies_of_the_inclusion_run_on_a_planned_route(planned_calls: list[str]) -> None:
+    # FastAPI hands an included route the dependencies of its inclusion separately; a plan
+    # that missed them would skip a router-wide authorization check.
+    async def refuse() -> None:
+        raise Forbidden("refused by the inclusion")
+
+    async def endpoint() -> Response:
+        return Response("reached")
+
+    router = APIRouter(route_class=routing.PlannedRoute)
+    router.add_api_route("/guarded", endpoint, methods=["GET"])
+    app = FastAPI()
+    install_error_handlers(app, admit=lambda request: _nothing())
+    app.include_router(router, prefix="/api", dependencies=[Depends(refuse)])
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        response = await client.get("/api/guarded")
+
+    assert (response.status_code, response.json()) == (403, {"detail": "refused by the inclusion"})
+    assert planned_calls == ["endpoint", "refuse"]  # the endpoint's step, and its dependency's
+
+
+def headers_of(answer: httpx.Response) -> dict[str, str]:
+    return {name: value for name, value in answer.headers.items() if name not in VARYING}
+
+
+async def _nothing() -> None:
+    return None
