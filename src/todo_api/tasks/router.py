@@ -162,7 +162,7 @@ def build_router(
         dependencies=dependencies,
         responses=responses,
         generate_unique_id_function=operation_id,
-        route_class=APIRoute if __import__("os").environ.get("NOPLAN") else PlannedRoute,
+        route_class=PlannedRoute,
     )
     router.add_api_route(
         "",
