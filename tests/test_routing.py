@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Any
 
 import httpx
 import pytest
-from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.routing import APIRoute
 
 from tests.conftest import TokenFactory, serving_app
@@ -159,28 +158,3 @@ def headers_of(answer: httpx.Response) -> dict[str, str]:
 
 async def _nothing() -> None:
     return None
-
-
-async def test_plain_parameters_are_read_directly_and_the_rest_as_fastapi_reads_them() -> None:
-    async def endpoint(
-        limit: Annotated[int, Query(ge=1)] = 10,
-        tags: Annotated[list[str] | None, Query()] = None,
-        if_match: Annotated[str | None, Header()] = None,
-    ) -> Response:
-        return JSONResponse({"limit": limit, "tags": tags, "if_match": if_match})
-
-    router = APIRouter(route_class=routing.PlannedRoute)
-    router.add_api_route("/items", endpoint, methods=["GET"])
-    app = FastAPI()
-    app.include_router(router)
-    step = routing.plan(router.routes[0].dependant, embed_body_fields=False)  # type: ignore[attr-defined]
-    by_source = {params.source: params for params in step.params}
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        answer = await client.get("/items?limit=3&tags=a&tags=b", headers={"If-Match": '"v"'})
-        refused = await client.get("/items?limit=0")
-
-    assert by_source["headers"].scalars is not None  # If-Match: one key, one value
-    assert by_source["query_params"].scalars is None  # `tags` is a list: FastAPI's extraction
-    assert answer.json() == {"limit": 3, "tags": ["a", "b"], "if_match": '"v"'}
-    assert refused.status_code == 422

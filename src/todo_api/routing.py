@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import inspect
 import json
-from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,18 +31,6 @@ try:  # How FastAPI tells a route's handler about the router it was included thr
     from fastapi.routing import _effective_route_context_var as _inclusion
 except ImportError:  # another FastAPI: every route keeps FastAPI's own handler
     _inclusion = None  # type: ignore[assignment]
-try:  # What request_params_to_args does per parameter, to do it only for plain scalar ones.
-    from fastapi._compat import field_annotation_is_sequence
-    from fastapi.dependencies.utils import (
-        _get_param_aliases,
-        _get_param_model,
-        _is_json_field,
-        _validate_value_with_model_field,
-    )
-
-    _SCALARS = True
-except ImportError:  # another FastAPI: parameters go through request_params_to_args
-    _SCALARS = False
 from pydantic_core import PydanticUndefined
 from starlette.requests import Request
 from starlette.responses import Response
@@ -56,54 +44,6 @@ class Unplannable(Exception):
 
 
 @dataclass(frozen=True, slots=True)
-class Params:
-    """A dependant's parameters from one source (path, query, header or cookie), validated as
-    `request_params_to_args` validates them. When each is a plain scalar (one request key, not
-    a list, a model or JSON), its key and location are worked out here once instead of for
-    every request."""
-
-    source: str  # the Request attribute they are read from
-    fields: list[Any]
-    scalars: tuple[tuple[Any, str, tuple[str, str]], ...] | None
-
-    @classmethod
-    def of(cls, source: str, fields: Sequence[Any]) -> Params:
-        return cls(source, list(fields), _scalars(fields) if _SCALARS else None)
-
-    def validate(self, request: Request, values: dict[str, Any], errors: list[Any]) -> None:
-        received: Mapping[str, Any] = getattr(request, self.source)
-        if self.scalars is None:
-            found, failed = request_params_to_args(self.fields, received)
-            values.update(found)
-            errors.extend(failed)
-            return
-        group: dict[str, Any] = {}
-        for field, key, loc in self.scalars:
-            value = received.get(key)
-            # An absent parameter is "undefined", so that its default applies (or it is missing).
-            found, failed = _validate_value_with_model_field(
-                field=field, value=PydanticUndefined if value is None else value, values=group, loc=loc
-            )
-            if failed:
-                errors.extend(failed)
-            else:
-                group[field.name] = found
-        values.update(group)
-
-
-def _scalars(fields: Sequence[Any]) -> tuple[tuple[Any, str, tuple[str, str]], ...] | None:
-    scalars = []
-    for field in fields:
-        aliases = _get_param_aliases(field)
-        plain = len(aliases) == 1 and _get_param_model(field) is None and not _is_json_field(field)
-        if not plain or field_annotation_is_sequence(field.field_info.annotation):
-            return None
-        key = aliases[0][1]
-        scalars.append((field, key, (field.field_info.in_.value, key)))
-    return tuple(scalars)
-
-
-@dataclass(frozen=True, slots=True)
 class Step:
     """One dependant: its sub-steps first, then its own parameters; `call` is what runs."""
 
@@ -112,7 +52,6 @@ class Step:
     use_cache: bool
     steps: tuple[Step, ...]
     dependant: Dependant
-    params: tuple[Params, ...]
     embed_body_fields: bool
 
     async def values(
@@ -134,9 +73,15 @@ class Step:
                 cache.setdefault(step.call, solved)
             if step.name is not None:
                 values[step.name] = solved
-        for params in self.params:
-            params.validate(request, values, errors)
         dependant = self.dependant
+        if dependant.path_params:
+            self._validate(dependant.path_params, request.path_params, values, errors)
+        if dependant.query_params:
+            self._validate(dependant.query_params, request.query_params, values, errors)
+        if dependant.header_params:
+            self._validate(dependant.header_params, request.headers, values, errors)
+        if dependant.cookie_params:
+            self._validate(dependant.cookie_params, request.cookies, values, errors)
         if dependant.body_params:
             found, failed = await request_body_to_args(
                 body_fields=dependant.body_params,
@@ -150,6 +95,12 @@ class Step:
         if dependant.http_connection_param_name is not None:
             values[dependant.http_connection_param_name] = request
         return values
+
+    @staticmethod
+    def _validate(params: list[Any], source: Any, values: dict[str, Any], errors: list[Any]) -> None:
+        found, failed = request_params_to_args(params, source)
+        values.update(found)
+        errors.extend(failed)
 
 
 def plan(
@@ -171,14 +122,7 @@ def plan(
         plan(sub, embed_body_fields=embed_body_fields, name=sub.name, use_cache=sub.use_cache)
         for sub in dependant.dependencies
     )
-    sources = {
-        "path_params": dependant.path_params,
-        "query_params": dependant.query_params,
-        "headers": dependant.header_params,
-        "cookies": dependant.cookie_params,
-    }
-    params = tuple(Params.of(source, fields) for source, fields in sources.items() if fields)
-    return Step(call, name, use_cache, steps, dependant, params, embed_body_fields)
+    return Step(call, name, use_cache, steps, dependant, embed_body_fields)
 
 
 def _is_async_function(call: Callable[..., Any]) -> bool:
