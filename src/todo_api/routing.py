@@ -26,17 +26,18 @@ from fastapi.dependencies.models import Dependant
 from fastapi.dependencies.utils import request_body_to_args, request_params_to_args
 from fastapi.exceptions import HTTPException, RequestValidationError
 from fastapi.routing import APIRoute
+from pydantic_core import PydanticUndefined
+from starlette.requests import Request
+from starlette.responses import Response
+
+from todo_api.http_errors import UNPARSED_BODY
 
 try:  # How FastAPI tells a route's handler about the router it was included through.
     from fastapi.routing import _effective_route_context_var as _inclusion
 except ImportError:  # another FastAPI: every route keeps FastAPI's own handler
     _inclusion = None  # type: ignore[assignment]
-from pydantic_core import PydanticUndefined
-from starlette.requests import Request
-from starlette.responses import Response
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
-UNPARSED_BODY = "There was an error parsing the body"
 
 
 class Unplannable(Exception):
@@ -183,5 +184,4 @@ class PlannedRoute(APIRoute):
                 raise TypeError(f"{self.name} must return a Response on a PlannedRoute")
             return response
 
-        handle.plan = endpoint  # type: ignore[attr-defined]  # for tests: planned, not FastAPI's
         return handle
