@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import subprocess
 import sys
@@ -208,17 +209,58 @@ async def test_a_stateless_server_offers_no_stream_and_no_session_to_end(
     assert response.headers["Allow"] == "POST"
 
 
-def test_building_the_app_leaves_the_process_logging_alone() -> None:
-    # The MCP SDK would call logging.basicConfig (a Rich handler at INFO on the root logger)
-    # and so print every access line of a process that never asked for them. Run in a fresh
-    # interpreter: under pytest the root logger already has handlers, and basicConfig skips.
-    script = (
-        "import logging\n"
-        "from tests.conftest import make_settings\n"
-        "from todo_api.main import create_app\n"
-        "create_app(make_settings(database_url='sqlite:///unused.db'))\n"
-        "root = logging.getLogger()\n"
-        "print(len(root.handlers), logging.getLevelName(root.level))\n"
+# Run in a fresh interpreter: this test process has imported the MCP SDK long ago, and pytest
+# has put handlers on the root logger, which make the SDK's `logging.basicConfig` a no-op.
+IN_A_FRESH_PROCESS = """
+import asyncio, json, logging, sys
+import httpx
+from tests.conftest import SECRET, make_settings
+from todo_api.main import create_app
+from todo_api.tokens import create_token
+
+async def main():
+    app = create_app(make_settings(database_url=sys.argv[1]))
+    headers = {"Authorization": "Bearer " + create_token("alice", SECRET, ttl_seconds=60)}
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver", headers=headers
+    ) as client:
+        rest = await client.get("/api/tasks")
+        print("rest", rest.status_code, "mcp" in sys.modules)
+        answer = await client.post("/mcp", headers=json.loads(sys.argv[2]), json=json.loads(sys.argv[3]))
+        print("mcp", answer.status_code, "mcp" in sys.modules, len(answer.json()["result"]["tools"]))
+    root = logging.getLogger()
+    print("logging", len(root.handlers), logging.getLevelName(root.level))
+
+asyncio.run(main())
+"""
+
+
+def run_in_a_fresh_process(database_url: str) -> list[list[str]]:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            IN_A_FRESH_PROCESS,
+            database_url,
+            json.dumps(MCP_HEADERS),
+            json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     )
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
-    assert result.stdout.split() == ["0", "WARNING"]
+    return [line.split() for line in result.stdout.splitlines()]
+
+
+def test_the_mcp_sdk_is_loaded_by_the_first_mcp_request_not_by_the_app(database_url: str) -> None:
+    # A worker that serves only the REST routes does without the SDK's memory.
+    rest, mcp, _ = run_in_a_fresh_process(database_url)
+    assert rest == ["rest", "200", "False"]
+    assert mcp == ["mcp", "200", "True", "6"]
+
+
+def test_starting_the_mcp_server_leaves_the_process_logging_alone(database_url: str) -> None:
+    # The MCP SDK would call logging.basicConfig (a Rich handler at INFO on the root logger)
+    # and so print every access line of a process that never asked for them.
+    *_, logging_after = run_in_a_fresh_process(database_url)
+    assert logging_after == ["logging", "0", "WARNING"]

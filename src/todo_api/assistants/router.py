@@ -11,20 +11,19 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
-from mcp.server.mcpserver import MCPServer
-from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
-from mcp.server.transport_security import TransportSecuritySettings
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from todo_api.assistants.tools import MCP_PATH, Caller, build_server, current_caller
+from todo_api.assistants.caller import MCP_PATH, Caller, current_caller
 from todo_api.auth import get_current_user
 from todo_api.errors import Forbidden, Unauthenticated
-from todo_api.hardening import MAX_BODY_BYTES
 from todo_api.state import app_state
+
+if TYPE_CHECKING:
+    from todo_api.assistants.transport import RunningTools
 
 RESOURCE_METADATA_PATH = "/.well-known/oauth-protected-resource"
 
@@ -35,53 +34,44 @@ def public_base(request: Request) -> str:
 
 
 class MCPEndpoint:
-    """The ASGI endpoint at /mcp. Its session manager lives as long as one run of the app's
-    lifespan (`running`): the SDK's manager runs once only, and an app may be started again."""
+    """The ASGI endpoint at /mcp. It serves while one run of the app's lifespan is open
+    (`running`; an app may be started again), and starts the MCP server on its first request."""
 
-    def __init__(self, server: MCPServer | None = None) -> None:
-        self._server = server or build_server()
-        self._manager: StreamableHTTPSessionManager | None = None
+    def __init__(self) -> None:
+        self._open = False
+        self._starting: asyncio.Lock | None = None
+        self._tools: RunningTools | None = None
         # An ASGI endpoint: the SDK's transport writes the response itself. POST only: stateless,
         # there is no session to DELETE, and a GET would open a stream nothing ever writes to.
         self.route = Route(MCP_PATH, self, methods=["POST"])
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
-        """Serve /mcp while the context is open.
-
-        The manager runs in a task of its own: its task group must be left by the task that
-        entered it, and a lifespan may be entered and left by different tasks (test fixtures do).
-        """
-        self._server.streamable_http_app(
-            streamable_http_path=MCP_PATH,
-            stateless_http=True,
-            json_response=True,
-            max_request_body_size=MAX_BODY_BYTES,
-            # The SDK's Host allow-list would refuse every deployed host name; `_check_origin`
-            # does the part that matters for a bearer-token API.
-            transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
-        )
-        manager = self._server.session_manager
-        started, stopping = asyncio.Event(), asyncio.Event()
-
-        async def run_manager() -> None:
-            async with manager.run():
-                started.set()
-                await stopping.wait()
-
-        runner = asyncio.create_task(run_manager(), name="mcp session manager")
-        waiting = asyncio.create_task(started.wait())
-        await asyncio.wait({runner, waiting}, return_when=asyncio.FIRST_COMPLETED)
-        if not started.is_set():
-            waiting.cancel()
-            runner.result()  # raises what stopped it
-        self._manager = manager
+        """Serve /mcp while the context is open; stop the MCP server, if one started, on leaving."""
+        # A lock of this run's event loop: a restarted app may run on another.
+        starting = self._starting = asyncio.Lock()
+        self._open = True
         try:
             yield
         finally:
-            self._manager = None
-            stopping.set()
-            await runner
+            self._open = False
+            async with starting:
+                tools, self._tools = self._tools, None
+            if tools is not None:
+                await tools.stop()
+
+    async def _running_tools(self) -> RunningTools:
+        if self._starting is None:
+            raise RuntimeError("/mcp called outside the app's lifespan")
+        async with self._starting:
+            if not self._open:
+                raise RuntimeError("/mcp called outside the app's lifespan")
+            if self._tools is None:
+                # Importing the SDK takes a second of CPU; in a thread, this worker goes on
+                # answering its other requests meanwhile.
+                running_tools = await asyncio.to_thread(_import_transport)
+                self._tools = await running_tools.start()
+            return self._tools
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # The access log names a request by its route's path; FastAPI records only its own routes.
@@ -92,13 +82,18 @@ class MCPEndpoint:
             user = await get_current_user(request)
         except Unauthenticated as refused:
             raise _pointing_to_metadata(refused, public_base(request) + RESOURCE_METADATA_PATH) from None
-        if self._manager is None:
-            raise RuntimeError("/mcp called outside the app's lifespan")
+        tools = self._tools or await self._running_tools()
         caller = current_caller.set(Caller(user=user, state=app_state(request)))
         try:
-            await self._manager.handle_request(scope, receive, send)
+            await tools.handle_request(scope, receive, send)
         finally:
             current_caller.reset(caller)
+
+
+def _import_transport() -> type[RunningTools]:
+    from todo_api.assistants.transport import RunningTools  # noqa: PLC0415 (loaded on first use)
+
+    return RunningTools
 
 
 def _check_origin(request: Request) -> None:

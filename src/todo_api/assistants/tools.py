@@ -6,8 +6,6 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
-from contextvars import ContextVar
-from dataclasses import dataclass
 from typing import Any
 
 from mcp.server.mcpserver import MCPServer
@@ -15,6 +13,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 from pydantic import ValidationError
 
+from todo_api.assistants.caller import MCP_PATH, Caller, current_caller
 from todo_api.assistants.schemas import (
     CompletedArgument,
     DeletedTask,
@@ -31,34 +30,18 @@ from todo_api.assistants.schemas import (
     TaskPublic,
     TitleArgument,
 )
-from todo_api.auth import User
 from todo_api.db.connection import is_database_unavailable
 from todo_api.errors import AppError
 from todo_api.logs import log_unhandled_error
-from todo_api.state import AppState
 from todo_api.tasks import service
 from todo_api.tasks.schemas import TaskCreate, TaskUpdate
 
-MCP_PATH = "/mcp"
 INSTRUCTIONS = (
     "Manages the signed-in user's to-do list. Every tool acts on that user's own tasks only; "
     "a task id that is not theirs is reported as not found. Use list_tasks to find a task's id "
     "before changing it."
 )
 UNEXPECTED = "The task service failed unexpectedly; the error was logged. Try again later."
-
-
-@dataclass(frozen=True, slots=True)
-class Caller:
-    """Who the current /mcp request was authenticated as, and the app it reached."""
-
-    user: User
-    state: AppState
-
-
-# Set by the endpoint for the one request it is serving; the tools read nothing else to know
-# whose tasks they act on.
-current_caller: ContextVar[Caller] = ContextVar("current_caller")
 
 
 @asynccontextmanager
