@@ -90,3 +90,44 @@ def test_the_served_app_freezes_its_start_up_objects(tmp_path: Path) -> None:
     )
 
     assert int(result.stdout) > 10_000
+
+
+# Driven by hand over ASGI: an HTTP client in the script would load httpx itself.
+SERVE_ONE_REQUEST_WITHOUT_A_CLIENT = textwrap.dedent(
+    """
+    import asyncio, sys
+    from todo_api.config import Settings
+    from todo_api.main import create_app
+
+    async def main():
+        app = create_app(Settings(database_url="sqlite:///:memory:", better_auth_secret=SECRET))
+        sent = []
+        async def receive():
+            return {"type": "http.request", "body": b"", "more_body": False}
+        async def send(message):
+            sent.append(message)
+        scope = {
+            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+            "scheme": "http", "path": "/api/tasks", "raw_path": b"/api/tasks", "query_string": b"",
+            "root_path": "", "headers": [(b"host", b"test")], "client": ("127.0.0.1", 1),
+            "server": ("test", 80),
+        }
+        async with app.router.lifespan_context(app):
+            await app(scope, receive, send)
+        print(sent[0]["status"], "httpx" in sys.modules)
+
+    asyncio.run(main())
+    """
+)
+
+
+def test_a_worker_that_fetches_no_keys_over_http_does_not_load_httpx() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", f"SECRET = {SECRET!r}\n{SERVE_ONE_REQUEST_WITHOUT_A_CLIENT}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+
+    assert result.stdout.split() == ["401", "False"]

@@ -8,10 +8,12 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 import jwt
+
+if TYPE_CHECKING:
+    import httpx
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +36,9 @@ class KeySetCache:
     so a flood of forged `kid`s cannot turn into a flood of requests or queries. `load`
     returns the key set's `keys` list, or raises KeysUnavailable (or an HTTP error).
     """
+
+    # What a failed load raises: the keys are unavailable, which is not the token's fault.
+    unavailable: tuple[type[Exception], ...] = (ValueError, KeysUnavailable)
 
     def __init__(
         self,
@@ -77,7 +82,7 @@ class KeySetCache:
             self._attempted_at = now
             try:
                 keys = _usable_keys(await self._load())
-            except (httpx.HTTPError, ValueError, KeysUnavailable) as exc:
+            except self.unavailable as exc:
                 # Keys already cached stay usable: an issuer outage must not log everyone out.
                 self._last_fetch_failed = True
                 logger.warning(
@@ -110,6 +115,11 @@ class JWKSCache(KeySetCache):
         )
         self.url = url
         self._http = http
+        # Imported here, not with the module: only a service that fetches its keys over HTTP
+        # loads an HTTP client (a few MiB per worker); `http` is one, so this costs nothing.
+        import httpx  # noqa: PLC0415
+
+        self.unavailable = (httpx.HTTPError, *KeySetCache.unavailable)
 
     async def _fetch(self) -> list[Any]:
         response = await self._http.get(self.url, headers={"Accept": "application/json"})

@@ -6,8 +6,8 @@ import functools
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
-import httpx
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
@@ -33,6 +33,9 @@ from todo_api.state import AppState, SessionUsers, install_state
 from todo_api.tasks.router import build_router as build_tasks_router
 from todo_api.tokens import JWKSCache, KeySetCache, TokenVerifier, VerifiedTokenCache
 
+if TYPE_CHECKING:
+    import httpx
+
 # The built-in sign-in's: the bearer plugin's token, and its rate limiter's wait.
 AUTH_HEADERS = [AUTH_TOKEN_HEADER, AUTH_JWT_HEADER, "X-Retry-After"]
 EXPOSED_HEADERS = ["Location", "Link", "X-Total-Count", "X-Request-ID", "Retry-After", "ETag"]
@@ -42,7 +45,7 @@ OWN_KEYS_RELOAD_INTERVAL = 1.0
 
 
 def build_key_set(
-    settings: Settings, http: httpx.AsyncClient, database: Database | None
+    settings: Settings, http: httpx.AsyncClient | None, database: Database | None
 ) -> KeySetCache | None:
     """The keys of JWKS-signed tokens: with the built-in sign-in its own, read from the `jwks`
     table in-process (never over HTTP from itself); else Better Auth's JWKS endpoint, if set."""
@@ -58,6 +61,8 @@ def build_key_set(
     jwks_url = settings.jwks_endpoint
     if jwks_url is None:
         return None
+    if http is None:
+        raise ValueError("Better Auth's JWKS endpoint is fetched over HTTP")
     return JWKSCache(
         jwks_url,
         http,
@@ -66,8 +71,19 @@ def build_key_set(
     )
 
 
+def open_http_client(settings: Settings) -> httpx.AsyncClient | None:
+    """The client for Better Auth's JWKS endpoint; None when no keys come over HTTP, and then
+    httpx is never imported (a few MiB per worker: its CLI module pulls in Rich and Pygments)."""
+    if settings.builtin_auth or settings.jwks_endpoint is None:
+        return None
+    import httpx  # noqa: PLC0415
+
+    # Never follow redirects: the JWKS location is configuration, not something a response may change.
+    return httpx.AsyncClient(timeout=settings.jwks_timeout, follow_redirects=False)
+
+
 def build_token_verifier(
-    settings: Settings, http: httpx.AsyncClient, database: Database | None = None
+    settings: Settings, http: httpx.AsyncClient | None, database: Database | None = None
 ) -> TokenVerifier:
     """The verifier for whichever keys are configured: secret, key set, or both."""
     secret = settings.better_auth_secret.get_secret_value() if settings.better_auth_secret else None
@@ -123,8 +139,7 @@ def create_app(settings: Settings, *, freeze_at_start_up: bool = False) -> FastA
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database = await open_database(settings)
-        # Never follow redirects: the JWKS location is configuration, not something a response may change.
-        http = httpx.AsyncClient(timeout=settings.jwks_timeout, follow_redirects=False)
+        http = open_http_client(settings)
         rate_limiter = build_rate_limiter(settings)
         install_state(
             app,
@@ -148,7 +163,8 @@ def create_app(settings: Settings, *, freeze_at_start_up: bool = False) -> FastA
         finally:
             if rate_limiter is not None:
                 await rate_limiter.aclose()
-            await http.aclose()
+            if http is not None:
+                await http.aclose()
             await database.close()
 
     app = FastAPI(
