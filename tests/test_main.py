@@ -33,16 +33,14 @@ SERVE_ONE_REQUEST = textwrap.dedent(
 )
 
 
-def test_a_worker_without_redis_loads_neither_alembic_nor_the_redis_client() -> None:
-    result = subprocess.run(
-        [sys.executable, "-c", f"SECRET = {SECRET!r}\n{SERVE_ONE_REQUEST}"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
+def run_in_a_fresh_interpreter(script: str) -> str:
+    """What `script` prints, run with SECRET defined in an interpreter that has imported nothing."""
+    command = [sys.executable, "-c", f"SECRET = {SECRET!r}\n{script}"]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60, check=True).stdout
 
-    assert result.stdout.strip() == ""
+
+def test_a_worker_without_redis_loads_neither_alembic_nor_the_redis_client() -> None:
+    assert run_in_a_fresh_interpreter(SERVE_ONE_REQUEST).strip() == ""
 
 
 async def test_objects_built_at_start_up_are_kept_out_of_garbage_collection(settings: Settings) -> None:
@@ -122,12 +120,4 @@ SERVE_ONE_REQUEST_WITHOUT_A_CLIENT = textwrap.dedent(
 
 
 def test_a_worker_that_fetches_no_keys_over_http_does_not_load_httpx() -> None:
-    result = subprocess.run(
-        [sys.executable, "-c", f"SECRET = {SECRET!r}\n{SERVE_ONE_REQUEST_WITHOUT_A_CLIENT}"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-
-    assert result.stdout.split() == ["401", "False"]
+    assert run_in_a_fresh_interpreter(SERVE_ONE_REQUEST_WITHOUT_A_CLIENT).split() == ["401", "False"]
