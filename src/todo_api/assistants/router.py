@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from todo_api.assistants.transport import RunningTools
 
 RESOURCE_METADATA_PATH = "/.well-known/oauth-protected-resource"
+OUTSIDE_THE_LIFESPAN = "/mcp called outside the app's lifespan"
 
 
 def public_base(request: Request) -> str:
@@ -62,10 +63,10 @@ class MCPEndpoint:
 
     async def _running_tools(self) -> RunningTools:
         if self._starting is None:
-            raise RuntimeError("/mcp called outside the app's lifespan")
+            raise RuntimeError(OUTSIDE_THE_LIFESPAN)
         async with self._starting:
             if not self._open:
-                raise RuntimeError("/mcp called outside the app's lifespan")
+                raise RuntimeError(OUTSIDE_THE_LIFESPAN)
             if self._tools is None:
                 # Importing the SDK takes a second of CPU; in a thread, this worker goes on
                 # answering its other requests meanwhile.

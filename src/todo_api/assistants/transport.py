@@ -1,7 +1,7 @@
 """The MCP SDK's Streamable HTTP transport for the task tools, with its session manager running.
 
 Imported by `router.MCPEndpoint` on a worker's first /mcp request, not with the app: the SDK is
-a quarter of a worker's memory, and a worker that serves only the REST routes never needs it.
+a fifth of a worker's memory, and a worker that serves only the REST routes never needs it.
 """
 
 from __future__ import annotations
