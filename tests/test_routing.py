@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
 import pytest
-from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 from fastapi.routing import APIRoute
 
 from tests.conftest import TokenFactory, serving_app
@@ -15,6 +15,7 @@ from todo_api import routing
 from todo_api.errors import Forbidden
 from todo_api.http_errors import install_error_handlers
 from todo_api.tasks import router as tasks_router
+from todo_api.tasks.dependencies import max_tasks_per_user
 
 # Headers that differ between any two answers, whoever handles them.
 VARYING = {"date", "x-request-id"}
@@ -44,6 +45,8 @@ def requests(other: str) -> list[tuple[str, str, dict[str, Any]]]:
         ("GET", "/api/tasks?limit=0", {}),
         ("GET", "/api/tasks?limit=x&offset=-1&sort=nope&status=done", {}),
         ("GET", "/api/tasks?offset=99999999999", {}),
+        ("GET", "/api/tasks?limit=&sort=", {}),
+        ("GET", "/api/tasks?limit=1&limit=x", {}),
         ("GET", "/api/tasks/1", {}),
         ("GET", "/api/tasks/abc", {}),
         ("GET", "/api/tasks/01", {}),
@@ -68,6 +71,7 @@ def requests(other: str) -> list[tuple[str, str, dict[str, Any]]]:
         ("PATCH", "/api/tasks/424242/complete", {}),
         ("DELETE", "/api/tasks/424242", {"headers": {"If-Match": '"v1"'}}),
         ("DELETE", "/api/tasks/zero", {}),
+        ("DELETE", "/api/tasks/", {}),
     ]
 
 
@@ -93,8 +97,9 @@ async def test_every_answer_is_the_one_fastapi_gives(
         answers = [await client.request(method, url, headers=headers, **options) for client in both]
         shapes = [(answer.status_code, answer.content, headers_of(answer)) for answer in answers]
         assert shapes[0] == shapes[1], f"{method} {url}"
-    # Only the planned app's requests went through a plan, all but the two bodies that are not JSON.
-    assert len(planned_calls) == 1 + len(requests(other="bob")) - 2
+    # Only the planned app's requests went through a plan: all but the two bodies that are not
+    # JSON and the path no route matches.
+    assert len(planned_calls) == 1 + len(requests(other="bob")) - 3
     endpoints = {"list_tasks", "get_task", "create_task", "update_task", "complete_task", "delete_task"}
     assert set(planned_calls) == endpoints
 
@@ -116,6 +121,42 @@ async def test_every_task_route_is_planned(
 
     per_path = ["get_task", "update_task", "update_task", "complete_task"]
     assert planned_calls == ["create_task", *per_path, *per_path, "list_tasks", "delete_task"]
+
+
+async def test_dependency_overrides_reach_the_routes_added_to_the_app(
+    database_url: str, make_token: TokenFactory
+) -> None:
+    # The task routes sit in the app's own router (add_routes), not in an included one; a
+    # test's override must still replace their dependencies.
+    alice = {"Authorization": f"Bearer {make_token('alice')}"}
+    async with serving_app(database_url) as (app, client):
+        app.dependency_overrides[max_tasks_per_user] = lambda: 0
+        refused = await client.post("/api/tasks", json={"title": "over the quota"}, headers=alice)
+
+    assert refused.status_code == 409
+
+
+def test_plain_parameters_are_read_without_fastapis_general_function() -> None:
+    route = next(
+        route
+        for route in tasks_router.build_router("/api/tasks").routes
+        if isinstance(route, APIRoute) and route.name == "list_tasks"
+    )
+    step = routing.plan(route.dependant, embed_body_fields=False)
+    (query,) = step.params
+    assert query.scalars is not None
+    assert [(scalar.key, scalar.loc) for scalar in query.scalars] == [
+        (name, ("query", name)) for name in ("status", "sort", "limit", "offset")
+    ]
+
+
+def test_a_list_parameter_is_read_by_fastapis_own_function() -> None:
+    async def endpoint(tag: Annotated[list[str], Query()]) -> Response:
+        return Response(",".join(tag))
+
+    route = routing.PlannedRoute("/x", endpoint)
+    (query,) = routing.plan(route.dependant, embed_body_fields=False).params
+    assert query.scalars is None
 
 
 def test_a_yield_dependency_keeps_fastapis_handler() -> None:

@@ -29,6 +29,7 @@ from todo_api.hardening import HardeningMiddleware
 from todo_api.http_errors import API_ERRORS, install_error_handlers
 from todo_api.logs import RequestLogMiddleware, configure_logging
 from todo_api.ratelimit import RateLimiter
+from todo_api.routing import add_routes
 from todo_api.state import AppState, SessionUsers, install_state
 from todo_api.tasks.router import build_router as build_tasks_router
 from todo_api.tokens import JWKSCache, KeySetCache, TokenVerifier, VerifiedTokenCache
@@ -179,16 +180,24 @@ def create_app(settings: Settings, *, freeze_at_start_up: bool = False) -> FastA
     )
     install_error_handlers(app, admit=admit)
     # Routes are matched in order, so the task routes, which nearly every request is for, come
-    # first. Router dependencies run before the route's own, in the order given: someone
-    # else's id in the path is a 403 before the rate limit counts the request.
-    app.include_router(build_tasks_router("/api/tasks", dependencies=[RateLimited], responses=API_ERRORS))
-    app.include_router(
+    # first, in the app's own router (see add_routes). Router dependencies run before the
+    # route's own, in the order given: someone else's id in the path is a 403 before the rate
+    # limit counts the request.
+    add_routes(
+        app.router,
+        build_tasks_router(
+            "/api/tasks", dependencies=[RateLimited], responses=API_ERRORS, dependency_overrides_provider=app
+        ),
+    )
+    add_routes(
+        app.router,
         build_tasks_router(
             "/api/{user_id}/tasks",
             operation_suffix="_for_user",
             dependencies=[OwnPath, RateLimited],
             responses=API_ERRORS | PATH_USER_ERRORS,
-        )
+            dependency_overrides_provider=app,
+        ),
     )
     if settings.builtin_auth:
         app.include_router(build_accounts_router())

@@ -18,14 +18,17 @@ from __future__ import annotations
 
 import inspect
 import json
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from copy import deepcopy
 from dataclasses import dataclass
 from typing import Any
 
+from fastapi import params
+from fastapi._compat import ModelField, field_annotation_is_sequence, get_missing_field_error
 from fastapi.dependencies.models import Dependant
 from fastapi.dependencies.utils import request_body_to_args, request_params_to_args
 from fastapi.exceptions import HTTPException, RequestValidationError
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, APIRouter
 from pydantic_core import PydanticUndefined
 from starlette.requests import Request
 from starlette.responses import Response
@@ -36,6 +39,12 @@ try:  # How FastAPI tells a route's handler about the router it was included thr
     from fastapi.routing import _effective_route_context_var as _inclusion
 except ImportError:  # another FastAPI: every route keeps FastAPI's own handler
     _inclusion = None  # type: ignore[assignment]
+try:  # How FastAPI tells a plain parameter from a model, a list or JSON, and finds its name.
+    from fastapi.dependencies.utils import _get_param_aliases as _param_aliases
+    from fastapi.dependencies.utils import _get_param_model as _param_model
+    from fastapi.dependencies.utils import _is_json_field
+except ImportError:  # another FastAPI: its `request_params_to_args` reads every parameter
+    _param_aliases = None  # type: ignore[assignment]
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
@@ -53,6 +62,7 @@ class Step:
     use_cache: bool
     steps: tuple[Step, ...]
     dependant: Dependant
+    params: tuple[Params, ...]
     embed_body_fields: bool
 
     async def values(
@@ -74,15 +84,9 @@ class Step:
                 cache.setdefault(step.call, solved)
             if step.name is not None:
                 values[step.name] = solved
+        for group in self.params:
+            group.read(request, values, errors)
         dependant = self.dependant
-        if dependant.path_params:
-            self._validate(dependant.path_params, request.path_params, values, errors)
-        if dependant.query_params:
-            self._validate(dependant.query_params, request.query_params, values, errors)
-        if dependant.header_params:
-            self._validate(dependant.header_params, request.headers, values, errors)
-        if dependant.cookie_params:
-            self._validate(dependant.cookie_params, request.cookies, values, errors)
         if dependant.body_params:
             found, failed = await request_body_to_args(
                 body_fields=dependant.body_params,
@@ -97,11 +101,94 @@ class Step:
             values[dependant.http_connection_param_name] = request
         return values
 
-    @staticmethod
-    def _validate(params: list[Any], source: Any, values: dict[str, Any], errors: list[Any]) -> None:
-        found, failed = request_params_to_args(params, source)
-        values.update(found)
-        errors.extend(failed)
+
+# Where each kind of parameter is read from.
+SOURCES: dict[str, Callable[[Request], Mapping[str, Any]]] = {
+    "path": lambda request: request.path_params,
+    "query": lambda request: request.query_params,
+    "header": lambda request: request.headers,
+    "cookie": lambda request: request.cookies,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Params:
+    """One kind of parameter of a dependant (its path, query, header or cookie parameters),
+    read and validated as FastAPI's `request_params_to_args` does them."""
+
+    source: Callable[[Request], Mapping[str, Any]]
+    fields: tuple[ModelField, ...]
+    # The same work for parameters that are one plain value each, without working out per
+    # request, for every field, whether it is a model, a list, JSON or has several aliases.
+    scalars: tuple[ScalarParam, ...] | None
+
+    def read(self, request: Request, values: dict[str, Any], errors: list[Any]) -> None:
+        source = self.source(request)
+        if self.scalars is None:
+            found, failed = request_params_to_args(self.fields, source)
+            values.update(found)
+            errors.extend(failed)
+            return
+        for scalar in self.scalars:
+            scalar.read(source, values, errors)
+
+
+@dataclass(frozen=True, slots=True)
+class ScalarParam:
+    """A parameter that is one plain value under one name."""
+
+    field: ModelField
+    key: str
+    loc: tuple[str, str]
+
+    def read(self, source: Mapping[str, Any], values: dict[str, Any], errors: list[Any]) -> None:
+        field = self.field
+        value = source.get(self.key)
+        if value is None:
+            if field.field_info.is_required():
+                errors.append(get_missing_field_error(loc=self.loc))
+                return
+            value = deepcopy(field.default)
+            if not field.field_info.validate_default:
+                values[field.name] = value
+                return
+        validated, failed = field.validate(value, values, loc=self.loc)
+        if failed:
+            errors.extend(failed)
+        else:
+            values[field.name] = validated
+
+
+def _params(dependant: Dependant) -> tuple[Params, ...]:
+    groups = (
+        ("path", dependant.path_params),
+        ("query", dependant.query_params),
+        ("header", dependant.header_params),
+        ("cookie", dependant.cookie_params),
+    )
+    return tuple(Params(SOURCES[kind], tuple(fields), _scalars(fields)) for kind, fields in groups if fields)
+
+
+def _scalars(fields: list[ModelField]) -> tuple[ScalarParam, ...] | None:
+    """The fields as scalar parameters, or None if any of them is not one (then FastAPI's own
+    function reads them all)."""
+    if _param_aliases is None:
+        return None
+    scalars = []
+    for field in fields:
+        annotation = field.field_info.annotation
+        aliases = _param_aliases(field)
+        if (
+            len(aliases) != 1
+            or _is_json_field(field)
+            or _param_model(field) is not None
+            or field_annotation_is_sequence(annotation)
+            or not isinstance(field.field_info, params.Param)
+        ):
+            return None
+        key = aliases[0][1]
+        scalars.append(ScalarParam(field, key, (field.field_info.in_.value, key)))
+    return tuple(scalars)
 
 
 def plan(
@@ -123,7 +210,7 @@ def plan(
         plan(sub, embed_body_fields=embed_body_fields, name=sub.name, use_cache=sub.use_cache)
         for sub in dependant.dependencies
     )
-    return Step(call, name, use_cache, steps, dependant, embed_body_fields)
+    return Step(call, name, use_cache, steps, dependant, _params(dependant), embed_body_fields)
 
 
 def _is_async_function(call: Callable[..., Any]) -> bool:
@@ -185,3 +272,19 @@ class PlannedRoute(APIRoute):
             return response
 
         return handle
+
+
+def add_routes(parent: APIRouter, router: APIRouter) -> None:
+    """Put `router`'s routes straight into `parent` (the app's router), in order.
+
+    `APIRouter.add_api_route` has already given each route the router's prefix, dependencies,
+    responses and tags, so nothing is lost. `include_router` would instead add the router as
+    one nested route, and FastAPI matches a nested route twice per request (once to select the
+    router, once to select the route) while swapping contexts in the scope: about a tenth of a
+    short task request's CPU. A route's handler is built with it, so the router must have been
+    made with the parent's `dependency_overrides_provider` (overrides set on the app then reach
+    its routes, as they would through `include_router`).
+    """
+    if router.dependency_overrides_provider is not parent.dependency_overrides_provider:
+        raise ValueError("the router must take its dependency overrides from the parent")
+    parent.routes.extend(router.routes)

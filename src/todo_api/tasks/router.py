@@ -150,8 +150,10 @@ def build_router(
     operation_suffix: str = "",
     dependencies: Sequence[Depends] = (),
     responses: dict[int | str, dict[str, Any]] | None = None,
+    dependency_overrides_provider: Any = None,
 ) -> APIRouter:
-    """Register every task route under `prefix`."""
+    """Register every task route under `prefix`; `dependency_overrides_provider` is the app
+    when the routes are added to it directly (`routing.add_routes`)."""
 
     def operation_id(route: APIRoute) -> str:
         return f"{route.name}{operation_suffix}"
@@ -163,6 +165,7 @@ def build_router(
         responses=responses,
         generate_unique_id_function=operation_id,
         route_class=PlannedRoute,
+        dependency_overrides_provider=dependency_overrides_provider,
     )
     router.add_api_route(
         "",
