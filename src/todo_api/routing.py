@@ -5,8 +5,9 @@ FastAPI solves a route's dependencies anew for each request: it walks the tree, 
 each dependency's cache key and kind (generator, coroutine, sync), builds a `Response` that
 dependencies could set headers on, and records telemetry. For a task request that was a third
 of the service's CPU. A `PlannedRoute` keeps the walk as a plan of steps and runs only the
-calls and the parameter validation (FastAPI's own `request_params_to_args` and
-`request_body_to_args`, so errors are the same).
+calls and the parameter validation (FastAPI's own fields, `request_params_to_args` and
+`request_body_to_args`, so errors are the same). A plain parameter's kind and name are also
+worked out once (`ScalarParam`).
 
 A plan covers what the task routes use: `async def` dependencies, path, query, header and
 cookie parameters, a JSON body and the `Request`. A route that uses anything else (a `yield`
@@ -140,16 +141,18 @@ class ScalarParam:
     field: ModelField
     key: str
     loc: tuple[str, str]
+    required: bool
+    validate_default: bool
 
     def read(self, source: Mapping[str, Any], values: dict[str, Any], errors: list[Any]) -> None:
         field = self.field
         value = source.get(self.key)
         if value is None:
-            if field.field_info.is_required():
+            if self.required:
                 errors.append(get_missing_field_error(loc=self.loc))
                 return
             value = deepcopy(field.default)
-            if not field.field_info.validate_default:
+            if not self.validate_default:
                 values[field.name] = value
                 return
         validated, failed = field.validate(value, values, loc=self.loc)
@@ -176,18 +179,19 @@ def _scalars(fields: list[ModelField]) -> tuple[ScalarParam, ...] | None:
         return None
     scalars = []
     for field in fields:
-        annotation = field.field_info.annotation
         aliases = _param_aliases(field)
         if (
             len(aliases) != 1
             or _is_json_field(field)
             or _param_model(field) is not None
-            or field_annotation_is_sequence(annotation)
+            or field_annotation_is_sequence(field.field_info.annotation)
             or not isinstance(field.field_info, params.Param)
         ):
             return None
         key = aliases[0][1]
-        scalars.append(ScalarParam(field, key, (field.field_info.in_.value, key)))
+        info = field.field_info
+        loc = (info.in_.value, key)
+        scalars.append(ScalarParam(field, key, loc, info.is_required(), bool(info.validate_default)))
     return tuple(scalars)
 
 
