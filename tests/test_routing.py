@@ -194,6 +194,32 @@ async def test_dependencies_of_the_inclusion_run_on_a_planned_route(planned_call
     assert planned_calls == ["endpoint", "refuse"]  # the endpoint's step, and its dependency's
 
 
+async def test_a_planned_route_is_served_without_fastapis_exit_stacks() -> None:
+    # The stacks exist for `yield` dependencies, which a plan has none of; an error the endpoint
+    # raises still reaches the app's handlers, and with overrides set FastAPI serves the request.
+    async def endpoint(request: Request, fail: bool = False) -> Response:
+        if fail:
+            raise Forbidden("raised by the endpoint")
+        return Response(str("fastapi_function_astack" in request.scope))
+
+    async def unused() -> None:
+        return None
+
+    app = FastAPI()
+    install_error_handlers(app, admit=lambda request: _nothing())
+    app.router.routes.append(routing.PlannedRoute("/stacks", endpoint, methods=["GET"]))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        planned = await client.get("/stacks")
+        failed = await client.get("/stacks?fail=true")
+        app.dependency_overrides[unused] = unused
+        overridden = await client.get("/stacks")
+
+    assert planned.text == "False"
+    assert (failed.status_code, failed.json()) == (403, {"detail": "raised by the endpoint"})
+    assert overridden.text == "True"
+
+
 def headers_of(answer: httpx.Response) -> dict[str, str]:
     return {name: value for name, value in answer.headers.items() if name not in VARYING}
 
