@@ -12,9 +12,12 @@ from typing import Any
 import httpx
 import jwt
 import pytest
+from fastapi import Request
+from fastapi.security import HTTPBearer
 
 from tests.conftest import SECRET, TokenFactory, serving, serving_app
 from tests.keys import new_key
+from todo_api.auth import bearer_token
 
 
 def assert_401(response: httpx.Response, *, token_sent: bool) -> None:
@@ -51,6 +54,33 @@ async def test_anything_but_a_bearer_token_is_401(client: httpx.AsyncClient, hea
     response = await client.get("/api/tasks", headers={"Authorization": header})
 
     assert_401(response, token_sent=False)
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        None,
+        "",
+        "Bearer abc",
+        "bearer abc",
+        "BEARER  a.b.c ",
+        "Bearer",
+        "Bearer ",
+        "Bearer \t",
+        "Basic abc",
+        "Bearerabc",
+        " Bearer abc",
+        "Bearer a b",
+        "Token abc",
+        "Bearer\tabc",
+    ],
+)
+async def test_the_bearer_token_is_read_as_fastapis_http_bearer_reads_it(header: str | None) -> None:
+    headers = [] if header is None else [(b"authorization", header.encode())]
+    request = Request({"type": "http", "headers": headers})
+    credentials = await HTTPBearer(auto_error=False)(request)
+
+    assert bearer_token(header) == (credentials.credentials if credentials is not None else None)
 
 
 async def test_lowercase_bearer_scheme_is_accepted(
