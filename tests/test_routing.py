@@ -151,6 +151,52 @@ def test_plain_parameters_are_read_without_fastapis_general_function() -> None:
     ]
 
 
+def test_a_default_is_copied_per_request_unless_its_type_is_immutable() -> None:
+    class Tag(str):  # a subclass could carry state of its own
+        pass
+
+    shared = Tag("shared")
+
+    async def endpoint(
+        tag: Annotated[str, Query()] = shared, limit: Annotated[int, Query()] = 10
+    ) -> Response:
+        return Response(tag)
+
+    route = routing.PlannedRoute("/x", endpoint)
+    (query,) = routing.plan(route.dependant, embed_body_fields=False).params
+    assert query.scalars is not None
+    values: dict[str, Any] = {}
+    for scalar in query.scalars:
+        scalar.read({}, values, [])
+
+    assert values["tag"] == shared
+    assert values["tag"] is not shared
+    assert values["limit"] == 10
+    assert [scalar.copy_default for scalar in query.scalars] == [True, False]
+
+
+@pytest.mark.parametrize("query", ["", "?", "?other=1", "?needed=x", "?needed=x&checked=5", "?checked=-1"])
+async def test_parameters_not_sent_are_answered_as_fastapi_answers_them(query: str) -> None:
+    # An empty query string takes a shorter path through the plan than one with names in it.
+    async def endpoint(
+        needed: Annotated[str, Query()],
+        checked: Annotated[int, Query(ge=0, validate_default=True)] = -1,
+        plain: Annotated[int, Query()] = 10,
+    ) -> Response:
+        return Response(f"{needed} {checked} {plain}")
+
+    answers = []
+    for route_class in (routing.PlannedRoute, APIRoute):
+        app = FastAPI()
+        app.router.routes.append(route_class("/x", endpoint, methods=["GET"]))
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            answer = await client.get(f"/x{query}")
+        answers.append((answer.status_code, answer.content))
+
+    assert answers[0] == answers[1]
+
+
 def test_a_list_parameter_is_read_by_fastapis_own_function() -> None:
     async def endpoint(tag: Annotated[list[str], Query()]) -> Response:
         return Response(",".join(tag))

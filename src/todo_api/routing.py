@@ -67,6 +67,8 @@ class Step:
     dependant: Dependant
     params: tuple[Params, ...]
     embed_body_fields: bool
+    # No sub-dependencies, parameters or body: its arguments are at most the request.
+    takes_only_the_request: bool
 
     async def values(
         self, request: Request, body: Any, cache: dict[Any, Any], errors: list[Any]
@@ -76,6 +78,11 @@ class Step:
         arguments failed validation skipped, and every validation error collected."""
         values: dict[str, Any] = {}
         for step in self.steps:
+            if step.takes_only_the_request and step.use_cache and step.call in cache:
+                # Solved before in this request, and its arguments cannot have changed or failed.
+                if step.name is not None:
+                    values[step.name] = cache[step.call]
+                continue
             failed_before = len(errors)
             arguments = await step.values(request, body, cache, errors)
             if len(errors) > failed_before:
@@ -132,8 +139,16 @@ class Params:
             values.update(found)
             errors.extend(failed)
             return
+        if not source:  # nothing sent (a bare `GET /api/tasks`): no name to look up
+            for scalar in self.scalars:
+                scalar.absent(values, errors)
+            return
         for scalar in self.scalars:
             scalar.read(source, values, errors)
+
+
+# Types whose values cannot change (a subclass could, so the type must be exactly one of these).
+IMMUTABLE_TYPES = frozenset({type(None), bool, int, float, str, bytes})
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,23 +160,36 @@ class ScalarParam:
     loc: tuple[str, str]
     required: bool
     validate_default: bool
+    default: Any
+    # FastAPI copies a default per request so that no request can change another's; a value
+    # of an immutable type is its own copy (`deepcopy` returns it as it is), so it is not.
+    copy_default: bool
 
     def read(self, source: Mapping[str, Any], values: dict[str, Any], errors: list[Any]) -> None:
-        field = self.field
         value = source.get(self.key)
         if value is None:
-            if self.required:
-                errors.append(get_missing_field_error(loc=self.loc))
-                return
-            value = deepcopy(field.default)
-            if not self.validate_default:
-                values[field.name] = value
-                return
-        validated, failed = field.validate(value, values, loc=self.loc)
+            self.absent(values, errors)
+        else:
+            self._validate(value, values, errors)
+
+    def absent(self, values: dict[str, Any], errors: list[Any]) -> None:
+        """Not sent: missing if required, else the default (validated only if asked to be)."""
+        if self.required:
+            errors.append(get_missing_field_error(loc=self.loc))
+        elif self.validate_default:
+            self._validate(self._default(), values, errors)
+        else:
+            values[self.field.name] = self._default()
+
+    def _default(self) -> Any:
+        return deepcopy(self.default) if self.copy_default else self.default
+
+    def _validate(self, value: Any, values: dict[str, Any], errors: list[Any]) -> None:
+        validated, failed = self.field.validate(value, values, loc=self.loc)
         if failed:
             errors.extend(failed)
         else:
-            values[field.name] = validated
+            values[self.field.name] = validated
 
 
 def _params(dependant: Dependant) -> tuple[Params, ...]:
@@ -193,7 +221,18 @@ def _scalars(fields: list[ModelField]) -> tuple[ScalarParam, ...] | None:
         key = aliases[0][1]
         info = field.field_info
         loc = (info.in_.value, key)
-        scalars.append(ScalarParam(field, key, loc, info.is_required(), bool(info.validate_default)))
+        default = field.default
+        scalars.append(
+            ScalarParam(
+                field,
+                key,
+                loc,
+                info.is_required(),
+                bool(info.validate_default),
+                default,
+                copy_default=type(default) not in IMMUTABLE_TYPES,
+            )
+        )
     return tuple(scalars)
 
 
@@ -216,7 +255,9 @@ def plan(
         plan(sub, embed_body_fields=embed_body_fields, name=sub.name, use_cache=sub.use_cache)
         for sub in dependant.dependencies
     )
-    return Step(call, name, use_cache, steps, dependant, _params(dependant), embed_body_fields)
+    params = _params(dependant)
+    takes_only_the_request = not steps and not params and not dependant.body_params
+    return Step(call, name, use_cache, steps, dependant, params, embed_body_fields, takes_only_the_request)
 
 
 def _is_async_function(call: Callable[..., Any]) -> bool:
