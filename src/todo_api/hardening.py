@@ -151,13 +151,19 @@ class HardeningMiddleware:
                 answer.started = True
                 # Raw header lists (names in lower case, as ASGI servers and Starlette write them)
                 # rather than MutableHeaders: this runs on every response.
-                headers = list(message.get("headers", ()))
-                present = {name.lower() for name, _ in headers}
-                if is_api:
+                headers = []
+                present = set()
+                for header in message.get("headers", ()):
+                    name = header[0].lower()
                     # Per-user data must never sit in a shared or browser cache.
-                    headers = [header for header in headers if header[0].lower() != b"cache-control"]
+                    if not (is_api and name == b"cache-control"):
+                        present.add(name)
+                        headers.append(header)
+                if is_api:
                     headers.append((b"cache-control", b"no-store"))
-                headers.extend(header for header in defaults if header[0] not in present)
+                for header in defaults:
+                    if header[0] not in present:
+                        headers.append(header)
                 message["headers"] = headers
             await send(message)
 
