@@ -336,9 +336,9 @@ def _served_by_plan(handle: Handler, *, fastapi_app: ASGIApp) -> ASGIApp:
     FastAPI opens two `AsyncExitStack`s per request for `yield` dependencies, which a plan has
     none of, and catches the route's exceptions to hand them to the app's exception handlers;
     an exception left to rise reaches the same handlers one layer up, in the
-    `ExceptionMiddleware` that wraps the router, before anything has been sent. Together that
-    was about a sixteenth of a single-task `get`. With `dependency_overrides` set (tests), the
-    request takes FastAPI's app, as the plan does.
+    `ExceptionMiddleware` that wraps the router, before anything has been sent. That is a few
+    per cent of a single-task `get` (docs/performance.md, eighth round). With
+    `dependency_overrides` set (tests), the request takes FastAPI's app, as the plan does.
     """
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
