@@ -311,9 +311,7 @@ class PlannedRoute(APIRoute):
             return fastapi_handler
         has_body = route.body_field is not None
 
-        async def handle(request: Request) -> Response:
-            if request.app.dependency_overrides:
-                return await fastapi_handler(request)
+        async def run_plan(request: Request) -> Response:
             body = await read_json_body(request) if has_body else PydanticUndefined
             errors: list[Any] = []
             arguments = await endpoint.values(request, body, {}, errors)
@@ -324,12 +322,18 @@ class PlannedRoute(APIRoute):
                 raise TypeError(f"{self.name} must return a Response on a PlannedRoute")
             return response
 
+        async def handle(request: Request) -> Response:
+            if request.app.dependency_overrides:
+                return await fastapi_handler(request)
+            return await run_plan(request)
+
         if route is self:
-            self._planned = handle
+            # `__init__` serves this route with it directly (`_served_by_plan`).
+            self._planned = run_plan
         return handle
 
 
-def _served_by_plan(handle: Handler, *, fastapi_app: ASGIApp) -> ASGIApp:
+def _served_by_plan(run_plan: Handler, *, fastapi_app: ASGIApp) -> ASGIApp:
     """The route's ASGI app: FastAPI's (`request_response`) without what only FastAPI's own
     handler needs.
 
@@ -338,7 +342,8 @@ def _served_by_plan(handle: Handler, *, fastapi_app: ASGIApp) -> ASGIApp:
     an exception left to rise reaches the same handlers one layer up, in the
     `ExceptionMiddleware` that wraps the router, before anything has been sent. That is a few
     per cent of a single-task `get` (docs/performance.md, eighth round). With
-    `dependency_overrides` set (tests), the request takes FastAPI's app, as the plan does.
+    `dependency_overrides` set (tests), the request takes FastAPI's app, which then takes
+    FastAPI's own handler.
     """
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
@@ -346,7 +351,7 @@ def _served_by_plan(handle: Handler, *, fastapi_app: ASGIApp) -> ASGIApp:
         if request.app.dependency_overrides:
             await fastapi_app(scope, receive, send)
             return
-        response = await handle(request)
+        response = await run_plan(request)
         await response(scope, receive, send)
 
     return app
