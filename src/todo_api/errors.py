@@ -4,6 +4,7 @@ so services and the token verifier can raise them without importing one."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 DATABASE_RETRY_AFTER_SECONDS = 5
 
@@ -19,7 +20,7 @@ class AppError(Exception):
         self.headers = dict(headers or {})
         super().__init__(self.detail)
 
-    def body(self) -> dict[str, str]:
+    def body(self) -> dict[str, Any]:
         """What the response carries: `{"detail": ...}`."""
         return {"detail": self.detail}
 
@@ -34,7 +35,7 @@ class ProtocolError(AppError):
         self.code = code
         super().__init__(message, headers)
 
-    def body(self) -> dict[str, str]:
+    def body(self) -> dict[str, Any]:
         return {"message": self.detail, "code": self.code}
 
 

@@ -105,9 +105,7 @@ class HardeningMiddleware:
             # Authorization would see another caller than we do, two lengths another body.
             await send_json_error(send, 400, f"More than one {repeated} header")
             return
-        declared = _header(headers, b"content-length")
-        has_body = (declared not in (None, b"0")) or _header(headers, b"transfer-encoding") is not None
-        if not has_body:
+        if not has_body(headers):
             await self.app(scope, receive, send)
             return
         if (
@@ -117,6 +115,7 @@ class HardeningMiddleware:
         ):
             await send_json_error(send, 415, "Content-Type must be application/json")
             return
+        declared = _header(headers, b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
             await send_json_error(send, 413, BODY_TOO_LARGE)
             return
@@ -188,6 +187,12 @@ def _repeated(headers: list[tuple[bytes, bytes]]) -> str | None:
                 return SINGLE_HEADERS[name]
             seen.add(name)
     return None
+
+
+def has_body(headers: list[tuple[bytes, bytes]]) -> bool:
+    """Whether a request's headers announce a body (a length above zero, or chunks)."""
+    declared = _header(headers, b"content-length")
+    return (declared not in (None, b"0")) or _header(headers, b"transfer-encoding") is not None
 
 
 def _client(scope: Scope) -> str | None:

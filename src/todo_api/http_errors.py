@@ -5,25 +5,25 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
-from fastapi.routing import iter_route_contexts
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
+from starlette.requests import HTTPConnection
+from starlette.routing import BaseRoute, Match
+from starlette.types import Scope
 
 from todo_api.db.connection import UNAVAILABLE_ERRORS, is_database_unavailable
 from todo_api.errors import AppError, BadRequest, NotFound, ServiceUnavailable
 from todo_api.logs import client_address, log_unhandled_error
 
 logger = logging.getLogger(__name__)
-Handler = Callable[[Request, Exception], Awaitable[Response]]
 
 MAX_ECHOED_CHARACTERS = 200
 MAX_ECHOED_ITEMS = 20
@@ -65,22 +65,13 @@ async def _app_error(_request: Request, error: Exception) -> JSONResponse:
     return error_response(cast(AppError, error))
 
 
-async def _http_error(request: Request, error: Exception) -> JSONResponse:
-    http_error = cast(StarletteHTTPException, error)
-    headers = dict(http_error.headers or {})
-    if http_error.status_code == 405:
-        # Each method is its own route, and the router names only the first one that matched.
-        headers["Allow"] = ", ".join(allowed_methods(request))
-    return JSONResponse({"detail": http_error.detail}, status_code=http_error.status_code, headers=headers)
-
-
-def allowed_methods(request: Request) -> list[str]:
+def allowed_methods(routes: Sequence[BaseRoute], scope: Scope) -> list[str]:
     """Every method some route serves at this request's path."""
     methods: set[str] = set()
-    for route in iter_route_contexts(request.app.routes):
-        match, _ = route.matches(request.scope)
+    for route in routes:
+        match, _ = route.matches(scope)
         if match is not Match.NONE:
-            methods |= route.methods or set()
+            methods |= getattr(route, "methods", None) or set()
     return sorted(methods)
 
 
@@ -144,8 +135,9 @@ def _echoable(value: Any, depth: int = 0) -> Any:
     return [_echoable(item, depth + 1) for item in value[:MAX_ECHOED_ITEMS]]
 
 
-async def _database_error(request: Request, error: Exception) -> JSONResponse:
-    # The database is away, and clients should retry; anything else from it is a bug and a 500.
+async def answer_database_error(request: HTTPConnection, error: Exception) -> JSONResponse:
+    """503 with Retry-After for a database that is away (clients should retry); anything else
+    from it is a bug, logged, and a generic 500."""
     if not is_database_unavailable(error):
         return await _unexpected_error(request, error)
     logger.warning(
@@ -155,49 +147,28 @@ async def _database_error(request: Request, error: Exception) -> JSONResponse:
     return error_response(ServiceUnavailable("Database unavailable, retry shortly"))
 
 
-async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
+async def _unexpected_error(request: HTTPConnection, error: Exception) -> JSONResponse:
     log_unhandled_error(error, path=request.url.path, client=client_address(request))
     return error_response(AppError())
 
 
-# FastAPI reads and parses the body before a route's dependencies run, so a body that is not
-# JSON at all would be answered before the caller is authenticated.
-UNPARSED_BODY = "There was an error parsing the body"
-Admission = Callable[[Request], Awaitable[None]]
+def install_error_handlers(app: FastAPI, *, routes: Sequence[BaseRoute]) -> None:
+    """Render every error as JSON with a `detail`, and never leak internals. `routes` are the
+    app's routes, for the methods a 405 names."""
 
+    async def http_error(request: Request, error: Exception) -> JSONResponse:
+        http_error = cast(StarletteHTTPException, error)
+        headers = dict(http_error.headers or {})
+        if http_error.status_code == 405:
+            # Each method is its own route, and the router names only the first one that matched.
+            headers["Allow"] = ", ".join(allowed_methods(routes, request.scope))
+        detail = {"detail": http_error.detail}
+        return JSONResponse(detail, status_code=http_error.status_code, headers=headers)
 
-def _after_admission(admit: Admission, handler: Handler, applies: Callable[[Exception], bool]) -> Handler:
-    """`handler`, but for the errors it `applies` to, only once `admit` let the request in."""
-
-    async def admitted_first(request: Request, error: Exception) -> Response:
-        if applies(error):
-            try:
-                await admit(request)
-            except AppError as refused:
-                return error_response(refused)
-        return await handler(request, error)
-
-    return admitted_first
-
-
-def _is_unparsed_body(error: Exception) -> bool:
-    if isinstance(error, RequestValidationError):
-        return all(err.get("type") == "json_invalid" for err in error.errors())
-    return isinstance(error, StarletteHTTPException) and error.detail == UNPARSED_BODY
-
-
-def install_error_handlers(app: FastAPI, *, admit: Admission) -> None:
-    """Render every error as JSON with a `detail`, and never leak internals.
-
-    `admit` runs the API's own checks (authentication, path user, rate limit) for a request
-    whose body failed to parse before they could: the body is judged only after the caller.
-    """
     app.add_exception_handler(AppError, _app_error)
-    app.add_exception_handler(StarletteHTTPException, _after_admission(admit, _http_error, _is_unparsed_body))
-    app.add_exception_handler(
-        RequestValidationError, _after_admission(admit, _validation_error, _is_unparsed_body)
-    )
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
     for database_error in (sa_exc.DBAPIError, *UNAVAILABLE_ERRORS):
-        app.add_exception_handler(database_error, _database_error)
+        app.add_exception_handler(database_error, answer_database_error)
     # Any other exception is answered by the hardening middleware's last resort, inside the
     # middleware that adds security headers and request ids, and logged there once.

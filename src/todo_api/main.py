@@ -19,18 +19,18 @@ from todo_api.accounts.router import build_router as build_accounts_router
 from todo_api.accounts.sessions import SessionUsersInDatabase, cookies_for
 from todo_api.assistants.router import MCPEndpoint
 from todo_api.assistants.router import build_router as build_assistants_router
-from todo_api.auth import BEARER_SCHEME, PATH_USER_ERRORS, OwnPath, RateLimited, admit
+from todo_api.auth import BEARER_SCHEME, PATH_USER_ERRORS, Authenticator, OwnPath, SessionUsers
 from todo_api.config import Settings, load_settings
 from todo_api.db.connection import Database
 from todo_api.db.engine import open_database
 from todo_api.dev_secret import with_dev_secret
 from todo_api.docs import document_session_cookie, install_docs
+from todo_api.edge import ApiGate
 from todo_api.hardening import HardeningMiddleware
 from todo_api.http_errors import API_ERRORS, install_error_handlers
 from todo_api.logs import RequestLogMiddleware, configure_logging
 from todo_api.ratelimit import RateLimiter
-from todo_api.routing import add_routes
-from todo_api.state import AppState, SessionUsers, install_state
+from todo_api.state import AppState, install_state
 from todo_api.tasks.router import build_router as build_tasks_router
 from todo_api.tokens import JWKSCache, KeySetCache, TokenVerifier, VerifiedTokenCache
 
@@ -43,6 +43,8 @@ EXPOSED_HEADERS = ["Location", "Link", "X-Total-Count", "X-Request-ID", "Retry-A
 # The built-in sign-in's keys are one query away: an unknown `kid` may reload them every second
 # (a key a Node Better Auth on the same database just made is known within a second).
 OWN_KEYS_RELOAD_INTERVAL = 1.0
+# The API's collections behind the edge's admission: /api/tasks and /api/{user_id}/tasks.
+TASK_COLLECTIONS = ("tasks",)
 
 
 def build_key_set(
@@ -142,14 +144,16 @@ def create_app(settings: Settings, *, freeze_at_start_up: bool = False) -> FastA
         database = await open_database(settings)
         http = open_http_client(settings)
         rate_limiter = build_rate_limiter(settings)
+        authenticator = Authenticator(
+            settings=settings,
+            token_verifier=build_token_verifier(settings, http, database),
+            rate_limiter=rate_limiter,
+            session_users=build_session_users(session_cookies, database),
+        )
         install_state(
             app,
             AppState(
-                settings=settings,
-                database=database,
-                token_verifier=build_token_verifier(settings, http, database),
-                rate_limiter=rate_limiter,
-                session_users=build_session_users(session_cookies, database),
+                settings=settings, database=database, authenticator=authenticator, rate_limiter=rate_limiter
             ),
         )
         # Everything built so far (routes, schemas, models, metadata) lives as long as the
@@ -178,34 +182,27 @@ def create_app(settings: Settings, *, freeze_at_start_up: bool = False) -> FastA
         redirect_slashes=False,
         generate_unique_id_function=lambda route: route.name,
     )
-    install_error_handlers(app, admit=admit)
-    # Routes are matched in order, so the task routes, which nearly every request is for, come
-    # first, in the app's own router (see add_routes). Router dependencies run before the
-    # route's own, in the order given: someone else's id in the path is a 403 before the rate
-    # limit counts the request.
-    add_routes(
-        app.router,
-        build_tasks_router(
-            "/api/tasks", dependencies=[RateLimited], responses=API_ERRORS, dependency_overrides_provider=app
-        ),
-    )
-    add_routes(
-        app.router,
+    # Router dependencies run before the route's own, in the order given; the caller, the
+    # path's user and the rate limit are already settled at the edge (ApiGate).
+    routers = [
+        build_tasks_router("/api/tasks", responses=API_ERRORS),
         build_tasks_router(
             "/api/{user_id}/tasks",
             operation_suffix="_for_user",
-            dependencies=[OwnPath, RateLimited],
+            dependencies=[OwnPath],
             responses=API_ERRORS | PATH_USER_ERRORS,
-            dependency_overrides_provider=app,
         ),
-    )
+    ]
     if settings.builtin_auth:
-        app.include_router(build_accounts_router())
-    app.include_router(build_assistants_router(assistants))
-    app.include_router(health.build_router())
+        routers.append(build_accounts_router())
+    routers += [build_assistants_router(assistants), health.build_router()]
+    for router in routers:
+        app.include_router(router)
+    install_error_handlers(app, routes=[route for router in routers for route in router.routes])
     install_docs(app)
     if session_cookies is not None:
         document_session_cookie(app, session_cookies.name(SESSION_TOKEN), alternative_to=BEARER_SCHEME)
+    app.add_middleware(ApiGate, collections=TASK_COLLECTIONS)
     app.add_middleware(
         HardeningMiddleware,
         hsts=settings.is_production,

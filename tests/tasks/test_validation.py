@@ -193,22 +193,57 @@ async def test_streamed_body_over_1_mib_is_413(api: TaskApi) -> None:
 
 
 @pytest.mark.parametrize(
-    ("body", "location", "echoed"),
+    ("body", "location", "message"),
     [
-        (b'{"title": NaN}', ["body", "title"], "nan"),
-        (b'{"title": "t", "completed": Infinity}', ["body", "completed"], "inf"),
-        (b'{"title": "t", "completed": -Infinity}', ["body", "completed"], "-inf"),
-        (b'{"title": "half a pair \\ud800"}', ["body", "title"], "half a pair ?"),
+        (b'{"title": NaN}', ["body"], "NaN is not a JSON number"),
+        (b'{"title": "t", "completed": Infinity}', ["body"], "Infinity is not a JSON number"),
+        (b'{"title": "t", "completed": -Infinity}', ["body"], "-Infinity is not a JSON number"),
+        (b'{"title": "t", "n": 1e999}', ["body"], "The number 1e999 is too large"),
+        (b'{"title": "t", "n": -' + b"9" * 5_000 + b"}", ["body"], "The number -9999999999999999999…"),
+        (b'{"title": "half a pair \\ud800"}', ["body"], "A string holds an unpaired surrogate"),
+        (b'{"half a pair \\udc00": 1}', ["body"], "A string holds an unpaired surrogate"),
+        (b"[" * 5_000 + b"]" * 5_000, ["body"], "JSON nested deeper than 64 levels"),
+        (b'{"a": ' * 65 + b"1" + b"}" * 65, ["body"], "JSON nested deeper than 64 levels"),
+        (b'{"title" "t"}', ["body", 9], "Expecting ':' delimiter at line 1 column 10"),
+        (b'{"title": "t",}', ["body", 14], "at line 1 column 15"),
+        (b"{not json", ["body", 1], "Expecting property name enclosed in double quotes at line 1 column 2"),
     ],
 )
-async def test_what_json_can_spell_but_a_response_cannot_carry_is_a_422(
-    api: TaskApi, body: bytes, location: list[str], echoed: str
+async def test_a_body_that_is_not_json_we_take_is_a_422_naming_the_problem(
+    api: TaskApi, body: bytes, location: list[str | int], message: str
 ) -> None:
     response = await api.call("POST", "alice", content=body, headers={"Content-Type": "application/json"})
 
     assert response.status_code == 422, response.text
-    assert response.json()["detail"][0]["loc"] == location
-    assert response.json()["detail"][0]["input"] == echoed
+    (problem,) = response.json()["detail"]
+    assert problem["type"] == "json_invalid"
+    assert problem["loc"] == location
+    assert message in problem["msg"]
+    assert "input" not in problem
+
+
+async def test_a_body_nested_to_the_limit_is_taken(api: TaskApi) -> None:
+    body = b'{"title": "t", "n": ' + b"[" * 63 + b"]" * 63 + b"}"
+
+    response = await api.call("POST", "alice", content=body, headers={"Content-Type": "application/json"})
+
+    assert response.status_code == 201, response.text
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b'{"title": "\xff"}', "The body is not UTF-8 text (byte 0xff at position 11)"),
+        (b"\xfe\xff\x00{", "The body is not UTF-8 text (byte 0xfe at position 0)"),
+    ],
+)
+async def test_a_body_that_is_not_utf8_is_a_400_naming_the_byte(
+    api: TaskApi, body: bytes, message: str
+) -> None:
+    response = await api.call("POST", "alice", content=body, headers={"Content-Type": "application/json"})
+
+    assert response.status_code == 400
+    assert response.json() == {"detail": message}
 
 
 async def test_a_long_invalid_value_is_echoed_only_in_part(api: TaskApi) -> None:

@@ -1,6 +1,6 @@
 """/mcp: the task tools over MCP's Streamable HTTP transport, as an OAuth resource server.
 
-The caller is authenticated exactly as on the REST routes (`todo_api.auth.get_current_user`);
+The caller is authenticated exactly as on the REST routes (`todo_api.auth.Authenticator`);
 a request without a valid token is refused before the MCP server sees it, with the pointer to
 the protected-resource metadata (RFC 9728) that the MCP authorization specification asks for.
 Stateless and answered with JSON, so any worker or instance can serve any request.
@@ -18,7 +18,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from todo_api.assistants.caller import MCP_PATH, Caller, current_caller
-from todo_api.auth import get_current_user
+from todo_api.auth import record_caller
 from todo_api.errors import Forbidden, Unauthenticated
 from todo_api.state import app_state
 
@@ -80,9 +80,10 @@ class MCPEndpoint:
         request = Request(scope, receive)
         _check_origin(request)
         try:
-            user = await get_current_user(request)
+            user = await app_state(request).authenticator.authenticate(request)
         except Unauthenticated as refused:
             raise _pointing_to_metadata(refused, public_base(request) + RESOURCE_METADATA_PATH) from None
+        record_caller(scope, user)
         tools = self._tools or await self._running_tools()
         caller = current_caller.set(Caller(user=user, state=app_state(request)))
         try:

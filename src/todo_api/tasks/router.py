@@ -17,7 +17,6 @@ from starlette.datastructures import URL
 from todo_api.auth import CurrentUser
 from todo_api.db.query import Row
 from todo_api.http_errors import documented
-from todo_api.routing import PlannedRoute
 from todo_api.state import DatabaseDep
 from todo_api.tasks import service
 from todo_api.tasks.dependencies import IfMatch, TaskId, TaskQuota
@@ -150,10 +149,8 @@ def build_router(
     operation_suffix: str = "",
     dependencies: Sequence[Depends] = (),
     responses: dict[int | str, dict[str, Any]] | None = None,
-    dependency_overrides_provider: Any = None,
 ) -> APIRouter:
-    """Register every task route under `prefix`; `dependency_overrides_provider` is the app
-    when the routes are added to it directly (`routing.add_routes`)."""
+    """Register every task route under `prefix`."""
 
     def operation_id(route: APIRoute) -> str:
         return f"{route.name}{operation_suffix}"
@@ -164,8 +161,6 @@ def build_router(
         dependencies=dependencies,
         responses=responses,
         generate_unique_id_function=operation_id,
-        route_class=PlannedRoute,
-        dependency_overrides_provider=dependency_overrides_provider,
     )
     router.add_api_route(
         "",
