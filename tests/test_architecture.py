@@ -4,12 +4,15 @@ core (services, token verification, the database layer) runs without the web fra
 from __future__ import annotations
 
 import ast
+import importlib
 import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from todo_api.errors import AppError
 
 PACKAGE = Path(__file__).parents[1] / "src" / "todo_api"
 # Modules that compose the app: nothing may import them.
@@ -162,3 +165,38 @@ def test_the_core_runs_without_the_web_framework(module: str) -> None:
 
     assert module in loaded
     assert [name for name in loaded if name.split(".")[0] in FRAMEWORK] == []
+
+
+# The rooms every feature folder has; `errors.py` too where it has domain errors.
+ROOMS = ("router.py", "schemas.py", "service.py")
+
+
+@pytest.mark.parametrize("feature", FEATURES)
+def test_every_feature_has_the_same_rooms(feature: str) -> None:
+    folder = PACKAGE / feature.rpartition(".")[2]
+
+    assert set(ROOMS) <= {path.name for path in folder.glob("*.py")}
+
+
+@pytest.mark.parametrize("feature", FEATURES)
+def test_a_features_domain_errors_live_in_its_errors_module(feature: str) -> None:
+    folder = PACKAGE / feature.rpartition(".")[2]
+    elsewhere = []
+    for path in folder.glob("*.py"):
+        module = importlib.import_module(module_name(path))
+        for name, value in vars(module).items():
+            if (
+                isinstance(value, type)
+                and issubclass(value, AppError)
+                and value.__module__ == module.__name__
+            ):
+                elsewhere.append(f"{module.__name__}.{name}")
+
+    assert [name for name in elsewhere if not name.startswith(f"{feature}.errors.")] == []
+
+
+def test_main_uses_one_module_of_each_feature() -> None:
+    imported = import_graph()["todo_api.main"]
+
+    for feature in FEATURES:
+        assert len({module for module in imported if is_within(module, feature) and module != feature}) == 1

@@ -12,14 +12,9 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from todo_api import health
-from todo_api.accounts import signing_keys
-from todo_api.accounts.cookies import SESSION_TOKEN, AuthCookies
-from todo_api.accounts.router import AUTH_JWT_HEADER, AUTH_TOKEN_HEADER, FORM_PATHS
-from todo_api.accounts.router import build_router as build_accounts_router
-from todo_api.accounts.sessions import SessionUsersInDatabase, cookies_for
-from todo_api.assistants.router import MCPEndpoint
-from todo_api.assistants.router import build_router as build_assistants_router
-from todo_api.auth import BEARER_SCHEME, PATH_USER_ERRORS, Authenticator, OwnPath, SessionUsers
+from todo_api.accounts import router as accounts
+from todo_api.assistants import router as assistants
+from todo_api.auth import BEARER_SCHEME, Authenticator
 from todo_api.config import Settings, load_settings
 from todo_api.db.connection import Database
 from todo_api.db.engine import open_database
@@ -27,24 +22,20 @@ from todo_api.dev_secret import with_dev_secret
 from todo_api.docs import document_session_cookie, install_docs
 from todo_api.edge import ApiGate
 from todo_api.hardening import HardeningMiddleware
-from todo_api.http_errors import API_ERRORS, install_error_handlers
+from todo_api.http_errors import install_error_handlers
 from todo_api.logs import RequestLogMiddleware, configure_logging
 from todo_api.ratelimit import RateLimiter
 from todo_api.state import AppState, install_state
-from todo_api.tasks.router import build_router as build_tasks_router
+from todo_api.tasks import router as tasks
 from todo_api.tokens import JWKSCache, KeySetCache, TokenVerifier, VerifiedTokenCache
 
 if TYPE_CHECKING:
     import httpx
 
-# The built-in sign-in's: the bearer plugin's token, and its rate limiter's wait.
-AUTH_HEADERS = [AUTH_TOKEN_HEADER, AUTH_JWT_HEADER, "X-Retry-After"]
 EXPOSED_HEADERS = ["Location", "Link", "X-Total-Count", "X-Request-ID", "Retry-After", "ETag"]
 # The built-in sign-in's keys are one query away: an unknown `kid` may reload them every second
 # (a key a Node Better Auth on the same database just made is known within a second).
 OWN_KEYS_RELOAD_INTERVAL = 1.0
-# The API's collections behind the edge's admission: /api/tasks and /api/{user_id}/tasks.
-TASK_COLLECTIONS = ("tasks",)
 
 
 def build_key_set(
@@ -56,7 +47,7 @@ def build_key_set(
         if database is None:
             raise ValueError("the built-in sign-in's keys are read from the database")
         return KeySetCache(
-            functools.partial(signing_keys.verification_keys, database),
+            functools.partial(accounts.verification_keys, database),
             source="the jwks table",
             cache_seconds=settings.jwks_cache_seconds,
             refetch_interval=min(settings.jwks_refetch_interval, OWN_KEYS_RELOAD_INTERVAL),
@@ -104,19 +95,6 @@ def build_token_verifier(
     )
 
 
-def accepted_session_cookies(settings: Settings) -> AuthCookies | None:
-    """With the built-in sign-in or a shared Better Auth database, the task routes accept its
-    sessions too: the token as a bearer, or the signed cookie (both need the signing secret)."""
-    if not settings.accepts_sessions or settings.better_auth_secret is None:
-        return None
-    return cookies_for(settings, settings.better_auth_secret.get_secret_value())
-
-
-def build_session_users(cookies: AuthCookies | None, database: Database) -> SessionUsers | None:
-    """Whose session a request carries, looked up in `database`; None when none are accepted."""
-    return SessionUsersInDatabase(database, cookies) if cookies is not None else None
-
-
 def build_rate_limiter(settings: Settings) -> RateLimiter | None:
     """Per-user and per-address limits; in Redis when REDIS_URL is set, shared by every instance."""
     if not settings.rate_limit_enabled:
@@ -136,8 +114,8 @@ def create_app(settings: Settings, *, freeze_at_start_up: bool = False) -> FastA
     test process would freeze that process's whole heap.
     """
     settings = with_dev_secret(settings)
-    session_cookies = accepted_session_cookies(settings)
-    assistants = MCPEndpoint()
+    session_cookies = accounts.accepted_cookies(settings)
+    mcp = assistants.MCPEndpoint()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -148,7 +126,9 @@ def create_app(settings: Settings, *, freeze_at_start_up: bool = False) -> FastA
             settings=settings,
             token_verifier=build_token_verifier(settings, http, database),
             rate_limiter=rate_limiter,
-            session_users=build_session_users(session_cookies, database),
+            session_users=(
+                accounts.SessionUsersInDatabase(database, session_cookies) if session_cookies else None
+            ),
         )
         install_state(
             app,
@@ -163,7 +143,7 @@ def create_app(settings: Settings, *, freeze_at_start_up: bool = False) -> FastA
             gc.collect()
             gc.freeze()
         try:
-            async with assistants.running():
+            async with mcp.running():
                 yield
         finally:
             if rate_limiter is not None:
@@ -184,29 +164,23 @@ def create_app(settings: Settings, *, freeze_at_start_up: bool = False) -> FastA
     )
     # Router dependencies run before the route's own, in the order given; the caller, the
     # path's user and the rate limit are already settled at the edge (ApiGate).
-    routers = [
-        build_tasks_router("/api/tasks", responses=API_ERRORS),
-        build_tasks_router(
-            "/api/{user_id}/tasks",
-            operation_suffix="_for_user",
-            dependencies=[OwnPath],
-            responses=API_ERRORS | PATH_USER_ERRORS,
-        ),
-    ]
+    routers = tasks.build_routers()
     if settings.builtin_auth:
-        routers.append(build_accounts_router())
-    routers += [build_assistants_router(assistants), health.build_router()]
+        routers.append(accounts.build_router())
+    routers += [assistants.build_router(mcp), health.build_router()]
     for router in routers:
         app.include_router(router)
     install_error_handlers(app, routes=[route for router in routers for route in router.routes])
     install_docs(app)
     if session_cookies is not None:
-        document_session_cookie(app, session_cookies.name(SESSION_TOKEN), alternative_to=BEARER_SCHEME)
-    app.add_middleware(ApiGate, collections=TASK_COLLECTIONS)
+        document_session_cookie(
+            app, session_cookies.name(accounts.SESSION_TOKEN), alternative_to=BEARER_SCHEME
+        )
+    app.add_middleware(ApiGate, collections=[tasks.COLLECTION])
     app.add_middleware(
         HardeningMiddleware,
         hsts=settings.is_production,
-        form_paths=FORM_PATHS if settings.builtin_auth else frozenset(),
+        form_paths=accounts.FORM_PATHS if settings.builtin_auth else frozenset(),
     )
     if settings.cors_origins:
         # Without configured origins no browser page elsewhere may call the API, which is
@@ -216,7 +190,7 @@ def create_app(settings: Settings, *, freeze_at_start_up: bool = False) -> FastA
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "If-Match", "X-Request-ID"],
-            expose_headers=EXPOSED_HEADERS + (AUTH_HEADERS if settings.builtin_auth else []),
+            expose_headers=EXPOSED_HEADERS + (accounts.EXPOSED_HEADERS if settings.builtin_auth else []),
             # Bearer tokens only, unless Better Auth's session cookie is accepted: then
             # credentialed CORS, for exactly the configured origins.
             allow_credentials=settings.accepts_sessions,

@@ -19,7 +19,8 @@ from todo_api.accounts.cookies import (
     parse_cookie_header,
     session_token_from_bearer,
 )
-from todo_api.accounts.schemas import AuthError, InvalidBody, SignInEmail, SignUpEmail, TooManyAttempts
+from todo_api.accounts.errors import AuthError, InvalidBody, TooManyAttempts
+from todo_api.accounts.schemas import SignInEmail, SignUpEmail
 from todo_api.accounts.service import Client
 from todo_api.accounts.sessions import cookies_for
 from todo_api.hardening import is_form

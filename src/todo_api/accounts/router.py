@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Response
 
 from todo_api.accounts import service, signing_keys
-from todo_api.accounts.cookies import AuthCookies, sign
+from todo_api.accounts.cookies import SESSION_TOKEN, AuthCookies, sign
 from todo_api.accounts.dependencies import (
     ClientDep,
     CookiesDep,
@@ -21,13 +21,29 @@ from todo_api.accounts.dependencies import (
     throttle_attempts,
 )
 from todo_api.accounts.schemas import dump, session_fields, user_fields
+from todo_api.accounts.sessions import SessionUsersInDatabase, accepted_cookies
 from todo_api.state import DatabaseDep
+
+__all__ = [
+    "EXPOSED_HEADERS",
+    "FORM_PATHS",
+    "SESSION_TOKEN",
+    "SessionUsersInDatabase",
+    "accepted_cookies",
+    "build_router",
+    "verification_keys",
+]
 
 JSON = "application/json"
 # The bearer plugin's header: the signed session token, for clients that keep no cookies.
 AUTH_TOKEN_HEADER = "set-auth-token"  # noqa: S105 (a header's name, not a secret)
 # The jwt plugin's header on get-session: a fresh JWT for the session's user.
 AUTH_JWT_HEADER = "set-auth-jwt"
+# What a browser page may read of the answers: the bearer plugin's token, the JWT, and the
+# rate limiter's wait.
+EXPOSED_HEADERS = [AUTH_TOKEN_HEADER, AUTH_JWT_HEADER, "X-Retry-After"]
+# The jwt plugin's keys, for the task routes' verifier (read in-process from the jwks table).
+verification_keys = signing_keys.verification_keys
 EXPOSE = "Access-Control-Expose-Headers"
 
 

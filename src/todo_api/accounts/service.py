@@ -18,8 +18,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from todo_api.accounts import signing_keys
+from todo_api.accounts.errors import AuthError
 from todo_api.accounts.passwords import hash_password, spend_a_verification, verify_password
-from todo_api.accounts.schemas import AuthError, SignInEmail, SignUpEmail, user_fields
+from todo_api.accounts.schemas import SignInEmail, SignUpEmail, user_fields
 from todo_api.db.connection import Database, UniqueViolation
 from todo_api.db.query import Query, Row
 from todo_api.models import account_table, session_table, user_table, utc_now

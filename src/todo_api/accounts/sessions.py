@@ -1,7 +1,7 @@
 """Better Auth sessions as the task routes see them: the user a session token or a session
 cookie belongs to, read from the `session` table on every request, so a sign-out or an expiry
 (here, or on a Node Better Auth sharing the database) counts at once, on every instance.
-main.py hands this to the edge (auth.py), which may not import a feature."""
+main.py hands this to the authenticator (auth.py), which may not import a feature."""
 
 from __future__ import annotations
 
@@ -22,6 +22,14 @@ if TYPE_CHECKING:
     from todo_api.config import Settings
 
 
+def accepted_cookies(settings: Settings) -> AuthCookies | None:
+    """With the built-in sign-in or a shared Better Auth database, the task routes accept its
+    sessions too: the token as a bearer, or the signed cookie (both need the signing secret)."""
+    if not settings.accepts_sessions or settings.better_auth_secret is None:
+        return None
+    return cookies_for(settings, settings.better_auth_secret.get_secret_value())
+
+
 def cookies_for(settings: Settings, secret: str) -> AuthCookies:
     """The session cookies' names and attributes: `__Secure-` and Secure with an https URL."""
     secure = settings.better_auth_url is not None and settings.better_auth_url.scheme == "https"
@@ -30,7 +38,7 @@ def cookies_for(settings: Settings, secret: str) -> AuthCookies:
 
 @dataclass(frozen=True, slots=True)
 class SessionUsersInDatabase:
-    """The state.SessionUsers the app's edge asks: whose live session a request carries."""
+    """The auth.SessionUsers the authenticator asks: whose live session a request carries."""
 
     database: Database
     cookies: AuthCookies

@@ -1,19 +1,20 @@
-"""The task operations as MCP tools: each one calls the same service function as its REST route,
-for the caller the /mcp endpoint authenticated (see `router`), never for a user named in the call."""
+"""The task operations as MCP tools: each one is a call to `service` for the caller the /mcp
+endpoint authenticated (see `router`), never for a user named in the call; every failure is a
+tool error the model can read."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from typing import Any
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 from pydantic import ValidationError
 
-from todo_api.assistants.caller import MCP_PATH, Caller, current_caller
+from todo_api.assistants import service
+from todo_api.assistants.caller import MCP_PATH, current_caller
 from todo_api.assistants.schemas import (
     CompletedArgument,
     DeletedTask,
@@ -33,8 +34,6 @@ from todo_api.assistants.schemas import (
 from todo_api.db.connection import is_database_unavailable
 from todo_api.errors import AppError
 from todo_api.logs import log_unhandled_error
-from todo_api.tasks import service
-from todo_api.tasks.schemas import TaskCreate, TaskUpdate
 
 INSTRUCTIONS = (
     "Manages the signed-in user's to-do list. Every tool acts on that user's own tasks only; "
@@ -45,13 +44,10 @@ UNEXPECTED = "The task service failed unexpectedly; the error was logged. Try ag
 
 
 @asynccontextmanager
-async def acting_for_caller(*, write: bool) -> AsyncIterator[Caller]:
-    """The caller, charged against their read or write limit; every failure inside is a tool error."""
-    caller = current_caller.get()
+async def as_tool_errors() -> AsyncIterator[None]:
+    """Every failure inside, as a tool error with one sentence the model can act on."""
     try:
-        if caller.state.rate_limiter is not None:
-            await caller.state.rate_limiter.check(caller.user.id, write=write)
-        yield caller
+        yield
     except AppError as error:
         # Not found, quota reached, rate limited: the model reads the same sentence REST sends.
         raise ToolError(error.detail) from None
@@ -73,21 +69,10 @@ def describe(error: ValidationError) -> str:
     return "Invalid arguments: " + "; ".join(problems)
 
 
-def public(row: Mapping[str, Any]) -> TaskPublic:
-    """A task row as the tools return it (the REST responses' fields)."""
-    return TaskPublic.model_validate(dict(row))
-
-
 async def add_task(title: TitleArgument, description: DescriptionArgument = None) -> TaskPublic:
     """Add a new task to the user's to-do list. Returns the created task, with its id."""
-    async with acting_for_caller(write=True) as caller:
-        row = await service.create_task(
-            caller.state.database,
-            user_id=caller.user.id,
-            data=TaskCreate(title=title, description=description),
-            max_tasks=caller.state.settings.max_tasks_per_user,
-        )
-    return public(row)
+    async with as_tool_errors():
+        return await service.add_task(current_caller.get(), title=title, description=description)
 
 
 async def list_tasks(
@@ -99,23 +84,16 @@ async def list_tasks(
     """List the user's tasks, newest first by default, optionally only those with one status.
     `total` says how many match in all; when it exceeds offset + limit, call again with a
     larger offset for the next page."""
-    async with acting_for_caller(write=False) as caller:
-        page = await service.list_tasks(
-            caller.state.database,
-            user_id=caller.user.id,
-            status=status,
-            sort=sort,
-            limit=limit,
-            offset=offset,
+    async with as_tool_errors():
+        return await service.list_tasks(
+            current_caller.get(), status=status, sort=sort, limit=limit, offset=offset
         )
-    return TaskList(tasks=[public(row) for row in page.items], total=page.total)
 
 
 async def get_task(task_id: TaskIdArgument) -> TaskPublic:
     """Get one of the user's tasks by id, with its description and status."""
-    async with acting_for_caller(write=False) as caller:
-        row = await service.get_task(caller.state.database, user_id=caller.user.id, task_id=task_id)
-    return public(row)
+    async with as_tool_errors():
+        return await service.get_task(current_caller.get(), task_id=task_id)
 
 
 async def update_task(
@@ -126,30 +104,23 @@ async def update_task(
 ) -> TaskPublic:
     """Change a task's title, description or status; fields left out stay as they are, and at
     least one must be given. Returns the updated task."""
-    changes = {"title": title, "description": description, "status": status}
-    async with acting_for_caller(write=True) as caller:
-        update = TaskUpdate(**{name: value for name, value in changes.items() if value is not None})
-        row = await service.update_task(
-            caller.state.database, user_id=caller.user.id, task_id=task_id, changes=update
+    async with as_tool_errors():
+        return await service.update_task(
+            current_caller.get(), task_id=task_id, title=title, description=description, status=status
         )
-    return public(row)
 
 
 async def complete_task(task_id: TaskIdArgument, completed: CompletedArgument = None) -> TaskPublic:
     """Mark a task completed (completed=true) or not yet done (completed=false); without
     `completed`, toggle it. Returns the updated task."""
-    async with acting_for_caller(write=True) as caller:
-        row = await service.set_completed(
-            caller.state.database, user_id=caller.user.id, task_id=task_id, completed=completed
-        )
-    return public(row)
+    async with as_tool_errors():
+        return await service.complete_task(current_caller.get(), task_id=task_id, completed=completed)
 
 
 async def delete_task(task_id: TaskIdArgument) -> DeletedTask:
     """Delete one of the user's tasks for good. Confirm with the user first: it cannot be undone."""
-    async with acting_for_caller(write=True) as caller:
-        await service.delete_task(caller.state.database, user_id=caller.user.id, task_id=task_id)
-    return DeletedTask(deleted_task_id=task_id)
+    async with as_tool_errors():
+        return await service.delete_task(current_caller.get(), task_id=task_id)
 
 
 READ_ONLY = ToolAnnotations(readOnlyHint=True, openWorldHint=False)

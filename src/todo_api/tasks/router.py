@@ -14,9 +14,9 @@ from fastapi.params import Depends
 from fastapi.routing import APIRoute
 from starlette.datastructures import URL
 
-from todo_api.auth import CurrentUser
+from todo_api.auth import PATH_USER_ERRORS, CurrentUser, OwnPath
 from todo_api.db.query import Row
-from todo_api.http_errors import documented
+from todo_api.http_errors import API_ERRORS, documented
 from todo_api.state import DatabaseDep
 from todo_api.tasks import service
 from todo_api.tasks.dependencies import IfMatch, TaskId, TaskQuota
@@ -33,6 +33,9 @@ from todo_api.tasks.schemas import (
 )
 
 JSON = "application/json"
+# The first path segment of both families, /api/tasks and /api/{user_id}/tasks, which the
+# edge guards.
+COLLECTION = "tasks"
 
 ETAG_HEADER = {"ETag": {"description": "The task's version, for If-Match.", "schema": {"type": "string"}}}
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
@@ -237,3 +240,16 @@ def build_router(
         responses={**NOT_FOUND, **CONDITIONAL},
     )
     return router
+
+
+def build_routers() -> list[APIRouter]:
+    """Both families: the user from the token, and the user also named in the path."""
+    return [
+        build_router(f"/api/{COLLECTION}", responses=API_ERRORS),
+        build_router(
+            f"/api/{{user_id}}/{COLLECTION}",
+            operation_suffix="_for_user",
+            dependencies=[OwnPath],
+            responses=API_ERRORS | PATH_USER_ERRORS,
+        ),
+    ]

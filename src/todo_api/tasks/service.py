@@ -18,8 +18,9 @@ from typing import Any, NoReturn, cast
 
 from todo_api.db.connection import Connection, Database, ForeignKeyViolation
 from todo_api.db.query import Query, Row
-from todo_api.errors import Conflict, NotFound, PreconditionFailed, Unauthenticated
+from todo_api.errors import PreconditionFailed, Unauthenticated
 from todo_api.models import TaskStatus, utc_now
+from todo_api.tasks.errors import TaskLimitReached, TaskNotFound
 from todo_api.tasks.schemas import SortKey, StatusFilter, TaskCreate, TaskUpdate
 from todo_api.tasks.statements import (
     CREATE_TASK,
@@ -33,15 +34,6 @@ from todo_api.tasks.statements import (
     update_query,
     version_matches,
 )
-
-
-class TaskNotFound(NotFound):
-    default_detail = "Task not found"
-
-
-class TaskLimitReached(Conflict):
-    def __init__(self, limit: int) -> None:
-        super().__init__(f"Task limit reached: a user may keep at most {limit} tasks")
 
 
 @dataclass(frozen=True, slots=True)

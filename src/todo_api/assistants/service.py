@@ -1,0 +1,87 @@
+"""What an assistant may do with the caller's tasks: each operation is one call to the same
+task service function as its REST route, for the caller the /mcp endpoint authenticated (never
+for a user named in a tool's arguments), charged against the caller's rate limit first. No MCP
+SDK here: `tools` turns these into MCP tools and their failures into tool errors."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from todo_api.assistants.caller import Caller
+from todo_api.assistants.schemas import DeletedTask, TaskList, TaskPublic
+from todo_api.models import TaskStatus
+from todo_api.tasks import service as tasks
+from todo_api.tasks.schemas import SortKey, StatusFilter, TaskCreate, TaskUpdate
+
+
+async def add_task(caller: Caller, *, title: str, description: str | None) -> TaskPublic:
+    """Create a task owned by the caller."""
+    await _charge(caller, write=True)
+    row = await tasks.create_task(
+        caller.state.database,
+        user_id=caller.user.id,
+        data=TaskCreate(title=title, description=description),
+        max_tasks=caller.state.settings.max_tasks_per_user,
+    )
+    return _public(row)
+
+
+async def list_tasks(
+    caller: Caller, *, status: StatusFilter, sort: SortKey, limit: int, offset: int
+) -> TaskList:
+    """One page of the caller's tasks, and how many match in all."""
+    await _charge(caller, write=False)
+    page = await tasks.list_tasks(
+        caller.state.database, user_id=caller.user.id, status=status, sort=sort, limit=limit, offset=offset
+    )
+    return TaskList(tasks=[_public(row) for row in page.items], total=page.total)
+
+
+async def get_task(caller: Caller, *, task_id: int) -> TaskPublic:
+    """One of the caller's tasks."""
+    await _charge(caller, write=False)
+    return _public(await tasks.get_task(caller.state.database, user_id=caller.user.id, task_id=task_id))
+
+
+async def update_task(
+    caller: Caller,
+    *,
+    task_id: int,
+    title: str | None,
+    description: str | None,
+    status: TaskStatus | None,
+) -> TaskPublic:
+    """Apply the changes given (None: left as it is); at least one is needed."""
+    await _charge(caller, write=True)
+    changes = {"title": title, "description": description, "status": status}
+    update = TaskUpdate(**{name: value for name, value in changes.items() if value is not None})
+    row = await tasks.update_task(
+        caller.state.database, user_id=caller.user.id, task_id=task_id, changes=update
+    )
+    return _public(row)
+
+
+async def complete_task(caller: Caller, *, task_id: int, completed: bool | None) -> TaskPublic:
+    """Set completion, or toggle it when `completed` is None."""
+    await _charge(caller, write=True)
+    row = await tasks.set_completed(
+        caller.state.database, user_id=caller.user.id, task_id=task_id, completed=completed
+    )
+    return _public(row)
+
+
+async def delete_task(caller: Caller, *, task_id: int) -> DeletedTask:
+    """Delete one of the caller's tasks."""
+    await _charge(caller, write=True)
+    await tasks.delete_task(caller.state.database, user_id=caller.user.id, task_id=task_id)
+    return DeletedTask(deleted_task_id=task_id)
+
+
+async def _charge(caller: Caller, *, write: bool) -> None:
+    if caller.state.rate_limiter is not None:
+        await caller.state.rate_limiter.check(caller.user.id, write=write)
+
+
+def _public(row: Mapping[str, Any]) -> TaskPublic:
+    return TaskPublic.model_validate(dict(row))

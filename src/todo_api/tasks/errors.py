@@ -1,0 +1,18 @@
+"""The task feature's domain errors; each carries its status (`http_errors` renders them)."""
+
+from __future__ import annotations
+
+from todo_api.errors import Conflict, NotFound
+
+
+class TaskNotFound(NotFound):
+    """No such task for this user: another user's task is reported the same way."""
+
+    default_detail = "Task not found"
+
+
+class TaskLimitReached(Conflict):
+    """The user already keeps MAX_TASKS_PER_USER tasks."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"Task limit reached: a user may keep at most {limit} tasks")
