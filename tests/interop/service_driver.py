@@ -85,8 +85,10 @@ class ServedProcess:
 class TodoService(ServedProcess):
     """One ``todo-api serve`` process."""
 
-    def __init__(self, workdir: Path, env: dict[str, str]) -> None:
-        """Remember the configuration; nothing runs until ``start``."""
+    def __init__(self, workdir: Path, env: dict[str, str], *, command: str = TODO_API) -> None:
+        """Remember the configuration; nothing runs until ``start``. ``command`` is the
+        ``todo-api`` to run: this environment's unless another installation's is given."""
+        self.command = command
         self.workdir = workdir
         self.env = env
         self.port = free_port()
@@ -99,7 +101,7 @@ class TodoService(ServedProcess):
         self.workdir.mkdir(parents=True, exist_ok=True)
         base = {key: os.environ[key] for key in ("PATH", "HOME", "LANG") if key in os.environ}
         self._launch(
-            [TODO_API, "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+            [self.command, "serve", "--host", "127.0.0.1", "--port", str(self.port)],
             self.workdir,
             base | {"LOG_LEVEL": "warning"} | self.env,
             f"{self.base_url}/health",
