@@ -16,8 +16,12 @@ INVALID_ORIGIN = "INVALID_ORIGIN"
 
 
 def origin_of(url: str) -> str | None:
-    """`scheme://host[:port]` of a URL, lower-cased; None for anything without both."""
-    parts = urlsplit(url)
+    """`scheme://host[:port]` of a URL, lower-cased; None for anything without both, or that
+    urlsplit refuses (`http://[` is a ValueError: an Origin header, not a 500)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
     return f"{parts.scheme}://{parts.netloc}".lower() if parts.scheme and parts.netloc else None
 
 

@@ -7,8 +7,10 @@ from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
-from tests.conftest import serving_app
+from tests.conftest import make_settings, serving_app
+from todo_api.db.engine import create_engine
 
 PASSWORD = "placeholder-password-123"
 
@@ -41,3 +43,13 @@ async def sign_up(
 def cookie_pairs(response: httpx.Response) -> str:
     """The cookies a response set, as the next request's Cookie header."""
     return "; ".join(header.split(";")[0] for header in response.headers.get_list("set-cookie"))
+
+
+async def count_rows(database_url: str, table: sa.Table) -> int:
+    """How many rows `table` holds now, read on a connection of the test's own."""
+    engine = create_engine(make_settings(database_url))
+    try:
+        async with engine.connect() as connection:
+            return int((await connection.execute(sa.select(sa.func.count()).select_from(table))).scalar_one())
+    finally:
+        await engine.dispose()

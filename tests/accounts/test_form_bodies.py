@@ -62,6 +62,9 @@ async def test_a_forms_remember_me_is_a_string_and_refused_as_better_auth_refuse
         ),
         ({"Origin": "https://evil.example"}, "INVALID_ORIGIN"),
         ({"Referer": "https://evil.example/login"}, "INVALID_ORIGIN"),
+        # Not a URL Python can split (an unclosed IPv6 bracket): refused, not a 500.
+        ({"Origin": "http://["}, "INVALID_ORIGIN"),
+        ({"Referer": "http://[evil.example/login"}, "INVALID_ORIGIN"),
     ],
 )
 @pytest.mark.parametrize("path", ["/api/auth/sign-up/email", "/api/auth/sign-in/email"])

@@ -56,6 +56,7 @@ async def test_a_session_cookie_names_its_user_on_the_task_routes(auth_client: h
             {"Origin": "http://testserver.evil.example"},
             "A write authenticated by a session cookie must come from a trusted origin",
         ),
+        ({"Origin": "http://["}, "A write authenticated by a session cookie must come from a trusted origin"),
     ],
 )
 @pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])

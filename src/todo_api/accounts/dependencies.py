@@ -4,6 +4,7 @@ Better Auth runs before sign-up, sign-in and cookie-carrying writes."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import parse_qsl
@@ -102,12 +103,28 @@ async def throttle_attempts(request: Request) -> None:
         raise TooManyAttempts(wait)
 
 
+# Better Auth's rule for a relative callbackURL (matchesOriginPattern, allowRelativePaths): one
+# slash, not followed by a second slash or a backslash, encoded or not, then only plain path
+# characters and an optional query. A browser drops tabs and newlines from a URL and reads `\`
+# as `/`, so anything looser lets `/\t/evil.example` or `/\t\\evil.example` send it to another
+# site; and nothing outside these characters can break the `Location` header.
+SAFE_RELATIVE_URL = re.compile(r"/(?!/|\\|%2f|%5c)[\w\-.+/@]*(?:\?[\w\-.+/=&%@]*)?", re.ASCII)
+# An absolute callbackURL must be sendable as it is in `Location`: visible ASCII, no space.
+VISIBLE_ASCII = re.compile(r"[!-~]+")
+
+
 def check_callback_url(request: Request, callback_url: str | None) -> None:
-    """A callbackURL is a path on this site or a URL on a trusted origin (no open redirect)."""
+    """Better Auth's origin check of a callbackURL, before any work: a plain path on this site,
+    or a URL on a trusted origin (no open redirect, nothing a header cannot carry)."""
     if not callback_url:
         return
-    relative = callback_url.startswith("/") and not callback_url.startswith(("//", "/\\"))
-    if not relative and origins.origin_of(callback_url) not in trusted_origins(request):
+    if callback_url.startswith("/"):
+        safe = SAFE_RELATIVE_URL.fullmatch(callback_url) is not None
+    else:
+        safe = VISIBLE_ASCII.fullmatch(callback_url) is not None and (
+            origins.origin_of(callback_url) in trusted_origins(request)
+        )
+    if not safe:
         raise AuthError("FORBIDDEN", "INVALID_CALLBACK_URL")
 
 

@@ -108,12 +108,13 @@ async def sign_in_email(
 ) -> Response:
     """Sign in with e-mail and password."""
     signed_in = await service.sign_in(database, data=body, client=client)
-    answer: dict[str, Any] = {"redirect": body.callback_url is not None, "token": signed_in.session["token"]}
+    # As Better Auth: an empty callbackURL is echoed in `url` but is no redirect.
+    answer: dict[str, Any] = {"redirect": bool(body.callback_url), "token": signed_in.session["token"]}
     if body.callback_url is not None:
         answer["url"] = body.callback_url
     answer["user"] = user_fields(signed_in.user)
     response = _signed_in(answer, signed_in, cookies, remember=body.remember_me)
-    if body.callback_url is not None:
+    if body.callback_url:
         response.headers["Location"] = body.callback_url
     return response
 

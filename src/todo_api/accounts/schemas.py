@@ -19,6 +19,16 @@ MAX_PASSWORD_LENGTH = 128
 EMAIL = re.compile(
     r"^(?:[A-Za-z0-9_'+\-]+\.)*[A-Za-z0-9_'+\-]*[A-Za-z0-9_+-]@(?:[A-Za-z0-9][A-Za-z0-9\-]*\.)+[A-Za-z]{2,}$"
 )
+# The longest address SMTP can carry (RFC 5321's 256-octet path, less its angle brackets). Checked
+# before the pattern, which would otherwise scan up to a megabyte on the event loop.
+MAX_EMAIL_LENGTH = 254
+# Our limits, not Better Auth's (its schema has none): the user travels in every JWT and its
+# `set-auth-jwt` header, which a megabyte name made too large for clients to accept.
+MAX_NAME_LENGTH = 256
+MAX_IMAGE_LENGTH = 2048
+# Unicode's control characters (category Cc): C0 with NUL, DEL and C1. PostgreSQL text cannot
+# hold NUL, and none of them belongs in a name or an image URL.
+CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def _js_type(value: object) -> str:
@@ -73,11 +83,12 @@ class SignUpEmail:
         spec = {"name": (str, True), "email": (str, True), "password": (str, True)}
         optional = {"image": (str, False), "callbackURL": (str, False), "rememberMe": (bool, False)}
         fields = _checked(body, spec | optional)
-        problems = []
-        if not EMAIL.fullmatch(fields["email"]):
+        problems = _text_problems("name", fields["name"], MAX_NAME_LENGTH)
+        if not is_email(fields["email"]):
             problems.append("[body.email] Invalid email address")
         if not fields["password"]:
             problems.append("[body.password] Too small: expected string to have >=1 characters")
+        problems += _text_problems("image", fields["image"], MAX_IMAGE_LENGTH)
         if problems:
             raise InvalidBody("; ".join(problems))
         check_password_length(fields["password"], minimum=True)
@@ -110,7 +121,7 @@ class SignInEmail:
                 "rememberMe": (bool, False),
             },
         )
-        if not EMAIL.fullmatch(fields["email"]):
+        if not is_email(fields["email"]):
             raise AuthError("BAD_REQUEST", "INVALID_EMAIL")
         check_password_length(fields["password"], minimum=False)
         return cls(
@@ -121,9 +132,33 @@ class SignInEmail:
         )
 
 
+def is_email(value: str) -> bool:
+    """An address of at most 254 characters that zod's pattern accepts; the length is checked
+    first, so the pattern never runs on a long input."""
+    return len(value) <= MAX_EMAIL_LENGTH and EMAIL.fullmatch(value) is not None
+
+
+def js_length(value: str) -> int:
+    """A string's length as JavaScript (and zod) counts it: UTF-16 code units."""
+    return len(value.encode("utf-16-le")) // 2
+
+
+def _text_problems(name: str, value: str | None, most: int) -> list[str]:
+    """A free-text field's problems as zod words them: too long (counted as JS counts), or
+    holding a control character (looked for only once the length is known to be bounded)."""
+    if value is None:
+        return []
+    # A string has at least as many UTF-16 code units as characters: no need to encode a long one.
+    if len(value) > most or js_length(value) > most:
+        return [f"[body.{name}] Too big: expected string to have <={most} characters"]
+    if CONTROL_CHARACTER.search(value):
+        return [f"[body.{name}] Invalid string: must not contain control characters"]
+    return []
+
+
 def check_password_length(password: str, *, minimum: bool) -> None:
     """8 to 128 characters (as JS counts them: UTF-16 code units); sign-in checks only the most."""
-    length = len(password.encode("utf-16-le")) // 2
+    length = js_length(password)
     if minimum and length < MIN_PASSWORD_LENGTH:
         raise AuthError("BAD_REQUEST", "PASSWORD_TOO_SHORT")
     if length > MAX_PASSWORD_LENGTH:
