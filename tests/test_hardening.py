@@ -140,7 +140,8 @@ async def test_cors_allows_only_configured_origins(database_url: str) -> None:
     assert allowed.headers["access-control-allow-origin"] == "http://localhost:3000"
     assert "authorization" in allowed.headers["access-control-allow-headers"].lower()
     assert "access-control-allow-credentials" not in allowed.headers
-    assert denied.status_code == 400
+    assert denied.status_code == 403
+    assert "CORS_ORIGINS" in denied.json()["detail"]
     assert "access-control-allow-origin" not in denied.headers
     assert "access-control-allow-origin" not in simple.headers
 
@@ -151,10 +152,34 @@ async def test_without_cors_origins_no_other_origin_is_allowed(database_url: str
         asked = await client.options("/api/tasks", headers={"Origin": "http://localhost:3000", **preflight})
         simple = await client.get("/api/tasks", headers={"Origin": "http://localhost:3000", **auth("alice")})
 
-    assert asked.status_code == 405
+    assert asked.status_code == 403
     assert not any(name.startswith("access-control-") for name in asked.headers)
     assert simple.status_code == 200
     assert not any(name.startswith("access-control-") for name in simple.headers)
+
+
+@pytest.mark.parametrize("cors_origins", [[], ["http://localhost:3000"]], ids=["no-cors", "other-origin"])
+async def test_a_refused_preflight_is_answered_and_logged_with_a_hint(
+    database_url: str, caplog: pytest.LogCaptureFixture, cors_origins: list[str]
+) -> None:
+    preflight = {"Origin": "http://localhost:5173", "Access-Control-Request-Method": "POST"}
+    async with client_for(database_url, cors_origins=cors_origins) as client:
+        with caplog.at_level(logging.WARNING, logger="todo_api.cors"):
+            refused = await client.options("/api/auth/sign-up/email", headers=preflight)
+
+    assert refused.status_code == 403
+    hint = "add http://localhost:5173 to CORS_ORIGINS"
+    assert hint in refused.json()["detail"]
+    (record,) = [record for record in caplog.records if record.name == "todo_api.cors"]
+    assert record.event == "cors_refused"  # type: ignore[attr-defined]
+    assert hint in record.hint  # type: ignore[attr-defined]
+
+
+async def test_an_options_request_that_is_no_preflight_is_the_routers(database_url: str) -> None:
+    async with client_for(database_url, cors_origins=["http://localhost:3000"]) as client:
+        plain = await client.options("/api/tasks")
+
+    assert plain.status_code == 405
 
 
 async def test_cors_exposes_pagination_and_version_headers(database_url: str, auth: Auth) -> None:

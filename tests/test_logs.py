@@ -43,6 +43,24 @@ async def test_each_request_is_one_json_line_with_its_id(
     assert isinstance(line["duration_ms"], float)
 
 
+async def test_what_no_route_of_ours_answers_is_logged_by_its_path(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    preflight = {"Origin": "http://elsewhere.example", "Access-Control-Request-Method": "POST"}
+
+    await client.get("/openapi.json")
+    await client.options("/api/tasks", headers=preflight)
+    await client.get("/no/such/" + "x" * 500)
+
+    requests = [line for line in json_lines(caplog) if line.get("event") == "request"]
+    assert [(line["method"], line["path"]) for line in requests] == [
+        ("GET", "/openapi.json"),
+        ("OPTIONS", "/api/tasks"),
+        ("GET", "/no/such/" + "x" * 191),
+    ]
+
+
 async def test_unsafe_request_ids_are_replaced(client: httpx.AsyncClient) -> None:
     response = await client.get("/health", headers={"X-Request-ID": "bad id\nwith newline"})
 

@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 access_logger = logging.getLogger("todo_api.access")
 error_logger = logging.getLogger("todo_api.errors")
 REQUEST_ID_HEADER = "x-request-id"
+MAX_LOGGED_PATH = 200
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 # Attributes every LogRecord has; anything else was passed in `extra` and belongs in the line.
 # uvicorn's `color_message` is its message again, with terminal colour codes.
@@ -157,7 +158,9 @@ class RequestLogMiddleware:
                 "event": "request",
                 "request_id": request_id,
                 "method": scope["method"],
-                "path": getattr(route, "path", None) or "<unmatched>",
+                # The route's template (no ids); else, for what no route of ours answered (the
+                # OpenAPI document, a preflight, a 404), the path as sent, cut short.
+                "path": getattr(route, "path", None) or scope["path"][:MAX_LOGGED_PATH],
                 "status": status,
                 "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                 "user_id": scope["state"].get("user_id"),

@@ -16,6 +16,7 @@ from todo_api.accounts import router as accounts
 from todo_api.assistants import router as assistants
 from todo_api.auth import BEARER_SCHEME, Authenticator
 from todo_api.config import Settings, load_settings
+from todo_api.cors import RefusedPreflights
 from todo_api.db.connection import Database
 from todo_api.db.engine import open_database
 from todo_api.dev_secret import with_dev_secret
@@ -196,6 +197,7 @@ def create_app(settings: Settings, *, freeze_at_start_up: bool = False) -> FastA
             allow_credentials=settings.accepts_sessions,
             max_age=600,
         )
+    app.add_middleware(RefusedPreflights, allowed_origins=settings.cors_origins)
     app.add_middleware(RequestLogMiddleware)
     return app
 
