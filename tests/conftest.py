@@ -125,11 +125,11 @@ class Database:
             yield self.fresh(directory)
             return
         name = f"{self._run_name}_{uuid.uuid4().hex[:8]}"
-        asyncio.run(_run_sql(self.postgres_admin_url, f'CREATE DATABASE "{name}" TEMPLATE "{self.pristine}"'))
+        asyncio.run(run_sql(self.postgres_admin_url, f'CREATE DATABASE "{name}" TEMPLATE "{self.pristine}"'))
         try:
             yield make_url(self.template_url).set(database=name).render_as_string(hide_password=False)
         finally:
-            asyncio.run(_run_sql(self.postgres_admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            asyncio.run(run_sql(self.postgres_admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
     @property
     def _run_name(self) -> str:
@@ -141,7 +141,7 @@ class Database:
         if self._pristine is None:
             assert self.postgres_admin_url is not None
             name = f"{self._run_name}_pristine"
-            asyncio.run(_run_sql(self.postgres_admin_url, f'CREATE DATABASE "{name}"'))
+            asyncio.run(run_sql(self.postgres_admin_url, f'CREATE DATABASE "{name}"'))
             self._pristine = name
             url = make_url(self.template_url).set(database=name).render_as_string(hide_password=False)
             asyncio.run(upgrade_database(make_settings(url)))
@@ -149,7 +149,7 @@ class Database:
 
     def drop_pristine(self) -> None:
         if self._pristine is not None and self.postgres_admin_url is not None:
-            asyncio.run(_run_sql(self.postgres_admin_url, f'DROP DATABASE IF EXISTS "{self._pristine}"'))
+            asyncio.run(run_sql(self.postgres_admin_url, f'DROP DATABASE IF EXISTS "{self._pristine}"'))
 
 
 async def _truncate(url: str) -> None:
@@ -176,7 +176,7 @@ async def rows(database_url: str, query: str, *args: Any) -> list[asyncpg.Record
         await connection.close()
 
 
-async def _run_sql(url: str, *statements: str) -> None:
+async def run_sql(url: str, *statements: str) -> None:
     connection = await asyncpg.connect(asyncpg_dsn(url))
     try:
         for statement in statements:
@@ -197,13 +197,13 @@ def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
         return
     name = f"todo_test_{uuid.uuid4().hex[:12]}"
     url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    asyncio.run(_run_sql(admin_url, f'CREATE DATABASE "{name}"'))
+    asyncio.run(run_sql(admin_url, f'CREATE DATABASE "{name}"'))
     run_database = Database(url, postgres_admin_url=admin_url)
     try:
         asyncio.run(upgrade_database(make_settings(url)))
         yield run_database
     finally:
-        asyncio.run(_run_sql(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(run_sql(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         run_database.drop_pristine()
 
 
@@ -272,11 +272,11 @@ async def serving(database_url: str, **overrides: Any) -> AsyncIterator[httpx.As
         yield client
 
 
-def app_pool(app: FastAPI) -> asyncpg.Pool:
-    """The running app's asyncpg pool, to see how many connections it holds."""
+def app_database(app: FastAPI) -> PostgresDatabase:
+    """The running app's PostgreSQL pool, to see how many connections it holds."""
     state: AppState = app.state.todo_api
     assert isinstance(state.database, PostgresDatabase)
-    return state.database._pool
+    return state.database
 
 
 TokenFactory = Callable[..., str]
