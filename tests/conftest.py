@@ -10,13 +10,15 @@ template and dropped after the test, so no other test ever sees its changes.
 from __future__ import annotations
 
 import asyncio
+import faulthandler
 import os
 import shutil
+import sys
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TextIO, TypeVar
 
 import asyncpg
 import httpx
@@ -207,10 +209,59 @@ def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
         run_database.drop_pristine()
 
 
+# Where the teardown backstop writes: stderr as it was before pytest captured it.
+BACKSTOP_OUTPUT = pytest.StashKey[TextIO]()
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "changes_schema: the test runs DDL, so it gets a database of its own (see conftest)"
     )
+    assert sys.__stderr__ is not None
+    # Closed at unconfigure.
+    config.stash[BACKSTOP_OUTPUT] = open(os.dup(sys.__stderr__.fileno()), "w")  # noqa: SIM115
+
+
+# Interop tests start Node.js, after an `npm ci` when its packages are not installed yet (as on
+# a first run outside .ci/run): they get longer than pyproject's default unless they set their own.
+INTEROP_TIMEOUT = 300
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.get_closest_marker("interop") and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(INTEROP_TIMEOUT))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if BACKSTOP_OUTPUT in config.stash:
+        config.stash[BACKSTOP_OUTPUT].close()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, object, object]:
+    """No teardown can hang the run: past the test's timeout it prints every thread's stack and
+    ends the process.
+
+    pytest-timeout's alarm fires once per test. A test it stopped leaves its event loop to be
+    closed in the teardown, which waits for every task to finish cancelling; a task that
+    cannot (a shielded cleanup waiting on a silent network) would hold the run for ever."""
+    seconds = _timeout_of(item)
+    if seconds > 0:
+        faulthandler.dump_traceback_later(seconds, exit=True, file=item.config.stash[BACKSTOP_OUTPUT])
+    try:
+        return (yield)
+    finally:
+        faulthandler.cancel_dump_traceback_later()
+
+
+def _timeout_of(item: pytest.Item) -> float:
+    """The test's timeout as pytest-timeout reads it: its marker, --timeout, or the ini default."""
+    marker = item.get_closest_marker("timeout")
+    if marker is not None:
+        return float(marker.kwargs.get("timeout", marker.args[0] if marker.args else 0))
+    option = item.config.getoption("timeout", None)
+    return float(option if option is not None else item.config.getini("timeout") or 0)
 
 
 @pytest.fixture
