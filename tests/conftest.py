@@ -10,13 +10,15 @@ template and dropped after the test, so no other test ever sees its changes.
 from __future__ import annotations
 
 import asyncio
+import faulthandler
 import os
 import shutil
+import sys
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TextIO, TypeVar
 
 import asyncpg
 import httpx
@@ -44,15 +46,23 @@ PATIENCE = 30.0
 
 
 async def answered_within(awaitable: Awaitable[T], seconds: float = PATIENCE) -> T:
-    """`awaitable`'s result, or a test failure if it takes longer than `seconds`."""
-    deadline = asyncio.timeout(seconds)
+    """`awaitable`'s result, or a test failure if it takes longer than `seconds`.
+
+    The failure comes at the deadline even if the awaitable is slow to cancel: it is cancelled
+    but not waited for. (A request cancelled in the middle of a statement has asyncpg ask the
+    server to cancel it, over a new connection, before the connection goes back to the pool; on
+    a silent network that can take as long as the silence itself.)
+    """
+    task = asyncio.ensure_future(awaitable)
     try:
-        async with deadline:
-            return await awaitable
-    except TimeoutError:
-        if not deadline.expired():
-            raise
+        done, _ = await asyncio.wait({task}, timeout=seconds)
+    except asyncio.CancelledError:
+        task.cancel()
+        raise
+    if not done:
+        task.cancel()
         pytest.fail(f"no answer within {seconds:g} s: nothing bounded the wait")
+    return task.result()
 
 
 async def eventually(condition: Callable[[], Awaitable[bool]], what: str, seconds: float = PATIENCE) -> None:
@@ -117,11 +127,11 @@ class Database:
             yield self.fresh(directory)
             return
         name = f"{self._run_name}_{uuid.uuid4().hex[:8]}"
-        asyncio.run(_run_sql(self.postgres_admin_url, f'CREATE DATABASE "{name}" TEMPLATE "{self.pristine}"'))
+        asyncio.run(run_sql(self.postgres_admin_url, f'CREATE DATABASE "{name}" TEMPLATE "{self.pristine}"'))
         try:
             yield make_url(self.template_url).set(database=name).render_as_string(hide_password=False)
         finally:
-            asyncio.run(_run_sql(self.postgres_admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            asyncio.run(run_sql(self.postgres_admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
     @property
     def _run_name(self) -> str:
@@ -133,7 +143,7 @@ class Database:
         if self._pristine is None:
             assert self.postgres_admin_url is not None
             name = f"{self._run_name}_pristine"
-            asyncio.run(_run_sql(self.postgres_admin_url, f'CREATE DATABASE "{name}"'))
+            asyncio.run(run_sql(self.postgres_admin_url, f'CREATE DATABASE "{name}"'))
             self._pristine = name
             url = make_url(self.template_url).set(database=name).render_as_string(hide_password=False)
             asyncio.run(upgrade_database(make_settings(url)))
@@ -141,7 +151,7 @@ class Database:
 
     def drop_pristine(self) -> None:
         if self._pristine is not None and self.postgres_admin_url is not None:
-            asyncio.run(_run_sql(self.postgres_admin_url, f'DROP DATABASE IF EXISTS "{self._pristine}"'))
+            asyncio.run(run_sql(self.postgres_admin_url, f'DROP DATABASE IF EXISTS "{self._pristine}"'))
 
 
 async def _truncate(url: str) -> None:
@@ -168,7 +178,7 @@ async def rows(database_url: str, query: str, *args: Any) -> list[asyncpg.Record
         await connection.close()
 
 
-async def _run_sql(url: str, *statements: str) -> None:
+async def run_sql(url: str, *statements: str) -> None:
     connection = await asyncpg.connect(asyncpg_dsn(url))
     try:
         for statement in statements:
@@ -189,20 +199,69 @@ def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
         return
     name = f"todo_test_{uuid.uuid4().hex[:12]}"
     url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    asyncio.run(_run_sql(admin_url, f'CREATE DATABASE "{name}"'))
+    asyncio.run(run_sql(admin_url, f'CREATE DATABASE "{name}"'))
     run_database = Database(url, postgres_admin_url=admin_url)
     try:
         asyncio.run(upgrade_database(make_settings(url)))
         yield run_database
     finally:
-        asyncio.run(_run_sql(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(run_sql(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         run_database.drop_pristine()
+
+
+# Where the teardown backstop writes: stderr as it was before pytest captured it.
+BACKSTOP_OUTPUT = pytest.StashKey[TextIO]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "changes_schema: the test runs DDL, so it gets a database of its own (see conftest)"
     )
+    assert sys.__stderr__ is not None
+    # Closed at unconfigure.
+    config.stash[BACKSTOP_OUTPUT] = open(os.dup(sys.__stderr__.fileno()), "w")  # noqa: SIM115
+
+
+# Interop tests start Node.js, after an `npm ci` when its packages are not installed yet (as on
+# a first run outside .ci/run): they get longer than pyproject's default unless they set their own.
+INTEROP_TIMEOUT = 300
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.get_closest_marker("interop") and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(INTEROP_TIMEOUT))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if BACKSTOP_OUTPUT in config.stash:
+        config.stash[BACKSTOP_OUTPUT].close()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, object, object]:
+    """No teardown can hang the run: past the test's timeout it prints every thread's stack and
+    ends the process.
+
+    pytest-timeout's alarm fires once per test. A test it stopped leaves its event loop to be
+    closed in the teardown, which waits for every task to finish cancelling; a task that
+    cannot (a shielded cleanup waiting on a silent network) would hold the run for ever."""
+    seconds = _timeout_of(item)
+    if seconds > 0:
+        faulthandler.dump_traceback_later(seconds, exit=True, file=item.config.stash[BACKSTOP_OUTPUT])
+    try:
+        return (yield)
+    finally:
+        faulthandler.cancel_dump_traceback_later()
+
+
+def _timeout_of(item: pytest.Item) -> float:
+    """The test's timeout as pytest-timeout reads it: its marker, --timeout, or the ini default."""
+    marker = item.get_closest_marker("timeout")
+    if marker is not None:
+        return float(marker.kwargs.get("timeout", marker.args[0] if marker.args else 0))
+    option = item.config.getoption("timeout", None)
+    return float(option if option is not None else item.config.getini("timeout") or 0)
 
 
 @pytest.fixture
@@ -264,11 +323,11 @@ async def serving(database_url: str, **overrides: Any) -> AsyncIterator[httpx.As
         yield client
 
 
-def app_pool(app: FastAPI) -> asyncpg.Pool:
-    """The running app's asyncpg pool, to see how many connections it holds."""
+def app_database(app: FastAPI) -> PostgresDatabase:
+    """The running app's PostgreSQL pool, to see how many connections it holds."""
     state: AppState = app.state.todo_api
     assert isinstance(state.database, PostgresDatabase)
-    return state.database._pool
+    return state.database
 
 
 TokenFactory = Callable[..., str]

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.conftest import answered_within, app_pool, asyncpg_dsn, eventually, rows, serving, serving_app
+from tests.conftest import answered_within, app_database, asyncpg_dsn, eventually, rows, serving, serving_app
 from tests.proxy import Proxy
 
 Auth = Callable[[str], dict[str, str]]
@@ -196,7 +196,7 @@ async def test_a_statement_that_runs_too_long_is_a_503_within_the_command_timeou
 
 async def test_terminated_connections_are_replaced_transparently(postgres_url: str, auth: Auth) -> None:
     async with serving_app(postgres_url) as (app, client):
-        pool = app_pool(app)
+        database = app_database(app)
         for index in range(5):
             assert (
                 await client.post("/api/tasks", json={"title": f"t{index}"}, headers=auth("alice"))
@@ -211,7 +211,7 @@ async def test_terminated_connections_are_replaced_transparently(postgres_url: s
         # retryable 503 instead (no round-trip ping on every checkout), so wait until asyncpg
         # has seen every goodbye: then no pooled connection is still open.
         async def all_goodbyes_seen() -> bool:
-            return pool.get_size() == 0
+            return database.open_connections == 0
 
         await eventually(all_goodbyes_seen, "every terminated connection seen closed by the pool")
         after = [await client.get("/api/tasks", headers=auth("alice")) for _ in range(5)]
@@ -231,7 +231,7 @@ async def test_20_concurrent_puts_with_one_etag_give_one_200_and_nineteen_412(
         url = f"/api/tasks/{created.json()['id']}"
         warm_up = await asyncio.gather(*(client.get(url, headers=auth("alice")) for _ in range(20)))
         assert [r.status_code for r in warm_up] == [200] * 20
-        assert app_pool(app).get_idle_size() == 20
+        assert app_database(app).idle_connections == 20
         headers = auth("alice") | {"If-Match": created.headers["etag"]}
         responses = await asyncio.gather(
             *(client.put(url, json={"title": f"writer {index}"}, headers=headers) for index in range(20))

@@ -388,8 +388,11 @@ async def test_cache_is_bounded() -> None:
     cache = VerifiedTokenCache(max_entries=50)
     verifier = TokenVerifier(secret=SECRET, jwks=None, cache=cache)
 
-    for index in range(200):
-        await verifier.verify(create_token(f"user-{index}", SECRET))
+    tokens = [create_token(f"user-{index}", SECRET) for index in range(200)]
+    for token in tokens:
+        await verifier.verify(token)
 
-    assert len(cache._entries) <= 50
-    assert (await verifier.verify(create_token("user-199", SECRET))).subject == "user-199"
+    cached = [token for token in tokens if cache.get(cache.key(token)) is not None]
+    assert 0 < len(cached) <= 50
+    assert tokens[-1] in cached  # the oldest go first
+    assert (await verifier.verify(tokens[0])).subject == "user-0"  # and verify again when asked

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from limits import RateLimitItem, parse
@@ -122,10 +123,20 @@ class RateLimiter:
     client address.
 
     A sliding-window counter approximates a moving window at a fraction of its cost: two
-    counters per key instead of a log of every request.
+    counters per key instead of a log of every request. `clock` (seconds since the epoch)
+    places requests in windows when the counters are held in this process.
     """
 
-    def __init__(self, *, reads: str, writes: str, auth_failures: str, storage_url: str | None) -> None:
+    def __init__(
+        self,
+        *,
+        reads: str,
+        writes: str,
+        auth_failures: str,
+        storage_url: str | None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._clock = clock
         self._reads = parse(reads)
         self._writes = parse(writes)
         self._auth_failures = parse(auth_failures)
@@ -162,7 +173,7 @@ class RateLimiter:
     ) -> int | None:
         store = self._store
         if isinstance(store, LocalSlidingWindows):
-            wait = store.hit(kind, key, limit, time.time())
+            wait = store.hit(kind, key, limit, self._clock())
         else:
             wait = await store.hit(kind, key, limit)
         if wait is None:

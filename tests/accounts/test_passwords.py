@@ -4,12 +4,13 @@ work happens off the event loop."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import re
-import threading
+import time
 import unicodedata
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -52,16 +53,29 @@ async def test_a_malformed_hash_never_verifies(stored: str) -> None:
     assert not await verify_password(stored, "placeholder-password-123")
 
 
-async def test_scrypt_runs_off_the_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:
-    loop_thread = threading.get_ident()
-    threads: list[int] = []
-    derive = passwords._derive
+def one_derivation_on_this_thread() -> float:
+    """The CPU seconds one scrypt derivation with the stored hashes' parameters costs here."""
+    started = time.thread_time()
+    hashlib.scrypt(
+        b"placeholder-password-123",
+        salt=passwords.DUMMY_SALT.encode(),
+        n=passwords.SCRYPT_N,
+        r=passwords.SCRYPT_R,
+        p=passwords.SCRYPT_P,
+        maxmem=passwords.MAX_MEMORY,
+        dklen=passwords.KEY_LENGTH,
+    )
+    return time.thread_time() - started
 
-    def recording_derive(*args: Any) -> bytes:
-        threads.append(threading.get_ident())
-        return derive(*args)
 
-    monkeypatch.setattr(passwords, "_derive", recording_derive)
+async def loop_cpu_seconds(work: Awaitable[object]) -> float:
+    """The CPU time the event loop's own thread spends while `work` runs."""
+    started = time.thread_time()
+    await work
+    return time.thread_time() - started
+
+
+async def test_scrypt_runs_off_the_event_loop() -> None:
     # The loop keeps turning while a hash is computed.
     ticks = 0
 
@@ -73,24 +87,46 @@ async def test_scrypt_runs_off_the_event_loop(monkeypatch: pytest.MonkeyPatch) -
 
     ticker = asyncio.create_task(tick())
     stored = await hash_password("placeholder-password-123")
-    await verify_password(stored, "placeholder-password-123")
-    await spend_a_verification("placeholder-password-123")
+    on_the_loop = {
+        "hash": await loop_cpu_seconds(hash_password("placeholder-password-123")),
+        "verify": await loop_cpu_seconds(verify_password(stored, "placeholder-password-123")),
+        "spend": await loop_cpu_seconds(spend_a_verification("placeholder-password-123")),
+    }
     ticker.cancel()
 
-    assert len(threads) == 3
-    assert loop_thread not in threads
+    # Each made a derivation, and the loop's own thread spent far less than one costs.
+    half_a_derivation = one_derivation_on_this_thread() / 2
+    assert all(seconds < half_a_derivation for seconds in on_the_loop.values()), (
+        on_the_loop,
+        half_a_derivation,
+    )
     assert ticks > 3
 
 
-async def test_an_unknown_account_costs_one_real_derivation(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: list[tuple[str, str]] = []
-    derive = passwords._derive
+async def cpu_seconds(work: Callable[[], Awaitable[object]]) -> float:
+    """The least CPU time (all threads) `work` took in three runs."""
+    costs = []
+    for _ in range(3):
+        started = time.process_time()
+        await work()
+        costs.append(time.process_time() - started)
+    return min(costs)
 
-    def counting_derive(password: str, salt: str) -> bytes:
-        calls.append((password, salt))
-        return derive(password, salt)
 
-    monkeypatch.setattr(passwords, "_derive", counting_derive)
-    await spend_a_verification("placeholder-password-123")
+async def test_an_unknown_account_costs_one_real_derivation() -> None:
+    stored = await hash_password("placeholder-password-123")
 
-    assert calls == [("placeholder-password-123", passwords.DUMMY_SALT)]
+    unknown = await cpu_seconds(lambda: spend_a_verification("placeholder-password-123"))
+    wrong = await cpu_seconds(lambda: verify_password(stored, "placeholder-password-124"))
+
+    # As long as a wrong password for an existing account: not less, and not twice as long.
+    assert 0.5 * wrong < unknown < 1.5 * wrong
+
+
+async def test_a_malformed_hash_costs_one_real_derivation() -> None:
+    stored = await hash_password("placeholder-password-123")
+
+    malformed = await cpu_seconds(lambda: verify_password("no-separator", "placeholder-password-123"))
+    wrong = await cpu_seconds(lambda: verify_password(stored, "placeholder-password-124"))
+
+    assert 0.5 * wrong < malformed < 1.5 * wrong

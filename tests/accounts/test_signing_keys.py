@@ -20,7 +20,7 @@ from tests.accounts.conftest import sign_up
 from tests.accounts.test_endpoints import sql
 from tests.accounts.test_jwt_plugin import segment
 from tests.accounts.test_sessions_on_tasks import bearer
-from tests.conftest import asyncpg_dsn, make_settings, serving
+from tests.conftest import asyncpg_dsn, eventually, make_settings, serving
 from todo_api.accounts import signing_keys
 from todo_api.accounts.signing_keys import (
     SigningKey,
@@ -60,10 +60,12 @@ def test_our_signature_is_byte_for_byte_the_one_better_auth_made_with_its_key() 
     assert signing_keys.sign(claims, key) == TOKEN
 
 
-def test_the_published_key_set_is_byte_for_byte_better_auths() -> None:
-    published = signing_keys._published([fixture_row()], now=datetime.fromisoformat(ROW["createdAt"]))
+async def test_the_published_key_set_is_byte_for_byte_better_auths(database_url: str) -> None:
+    await sql(database_url, jwks_table.insert().values(fixture_row()))
+    async with serving(database_url, builtin_auth=True, better_auth_secret=SECRET) as client:
+        published = await client.get("/api/auth/jwks")
 
-    assert orjson.dumps({"keys": published}).decode() == FIXTURE["jwks"]["body"]
+    assert published.text == FIXTURE["jwks"]["body"]
 
 
 async def test_token_without_a_session_is_byte_for_byte_better_auths_401(
@@ -150,7 +152,16 @@ async def test_a_creator_that_waits_for_another_uses_its_key(postgres_url: str) 
             other["crv"],
         )
         waiting = asyncio.create_task(signing_keys.signing_key(database, secret=SECRET))
-        await asyncio.sleep(0.5)
+
+        async def queued_or_done() -> bool:
+            queued = await connection.fetchval(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            )
+            return bool(queued) or waiting.done()
+
+        await eventually(queued_or_done, "queued behind the other creator's lock")
+        assert not waiting.done(), "made a key without waiting for the other creator"
         await transaction.commit()
         key = await waiting
     finally:

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.conftest import app_pool, rows, serving, serving_app
+from tests.conftest import app_database, rows, serving, serving_app
 from tests.interop.conftest import unavailable
 from tests.interop.issuer_driver import free_port
 
@@ -126,7 +126,7 @@ async def test_every_operation_works_through_pgbouncer_without_prepared_statemen
         deleted = await client.delete(f"/api/tasks/{doomed.json()['id']}", headers=alice)
         gone = await client.get(f"/api/tasks/{doomed.json()['id']}", headers=alice)
         final = await client.get(f"/api/tasks/{first.json()['id']}", headers=alice)
-        client_connections = app_pool(app).get_size()
+        client_connections = app_database(app).open_connections
         server_connections = await rows(
             postgres_url,
             "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "

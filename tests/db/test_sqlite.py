@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from collections.abc import Callable
 from contextlib import closing
 from datetime import UTC, datetime
@@ -13,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from tests.conftest import Database, answered_within, eventually, make_settings, serving
+from tests.conftest import Database, answered_within, eventually, make_settings, serving, serving_app
 from todo_api.db import sqlite
 from todo_api.db.engine import open_database
 from todo_api.db.query import Query
@@ -87,7 +88,9 @@ async def test_task_quota_holds_under_concurrent_creates(sqlite_url: str, auth: 
 async def test_a_write_waits_for_another_process_lock_without_blocking_reads(
     sqlite_url: str, auth: Auth
 ) -> None:
-    async with serving(sqlite_url) as client:
+    async with serving_app(sqlite_url) as (app, client):
+        store = app.state.todo_api.database
+        assert isinstance(store, SQLiteDatabase)
         task = (await client.post("/api/tasks", json={"title": "mine"}, headers=auth("alice"))).json()
         # Another process's writer (a second worker, a migration) holds the database's write lock.
         with closing(sqlite3.connect(_path(sqlite_url), isolation_level=None)) as other:
@@ -95,13 +98,18 @@ async def test_a_write_waits_for_another_process_lock_without_blocking_reads(
             waiting = asyncio.create_task(
                 client.post("/api/tasks", json={"title": "queued"}, headers=auth("alice"))
             )
-            await asyncio.sleep(0.2)
-            # The loop is free: reads are answered while the write waits for the lock.
-            read = await answered_within(client.get(f"/api/tasks/{task['id']}", headers=auth("alice")), 1)
+
+            async def met_the_lock() -> bool:
+                return store.lock_waits > 0 or waiting.done()
+
+            await eventually(met_the_lock, "waiting for the other process's lock")
+            # The loop is free: a read is answered while the write still waits for the lock
+            # (a write that blocked the loop would have ended, with a 503, before the read began).
+            read = await answered_within(client.get(f"/api/tasks/{task['id']}", headers=auth("alice")))
             assert read.status_code == 200
-            assert not waiting.done()
+            assert not waiting.done(), waiting.result()
             other.execute("COMMIT")
-        created = await answered_within(waiting, 5)
+        created = await answered_within(waiting)
 
     assert created.status_code == 201
     assert _count(sqlite_url, "SELECT count(*) FROM task") == 2
@@ -125,6 +133,11 @@ async def test_a_lock_held_past_the_command_timeout_is_a_503_and_nothing_is_writ
     assert _count(sqlite_url, "SELECT count(*) FROM task") == 1
 
 
+async def _write(store: SQLiteDatabase, title: str) -> None:
+    async with store.transaction() as connection:
+        await connection.fetch(CREATE_TASK, _new_task(title))
+
+
 async def _fail_after_a_write(store: SQLiteDatabase) -> None:
     async with store.transaction() as connection:
         await connection.fetch(CREATE_TASK, _new_task("rolled back"))
@@ -137,8 +150,8 @@ async def test_a_failed_transaction_rolls_back_and_releases_the_writer(sqlite_ur
     try:
         with pytest.raises(RuntimeError):
             await _fail_after_a_write(store)
-        async with asyncio.timeout(2), store.transaction() as connection:
-            await connection.fetch(CREATE_TASK, _new_task("kept"))
+        # A writer left held would make this wait for ever.
+        await answered_within(_write(store, "kept"))
         async with store.autocommit() as connection:
             titles = [row["title"] for row in await connection.fetch(GET_TITLES)]
     finally:
@@ -163,19 +176,33 @@ async def test_checkpoints_move_the_log_into_the_database_file(sqlite_url: str, 
     assert _count(sqlite_url, "SELECT count(*) FROM task") == sqlite.CHECKPOINT_EVERY
 
 
-async def test_the_writer_leaves_checkpoints_to_the_worker_thread(sqlite_url: str) -> None:
+async def test_a_commit_leaves_checkpoints_to_the_worker_thread(sqlite_url: str) -> None:
+    # SQLite's automatic checkpoint would run inside the COMMIT that takes the log past
+    # 1,000 pages, on the event loop; the writer has it off (the worker thread checkpoints).
+    database_file = Path(_path(sqlite_url))
+    log = database_file.with_name(f"{database_file.name}-wal")
+    page_size = _count(sqlite_url, "PRAGMA page_size")
+    before = _size(database_file)
     store = await open_database(make_settings(sqlite_url))
-    assert isinstance(store, SQLiteDatabase)
     try:
-        await store.ping()
-        writer, reader = store._connections()
-        assert writer.execute("PRAGMA wal_autocheckpoint").fetchone() == (0,)
-        assert writer.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-        # 1 = NORMAL: a commit appends to the log without waiting for the disk.
-        assert reader.execute("PRAGMA synchronous").fetchone() == (1,)
-        assert reader.execute("PRAGMA busy_timeout").fetchone() == (0,)
+        async with store.transaction() as connection:
+            for index in range(6):
+                await connection.fetch(CREATE_TASK, _new_task(f"t{index}") | {"new_description": "d" * 2**20})
+        assert _size(log) > 1000 * page_size  # past SQLite's own checkpoint point
+        assert _size(database_file) == before  # yet nothing was copied into the database
     finally:
         await store.close()
+
+
+def test_a_connection_is_in_wal_mode_and_never_waits_for_locks_unless_asked(sqlite_url: str) -> None:
+    with closing(sqlite.connect(_path(sqlite_url))) as connection:
+        assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        # 1 = NORMAL: a commit appends to the log without waiting for the disk.
+        assert connection.execute("PRAGMA synchronous").fetchone() == (1,)
+        assert connection.execute("PRAGMA foreign_keys").fetchone() == (1,)
+        assert connection.execute("PRAGMA busy_timeout").fetchone() == (0,)
+    with closing(sqlite.connect(_path(sqlite_url), busy_timeout_ms=1500)) as off_the_loop:
+        assert off_the_loop.execute("PRAGMA busy_timeout").fetchone() == (1500,)
 
 
 def test_a_sqlite_statement_converts_timestamps_as_sqlalchemy_does() -> None:
@@ -193,12 +220,17 @@ def test_a_sqlite_statement_converts_timestamps_as_sqlalchemy_does() -> None:
     assert GET_TITLES.sqlite.reads
 
 
+def _read_threads() -> set[threading.Thread]:
+    return {thread for thread in threading.enumerate() if thread.name.startswith(sqlite.READ_THREAD)}
+
+
 async def test_reads_that_sort_are_run_in_the_worker_thread_and_index_walks_on_the_loop(
     sqlite_url: str,
 ) -> None:
     store = await open_database(make_settings(sqlite_url))
     assert isinstance(store, SQLiteDatabase)
     newest_first, by_title = page_query("-created_at", filtered=False), page_query("title", filtered=False)
+    threads_before = _read_threads()
     try:
         for title in ("b", "c", "a"):
             async with store.transaction() as connection:
@@ -207,12 +239,15 @@ async def test_reads_that_sort_are_run_in_the_worker_thread_and_index_walks_on_t
         async with store.autocommit() as connection:
             await connection.fetch(GET_TASK, {"owner": "alice", "task_id": 1})
             newest = await connection.fetch(newest_first, page)
-            assert store._slow_reader is None
+            after_index_walks = _read_threads() - threads_before
             titles = [row["title"] for row in await connection.fetch(by_title, page)]
-        assert store._slow_reader is not None
+        after_a_sort = _read_threads() - threads_before
     finally:
         await store.close()
 
+    assert after_index_walks == set()
+    assert len(after_a_sort) == 1
+    assert not after_a_sort & _read_threads()  # the thread ends with the store
     assert titles == ["a", "b", "c"]
     assert len(newest) == 3
 

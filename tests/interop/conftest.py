@@ -22,7 +22,7 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.conftest import _run_sql
+from tests.conftest import run_sql
 from tests.interop.issuer_driver import BetterAuthIssuer, IssuerError, free_port, npm_ci, run_node_script
 from tests.interop.service_driver import TodoService
 
@@ -52,11 +52,11 @@ class Databases:
         """A URL to a new empty database, dropped (connections and all) on exit."""
         name = f"interop_{uuid.uuid4().hex[:12]}"
         url = make_url(self.admin_url).set(database=name).render_as_string(hide_password=False)
-        asyncio.run(_run_sql(self.admin_url, f'CREATE DATABASE "{name}"'))
+        asyncio.run(run_sql(self.admin_url, f'CREATE DATABASE "{name}"'))
         try:
             yield url
         finally:
-            asyncio.run(_run_sql(self.admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            asyncio.run(run_sql(self.admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(scope="session")

@@ -27,7 +27,9 @@ from tests.interop.example_app import ExampleApp, build_example
 from tests.interop.issuer_driver import IssuerError, free_port
 from tests.interop.service_driver import TodoService
 
-pytestmark = pytest.mark.interop
+# The module's first test may build the client and the app first (bounded at 120 s and 600 s),
+# then starts them and Chromium.
+pytestmark = [pytest.mark.interop, pytest.mark.timeout(900)]
 
 
 @pytest.fixture(scope="module")

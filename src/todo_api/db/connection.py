@@ -106,6 +106,16 @@ class PostgresDatabase(Database):
         self._pool = pool
         self._acquire_timeout = acquire_timeout
 
+    @property
+    def open_connections(self) -> int:
+        """How many connections the pool holds open now, idle or in use."""
+        return cast(int, self._pool.get_size())
+
+    @property
+    def idle_connections(self) -> int:
+        """How many open connections wait in the pool for a request."""
+        return cast(int, self._pool.get_idle_size())
+
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
         async with _Checkout(self._pool, self._acquire_timeout) as connection, connection.transaction():

@@ -43,6 +43,8 @@ _FIRST_RETRY_SECONDS, _LONGEST_RETRY_SECONDS = 0.001, 0.05
 CHECKPOINT_EVERY = 250
 # Prepared statements kept per connection (sqlite3's cache, keyed by SQL text).
 _STATEMENT_CACHE = 256
+# The name of the worker thread that runs reads which sort or scan, as thread dumps show it.
+READ_THREAD = "sqlite-read"
 
 
 def connect(path: str, *, busy_timeout_ms: int = 0) -> sqlite3.Connection:
@@ -100,6 +102,14 @@ class SQLiteDatabase(Database):
         self._slow_reads: ThreadPoolExecutor | None = None
         self._slow_reader: sqlite3.Connection | None = None
         self._sorts_or_scans: dict[str, bool] = {}
+        self._lock_waits = 0
+
+    @property
+    def lock_waits(self) -> int:
+        """How many times a statement found the database locked by another process (a second
+        worker, `todo-api migrate`) and had to wait; a count that keeps growing means writers
+        contend for the file."""
+        return self._lock_waits
 
     def _connections(self) -> tuple[sqlite3.Connection, sqlite3.Connection]:
         # Opened on first use, so the app starts (and reports not ready) while the file cannot be opened.
@@ -142,7 +152,7 @@ class SQLiteDatabase(Database):
         if not self._in_memory:
             if self._is_slow(reader, statement):
                 if self._slow_reads is None:
-                    self._slow_reads = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-read")
+                    self._slow_reads = ThreadPoolExecutor(max_workers=1, thread_name_prefix=READ_THREAD)
                 loop = asyncio.get_running_loop()
                 raw = await loop.run_in_executor(self._slow_reads, self._read_in_thread, statement, values)
                 return statement.rows(raw)
@@ -197,7 +207,10 @@ class SQLiteDatabase(Database):
             try:
                 return connection.execute(sql, arguments or ()).fetchall()
             except sqlite3.OperationalError as error:
-                if error.sqlite_errorcode & 0xFF not in _BUSY or loop.time() + delay > deadline:
+                if error.sqlite_errorcode & 0xFF not in _BUSY:
+                    raise
+                self._lock_waits += 1
+                if loop.time() + delay > deadline:
                     raise
             await asyncio.sleep(delay)
             delay = min(2 * delay, _LONGEST_RETRY_SECONDS)
