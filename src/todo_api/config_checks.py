@@ -22,9 +22,10 @@ PLACEHOLDER_SECRETS = frozenset(
     }
 )
 # zxcvbn's estimate for characters in which it finds no word or pattern is 10 guesses each, so
-# a generated secret of n characters comes out near 10**n (over 10**(0.86 n) in 20,000 random
-# 32-character hex secrets). Words and patterns cost far less: typed phrases such as
-# "my-super-secret-password-for-todo-api-2026" come out under 10**(0.8 n).
+# a generated secret of n characters comes out near 10**n: at least 10**(0.85 n) in 20,000
+# random 32-character hex secrets, 10**(0.89 n) in 20,000 of secrets.token_urlsafe(24). Words
+# and patterns cost far less: typed phrases such as "my-super-secret-password-for-todo-api-2026"
+# come out under 10**(0.8 n).
 MIN_GUESS_DIGITS_PER_CHARACTER = 0.8
 # zxcvbn's own limit, and the first 72 letters and digits are plenty to tell: its time grows
 # faster than the length (up to about 50 ms at 72 characters, 0.2 s at 200, 1.8 s at 400).
