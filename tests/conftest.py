@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import faulthandler
 import os
+import secrets
 import shutil
 import sys
 import uuid
@@ -38,6 +39,9 @@ from todo_api.tokens import create_token
 T = TypeVar("T")
 
 SECRET = "test-secret-not-for-production-" + "0123456789abcdef" * 3
+# Production refuses SECRET (anyone can read it here, and it does not look random): tests of
+# production settings use a secret generated for the run, as operators are told to.
+PRODUCTION_SECRET = secrets.token_urlsafe(48)
 
 
 # How long a test waits for an answer that a configured timeout of about a second must produce:

@@ -15,7 +15,7 @@ import pytest
 from fastapi import Request
 from fastapi.security import HTTPBearer
 
-from tests.conftest import SECRET, TokenFactory, serving, serving_app
+from tests.conftest import PRODUCTION_SECRET, SECRET, TokenFactory, serving, serving_app
 from tests.keys import new_key
 from todo_api.auth import bearer_token
 
@@ -208,11 +208,11 @@ async def test_in_production_a_401_does_not_say_which_check_failed(
 ) -> None:
     caplog.set_level(logging.WARNING)
     tokens = {
-        "token expired": make_token("alice", ttl_seconds=-300),
+        "token expired": make_token("alice", ttl_seconds=-300, secret=PRODUCTION_SECRET),
         "invalid signature": make_token("alice", secret="another-secret-" + "x" * 40),
         "malformed token": "not.a.token",
     }
-    async with serving(database_url, environment=environment) as client:
+    async with serving(database_url, environment=environment, better_auth_secret=PRODUCTION_SECRET) as client:
         answers = {
             reason: (await client.get("/api/tasks", headers={"Authorization": f"Bearer {token}"})).json()
             for reason, token in tokens.items()

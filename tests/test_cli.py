@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -18,7 +19,7 @@ import jwt
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.conftest import PATIENCE, SECRET, Database
+from tests.conftest import PATIENCE, PRODUCTION_SECRET, SECRET, Database
 
 TODO_API = str(Path(sys.executable).parent / "todo-api")
 
@@ -96,6 +97,32 @@ def test_token_command_without_a_secret_in_production_fails_clearly(tmp_path: Pa
         ({"DATABASE_URL": "mysql://app@db/app"}, "DATABASE_URL: unsupported scheme 'mysql'"),
         ({"ENVIRONMENT": "production"}, "production needs BETTER_AUTH_SECRET"),
         ({"BETTER_AUTH_SECRET": "short"}, "BETTER_AUTH_SECRET: must be at least 32 characters"),
+        (
+            {"ENVIRONMENT": "production", "BETTER_AUTH_SECRET": "replace-with-at-least-32-random-characters"},
+            "in production, BETTER_AUTH_SECRET is an example value from the documentation: anyone could "
+            "sign tokens; make one with `openssl rand -base64 48`",
+        ),
+        (
+            {"ENVIRONMENT": "production", "BETTER_AUTH_SECRET": "my-super-secret-password-for-todo-api-2026"},
+            "BETTER_AUTH_SECRET does not look random",
+        ),
+        (
+            {"CORS_ORIGINS": "localhost:3000"},
+            "CORS_ORIGINS: 'localhost:3000' has no scheme: write http://localhost:3000",
+        ),
+        (
+            {
+                "ENVIRONMENT": "production",
+                "BETTER_AUTH_SECRET": PRODUCTION_SECRET,
+                "DATABSE_URL": "sqlite:///x.db",
+            },
+            "DATABSE_URL (in the environment) is not a setting: did you mean DATABASE_URL?",
+        ),
+        # Misspelt, the environment itself is unknown: refused in development too.
+        (
+            {"ENVIROMENT": "production"},
+            "ENVIROMENT (in the environment) is not a setting: did you mean ENVIRONMENT?",
+        ),
     ],
 )
 @pytest.mark.parametrize("command", ["serve", "migrate"])
@@ -113,17 +140,36 @@ def test_bad_configuration_stops_start_up_with_one_line(
     assert "Traceback" not in result.stderr
 
 
-@pytest.mark.parametrize("command", ["serve", "migrate"])
-def test_unreachable_database_stops_start_up_with_one_line(tmp_path: Path, command: str) -> None:
-    result = run(command, cwd=tmp_path, DATABASE_URL="postgresql://app:placeholder-pw@127.0.0.1:1/app")
-
-    assert result.returncode == 1
+def one_line_failure(result: subprocess.CompletedProcess[str]) -> str:
+    """The single line a command that could not start printed, checked to be only that."""
+    assert result.returncode == 1, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
-    assert lines[0].startswith(
-        "todo-api: cannot migrate the database at postgresql://app:***@127.0.0.1:1/app: "
-    )
     assert "Traceback" not in result.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize("command", ["serve", "migrate"])
+def test_unreachable_database_stops_start_up_with_one_line(tmp_path: Path, command: str) -> None:
+    port = free_port()  # nothing listens there
+
+    result = run(command, cwd=tmp_path, DATABASE_URL=f"postgresql://app:placeholder-pw@127.0.0.1:{port}/app")
+
+    assert one_line_failure(result) == (
+        f"todo-api: cannot connect to PostgreSQL at 127.0.0.1:{port}: connection refused"
+        " — is it running, and on that port?"
+    )
+    assert "placeholder-pw" not in result.stderr
+
+
+def test_an_unknown_database_host_is_named(tmp_path: Path) -> None:
+    # .invalid never resolves (RFC 6761).
+    result = run("migrate", cwd=tmp_path, DATABASE_URL="postgresql://app:placeholder-pw@db.invalid/app")
+
+    assert one_line_failure(result) == (
+        "todo-api: cannot connect to PostgreSQL at db.invalid:5432: unknown host — is the host name right?"
+    )
+    assert "placeholder-pw" not in result.stderr
 
 
 @pytest.mark.parametrize("command", ["serve", "migrate"])
@@ -134,10 +180,66 @@ def test_a_silent_database_stops_start_up_after_the_connect_timeout(tmp_path: Pa
         url = f"postgresql://app:placeholder-pw@127.0.0.1:{port}/app"
         result = run(command, cwd=tmp_path, DATABASE_URL=url, DB_CONNECT_TIMEOUT="1")
 
-    assert result.returncode == 1
-    assert result.stderr.strip().splitlines() == [
-        f"todo-api: cannot migrate the database at postgresql://app:***@127.0.0.1:{port}/app: TimeoutError"
-    ]
+    assert one_line_failure(result) == (
+        f"todo-api: cannot connect to PostgreSQL at 127.0.0.1:{port}: no answer within 1 s"
+        " (DB_CONNECT_TIMEOUT) — is it reachable from here?"
+    )
+
+
+@pytest.mark.parametrize(
+    ("database", "reason"),
+    [
+        ("missing/todo.db", "the directory missing does not exist"),
+        ("a-file/todo.db", "a-file is not a directory"),
+    ],
+)
+def test_a_sqlite_database_that_cannot_be_opened_says_why(tmp_path: Path, database: str, reason: str) -> None:
+    (tmp_path / "a-file").write_text("not a directory\n")
+
+    result = run("migrate", cwd=tmp_path, DATABASE_URL=f"sqlite:///{database}")
+
+    assert one_line_failure(result) == f"todo-api: cannot open the SQLite database {database}: {reason}"
+
+
+def test_a_migration_that_fails_is_called_a_migration_failure(tmp_path: Path) -> None:
+    # A database that opens, with a table of the first migration's name that Alembic never made.
+    with sqlite3.connect(tmp_path / "todo.db") as connection:
+        connection.execute("CREATE TABLE task (id INTEGER)")
+    connection.close()
+
+    result = run("migrate", cwd=tmp_path)
+
+    assert one_line_failure(result) == (
+        "todo-api: cannot migrate the database at sqlite:///todo.db: table task already exists"
+    )
+
+
+def test_a_misspelt_setting_is_a_warning_in_development(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("BETTER_AUTH_SECERT=placeholder-not-read\n")
+
+    result = run("migrate", cwd=tmp_path, CORS_ORIGIN="http://localhost:3000", NODE_ENV="development")
+
+    assert result.returncode == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if "WARNING" in line]
+    assert len(warnings) == 2, result.stderr
+    assert warnings[0].endswith(
+        "todo_api.cli: CORS_ORIGIN (in the environment) is not a setting: did you mean CORS_ORIGINS?"
+    )
+    assert warnings[1].endswith(
+        "todo_api.cli: BETTER_AUTH_SECERT (in .env) is not a setting: did you mean BETTER_AUTH_SECRET?"
+    )
+    assert "placeholder-not-read" not in result.stderr
+
+
+def test_serve_warns_of_a_misspelt_setting_once_whatever_the_workers(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("DATABSE_URL=sqlite:///elsewhere.db\n")
+
+    with serving(tmp_path, "--workers", "2") as (process, _):
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)
+
+    assert stderr.count("DATABSE_URL") == 1, stderr
+    assert "DATABSE_URL (in .env) is not a setting: did you mean DATABASE_URL?" in stderr
 
 
 def test_migrate_creates_a_sqlite_database(tmp_path: Path) -> None:
@@ -343,11 +445,25 @@ def test_wrong_database_credentials_stop_start_up_with_one_line(database: Databa
 
     result = run("migrate", cwd=tmp_path, DATABASE_URL=url.render_as_string(hide_password=False))
 
-    assert result.returncode == 1
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert "no_such_role:***@" in lines[0]
-    assert 'role "no_such_role" does not exist' in lines[0]
+    assert one_line_failure(result) == (
+        f"todo-api: cannot connect to PostgreSQL at {url.host}:{url.port or 5432}: "
+        'role "no_such_role" does not exist'
+    )
+    assert "placeholder-pw" not in result.stderr
+
+
+@pytest.mark.postgres
+def test_a_database_that_does_not_exist_is_named(database: Database, tmp_path: Path) -> None:
+    if not database.is_postgres:
+        pytest.skip("needs PostgreSQL")
+    url = make_url(database.template_url).set(database="todo_api_no_such_database", password="placeholder-pw")
+
+    result = run("migrate", cwd=tmp_path, DATABASE_URL=url.render_as_string(hide_password=False))
+
+    assert one_line_failure(result) == (
+        f"todo-api: cannot connect to PostgreSQL at {url.host}:{url.port or 5432}: "
+        'database "todo_api_no_such_database" does not exist'
+    )
     assert "placeholder-pw" not in result.stderr
 
 

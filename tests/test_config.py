@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
+import base64
+import re
 import secrets
+import shutil
 import stat
 import subprocess
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import SECRET, IsolatedSettings
+from tests.conftest import PRODUCTION_SECRET, SECRET, IsolatedSettings
+from todo_api.cli import OPENAPI_SECRET
 from todo_api.config import (
+    MIN_SECRET_LENGTH,
     ConfigError,
     Environment,
     Settings,
     load_settings,
+    misspelt_settings,
 )
+from todo_api.config_checks import PLACEHOLDER_SECRETS
 from todo_api.dev_secret import DEV_SECRET_FILE, with_dev_secret
 
 REPOSITORY = Path(__file__).resolve().parent.parent
@@ -34,7 +42,7 @@ def test_defaults_are_development_with_a_local_sqlite_file() -> None:
 
     assert settings.environment is Environment.DEVELOPMENT
     assert settings.database_url.get_secret_value() == "sqlite:///todo.db"
-    assert settings.cors_origins == []
+    assert settings.cors_origins == ["http://localhost:3000"]  # the Next.js example's origin
 
 
 def test_environment_and_dotenv_are_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -80,7 +88,7 @@ def test_production_refuses_to_start_without_a_way_to_verify_tokens() -> None:
 
 
 def test_production_accepts_a_secret_or_jwks() -> None:
-    assert IsolatedSettings(environment="production", better_auth_secret=SECRET).is_production
+    assert IsolatedSettings(environment="production", better_auth_secret=PRODUCTION_SECRET).is_production
     assert IsolatedSettings(environment="production", better_auth_url="https://app.example").is_production
 
 
@@ -168,7 +176,7 @@ def test_secret_never_appears_in_repr() -> None:
 
 
 def test_logs_are_json_in_production_and_readable_in_development_unless_log_format_says() -> None:
-    production = {"environment": "production", "better_auth_secret": SECRET}
+    production = {"environment": "production", "better_auth_secret": PRODUCTION_SECRET}
 
     assert IsolatedSettings().log_json is False
     assert IsolatedSettings(**production).log_json is True
@@ -201,7 +209,7 @@ def test_database_url_is_parsed_once_when_settings_are_read() -> None:
 def test_production_refuses_plain_http_and_a_typed_secret_in_one_line(
     overrides: dict[str, str], problem: str
 ) -> None:
-    values = {"environment": "production", "better_auth_secret": SECRET} | overrides
+    values = {"environment": "production", "better_auth_secret": PRODUCTION_SECRET} | overrides
 
     with pytest.raises(ConfigError) as caught:
         load_settings(**values, _env_file=None)
@@ -279,3 +287,201 @@ def test_builtin_auth_in_production_needs_its_own_url_and_defaults_to_serves_in_
     )
     assert development.builtin_auth_url == "http://localhost:8000"
     assert configured.builtin_auth_url == "https://api.example"
+
+
+def production_refusal(secret: str) -> str:
+    """The one line production's start-up stops with for `secret`."""
+    with pytest.raises(ConfigError) as caught:
+        load_settings(environment="production", better_auth_secret=secret, _env_file=None)
+    return str(caught.value)
+
+
+# `BETTER_AUTH_SECRET=` and a value, as .env files, shells and docs write it, or a quoted value
+# after `"BETTER_AUTH_SECRET":`, as code does (a name such as SECRET or self.secret is no value).
+SECRET_ASSIGNMENT = re.compile(
+    r"""BETTER_AUTH_SECRET\s*=\s*["']?(?P<bare>[^\s"'`#]+)"""
+    r"""|BETTER_AUTH_SECRET["']?\s*:\s*["'](?P<quoted>[^"']+)["']"""
+)
+CODE_SUFFIXES = {".py", ".ts", ".tsx", ".js", ".mjs"}
+
+
+def example_secrets_in_the_repository() -> Iterator[tuple[str, str]]:
+    """(file, value) for every BETTER_AUTH_SECRET value written out in the repository's files.
+
+    Only files git tracks: a developer's own .env (git-ignored) is never read.
+    """
+    listed = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=REPOSITORY, capture_output=True, text=True, check=True
+    ).stdout
+    for name in filter(None, listed.split("\0")):
+        path = REPOSITORY / name
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (UnicodeDecodeError, OSError):
+            continue  # not text
+        for match in SECRET_ASSIGNMENT.finditer(text):
+            # In code, `BETTER_AUTH_SECRET=SECRET` passes a variable: only quoted values count.
+            if match["quoted"] or path.suffix not in CODE_SUFFIXES:
+                yield name, match["quoted"] or match["bare"]
+
+
+@pytest.mark.skipif(not (REPOSITORY / ".git").exists(), reason="needs the git checkout")
+def test_production_refuses_every_example_secret_written_in_the_repository() -> None:
+    found = list(example_secrets_in_the_repository())
+
+    assert ".env.example" in dict(found)  # the search works: the root example is always there
+    for where, value in found:
+        message = production_refusal(value)
+        assert "BETTER_AUTH_SECRET" in message, f"{where}: {message}"
+        assert value not in message
+    # Those the documentation and examples show (tests show bad ones on purpose) are also in
+    # the list, so that it stays complete.
+    shown = {
+        value for where, value in found if not where.startswith("tests/") and len(value) >= MIN_SECRET_LENGTH
+    }
+    assert shown <= PLACEHOLDER_SECRETS, f"add to PLACEHOLDER_SECRETS: {shown - PLACEHOLDER_SECRETS}"
+
+
+@pytest.mark.parametrize("secret", sorted(PLACEHOLDER_SECRETS))
+def test_production_refuses_the_documentations_example_secrets_in_one_line(secret: str) -> None:
+    assert production_refusal(secret) == (
+        "invalid configuration: in production, BETTER_AUTH_SECRET is an example value from the "
+        "documentation: anyone could sign tokens; make one with `openssl rand -base64 48`"
+    )
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        "my-super-secret-password-for-todo-api-2026",
+        "ThisIsMyVeryLongSecretKeyForJwtSigning2024!",
+        "correct-horse-battery-staple-tree-lamp-river",
+        "please-change-this-secret-before-deploying-2026",
+        "qwertyuiopasdfghjklzxcvbnm123456",
+        "abcdefghijklmnopqrstuvwxyz0123456789",
+        SECRET,  # the tests' own
+        OPENAPI_SECRET,  # the schema command's own
+    ],
+)
+def test_production_refuses_a_secret_that_reads_as_words_or_a_pattern(secret: str) -> None:
+    message = production_refusal(secret)
+
+    assert message == (
+        "invalid configuration: in production, BETTER_AUTH_SECRET does not look random (it reads as "
+        "words or a pattern): anyone could sign tokens; make one with `openssl rand -base64 48`"
+    )
+    assert secret not in message
+
+
+def openssl_rand(*args: str) -> str:
+    if shutil.which("openssl") is None:
+        pytest.skip("needs openssl")
+    return subprocess.run(
+        ["openssl", "rand", *args], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+@pytest.mark.parametrize(
+    "generate",
+    [
+        pytest.param(lambda: openssl_rand("-base64", "48"), id="openssl rand -base64 48"),
+        pytest.param(lambda: openssl_rand("-hex", "32"), id="openssl rand -hex 32"),
+        pytest.param(lambda: openssl_rand("-base64", "32"), id="openssl rand -base64 32"),
+        pytest.param(lambda: secrets.token_urlsafe(32), id="secrets.token_urlsafe(32)"),
+        pytest.param(lambda: base64.b64encode(secrets.token_bytes(24)).decode(), id="24 random bytes"),
+    ],
+)
+def test_production_accepts_generated_secrets(generate: Callable[[], str]) -> None:
+    for _ in range(10):
+        secret = generate()
+        settings = load_settings(environment="production", better_auth_secret=secret, _env_file=None)
+
+        assert settings.better_auth_secret is not None
+        assert settings.better_auth_secret.get_secret_value() == secret
+
+
+def test_production_judges_a_very_long_secret_by_its_start_and_quickly() -> None:
+    generated = secrets.token_urlsafe(48)
+
+    # Over zxcvbn's own 72-character limit, which would raise instead of judging.
+    assert load_settings(environment="production", better_auth_secret=generated * 50, _env_file=None)
+    assert "does not look random" in production_refusal("my-super-secret-password-" * 20 + generated)
+
+
+def test_development_accepts_any_secret_of_32_characters() -> None:
+    for secret in (*PLACEHOLDER_SECRETS, "my-super-secret-password-for-todo-api-2026", SECRET):
+        assert IsolatedSettings(better_auth_secret=secret).better_auth_secret is not None
+
+
+def test_cors_origins_default_to_the_example_app_in_development_and_none_in_production() -> None:
+    assert load_settings(_env_file=None).cors_origins == ["http://localhost:3000"]
+    assert load_settings(cors_origins="", _env_file=None).cors_origins == ["http://localhost:3000"]
+    assert load_settings(cors_origins="https://app.example", _env_file=None).cors_origins == [
+        "https://app.example"
+    ]
+    production = {"environment": "production", "better_auth_secret": PRODUCTION_SECRET, "_env_file": None}
+    assert load_settings(**production).cors_origins == []
+    assert load_settings(**production, cors_origins="https://app.example").cors_origins == [
+        "https://app.example"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("origins", "problem"),
+    [
+        ("localhost:3000", "CORS_ORIGINS: 'localhost:3000' has no scheme: write http://localhost:3000"),
+        (
+            "https://app.example, app.example.com",
+            "CORS_ORIGINS: 'app.example.com' has no scheme: write https://app.example.com",
+        ),
+        (
+            "https://app.example/dashboard",
+            "CORS_ORIGINS: 'https://app.example/dashboard' is not an origin (it has a path): "
+            "write https://app.example",
+        ),
+        (
+            "ftp://files.example",
+            "CORS_ORIGINS: 'ftp://files.example' is not an http:// or https:// origin "
+            "such as https://app.example",
+        ),
+    ],
+)
+def test_a_cors_origin_that_is_no_origin_is_refused_naming_the_fix(origins: str, problem: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(cors_origins=origins, _env_file=None)
+
+    assert str(caught.value) == f"invalid configuration: {problem}"
+
+
+def test_misspelt_setting_names_are_found_in_the_environment_and_dotenv(tmp_path: Path) -> None:
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("BETTER_AUTH_SECERT=placeholder\nLOG_LEVEL=info\nAUTH_MODE=jwt\n")
+    environ = {"CORS_ORIGIN": "http://localhost:3000", "DATABSE_URL": "sqlite:///x.db", "cors_origins": "x"}
+
+    found = misspelt_settings(environ, env_file=dotenv)
+
+    assert [str(name) for name in found] == [
+        "CORS_ORIGIN (in the environment) is not a setting: did you mean CORS_ORIGINS?",
+        "DATABSE_URL (in the environment) is not a setting: did you mean DATABASE_URL?",
+        "BETTER_AUTH_SECERT (in .env) is not a setting: did you mean BETTER_AUTH_SECRET?",
+    ]
+
+
+def test_names_that_are_not_like_a_setting_are_left_alone(tmp_path: Path) -> None:
+    # Shells, containers, hosting platforms and neighbouring apps: none is ours, some are close.
+    others = (  # noqa: SIM905 (a list to read, not to format one name a line)
+        "PATH HOME HOSTNAME PWD USER LANG TZ NODE_ENV ENV APP_ENV DEBUG PGHOST PGPORT POSTGRES_URL "
+        "DATABASE_URL_UNPOOLED DATABASE_USER DATABASE_PORT DATABASE_HOST REDIS_HOST REDIS_TLS_URL "
+        "BETTER_AUTH_BASE_URL BETTER_AUTH_TRUSTED_ORIGINS NEXTAUTH_SECRET AUTH_SECRET JWT_SECRET "
+        "CORS_ALLOW_ORIGINS SENTRY_ENVIRONMENT LOG_LEVEL_ROOT RATE_LIMIT TODO_API_URL AUTH_DATABASE_URL "
+        "KUBERNETES_SERVICE_HOST KUBERNETES_SERVICE_PORT VIRTUAL_ENV PYTHONPATH"
+    ).split()
+    settings = [name.upper() for name in Settings.model_fields]
+
+    found = misspelt_settings(dict.fromkeys(others + settings, "x"), env_file=tmp_path / ".env")
+
+    assert found == []
+    # The repository's example .env files are clean too (the example app's own included).
+    for example in (".env.example", "examples/nextjs/todo-api.env.example", "examples/nextjs/.env.example"):
+        assert (REPOSITORY / example).is_file()
+        assert misspelt_settings({}, env_file=REPOSITORY / example) == [], example

@@ -17,7 +17,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.conftest import make_settings
+from tests.conftest import PRODUCTION_SECRET, TokenFactory, make_settings
 from tests.test_http_errors import break_database
 from todo_api.main import create_app
 
@@ -122,9 +122,14 @@ async def test_docs_csp_allows_only_local_assets_and_its_own_script(
     assert all(not source.startswith(("http", "*")) for sources in directives.values() for source in sources)
 
 
-async def test_hsts_only_in_production(database_url: str, auth: Auth) -> None:
-    async with client_for(database_url, environment="production") as client:
-        response = await client.get("/api/tasks", headers=auth("alice"))
+async def test_hsts_only_in_production(database_url: str, make_token: TokenFactory) -> None:
+    token = make_token("alice", secret=PRODUCTION_SECRET)
+    async with client_for(
+        database_url, environment="production", better_auth_secret=PRODUCTION_SECRET
+    ) as client:
+        response = await client.get("/api/tasks", headers={"Authorization": f"Bearer {token}"})
+
+    assert response.status_code == 200
 
     assert response.headers["strict-transport-security"].startswith("max-age=")
 
@@ -146,11 +151,18 @@ async def test_cors_allows_only_configured_origins(database_url: str) -> None:
     assert "access-control-allow-origin" not in simple.headers
 
 
-async def test_without_cors_origins_no_other_origin_is_allowed(database_url: str, auth: Auth) -> None:
+async def test_without_cors_origins_production_allows_no_other_origin(
+    database_url: str, make_token: TokenFactory
+) -> None:
     preflight = {"Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "authorization"}
-    async with client_for(database_url) as client:
+    token = make_token("alice", secret=PRODUCTION_SECRET)
+    async with client_for(
+        database_url, environment="production", better_auth_secret=PRODUCTION_SECRET
+    ) as client:
         asked = await client.options("/api/tasks", headers={"Origin": "http://localhost:3000", **preflight})
-        simple = await client.get("/api/tasks", headers={"Origin": "http://localhost:3000", **auth("alice")})
+        simple = await client.get(
+            "/api/tasks", headers={"Origin": "http://localhost:3000", "Authorization": f"Bearer {token}"}
+        )
 
     assert asked.status_code == 403
     assert not any(name.startswith("access-control-") for name in asked.headers)
@@ -158,7 +170,21 @@ async def test_without_cors_origins_no_other_origin_is_allowed(database_url: str
     assert not any(name.startswith("access-control-") for name in simple.headers)
 
 
-@pytest.mark.parametrize("cors_origins", [[], ["http://localhost:3000"]], ids=["no-cors", "other-origin"])
+async def test_without_cors_origins_development_allows_the_example_apps_origin_only(
+    database_url: str,
+) -> None:
+    preflight = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization"}
+    async with client_for(database_url) as client:
+        example = await client.options("/api/tasks", headers={"Origin": "http://localhost:3000", **preflight})
+        other = await client.options("/api/tasks", headers={"Origin": "http://localhost:3001", **preflight})
+
+    assert example.status_code == 200
+    assert example.headers["access-control-allow-origin"] == "http://localhost:3000"
+    assert other.status_code == 403
+    assert "access-control-allow-origin" not in other.headers
+
+
+@pytest.mark.parametrize("cors_origins", [[], ["http://localhost:3000"]], ids=["default", "configured"])
 async def test_a_refused_preflight_is_answered_and_logged_with_a_hint(
     database_url: str, caplog: pytest.LogCaptureFixture, cors_origins: list[str]
 ) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import SECRET, TokenFactory, make_settings
+from tests.conftest import PRODUCTION_SECRET, SECRET, TokenFactory, make_settings
 from tests.test_cli import run
 from todo_api.logs import ConsoleFormatter, JSONFormatter
 from todo_api.main import create_app
@@ -155,7 +155,7 @@ def test_a_development_process_logs_lines_for_people_without_library_chatter(tmp
 
 
 def test_a_production_process_logs_one_json_object_per_line(tmp_path: Path) -> None:
-    lines = migrate_in_a_process(tmp_path, ENVIRONMENT="production", BETTER_AUTH_SECRET=SECRET)
+    lines = migrate_in_a_process(tmp_path, ENVIRONMENT="production", BETTER_AUTH_SECRET=PRODUCTION_SECRET)
 
     records = [json.loads(line) for line in lines]
     assert [record["event"] for record in records] == ["database_migrated"]

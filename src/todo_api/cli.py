@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import os
 import signal
 from types import FrameType
 from typing import Annotated, NoReturn
@@ -13,8 +15,9 @@ import uvicorn
 from pydantic import SecretStr
 from sqlalchemy.exc import DBAPIError
 
-from todo_api.config import ConfigError, Settings, load_settings
+from todo_api.config import ConfigError, Settings, load_settings, misspelt_settings
 from todo_api.database_url import mask_password
+from todo_api.db.engine import DatabaseUnreachable
 from todo_api.dev_secret import with_dev_secret
 from todo_api.logs import configure_logging
 from todo_api.serving import HTTPImplementation, uvicorn_options
@@ -24,6 +27,10 @@ DEMO_USER = "demo-user"
 DEMO_TOKEN_TTL = 24 * 3600
 # Only so that building the app for its schema makes no development secret file; never used.
 OPENAPI_SECRET = "openapi-schema-placeholder-" + "0" * 32
+# What `serve` reads from the environment besides the settings (its options' variables).
+SERVE_VARIABLES = ("HOST", "PORT", "WEB_CONCURRENCY")
+
+logger = logging.getLogger("todo_api.cli")
 
 cli = typer.Typer(
     add_completion=False, no_args_is_help=True, help="todo-api: each user's tasks behind Better Auth tokens."
@@ -36,10 +43,24 @@ def _fail(message: str, code: int = 1) -> NoReturn:
 
 
 def _settings() -> Settings:
+    """The settings, with logging configured from them; bad configuration exits with one line."""
     try:
-        return load_settings()
+        settings = load_settings()
     except ConfigError as exc:
         _fail(str(exc), code=2)
+    configure_logging(settings.log_level, json_lines=settings.log_json)
+    _check_names(settings)
+    return settings
+
+
+def _check_names(settings: Settings) -> None:
+    """A name that looks like a misspelt setting: a warning in development, an error in production."""
+    misspelt = misspelt_settings(os.environ, also_known=SERVE_VARIABLES)
+    # A misspelt ENVIRONMENT leaves the environment itself unknown: never guess development.
+    if misspelt and (settings.is_production or any(name.meant == "ENVIRONMENT" for name in misspelt)):
+        _fail("invalid configuration: " + "; ".join(str(name) for name in misspelt), code=2)
+    for name in misspelt:
+        logger.warning(str(name), extra={"event": "misspelt_setting"})
 
 
 def _migrate(settings: Settings) -> None:
@@ -48,6 +69,8 @@ def _migrate(settings: Settings) -> None:
 
     try:
         asyncio.run(upgrade_database(settings))
+    except DatabaseUnreachable as exc:
+        _fail(str(exc))
     except Exception as exc:
         where = mask_password(settings.database_url.get_secret_value())
         _fail(f"cannot migrate the database at {where}: {_reason(exc)}")
@@ -74,7 +97,6 @@ def serve(
 ) -> None:
     """Apply migrations (unless MIGRATE_ON_STARTUP=false) and serve the API."""
     settings = _settings()
-    configure_logging(settings.log_level, json_lines=settings.log_json)
     # Made once here so every worker process reads the same development secret.
     settings = with_dev_secret(settings)
     if settings.migrate_on_startup:
@@ -102,7 +124,6 @@ def _exit_cleanly(_signum: int, _frame: FrameType | None) -> None:
 def migrate() -> None:
     """Apply database migrations and exit."""
     settings = _settings()
-    configure_logging(settings.log_level, json_lines=settings.log_json)
     _migrate(settings)
     typer.echo("todo-api: database is up to date")
 

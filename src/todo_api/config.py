@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Literal, Self
 
 import limits
+from dotenv import dotenv_values
 from pydantic import (
     AnyHttpUrl,
     Field,
@@ -18,12 +22,23 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from todo_api.config_checks import is_loopback, is_loopback_origin, looks_random
+from todo_api.config_checks import (
+    is_loopback,
+    is_loopback_origin,
+    misspelt_name,
+    origin_problem,
+    weak_secret_reason,
+)
 from todo_api.database_url import DatabaseURL
 
 MIN_SECRET_LENGTH = 32
 # Where `todo-api serve` answers by default: the built-in sign-in's issuer in development.
 DEVELOPMENT_URL = "http://localhost:8000"
+# Where the Next.js example (examples/nextjs) runs: allowed by CORS in development by default.
+DEVELOPMENT_CORS_ORIGINS = ("http://localhost:3000",)
+GENERATE_A_SECRET = "make one with `openssl rand -base64 48`"  # noqa: S105 (advice, not a secret)
+# Read from the working directory, after the environment (which wins).
+DOTENV_FILE = ".env"
 
 
 class Environment(StrEnum):
@@ -38,7 +53,9 @@ class ConfigError(Exception):
 class Settings(BaseSettings):
     """Everything the service can be configured with."""
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_file=DOTENV_FILE, env_file_encoding="utf-8", extra="ignore", frozen=True
+    )
 
     environment: Environment = Environment.DEVELOPMENT
     log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
@@ -65,7 +82,8 @@ class Settings(BaseSettings):
     # The longest a token may live (`exp` - `iat`), so a leaked key cannot mint lasting tokens.
     token_max_lifetime: int = Field(default=24 * 3600, ge=60, le=30 * 24 * 3600)
 
-    cors_origins: Annotated[list[str], NoDecode] = []
+    # Unset: the Next.js example's origin in development, none in production (see _split_origins).
+    cors_origins: Annotated[list[str], NoDecode] = Field(default=None, validate_default=True)
 
     max_tasks_per_user: int = Field(default=10_000, ge=1)
     rate_limit_enabled: bool = True
@@ -134,9 +152,21 @@ class Settings(BaseSettings):
 
     @field_validator("cors_origins", mode="before")
     @classmethod
-    def _split_origins(cls, value: object) -> object:
+    def _split_origins(cls, value: object, info: ValidationInfo) -> object:
+        if value is None or value == "":
+            development = info.data.get("environment") is Environment.DEVELOPMENT
+            return list(DEVELOPMENT_CORS_ORIGINS) if development else []
         if isinstance(value, str):
             return [origin.strip().rstrip("/") for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("cors_origins", mode="after")
+    @classmethod
+    def _check_origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            problem = origin_problem(origin)
+            if problem is not None:
+                raise ValueError(problem)
         return value
 
     @field_validator("forwarded_allow_ips", mode="before")
@@ -215,12 +245,12 @@ class Settings(BaseSettings):
             for origin in self.cors_origins
         ):
             problems.append("CORS_ORIGINS must be https:// origins (http:// only for localhost)")
-        if self.better_auth_secret is not None and not looks_random(
-            self.better_auth_secret.get_secret_value()
-        ):
-            problems.append(
-                "BETTER_AUTH_SECRET does not look random: make one with `openssl rand -base64 48`"
-            )
+        if self.better_auth_secret is not None:
+            weakness = weak_secret_reason(self.better_auth_secret.get_secret_value())
+            if weakness is not None:
+                problems.append(
+                    f"BETTER_AUTH_SECRET {weakness}: anyone could sign tokens; {GENERATE_A_SECRET}"
+                )
         if problems:
             raise ValueError("in production, " + "; ".join(problems))
         return self
@@ -307,3 +337,36 @@ def describe_validation_error(exc: ValidationError) -> str:
         message = error["msg"].removeprefix("Value error, ")
         problems.append(f"{name}: {message}" if name else message)
     return "invalid configuration: " + "; ".join(problems)
+
+
+@dataclass(frozen=True)
+class MisspeltSetting:
+    """A name given to the service that is no setting of it, and the setting it resembles."""
+
+    name: str
+    where: str
+    meant: str
+
+    def __str__(self) -> str:
+        return f"{self.name} (in {self.where}) is not a setting: did you mean {self.meant}?"
+
+
+def misspelt_settings(
+    environ: Mapping[str, str], *, env_file: Path = Path(DOTENV_FILE), also_known: Collection[str] = ()
+) -> list[MisspeltSetting]:
+    """Names in the environment or the `.env` file that look like misspellings of settings.
+
+    `also_known` adds names read elsewhere (the command's own options). A name unlike every
+    setting (PATH, NODE_ENV...) is ignored.
+    """
+    known = {name.upper() for name in Settings.model_fields} | {name.upper() for name in also_known}
+    sources: list[tuple[str, Collection[str]]] = [("the environment", list(environ))]
+    if env_file.is_file():
+        sources.append((env_file.name, list(dotenv_values(env_file))))
+    found = []
+    for where, names in sources:
+        for name in names:
+            meant = misspelt_name(name.upper(), known)
+            if meant is not None:
+                found.append(MisspeltSetting(name, where, meant))
+    return found

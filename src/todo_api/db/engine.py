@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+import socket
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 
 from todo_api.db.connection import Database, PostgresDatabase
@@ -106,3 +109,53 @@ def create_sqlite_engine(target: DatabaseTarget, settings: Settings) -> AsyncEng
         cursor.close()
 
     return engine
+
+
+class DatabaseUnreachable(Exception):
+    """The database could not be connected to at all; the message is one line for operators."""
+
+
+async def connect(engine: AsyncEngine, settings: Settings) -> AsyncConnection:
+    """A connection from `engine`, or DatabaseUnreachable saying why none could be opened."""
+    try:
+        return await engine.connect()
+    except Exception as exc:
+        raise DatabaseUnreachable(describe_connect_failure(exc, settings)) from exc
+
+
+def describe_connect_failure(exc: BaseException, settings: Settings) -> str:
+    """Why connecting failed, in one line naming the server (never the password)."""
+    target = settings.database_url.target
+    if target.is_sqlite:
+        return f"cannot open the SQLite database {target.url.database}: {_sqlite_reason(exc, target)}"
+    where = f"{target.url.host or 'localhost'}:{target.url.port or 5432}"
+    return f"cannot connect to PostgreSQL at {where}: {_postgres_reason(exc, settings)}"
+
+
+def _postgres_reason(exc: BaseException, settings: Settings) -> str:
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused — is it running, and on that port?"
+    if isinstance(exc, socket.gaierror):
+        return "unknown host — is the host name right?"
+    if isinstance(exc, TimeoutError):
+        return (
+            f"no answer within {settings.db_connect_timeout:g} s (DB_CONNECT_TIMEOUT)"
+            " — is it reachable from here?"
+        )
+    # The server's own words: 'database "x" does not exist', 'password authentication failed
+    # for user "x"', 'role "x" does not exist'; the driver's wrapper adds nothing.
+    return _first_line(exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc)
+
+
+def _sqlite_reason(exc: BaseException, target: DatabaseTarget) -> str:
+    directory = Path(target.url.database or "").parent
+    if not directory.exists():
+        return f"the directory {directory} does not exist"
+    if not directory.is_dir():
+        return f"{directory} is not a directory"
+    return _first_line(exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:300] if text else type(exc).__name__

@@ -9,7 +9,7 @@ from alembic.config import Config
 from sqlalchemy.engine import Connection
 
 from todo_api.config import Settings
-from todo_api.db.engine import create_engine
+from todo_api.db.engine import connect, create_engine
 
 MIGRATIONS_DIR = Path(__file__).parent
 # The attribute migrations read to know whether Better Auth's tables share this database,
@@ -28,11 +28,18 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 
 async def upgrade_database(settings: Settings, revision: str = "head") -> None:
-    """Apply migrations up to `revision`; safe when several instances start at once."""
+    """Apply migrations up to `revision`; safe when several instances start at once.
+
+    Raises DatabaseUnreachable when no connection can be opened, before any migration runs.
+    """
     engine = create_engine(settings)
     try:
-        async with engine.begin() as connection:
-            await connection.run_sync(lambda sync: _upgrade(sync, settings, revision))
+        connection = await connect(engine, settings)
+        try:
+            async with connection.begin():
+                await connection.run_sync(lambda sync: _upgrade(sync, settings, revision))
+        finally:
+            await connection.close()
     finally:
         await engine.dispose()
 
