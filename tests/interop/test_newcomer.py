@@ -23,6 +23,7 @@ import httpx
 import pytest
 
 from tests.interop.conftest import PASSWORD, run_in_chromium, unavailable
+from todo_api.config import Settings
 
 pytestmark = [pytest.mark.interop, pytest.mark.slow, pytest.mark.timeout(1500)]
 
@@ -43,9 +44,16 @@ def commands_under(readme: Path, heading: str) -> list[str]:
 
 
 def newcomers_env() -> dict[str, str]:
-    """A shell's environment without any of the test run's settings for the service or the app."""
-    kept = ("PATH", "HOME", "LANG", "TMPDIR", "UV_CACHE_DIR", "NPM_CONFIG_CACHE")
-    return {key: os.environ[key] for key in kept if key in os.environ} | {"NEXT_TELEMETRY_DISABLED": "1"}
+    """This shell's environment (its network and certificate settings included) without any
+    setting of the service or the app, nor the test run's own."""
+    ours = {name.upper() for name in Settings.model_fields} | {"HOST", "PORT", "WEB_CONCURRENCY"}
+    ours |= {"AUTH_MODE", "TODO_API_URL", "AUTH_DATABASE_URL", "REQUIRE_INTEROP", "VIRTUAL_ENV"}
+    kept = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in ours and not name.startswith(("TEST_", "PYTEST_", "BETTER_AUTH_", "UV_PROJECT"))
+    }
+    return kept | {"NEXT_TELEMETRY_DISABLED": "1"}
 
 
 def port_is_free(port: int) -> bool:
