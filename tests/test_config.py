@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import base64
+import json
 import re
 import secrets
 import shutil
 import stat
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -485,3 +487,29 @@ def test_names_that_are_not_like_a_setting_are_left_alone(tmp_path: Path) -> Non
     for example in (".env.example", "examples/nextjs/todo-api.env.example", "examples/nextjs/.env.example"):
         assert (REPOSITORY / example).is_file()
         assert misspelt_settings({}, env_file=REPOSITORY / example) == [], example
+
+
+def test_judging_a_production_secret_leaves_zxcvbn_out_of_the_process() -> None:
+    # A fresh interpreter, as a serving process starts: the judgment is made, and refuses a
+    # phrase, without zxcvbn's dictionaries staying behind in it.
+    probe = (
+        "import sys, json\n"
+        "from todo_api.config import ConfigError, load_settings\n"
+        "load_settings(environment='production', better_auth_secret=sys.argv[1], _env_file=None)\n"
+        "try:\n"
+        "    load_settings(environment='production', better_auth_secret=sys.argv[2], _env_file=None)\n"
+        "    refused = False\n"
+        "except ConfigError:\n"
+        "    refused = True\n"
+        "print(json.dumps({'refused': refused, 'zxcvbn': 'zxcvbn' in sys.modules}))\n"
+    )
+    phrase = "my-super-secret-password-for-todo-api-2026"
+    result = subprocess.run(
+        [sys.executable, "-c", probe, PRODUCTION_SECRET, phrase],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+
+    assert json.loads(result.stdout) == {"refused": True, "zxcvbn": False}

@@ -6,6 +6,8 @@ from __future__ import annotations
 import difflib
 import math
 import re
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import Collection
 from urllib.parse import urlsplit
@@ -78,16 +80,44 @@ def weak_secret_reason(secret: str) -> str | None:
 
 def reads_as_words_or_patterns(secret: str) -> bool:
     """Whether zxcvbn finds words, names, dates, sequences or keyboard patterns in most of it."""
-    # Imported here: its dictionaries cost about 10 MiB, paid only where a secret is judged.
-    from zxcvbn import zxcvbn  # noqa: PLC0415
-
     # Letters and digits only, in one case: zxcvbn sees a phrase's words best without the
     # separators and capitals, which it would otherwise count as guesses of their own.
     judged = re.sub(r"[^a-z0-9]", "", secret.lower())[:JUDGED_CHARACTERS]
     if not judged:  # nothing for zxcvbn: the character count above judges it alone
         return False
-    guesses = float(zxcvbn(judged)["guesses"])
-    return math.log10(guesses) < MIN_GUESS_DIGITS_PER_CHARACTER * len(judged)
+    return guess_digits(judged) < MIN_GUESS_DIGITS_PER_CHARACTER * len(judged)
+
+
+def guess_digits(judged: str) -> float:
+    """log10 of zxcvbn's guesses for `judged`, worked out in a child interpreter: zxcvbn's
+    dictionaries would otherwise stay in every serving process (about 12 MiB each), for a
+    judgment made once, at start-up. In this process if no child can be started."""
+    if judged not in _judged:
+        try:
+            child = subprocess.run(
+                [sys.executable, "-m", "todo_api.secret_strength"],
+                input=judged,
+                capture_output=True,
+                text=True,
+                timeout=CHILD_TIMEOUT_SECONDS,
+                check=True,
+            )
+            _judged[judged] = float(child.stdout)
+        except (OSError, ValueError, subprocess.SubprocessError):
+            _judged[judged] = zxcvbn_guess_digits(judged)
+    return _judged[judged]
+
+
+def zxcvbn_guess_digits(judged: str) -> float:
+    """log10 of zxcvbn's estimate of the guesses `judged` takes."""
+    from zxcvbn import zxcvbn  # noqa: PLC0415 (its dictionaries cost about 12 MiB)
+
+    return math.log10(float(zxcvbn(judged)["guesses"]))
+
+
+# The verdicts of this process, by judged text (settings are often built more than once).
+_judged: dict[str, float] = {}
+CHILD_TIMEOUT_SECONDS = 30
 
 
 def misspelt_name(name: str, known: Collection[str]) -> str | None:
