@@ -264,3 +264,28 @@ def test_starting_the_mcp_server_leaves_the_process_logging_alone(database_url: 
     # and so print every access line of a process that never asked for them.
     *_, logging_after = run_in_a_fresh_process(database_url)
     assert logging_after == ["logging", "0", "WARNING"]
+
+
+async def listed_tools(client: httpx.AsyncClient, token: str) -> httpx.Response:
+    return await client.post(
+        "/mcp",
+        json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+        headers=MCP_HEADERS | {"Authorization": f"Bearer {token}"},
+    )
+
+
+async def test_no_tool_schema_has_a_pattern_and_the_title_rule_is_in_words(
+    database_url: str, make_token: TokenFactory
+) -> None:
+    # The schemas go to language models: a 300-character regex is noise to them.
+    async with serving(database_url) as client:
+        response = await listed_tools(client, make_token("alice"))
+
+    assert '"pattern"' not in response.text
+    tools = {tool["name"]: tool for tool in response.json()["result"]["tools"]}
+    for tool, argument in (("add_task", "title"), ("update_task", "title")):
+        schema = tools[tool]["inputSchema"]["properties"][argument]
+        title = schema["anyOf"][0] if "anyOf" in schema else schema
+        assert title["type"] == "string"
+        assert title["minLength"] == 1
+        assert "1 to 200 characters" in schema["description"]
