@@ -289,3 +289,90 @@ async def test_no_tool_schema_has_a_pattern_and_the_title_rule_is_in_words(
         assert title["type"] == "string"
         assert title["minLength"] == 1
         assert "1 to 200 characters" in schema["description"]
+
+
+@pytest.mark.parametrize(
+    ("tool", "arguments", "sentence"),
+    [
+        # The REST API's rules and messages (a title is counted once trimmed).
+        ("add_task", {"title": ""}, "title: String should have at least 1 character"),
+        ("add_task", {"title": " \t "}, "title: String should have at least 1 character"),
+        ("add_task", {"title": " " + "x" * 201}, "title: String should have at most 200 characters"),
+        ("add_task", {"title": "a\u0000b"}, "title: must not contain NUL characters"),
+        ("add_task", {}, "title: Field required"),
+        ("add_task", {"title": 7}, "title: Input should be a valid string"),
+        (
+            "add_task",
+            {"title": "t", "description": "d" * 10_001},
+            "description: String should have at most 10000 characters",
+        ),
+        (
+            "list_tasks",
+            {"status": "done", "limit": 1001},
+            "status: Input should be 'all', 'pending', 'in_progress' or 'completed'; "
+            "limit: Input should be less than or equal to 1000",
+        ),
+        ("get_task", {"task_id": "7"}, "task_id: Input should be a valid integer"),
+        ("complete_task", {"task_id": 1, "completed": "yes"}, "completed: Input should be a valid boolean"),
+        ("update_task", {"task_id": 1}, "give at least one of title, description or status to change"),
+    ],
+)
+async def test_invalid_arguments_are_one_sentence_without_internals(
+    database_url: str, make_token: TokenFactory, tool: str, arguments: dict[str, Any], sentence: str
+) -> None:
+    async with serving(database_url) as client:
+        response = await call_tool(client, make_token("alice"), tool, arguments)
+
+    assert response.json()["result"] == {
+        "content": [{"type": "text", "text": f"Invalid arguments: {sentence}"}],
+        "isError": True,
+    }
+
+
+INVALID_REQUEST = (
+    "Invalid Request: the body must be one JSON-RPC 2.0 message, an object such as "
+    '{"jsonrpc": "2.0", "id": 1, "method": "tools/list"}'
+)
+
+
+@pytest.mark.parametrize(
+    ("body", "code", "message"),
+    [
+        (b"[]", -32600, INVALID_REQUEST),
+        (b'"x"', -32600, INVALID_REQUEST),
+        (b"1", -32600, INVALID_REQUEST),
+        (b"null", -32600, INVALID_REQUEST),
+        (b"{}", -32600, INVALID_REQUEST),
+        (b'{"jsonrpc": "2.0"}', -32600, INVALID_REQUEST),
+        (b'{"jsonrpc": "1.0", "id": 1, "method": "tools/list"}', -32600, INVALID_REQUEST),
+        (b'{"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": "x"}', -32600, INVALID_REQUEST),
+        # MCP: an id is a string or an integer (the SDK took this one for a notification).
+        (b'{"jsonrpc": "2.0", "id": [1], "method": "tools/list"}', -32600, INVALID_REQUEST),
+        (b'[{"jsonrpc": "2.0", "id": 1, "method": "tools/list"}]', -32600, INVALID_REQUEST),
+        # Judged as the REST routes judge a body: the message names the problem and where it is.
+        (b"not json", -32700, "Parse error: Expecting value at line 1 column 1"),
+        (
+            b'{"jsonrpc": "2.0",',
+            -32700,
+            "Parse error: Expecting property name enclosed in double quotes at line 1 column 19",
+        ),
+        (b"", -32700, "Parse error: Expecting value at line 1 column 1"),
+        (
+            b'{"jsonrpc": "2.0", "id": 1, "method": "ping", "params": {"n": NaN}}',
+            -32700,
+            "Parse error: NaN is not a JSON number",
+        ),
+    ],
+)
+async def test_a_body_that_is_not_one_json_rpc_message_is_answered_in_one_sentence(
+    database_url: str, make_token: TokenFactory, body: bytes, code: int, message: str
+) -> None:
+    headers = MCP_HEADERS | {
+        "Authorization": f"Bearer {make_token('alice')}",
+        "Content-Type": "application/json",
+    }
+    async with serving(database_url) as client:
+        response = await client.post("/mcp", content=body, headers=headers)
+
+    assert response.status_code == 400
+    assert response.json() == {"jsonrpc": "2.0", "id": None, "error": {"code": code, "message": message}}

@@ -108,7 +108,7 @@ async def test_another_users_task_is_not_found_for_every_tool_that_takes_an_id(
         for tool, arguments in ID_TOOLS.items():
             theirs = await session.call_tool(tool, {"task_id": task["id"], **arguments})
             missing = await session.call_tool(tool, {"task_id": 2_000_000_000, **arguments})
-            assert error_text(theirs) == error_text(missing) == f"Error executing tool {tool}: Task not found"
+            assert error_text(theirs) == error_text(missing) == "Task not found"
         assert structured(await session.call_tool("list_tasks", {}))["total"] == 0
 
     async with mcp_session(mcp_url(mcp_service), make_token(owner)) as session:
@@ -155,8 +155,7 @@ async def test_an_empty_title_says_what_is_wrong(mcp_service: TodoService, make_
     async with mcp_session(mcp_url(mcp_service), make_token(new_user())) as session:
         message = error_text(await session.call_tool("add_task", {"title": ""}))
 
-    assert "title" in message
-    assert "at least 1 character" in message
+    assert message == "Invalid arguments: title: String should have at least 1 character"
 
 
 def post_initialize(service: TodoService, headers: dict[str, str]) -> httpx.Response:
