@@ -376,3 +376,58 @@ async def test_a_body_that_is_not_one_json_rpc_message_is_answered_in_one_senten
 
     assert response.status_code == 400
     assert response.json() == {"jsonrpc": "2.0", "id": None, "error": {"code": code, "message": message}}
+
+
+PUBLIC_URL = "https://todo.example.com"
+FORGED_HOST = {"Host": "evil.example"}
+METADATA_PATHS = ["/.well-known/oauth-protected-resource", "/.well-known/oauth-protected-resource/mcp"]
+
+
+@pytest.mark.parametrize("path", METADATA_PATHS)
+@pytest.mark.parametrize(
+    ("overrides", "authorization_server"),
+    [
+        ({"public_url": PUBLIC_URL + "/", "builtin_auth": True}, PUBLIC_URL),
+        (
+            {"public_url": PUBLIC_URL, "better_auth_url": "https://auth.example.com"},
+            "https://auth.example.com",
+        ),
+        # With built-in accounts BETTER_AUTH_URL is the service's own URL.
+        ({"better_auth_url": PUBLIC_URL, "builtin_auth": True}, PUBLIC_URL),
+    ],
+)
+async def test_a_forged_host_changes_neither_the_metadata_nor_the_challenge(
+    database_url: str, path: str, overrides: dict[str, Any], authorization_server: str
+) -> None:
+    async with serving(database_url, **overrides) as client:
+        document = await client.get(path, headers=FORGED_HOST)
+        refused = await client.post(
+            "/mcp", json=tool_call("list_tasks", {}), headers=MCP_HEADERS | FORGED_HOST
+        )
+
+    assert document.json() == {
+        "resource": f"{PUBLIC_URL}/mcp",
+        "resource_name": "todo-api",
+        "bearer_methods_supported": ["header"],
+        "authorization_servers": [authorization_server],
+    }
+    assert document.headers["Cache-Control"] == "public, max-age=3600"
+    assert refused.status_code == 401
+    assert refused.headers["WWW-Authenticate"] == (
+        f'Bearer resource_metadata="{PUBLIC_URL}/.well-known/oauth-protected-resource"'
+    )
+
+
+async def test_in_production_without_a_public_url_the_host_names_nothing(database_url: str) -> None:
+    # BETTER_AUTH_URL is a separate Better Auth here, not this service: nothing says where /mcp is.
+    settings = {"environment": "production", "better_auth_url": "https://auth.example.com"}
+    async with serving(database_url, **settings) as client:
+        document = await client.get(METADATA_PATHS[0], headers=FORGED_HOST)
+        refused = await client.post(
+            "/mcp", json=tool_call("list_tasks", {}), headers=MCP_HEADERS | FORGED_HOST
+        )
+
+    assert document.status_code == 404
+    assert "evil.example" not in document.text
+    assert refused.status_code == 401
+    assert refused.headers["WWW-Authenticate"] == "Bearer"
