@@ -513,3 +513,31 @@ def test_judging_a_production_secret_leaves_zxcvbn_out_of_the_process() -> None:
     )
 
     assert json.loads(result.stdout) == {"refused": True, "zxcvbn": False}
+
+
+def test_public_url_is_read_and_an_empty_one_is_unset() -> None:
+    assert (
+        str(IsolatedSettings(public_url="https://todo.example.com").public_url) == "https://todo.example.com/"
+    )
+    assert IsolatedSettings(public_url="").public_url is None
+
+
+@pytest.mark.parametrize(
+    "url", ["ftp://todo.example.com", "todo.example.com", "https://todo.example.com/?a=1"]
+)
+def test_public_url_must_be_a_base_url(url: str) -> None:
+    with pytest.raises(ConfigError, match="PUBLIC_URL"):
+        load_settings(public_url=url)
+
+
+def test_production_public_url_must_use_https() -> None:
+    with pytest.raises(ConfigError, match="PUBLIC_URL: must use https in production"):
+        load_settings(
+            environment="production",
+            better_auth_secret=PRODUCTION_SECRET,
+            public_url="http://todo.example.com",
+        )
+    local = IsolatedSettings(
+        environment="production", better_auth_secret=PRODUCTION_SECRET, public_url="http://127.0.0.1:8000"
+    )
+    assert local.public_url is not None

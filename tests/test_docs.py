@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import serving
+from tests.conftest import TokenFactory, serving
 
 
 async def assert_served_offline(client: httpx.AsyncClient, page: httpx.Response) -> None:
@@ -90,3 +91,94 @@ async def test_operation_ids_are_unique_and_readable(client: httpx.AsyncClient) 
     ids = [operation["operationId"] for operations in paths.values() for operation in operations.values()]
     assert len(ids) == len(set(ids))
     assert {"list_tasks", "create_task", "list_tasks_for_user", "complete_task"} <= set(ids)
+
+
+def keyword_pointers(node: Any, keyword: str, pointer: str = "") -> list[str]:
+    """Where `keyword` is a key anywhere in `node`, as JSON pointers."""
+    if isinstance(node, dict):
+        found = [f"{pointer}/{keyword}"] if keyword in node else []
+        for key, value in node.items():
+            found += keyword_pointers(value, keyword, f"{pointer}/{key}")
+        return found
+    if isinstance(node, list):
+        return [
+            hit
+            for index, item in enumerate(node)
+            for hit in keyword_pointers(item, keyword, f"{pointer}/{index}")
+        ]
+    return []
+
+
+@pytest.mark.parametrize("builtin_auth", [False, True])
+async def test_the_openapi_document_has_no_pattern_for_people_to_read(
+    database_url: str, builtin_auth: bool
+) -> None:
+    # Swagger UI's "Try it out" fills a field from its pattern: a title of random symbols.
+    async with serving(database_url, builtin_auth=builtin_auth) as client:
+        document = (await client.get("/openapi.json")).json()
+
+    assert keyword_pointers(document, "pattern") == []
+
+
+async def test_the_title_rule_is_stated_in_words(client: httpx.AsyncClient) -> None:
+    schemas = (await client.get("/openapi.json")).json()["components"]["schemas"]
+
+    for model in ("TaskCreate", "TaskUpdate"):
+        title = schemas[model]["properties"]["title"]
+        assert title["type"] == "string"
+        assert title["minLength"] == 1
+        # The limit counts the title once trimmed, so a schema maxLength would not be true.
+        assert "maxLength" not in title
+        assert "1 to 200 characters" in title["description"]
+        assert "whitespace" in title["description"]
+
+
+BODY_OPERATIONS = ("post", "put", "patch")
+
+
+def request_examples(document: dict[str, Any]) -> list[tuple[str, str, str, Any]]:
+    """(method, path, example name, value) for every request body example of every operation."""
+    found = []
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            media = operation.get("requestBody", {}).get("content", {}).get("application/json", {})
+            if "example" in media:
+                found.append((method, path, "example", media["example"]))
+            for name, example in media.get("examples", {}).items():
+                found.append((method, path, name, example["value"]))
+    return found
+
+
+async def test_every_example_in_the_openapi_document_succeeds_as_shown(
+    database_url: str, make_token: TokenFactory
+) -> None:
+    headers = {"Authorization": f"Bearer {make_token('alice')}"}
+    async with serving(database_url) as client:
+        document = (await client.get("/openapi.json")).json()
+        examples = request_examples(document)
+        # Every example in the document is one of those (none hides in a schema or a parameter)...
+        bodies = {
+            f"/paths/{path}/{method}/requestBody/content/application/json/{keyword}"
+            for method, path, _, _ in examples
+            for keyword in ("example", "examples")
+        }
+        assert set(keyword_pointers(document, "example") + keyword_pointers(document, "examples")) <= bodies
+        # ...and every operation that takes a body shows at least one.
+        with_body = {
+            (method, path)
+            for path, operations in document["paths"].items()
+            for method, operation in operations.items()
+            if "requestBody" in operation
+        }
+        assert with_body
+        assert with_body <= {(method, path) for method, path, _, _ in examples}
+
+        outcomes = []
+        for method, path, name, body in examples:
+            # A task of the caller's own for each example: an example may delete or complete it.
+            created = await client.post("/api/tasks", json={"title": "for an example"}, headers=headers)
+            url = path.format(user_id="alice", task_id=created.json()["id"])
+            response = await client.request(method.upper(), url, json=body, headers=headers)
+            outcomes.append((method, path, name, response.status_code, response.text))
+
+    assert [outcome for outcome in outcomes if not 200 <= outcome[3] < 300] == []

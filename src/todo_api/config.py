@@ -72,6 +72,10 @@ class Settings(BaseSettings):
 
     better_auth_secret: SecretStr | None = None
     better_auth_url: AnyHttpUrl | None = None
+    # This service's public base URL, for what names it to clients (the /mcp resource metadata).
+    # Unset: BETTER_AUTH_URL with BUILTIN_AUTH (then the service's own); in development only, the
+    # URL a request came to (its Host header, which a client chooses).
+    public_url: AnyHttpUrl | None = None
     jwks_url: AnyHttpUrl | None = None
     jwks_cache_seconds: float = Field(default=300.0, ge=0)
     jwks_refetch_interval: float = Field(default=10.0, ge=0)
@@ -107,6 +111,23 @@ class Settings(BaseSettings):
     # development, unless another Better Auth signs users in (see _builtin_auth_by_default);
     # off in production, where serving sign-in is a decision to make.
     builtin_auth: bool = Field(default=None, validate_default=True)
+
+    @field_validator("public_url", mode="before")
+    @classmethod
+    def _empty_public_url_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("public_url", mode="after")
+    @classmethod
+    def _check_public_url(cls, value: AnyHttpUrl | None, info: ValidationInfo) -> AnyHttpUrl | None:
+        if value is None:
+            return None
+        if value.query is not None or value.fragment is not None:
+            raise ValueError("must be a base URL, without a query or a fragment")
+        production = info.data.get("environment") is Environment.PRODUCTION
+        if production and value.scheme != "https" and not is_loopback(value.host):
+            raise ValueError("must use https in production")
+        return value
 
     @field_validator("log_level", "log_format", mode="before")
     @classmethod

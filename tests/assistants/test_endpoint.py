@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import SECRET, TokenFactory, answered_within, make_settings, serving
+from tests.conftest import PRODUCTION_SECRET, SECRET, TokenFactory, answered_within, make_settings, serving
 from todo_api.hardening import MAX_BODY_BYTES
 from todo_api.main import create_app
 from todo_api.tokens import create_token
@@ -264,3 +264,174 @@ def test_starting_the_mcp_server_leaves_the_process_logging_alone(database_url: 
     # and so print every access line of a process that never asked for them.
     *_, logging_after = run_in_a_fresh_process(database_url)
     assert logging_after == ["logging", "0", "WARNING"]
+
+
+async def listed_tools(client: httpx.AsyncClient, token: str) -> httpx.Response:
+    return await client.post(
+        "/mcp",
+        json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+        headers=MCP_HEADERS | {"Authorization": f"Bearer {token}"},
+    )
+
+
+async def test_no_tool_schema_has_a_pattern_and_the_title_rule_is_in_words(
+    database_url: str, make_token: TokenFactory
+) -> None:
+    # The schemas go to language models: a 300-character regex is noise to them.
+    async with serving(database_url) as client:
+        response = await listed_tools(client, make_token("alice"))
+
+    assert '"pattern"' not in response.text
+    tools = {tool["name"]: tool for tool in response.json()["result"]["tools"]}
+    for tool, argument in (("add_task", "title"), ("update_task", "title")):
+        schema = tools[tool]["inputSchema"]["properties"][argument]
+        title = schema["anyOf"][0] if "anyOf" in schema else schema
+        assert title["type"] == "string"
+        assert title["minLength"] == 1
+        assert "1 to 200 characters" in schema["description"]
+
+
+@pytest.mark.parametrize(
+    ("tool", "arguments", "sentence"),
+    [
+        # The REST API's rules and messages (a title is counted once trimmed).
+        ("add_task", {"title": ""}, "title: String should have at least 1 character"),
+        ("add_task", {"title": " \t "}, "title: String should have at least 1 character"),
+        ("add_task", {"title": " " + "x" * 201}, "title: String should have at most 200 characters"),
+        ("add_task", {"title": "a\u0000b"}, "title: must not contain NUL characters"),
+        ("add_task", {}, "title: Field required"),
+        ("add_task", {"title": 7}, "title: Input should be a valid string"),
+        (
+            "add_task",
+            {"title": "t", "description": "d" * 10_001},
+            "description: String should have at most 10000 characters",
+        ),
+        (
+            "list_tasks",
+            {"status": "done", "limit": 1001},
+            "status: Input should be 'all', 'pending', 'in_progress' or 'completed'; "
+            "limit: Input should be less than or equal to 1000",
+        ),
+        ("get_task", {"task_id": "7"}, "task_id: Input should be a valid integer"),
+        ("complete_task", {"task_id": 1, "completed": "yes"}, "completed: Input should be a valid boolean"),
+        ("update_task", {"task_id": 1}, "give at least one of title, description or status to change"),
+    ],
+)
+async def test_invalid_arguments_are_one_sentence_without_internals(
+    database_url: str, make_token: TokenFactory, tool: str, arguments: dict[str, Any], sentence: str
+) -> None:
+    async with serving(database_url) as client:
+        response = await call_tool(client, make_token("alice"), tool, arguments)
+
+    assert response.json()["result"] == {
+        "content": [{"type": "text", "text": f"Invalid arguments: {sentence}"}],
+        "isError": True,
+    }
+
+
+INVALID_REQUEST = (
+    "Invalid Request: the body must be one JSON-RPC 2.0 message, an object such as "
+    '{"jsonrpc": "2.0", "id": 1, "method": "tools/list"}'
+)
+
+
+@pytest.mark.parametrize(
+    ("body", "code", "message"),
+    [
+        (b"[]", -32600, INVALID_REQUEST),
+        (b'"x"', -32600, INVALID_REQUEST),
+        (b"1", -32600, INVALID_REQUEST),
+        (b"null", -32600, INVALID_REQUEST),
+        (b"{}", -32600, INVALID_REQUEST),
+        (b'{"jsonrpc": "2.0"}', -32600, INVALID_REQUEST),
+        (b'{"jsonrpc": "1.0", "id": 1, "method": "tools/list"}', -32600, INVALID_REQUEST),
+        (b'{"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": "x"}', -32600, INVALID_REQUEST),
+        # MCP: an id is a string or an integer (the SDK took this one for a notification).
+        (b'{"jsonrpc": "2.0", "id": [1], "method": "tools/list"}', -32600, INVALID_REQUEST),
+        (b'[{"jsonrpc": "2.0", "id": 1, "method": "tools/list"}]', -32600, INVALID_REQUEST),
+        # Judged as the REST routes judge a body: the message names the problem and where it is.
+        (b"not json", -32700, "Parse error: Expecting value at line 1 column 1"),
+        (
+            b'{"jsonrpc": "2.0",',
+            -32700,
+            "Parse error: Expecting property name enclosed in double quotes at line 1 column 19",
+        ),
+        (b"", -32700, "Parse error: Expecting value at line 1 column 1"),
+        (
+            b'{"jsonrpc": "2.0", "id": 1, "method": "ping", "params": {"n": NaN}}',
+            -32700,
+            "Parse error: NaN is not a JSON number",
+        ),
+    ],
+)
+async def test_a_body_that_is_not_one_json_rpc_message_is_answered_in_one_sentence(
+    database_url: str, make_token: TokenFactory, body: bytes, code: int, message: str
+) -> None:
+    headers = MCP_HEADERS | {
+        "Authorization": f"Bearer {make_token('alice')}",
+        "Content-Type": "application/json",
+    }
+    async with serving(database_url) as client:
+        response = await client.post("/mcp", content=body, headers=headers)
+
+    assert response.status_code == 400
+    assert response.json() == {"jsonrpc": "2.0", "id": None, "error": {"code": code, "message": message}}
+
+
+PUBLIC_URL = "https://todo.example.com"
+FORGED_HOST = {"Host": "evil.example"}
+METADATA_PATHS = ["/.well-known/oauth-protected-resource", "/.well-known/oauth-protected-resource/mcp"]
+
+
+@pytest.mark.parametrize("path", METADATA_PATHS)
+@pytest.mark.parametrize(
+    ("overrides", "authorization_server"),
+    [
+        ({"public_url": PUBLIC_URL + "/", "builtin_auth": True}, PUBLIC_URL),
+        (
+            {"public_url": PUBLIC_URL, "better_auth_url": "https://auth.example.com"},
+            "https://auth.example.com",
+        ),
+        # With built-in accounts BETTER_AUTH_URL is the service's own URL.
+        ({"better_auth_url": PUBLIC_URL, "builtin_auth": True}, PUBLIC_URL),
+    ],
+)
+async def test_a_forged_host_changes_neither_the_metadata_nor_the_challenge(
+    database_url: str, path: str, overrides: dict[str, Any], authorization_server: str
+) -> None:
+    async with serving(database_url, **overrides) as client:
+        document = await client.get(path, headers=FORGED_HOST)
+        refused = await client.post(
+            "/mcp", json=tool_call("list_tasks", {}), headers=MCP_HEADERS | FORGED_HOST
+        )
+
+    assert document.json() == {
+        "resource": f"{PUBLIC_URL}/mcp",
+        "resource_name": "todo-api",
+        "bearer_methods_supported": ["header"],
+        "authorization_servers": [authorization_server],
+    }
+    assert document.headers["Cache-Control"] == "public, max-age=3600"
+    assert refused.status_code == 401
+    assert refused.headers["WWW-Authenticate"] == (
+        f'Bearer resource_metadata="{PUBLIC_URL}/.well-known/oauth-protected-resource"'
+    )
+
+
+async def test_in_production_without_a_public_url_the_host_names_nothing(database_url: str) -> None:
+    # BETTER_AUTH_URL is a separate Better Auth here, not this service: nothing says where /mcp is.
+    settings = {
+        "environment": "production",
+        "better_auth_url": "https://auth.example.com",
+        "better_auth_secret": PRODUCTION_SECRET,
+    }
+    async with serving(database_url, **settings) as client:
+        document = await client.get(METADATA_PATHS[0], headers=FORGED_HOST)
+        refused = await client.post(
+            "/mcp", json=tool_call("list_tasks", {}), headers=MCP_HEADERS | FORGED_HOST
+        )
+
+    assert document.status_code == 404
+    assert "evil.example" not in document.text
+    assert refused.status_code == 401
+    assert refused.headers["WWW-Authenticate"] == "Bearer"

@@ -53,7 +53,7 @@ def test_the_typescript_sdk_runs_the_round_as_two_users(
     assert report["emptyTitle"]["isError"] is True
     assert "title" in report["emptyTitle"]["text"]
     for tool, result in report["foreign"].items():
-        assert result == {"isError": True, "text": f"Error executing tool {tool}: Task not found"}, tool
+        assert result == {"isError": True, "text": "Task not found"}, tool
     assert report["otherTotal"] == 0
     assert report["deleted"] == {"deleted_task_id": report["added"]["id"]}
     assert [task["title"] for task in report["left"]["tasks"]] == ["Still to do"]

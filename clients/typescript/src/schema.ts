@@ -345,9 +345,15 @@ export interface components {
         };
         /** TaskCreate */
         TaskCreate: {
-            /** Title */
+            /**
+             * Title
+             * @description The task's title: 1 to 200 characters, not counting surrounding whitespace (which is trimmed); no NUL characters.
+             */
             title: string;
-            /** Description */
+            /**
+             * Description
+             * @description Optional details: up to 10,000 characters; no NUL characters.
+             */
             description?: string | null;
             status?: components["schemas"]["TaskStatus"] | null;
             /** Completed */
@@ -390,9 +396,15 @@ export interface components {
          * @description Any subset of the writable fields; at least one must be present.
          */
         TaskUpdate: {
-            /** Title */
+            /**
+             * Title
+             * @description A new title: 1 to 200 characters, not counting surrounding whitespace (which is trimmed); no NUL characters.
+             */
             title?: string;
-            /** Description */
+            /**
+             * Description
+             * @description New details: up to 10,000 characters; no NUL characters; null clears them.
+             */
             description?: string | null;
             /** Status */
             status?: components["schemas"]["TaskStatus"];

@@ -13,13 +13,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from todo_api.assistants.caller import MCP_PATH, Caller, current_caller
 from todo_api.auth import record_caller
-from todo_api.errors import Forbidden, Unauthenticated
+from todo_api.config import Settings
+from todo_api.errors import Forbidden, NotFound, Unauthenticated
 from todo_api.state import app_state
 
 if TYPE_CHECKING:
@@ -27,11 +28,29 @@ if TYPE_CHECKING:
 
 RESOURCE_METADATA_PATH = "/.well-known/oauth-protected-resource"
 OUTSIDE_THE_LIFESPAN = "/mcp called outside the app's lifespan"
+# The same for every caller (it changes only with the configuration).
+METADATA_CACHE_CONTROL = "public, max-age=3600"
 
 
-def public_base(request: Request) -> str:
-    """This service's URL as the client reached it (through trusted proxy headers, if any)."""
-    return str(request.base_url).rstrip("/")
+def configured_base(settings: Settings) -> str | None:
+    """This service's public URL as configured: PUBLIC_URL, else BETTER_AUTH_URL when the
+    built-in sign-in makes that the service's own."""
+    if settings.public_url is not None:
+        return str(settings.public_url).rstrip("/")
+    if settings.builtin_auth:
+        return settings.better_auth_base_url
+    return None
+
+
+def public_base(request: Request) -> str | None:
+    """This service's public URL: configured, or, in development only, the URL the request came
+    to. Never the Host header in production: a client chooses it, and metadata built from it,
+    once cached, would send other clients to that host for their tokens."""
+    settings = app_state(request).settings
+    configured = configured_base(settings)
+    if configured is None and not settings.is_production:
+        return str(request.base_url).rstrip("/")
+    return configured
 
 
 class MCPEndpoint:
@@ -82,7 +101,10 @@ class MCPEndpoint:
         try:
             user = await app_state(request).authenticator.authenticate(request)
         except Unauthenticated as refused:
-            raise _pointing_to_metadata(refused, public_base(request) + RESOURCE_METADATA_PATH) from None
+            base = public_base(request)
+            if base is None:
+                raise
+            raise _pointing_to_metadata(refused, base + RESOURCE_METADATA_PATH) from None
         record_caller(scope, user)
         tools = self._tools or await self._running_tools()
         caller = current_caller.set(Caller(user=user, state=app_state(request)))
@@ -113,23 +135,22 @@ def _pointing_to_metadata(refused: Unauthenticated, metadata_url: str) -> Unauth
     return refused
 
 
-def protected_resource_metadata(request: Request) -> dict[str, Any]:
+def protected_resource_metadata(request: Request, response: Response) -> dict[str, Any]:
     """RFC 9728: what /mcp is and which authorization server issues tokens for it."""
     settings = app_state(request).settings
     base = public_base(request)
-    if settings.builtin_auth:
-        authorization_servers = [base]
-    elif settings.better_auth_url is not None:
-        authorization_servers = [str(settings.better_auth_url).rstrip("/")]
-    else:
-        authorization_servers = []
+    if base is None:
+        raise NotFound("No protected-resource metadata: PUBLIC_URL is not configured")
+    # Better Auth signs users in: at BETTER_AUTH_URL, or here with the built-in sign-in.
+    issuer = settings.better_auth_base_url or (base if settings.builtin_auth else None)
     document: dict[str, Any] = {
         "resource": base + MCP_PATH,
         "resource_name": "todo-api",
         "bearer_methods_supported": ["header"],
     }
-    if authorization_servers:
-        document["authorization_servers"] = authorization_servers
+    if issuer is not None:
+        document["authorization_servers"] = [issuer]
+    response.headers["Cache-Control"] = METADATA_CACHE_CONTROL
     return document
 
 

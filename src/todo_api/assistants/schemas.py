@@ -8,7 +8,15 @@ from typing import Annotated
 from pydantic import BaseModel, Field
 
 from todo_api.models import TaskStatus
-from todo_api.tasks.schemas import Description, SortKey, StatusFilter, TaskPublic, Title
+from todo_api.tasks.schemas import (
+    DESCRIPTION_LIMITS,
+    TITLE_LIMITS,
+    Description,
+    SortKey,
+    StatusFilter,
+    TaskPublic,
+    Title,
+)
 
 # Task ids and offsets are 32-bit integers in the database; REST bounds them the same way.
 LARGEST_INTEGER = 2**31 - 1
@@ -17,18 +25,16 @@ TaskIdArgument = Annotated[
     int,
     Field(strict=True, ge=1, le=LARGEST_INTEGER, description="The task's id, from add_task or list_tasks."),
 ]
-TitleArgument = Annotated[Title, Field(description="A short title, 1-200 characters.")]
+TitleArgument = Annotated[Title, Field(description=f"A short title: {TITLE_LIMITS}.")]
 NewTitleArgument = Annotated[
-    Title | None, Field(description="A new title, 1-200 characters; omit to keep it.")
+    Title | None, Field(description=f"A new title: {TITLE_LIMITS}; omit to keep it.")
 ]
 DescriptionArgument = Annotated[
-    Description | None, Field(description="Optional details, up to 10,000 characters.")
+    Description | None, Field(description=f"Optional details, {DESCRIPTION_LIMITS}.")
 ]
 NewDescriptionArgument = Annotated[
     Description | None,
-    Field(
-        description="New details, up to 10,000 characters; an empty string clears them; omit to keep them."
-    ),
+    Field(description=f"New details, {DESCRIPTION_LIMITS}; an empty string clears them; omit to keep them."),
 ]
 NewStatusArgument = Annotated[
     TaskStatus | None, Field(description="pending, in_progress or completed; omit to keep it.")

@@ -10,6 +10,7 @@ from typing import Any
 
 from todo_api.assistants.caller import Caller
 from todo_api.assistants.schemas import DeletedTask, TaskList, TaskPublic
+from todo_api.errors import BadRequest
 from todo_api.models import TaskStatus
 from todo_api.tasks import service as tasks
 from todo_api.tasks.schemas import SortKey, StatusFilter, TaskCreate, TaskUpdate
@@ -53,8 +54,11 @@ async def update_task(
     status: TaskStatus | None,
 ) -> TaskPublic:
     """Apply the changes given (None: left as it is); at least one is needed."""
-    await _charge(caller, write=True)
     changes = {"title": title, "description": description, "status": status}
+    if all(value is None for value in changes.values()):
+        # TaskUpdate would say so too, naming REST's `completed`, which this tool does not take.
+        raise BadRequest("Invalid arguments: give at least one of title, description or status to change")
+    await _charge(caller, write=True)
     update = TaskUpdate(**{name: value for name, value in changes.items() if value is not None})
     row = await tasks.update_task(
         caller.state.database, user_id=caller.user.id, task_id=task_id, changes=update

@@ -1,16 +1,17 @@
 """The task operations as MCP tools: each one is a call to `service` for the caller the /mcp
 endpoint authenticated (see `router`), never for a user named in the call; every failure is a
-tool error the model can read."""
+tool error of one sentence the model can act on."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from typing import Any
 
-from mcp.server.mcpserver import MCPServer
-from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import ToolAnnotations
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
+from mcp.types import CallToolResult, InputRequiredResult, TextContent, ToolAnnotations
 from pydantic import ValidationError
 
 from todo_api.assistants import service
@@ -63,10 +64,40 @@ async def as_tool_errors() -> AsyncIterator[None]:
 def describe(error: ValidationError) -> str:
     """One clause per problem, without pydantic's links or echoed input."""
     problems = []
-    for problem in error.errors():
+    for problem in error.errors(include_url=False, include_input=False):
         where = ".".join(str(part) for part in problem["loc"])
-        problems.append(f"{where}: {problem['msg']}" if where else problem["msg"])
+        message = problem["msg"].removeprefix("Value error, ")
+        problems.append(f"{where}: {message}" if where else message)
     return "Invalid arguments: " + "; ".join(problems)
+
+
+def tool_error_text(error: ToolError) -> str:
+    """The sentence for a tool failure the SDK reports as a ToolError (whose `__cause__` is what
+    was raised, per `Tool.run`): our own sentence, not the SDK's text around it."""
+    cause = error.__cause__
+    if isinstance(cause, ValidationError):
+        # The arguments failed the tool's input schema; the SDK's text is pydantic's whole report.
+        return describe(cause)
+    if isinstance(cause, ToolError):
+        # Raised by the tool (`as_tool_errors`); the SDK prefixes "Error executing tool <name>: ".
+        return str(cause)
+    return str(error)  # the SDK's own, such as "Unknown tool: <name>"
+
+
+class TaskToolsServer(MCPServer[Any]):
+    """The SDK's server, with every anticipated tool failure answered in our own sentence."""
+
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
+    ) -> CallToolResult | InputRequiredResult:
+        try:
+            return await super().call_tool(name, arguments, context)
+        except UnexpectedToolError:
+            raise  # a crash: the SDK logs it and tells the model only that the tool failed
+        except ToolError as error:
+            return CallToolResult(
+                content=[TextContent(type="text", text=tool_error_text(error))], is_error=True
+            )
 
 
 async def add_task(title: TitleArgument, description: DescriptionArgument = None) -> TaskPublic:
@@ -154,10 +185,10 @@ def _logging_left_alone() -> Iterator[None]:
         root.removeHandler(placeholder)
 
 
-def build_server() -> MCPServer:
+def build_server() -> MCPServer[Any]:
     """An MCP server with the task tools; its transport is set up by `router.MCPEndpoint`."""
     with _logging_left_alone():
-        server: MCPServer = MCPServer("todo-api", instructions=INSTRUCTIONS, version="0.1.0")
+        server = TaskToolsServer("todo-api", instructions=INSTRUCTIONS, version="0.1.0")
     for tool, title, hints in TOOLS:
         # The docstring, as one paragraph: its line breaks and indentation mean nothing to a model.
         description = " ".join((tool.__doc__ or "").split())

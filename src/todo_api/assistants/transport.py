@@ -7,14 +7,27 @@ a fifth of a worker's memory, and a worker that serves only the REST routes neve
 from __future__ import annotations
 
 import asyncio
+import json
+from typing import Any
 
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
-from starlette.types import Receive, Scope, Send
+from mcp.types import INVALID_REQUEST, PARSE_ERROR, jsonrpc_message_adapter
+from pydantic import ValidationError
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse
+from starlette.types import Message, Receive, Scope, Send
 
 from todo_api.assistants.caller import MCP_PATH
 from todo_api.assistants.tools import build_server
+from todo_api.errors import AppError
 from todo_api.hardening import MAX_BODY_BYTES
+from todo_api.json_bodies import check_json
+
+NOT_ONE_MESSAGE = (
+    "Invalid Request: the body must be one JSON-RPC 2.0 message, an object such as "
+    '{"jsonrpc": "2.0", "id": 1, "method": "tools/list"}'
+)
 
 
 class RunningTools:
@@ -58,8 +71,67 @@ class RunningTools:
         return cls(manager, runner, stopping)
 
     async def handle_request(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self._manager.handle_request(scope, receive, send)
+        # The body is judged before the SDK reads it: the SDK answers a body that is not one
+        # JSON-RPC message with pydantic's whole report, the input echoed in it.
+        try:
+            body = await Request(scope, receive).body()
+        except ClientDisconnect:
+            return  # nobody is left to answer
+        refusal = refuse(body)
+        if refusal is not None:
+            await refusal(scope, receive, send)
+            return
+        await self._manager.handle_request(scope, replaying(body, receive), send)
 
     async def stop(self) -> None:
         self._stopping.set()
         await self._runner
+
+
+def refuse(body: bytes) -> JSONResponse | None:
+    """The JSON-RPC error, in one sentence, for a body that is not one JSON-RPC message; else None."""
+    try:
+        # The REST routes' judge of a JSON body (the message names the problem and its place).
+        check_json(body)
+    except AppError as error:
+        return _jsonrpc_error(PARSE_ERROR, f"Parse error: {error.detail}")
+    message = json.loads(body.decode("utf-8-sig"))
+    if not isinstance(message, dict) or not _is_one_message(message):
+        return _jsonrpc_error(INVALID_REQUEST, NOT_ONE_MESSAGE)
+    return None
+
+
+def _is_one_message(message: dict[str, Any]) -> bool:
+    # MCP: a request's id is a string or an integer (the SDK takes any other for a notification's
+    # stray member, and answers nothing).
+    identifier = message.get("id")
+    if (
+        "method" in message
+        and "id" in message
+        and (isinstance(identifier, bool) or not isinstance(identifier, int | str))
+    ):
+        return False
+    try:
+        jsonrpc_message_adapter.validate_python(message, by_name=False)
+    except ValidationError:
+        return False
+    return True
+
+
+def _jsonrpc_error(code: int, message: str) -> JSONResponse:
+    # No id: JSON-RPC answers `"id": null` when the request's id could not be read.
+    return JSONResponse({"jsonrpc": "2.0", "id": None, "error": {"code": code, "message": message}}, 400)
+
+
+def replaying(body: bytes, receive: Receive) -> Receive:
+    """`receive`, with the body already read handed over again first."""
+    pending = True
+
+    async def replay() -> Message:
+        nonlocal pending
+        if pending:
+            pending = False
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay

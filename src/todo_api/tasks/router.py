@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request, Response, status
+from fastapi.openapi.models import Example
 from fastapi.params import Depends
 from fastapi.routing import APIRoute
 from starlette.datastructures import URL
@@ -51,6 +52,35 @@ CONDITIONAL: dict[int | str, dict[str, Any]] = {
 }
 
 
+# What Swagger UI's "Try it out" fills in (the first of each) and ReDoc shows: bodies a person
+# would type, each of which succeeds as shown (tests/test_docs.py sends every one). Without
+# them, Swagger UI makes one up from the schema, with a `status` and a `completed` that disagree.
+CREATE_EXAMPLES: dict[str, Example] = {
+    "with_details": {
+        "summary": "A task with details",
+        "value": {"title": "Buy milk", "description": "2 litres, semi-skimmed"},
+    },
+    "title_only": {"summary": "Just a title", "value": {"title": "Call the dentist"}},
+    "in_progress": {
+        "summary": "A task already started",
+        "value": {"title": "Write the quarterly report", "status": "in_progress"},
+    },
+}
+UPDATE_EXAMPLES: dict[str, Example] = {
+    "rename": {"summary": "Rename it", "value": {"title": "Buy oat milk"}},
+    "start": {"summary": "Start working on it", "value": {"status": "in_progress"}},
+    "complete": {"summary": "Mark it done", "value": {"completed": True}},
+    # No null in an example: FastAPI writes the document without None values, so
+    # {"description": null} would be shown (and sent) as {}.
+    "describe": {"summary": "Change its details", "value": {"description": "1 litre, from the corner shop"}},
+}
+COMPLETION_EXAMPLES: dict[str, Example] = {
+    "complete": {"summary": "Mark it done", "value": {"completed": True}},
+    "reopen": {"summary": "Mark it not done", "value": {"completed": False}},
+    "toggle": {"summary": "Toggle it", "value": {}},
+}
+
+
 def _task_response(row: Row, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
     # Written straight from the row; the routes declare TaskPublic as their response model.
     headers = {"ETag": etag_for(row)} | (headers or {})
@@ -89,7 +119,7 @@ async def create_task(
     database: DatabaseDep,
     user: CurrentUser,
     quota: TaskQuota,
-    body: TaskCreate,
+    body: Annotated[TaskCreate, Body(openapi_examples=CREATE_EXAMPLES)],
 ) -> Response:
     """Create a task owned by the caller."""
     task = await service.create_task(database, user_id=user.id, data=body, max_tasks=quota)
@@ -108,7 +138,7 @@ async def update_task(
     database: DatabaseDep,
     user: CurrentUser,
     if_match: IfMatch,
-    body: TaskUpdate,
+    body: Annotated[TaskUpdate, Body(openapi_examples=UPDATE_EXAMPLES)],
 ) -> Response:
     """Apply the fields present in the body (PUT and PATCH alike)."""
     task = await service.update_task(
@@ -123,7 +153,7 @@ async def complete_task(
     database: DatabaseDep,
     user: CurrentUser,
     if_match: IfMatch,
-    body: Annotated[CompletionChange | None, Body()] = None,
+    body: Annotated[CompletionChange | None, Body(openapi_examples=COMPLETION_EXAMPLES)] = None,
 ) -> Response:
     """Toggle completion, or set it with `{"completed": true|false}`; atomic."""
     completed = body.completed if body is not None else None

@@ -27,6 +27,13 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
 
+MAX_TITLE_LENGTH = 200
+MAX_DESCRIPTION_LENGTH = 10_000
+# The rules in words, for the fields' descriptions (OpenAPI, the MCP tools' input schemas).
+TITLE_LIMITS = f"1 to {MAX_TITLE_LENGTH} characters, not counting surrounding whitespace (which is trimmed)"
+DESCRIPTION_LIMITS = f"up to {MAX_DESCRIPTION_LENGTH:,} characters"
+
+
 def _no_nul(value: str) -> str:
     # PostgreSQL text cannot hold NUL; refuse it here rather than fail in the driver.
     if "\x00" in value:
@@ -34,33 +41,23 @@ def _no_nul(value: str) -> str:
     return value
 
 
-# Unicode White_Space, which `strip_whitespace` trims (JSON Schema's `\s` is a slightly different set).
-_SPACE = r"\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
-# The validators' rules, stated in the schema too so that clients (and the fuzzer) can follow them.
-# A title is 1-200 characters once trimmed, none of them NUL.
-TITLE_PATTERN = rf"^[{_SPACE}]*[^{_SPACE}\u0000](?:[^\u0000]{{0,198}}[^{_SPACE}\u0000])?[{_SPACE}]*$"
-NO_NUL_PATTERN = r"^[^\u0000]*$"
-
-
 def _title_schema(schema: JsonDict) -> None:
-    # minLength/maxLength would count the untrimmed text; the pattern counts what is kept.
-    schema.pop("minLength", None)
+    # The rules are enforced by the validators and stated in words in each field's description:
+    # a `pattern` for "1-200 characters once trimmed" is a regex nobody can read, and Swagger UI
+    # fills "Try it out" with random text matching it. minLength is true as sent (an empty title
+    # is refused); maxLength is not (a title of 200 characters with spaces around it is taken).
     schema.pop("maxLength", None)
-    schema["pattern"] = TITLE_PATTERN
 
 
 # Strict: a number is not a title and "yes" is not a boolean.
 Title = Annotated[
     StrictStr,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TITLE_LENGTH),
     AfterValidator(_no_nul),
     Field(json_schema_extra=_title_schema),
 ]
 Description = Annotated[
-    StrictStr,
-    StringConstraints(max_length=10_000),
-    AfterValidator(_no_nul),
-    Field(json_schema_extra={"pattern": NO_NUL_PATTERN}),
+    StrictStr, StringConstraints(max_length=MAX_DESCRIPTION_LENGTH), AfterValidator(_no_nul)
 ]
 StatusFilter = Literal["all", "pending", "in_progress", "completed"]
 SortKey = Literal[
@@ -120,8 +117,10 @@ class TaskInput(BaseModel):
 
 
 class TaskCreate(TaskInput):
-    title: Title
-    description: Description | None = None
+    title: Annotated[Title, Field(description=f"The task's title: {TITLE_LIMITS}; no NUL characters.")]
+    description: Annotated[
+        Description | None, Field(description=f"Optional details: {DESCRIPTION_LIMITS}; no NUL characters.")
+    ] = None
     status: TaskStatus | None = None
     completed: StrictBool | None = None
 
@@ -133,8 +132,13 @@ class TaskUpdate(TaskInput):
     # `description` may be null (SkipJsonSchema keeps None out of the schema, not out of validation).
     model_config = ConfigDict(extra="ignore", json_schema_extra=STATUS_AGREES_WITH_COMPLETED | HAS_A_CHANGE)
 
-    title: Title | SkipJsonSchema[None] = None
-    description: Description | None = None
+    title: Annotated[
+        Title | SkipJsonSchema[None], Field(description=f"A new title: {TITLE_LIMITS}; no NUL characters.")
+    ] = None
+    description: Annotated[
+        Description | None,
+        Field(description=f"New details: {DESCRIPTION_LIMITS}; no NUL characters; null clears them."),
+    ] = None
     status: TaskStatus | SkipJsonSchema[None] = None
     completed: StrictBool | SkipJsonSchema[None] = None
 
