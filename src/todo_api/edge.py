@@ -17,7 +17,7 @@ from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from todo_api.auth import User, record_caller
 from todo_api.db.connection import UNAVAILABLE_ERRORS
@@ -26,6 +26,7 @@ from todo_api.hardening import BODY_METHODS, has_body
 from todo_api.http_errors import answer_database_error, error_response
 from todo_api.json_bodies import check_json
 from todo_api.ratelimit import READ_METHODS
+from todo_api.request_bodies import read_body, replaying
 from todo_api.state import app_state
 
 logger = logging.getLogger(__name__)
@@ -63,14 +64,14 @@ class ApiGate:
             record_caller(scope, user)
             if scope["method"] not in BODY_METHODS or not has_body(scope["headers"]):
                 return receive
-            raw = await _read_body(receive)
+            raw = await read_body(receive)
             if raw is None:  # the client went away: there is no one to answer
                 return None
             check_json(raw)
         except (AppError, HTTPException, sa_exc.DBAPIError, *UNAVAILABLE_ERRORS) as error:
             await (await _refusal(connection, error))(scope, receive, send)
             return None
-        return _replaying(raw, receive)
+        return replaying(raw, receive)
 
     def guarded(self, scope: Scope) -> tuple[bool, str | None]:
         """Whether the path is one of the API's collections, and the `{user_id}` it names, if any.
@@ -106,32 +107,6 @@ async def admit(connection: HTTPConnection, path_user: str | None) -> User:
     if state.rate_limiter is not None:
         await state.rate_limiter.check(user.id, write=connection.scope["method"] not in READ_METHODS)
     return user
-
-
-async def _read_body(receive: Receive) -> bytes | None:
-    """The whole body (the hardening layer has bounded it), or None if the client disconnected."""
-    chunks = []
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return None
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            return b"".join(chunks)
-
-
-def _replaying(raw: bytes, receive: Receive) -> Receive:
-    """`receive` for the app: the body already read, then whatever else the client sends."""
-    pending = True
-
-    async def replay() -> Message:
-        nonlocal pending
-        if pending:
-            pending = False
-            return {"type": "http.request", "body": raw, "more_body": False}
-        return await receive()
-
-    return replay
 
 
 async def _refusal(connection: HTTPConnection, error: Exception) -> JSONResponse:

@@ -14,15 +14,15 @@ from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp.types import INVALID_REQUEST, PARSE_ERROR, jsonrpc_message_adapter
 from pydantic import ValidationError
-from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from todo_api.assistants.caller import MCP_PATH
 from todo_api.assistants.tools import build_server
 from todo_api.errors import AppError
 from todo_api.hardening import MAX_BODY_BYTES
 from todo_api.json_bodies import check_json
+from todo_api.request_bodies import read_body, replaying
 
 NOT_ONE_MESSAGE = (
     "Invalid Request: the body must be one JSON-RPC 2.0 message, an object such as "
@@ -73,9 +73,8 @@ class RunningTools:
     async def handle_request(self, scope: Scope, receive: Receive, send: Send) -> None:
         # The body is judged before the SDK reads it: the SDK answers a body that is not one
         # JSON-RPC message with pydantic's whole report, the input echoed in it.
-        try:
-            body = await Request(scope, receive).body()
-        except ClientDisconnect:
+        body = await read_body(receive)
+        if body is None:
             return  # nobody is left to answer
         refusal = refuse(body)
         if refusal is not None:
@@ -121,17 +120,3 @@ def _is_one_message(message: dict[str, Any]) -> bool:
 def _jsonrpc_error(code: int, message: str) -> JSONResponse:
     # No id: JSON-RPC answers `"id": null` when the request's id could not be read.
     return JSONResponse({"jsonrpc": "2.0", "id": None, "error": {"code": code, "message": message}}, 400)
-
-
-def replaying(body: bytes, receive: Receive) -> Receive:
-    """`receive`, with the body already read handed over again first."""
-    pending = True
-
-    async def replay() -> Message:
-        nonlocal pending
-        if pending:
-            pending = False
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay
