@@ -14,15 +14,22 @@ ATTACKS: list[tuple[str, str, dict[str, Any]]] = [
     ("PATCH", "", {"json": {"title": "pwned", "completed": True}}),
     ("PATCH", "/complete", {}),
     ("PATCH", "/complete", {"json": {"completed": True}}),
+    # Un-completing is a statement of its own (a completed task becomes pending, any other is
+    # left as it is); against a completed task it is the write that changes the most.
+    ("PATCH", "/complete", {"json": {"completed": False}}),
+    ("PATCH", "", {"json": {"completed": False}}),
     ("DELETE", "", {}),
 ]
 
 
+@pytest.mark.parametrize("victim_status", ["pending", "completed"])
 @pytest.mark.parametrize(("method", "suffix", "kwargs"), ATTACKS)
 async def test_other_users_task_is_not_found_and_unchanged(
-    api: TaskApi, method: str, suffix: str, kwargs: dict[str, Any]
+    api: TaskApi, method: str, suffix: str, kwargs: dict[str, Any], victim_status: str
 ) -> None:
-    victim_task = await api.create("alice", title="alice's secret", description="private")
+    victim_task = await api.create(
+        "alice", title="alice's secret", description="private", status=victim_status
+    )
 
     response = await api.call(method, "bob", victim_task["id"], suffix, **kwargs)
 
