@@ -103,6 +103,30 @@ async def test_a_page_on_an_untrusted_origin_is_refused(database_url: str, make_
     assert trusted.status_code == 200
 
 
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "https://app.example.com.evil.example",
+        "https://app.example.com:8443",
+        "https://app.example.com/",
+        "https://app.example.comevil.example",
+        "http://app.example.com",
+        "https://APP.example.com.evil.example",
+    ],
+)
+async def test_an_origin_that_only_begins_like_a_trusted_one_is_refused(
+    database_url: str, make_token: TokenFactory, origin: str
+) -> None:
+    token = make_token("alice")
+    async with serving(database_url, cors_origins=["https://app.example.com"]) as client:
+        refused = await call_tool(client, token, "add_task", {"title": "planted"}, Origin=origin)
+        listed = await call_tool(client, token, "list_tasks", {}, Origin="https://app.example.com")
+
+    assert refused.status_code == 403
+    assert refused.json() == {"detail": "This Origin may not call /mcp"}
+    assert listed.json()["result"]["structuredContent"]["total"] == 0
+
+
 async def test_an_id_beyond_the_database_range_is_a_tool_error_not_a_driver_error(
     database_url: str, make_token: TokenFactory
 ) -> None:
