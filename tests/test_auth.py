@@ -251,6 +251,8 @@ async def test_failed_authentication_is_throttled_per_client_address(
         async with client_at(fresh_address()) as attacker, client_at(fresh_address()) as other:
             bad = {"Authorization": "Bearer " + make_token("alice", secret="not-the-secret-" + "x" * 32)}
             burst = [await attacker.get("/api/tasks", headers=bad) for _ in range(8)]
+            # Another address's failure counts against its own budget, not the attacker's.
+            failure_from_another_address = await other.get("/api/tasks", headers=bad)
             good = {"Authorization": f"Bearer {make_token('bob')}"}
             from_another_address = await other.get("/api/tasks", headers=good)
             from_the_same_address = await attacker.get("/api/tasks", headers=good)
@@ -258,6 +260,7 @@ async def test_failed_authentication_is_throttled_per_client_address(
     assert [response.status_code for response in burst] == [401] * 5 + [429] * 3
     # A sliding window's count fades over the next window too, so the wait is at most two.
     assert all(1 <= int(response.headers["retry-after"]) <= 120 for response in burst[5:])
+    assert failure_from_another_address.status_code == 401
     assert from_another_address.status_code == 200
     # The token is still checked: a valid one is never refused for its address's failures.
     assert from_the_same_address.status_code == 200
