@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,9 +13,10 @@ import httpx
 import pytest
 
 from tests.conftest import PRODUCTION_SECRET, SECRET, TokenFactory, make_settings
-from tests.test_cli import run
+from tests.test_cli import run, serving
 from todo_api.logs import ConsoleFormatter, JSONFormatter
 from todo_api.main import create_app
+from todo_api.tokens import create_token
 
 DB_PASSWORD = "placeholder-db-password-7f3a"
 
@@ -179,3 +181,25 @@ def test_drivers_never_log_statements_and_their_values_even_at_debug(tmp_path: P
     assert result.returncode == 0, result.stderr
     assert "aiosqlite" not in result.stderr
     assert "INSERT INTO alembic_version" not in result.stderr
+
+
+@pytest.mark.parametrize("level", ["info", "debug"])
+def test_a_served_process_never_logs_tokens(tmp_path: Path, level: str) -> None:
+    # In-process tests never run uvicorn's own loggers; its access line would carry the raw
+    # query string. Only a served process shows what an operator's log really holds.
+    token = create_token("alice", SECRET, ttl_seconds=300)
+    with serving(tmp_path, LOG_LEVEL=level, BETTER_AUTH_SECRET=SECRET) as (process, base_url):
+        in_query = httpx.get(f"{base_url}/api/tasks", params={"token": token})
+        in_header = httpx.get(f"{base_url}/api/tasks", headers={"Authorization": f"Bearer {token}"})
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = process.communicate(timeout=15)
+
+    assert (in_query.status_code, in_header.status_code) == (401, 200)
+    assert process.returncode == 0
+    # Both requests were logged (by our access line, which names the route, not the URL) ...
+    assert "GET /api/tasks 401" in stderr, stderr
+    assert "GET /api/tasks 200" in stderr, stderr
+    # ... and no part of the token was.
+    for part in (token, token.split(".")[2]):
+        assert part not in stderr
+        assert part not in stdout
