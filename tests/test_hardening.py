@@ -232,6 +232,31 @@ async def test_non_json_bodies_are_415(
     assert (await client.get("/api/tasks", headers=auth("alice"))).json() == []
 
 
+WRITES_WITH_A_BODY = [
+    ("PUT", "", b'{"title": "changed", "completed": true}'),
+    ("PATCH", "", b'{"title": "changed"}'),
+    ("PATCH", "/complete", b'{"completed": true}'),
+]
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
+@pytest.mark.parametrize("write", WRITES_WITH_A_BODY, ids=lambda write: f"{write[0]} {write[1] or '/'}")
+async def test_non_json_bodies_are_415_on_every_write_and_change_nothing(
+    client: httpx.AsyncClient, auth: Auth, write: tuple[str, str, bytes], content_type: str | None
+) -> None:
+    # text/plain is what a page elsewhere can send cross-site without a preflight.
+    method, suffix, body = write
+    created = await client.post("/api/tasks", json={"title": "mine"}, headers=auth("alice"))
+    task = created.json()
+    headers = auth("alice") | ({"Content-Type": content_type} if content_type else {})
+
+    response = await client.request(method, f"/api/tasks/{task['id']}{suffix}", content=body, headers=headers)
+
+    assert response.status_code == 415
+    assert response.json() == {"detail": "Content-Type must be application/json"}
+    assert (await client.get(f"/api/tasks/{task['id']}", headers=auth("alice"))).json() == task
+
+
 async def test_json_with_charset_or_suffix_is_accepted(client: httpx.AsyncClient, auth: Auth) -> None:
     for content_type in ("application/json; charset=utf-8", "application/merge-patch+json"):
         response = await client.post(
