@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from tests.accounts.conftest import PASSWORD, ForgetfulClient, sign_up
 from tests.conftest import serving_app
+from todo_api.ratelimit import RateLimiter
 
 WRONG = {"email": "alice@example.com", "password": "wrong-password-123"}
 
@@ -62,3 +63,34 @@ async def test_with_rate_limits_off_sign_in_is_not_throttled(database_url: str) 
         answers = {(await client.post("/api/auth/sign-in/email", json=WRONG)).status_code for _ in range(10)}
 
     assert answers == {401}
+
+
+async def test_three_attempts_keep_an_address_out_for_ten_seconds() -> None:
+    # The app's limiter reads the wall clock; this one, built as the app builds it, reads a
+    # clock the test moves, so "10 seconds" is checked without waiting for them.
+    start = 1_800_000_000.0  # the start of a 10-second window
+    now = start
+    limiter = RateLimiter(
+        reads="100/minute",
+        writes="100/minute",
+        auth_failures="100/minute",
+        storage_url=None,
+        clock=lambda: now,
+    )
+    path = "/api/auth/sign-in/email"
+    attempts = [await limiter.sign_in_wait("198.51.100.7", path) for _ in range(3)]
+    at_once = await limiter.sign_in_wait("198.51.100.7", path)
+    now = start + 2
+    two_seconds_later = await limiter.sign_in_wait("198.51.100.7", path)
+    now = start + 9.9
+    just_before_ten = await limiter.sign_in_wait("198.51.100.7", path)
+    other_address = await limiter.sign_in_wait("198.51.100.8", path)
+    now = start + 30
+    long_after = await limiter.sign_in_wait("198.51.100.7", path)
+
+    assert attempts == [None, None, None]
+    assert at_once == 10
+    assert two_seconds_later is not None
+    assert just_before_ten is not None
+    assert other_address is None
+    assert long_after is None
