@@ -3,7 +3,9 @@ does, and a write it authenticates must come from a trusted origin (cross-site f
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -204,3 +206,46 @@ async def test_a_refused_cookie_is_logged_without_its_value(
     assert "no live session" in logged
     assert "csrf_refused" in logged
     assert signed_up.json()["token"] not in logged
+
+
+def cookie_for_no_session() -> dict[str, str]:
+    """A session cookie with our signature whose session does not exist (the signature is all
+    that can be checked without looking the session up)."""
+    signed = quote(sign(secrets.token_urlsafe(24), SECRET), safe="")
+    return {"Cookie": f"better-auth.session_token={signed}"}
+
+
+UNTRUSTED = {"Origin": "https://evil.example"}
+UNTRUSTED_DETAIL = {"detail": "A write authenticated by a session cookie must come from a trusted origin"}
+
+
+async def test_the_origin_is_checked_before_the_session_is_looked_up() -> None:
+    # On a database that cannot be reached, looking a session up is a 503; the origin check
+    # needs no database, so a forged write is refused with a 403 before any lookup.
+    unreachable = "postgresql://todo@127.0.0.1:1/todo"
+    async with serving_app(unreachable, builtin_auth=True) as (_, client):
+        read = await client.get("/api/tasks", headers=cookie_for_no_session())
+        forged = await client.post(
+            "/api/tasks", json={"title": "forged"}, headers=cookie_for_no_session() | UNTRUSTED
+        )
+
+    assert read.status_code == 503
+    assert (forged.status_code, forged.json()) == (403, UNTRUSTED_DETAIL)
+
+
+async def test_a_refused_cross_site_write_is_no_failed_authentication(database_url: str) -> None:
+    # The write is refused for its origin, whatever its cookie: it never reaches the session
+    # lookup, so it neither says whether the session exists nor counts against the address.
+    budget = {"rate_limit_enabled": True, "rate_limit_auth_failures": "2/minute"}
+    async with serving_app(database_url, builtin_auth=True, **budget) as (_, client):
+        forged = [
+            await client.post(
+                "/api/tasks", json={"title": "forged"}, headers=cookie_for_no_session() | UNTRUSTED
+            )
+            for _ in range(3)
+        ]
+        read = await client.get("/api/tasks", headers=cookie_for_no_session())
+
+    assert [(response.status_code, response.json()) for response in forged] == [(403, UNTRUSTED_DETAIL)] * 3
+    assert read.status_code == 401
+    assert read.json() == {"detail": "Invalid session cookie: no live session"}
