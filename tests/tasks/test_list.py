@@ -55,6 +55,24 @@ async def test_sort_orders_with_ties_broken_by_id(api: TaskApi, key: str, descen
     assert [task["id"] for task in response.json()] == [task["id"] for task in expected]
 
 
+@pytest.mark.parametrize("key", ["title", "status"])
+@pytest.mark.parametrize("descending", [False, True])
+async def test_pages_split_ties_by_id_so_every_task_is_listed_once(
+    api: TaskApi, key: str, descending: bool
+) -> None:
+    # Every task has the same title and status: which of them fill a page is decided by the
+    # tie-break alone, and it must be the same one on every page's query.
+    created = [await api.create("alice", title="same", status="pending") for _ in range(30)]
+
+    sort = f"-{key}" if descending else key
+    pages = [
+        (await api.list("alice", sort=sort, limit=7, offset=offset)).json() for offset in range(0, 30, 7)
+    ]
+
+    listed = [task["id"] for page in pages for task in page]
+    assert listed == sorted((task["id"] for task in created), reverse=descending)
+
+
 async def test_pagination_headers_and_next_link(api: TaskApi) -> None:
     tasks = [await api.create("alice", title=f"t{i}") for i in range(5)]
     newest_first = [task["id"] for task in reversed(tasks)]
