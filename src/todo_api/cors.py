@@ -18,11 +18,6 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 logger = logging.getLogger(__name__)
 
 
-def is_preflight(scope: Scope, headers: Headers) -> bool:
-    """A CORS preflight: OPTIONS with an Origin and the method the page means to send."""
-    return scope["method"] == "OPTIONS" and "origin" in headers and "access-control-request-method" in headers
-
-
 class RefusedPreflights:
     """Answer a preflight from an origin that is not allowed with a 403 and a hint, and log it."""
 
@@ -32,9 +27,14 @@ class RefusedPreflights:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "OPTIONS":
+            # A preflight: OPTIONS with an Origin and the method the page means to send.
             headers = Headers(scope=scope)
-            origin = headers.get("origin", "")
-            if is_preflight(scope, headers) and origin not in self.allowed_origins:
+            origin = headers.get("origin")
+            if (
+                origin is not None
+                and "access-control-request-method" in headers
+                and origin not in self.allowed_origins
+            ):
                 hint = f"add {origin} to CORS_ORIGINS to let pages there call this service"
                 logger.warning(
                     "cross-origin request refused: origin not in CORS_ORIGINS",

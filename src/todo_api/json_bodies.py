@@ -34,8 +34,9 @@ class NotText(BadRequest):
     """A body that is not UTF-8 text: 400."""
 
 
-def check_json(raw: bytes) -> None:
-    """Raise InvalidJSON or NotText unless `raw` is a JSON document FastAPI can take as it is."""
+def check_json(raw: bytes) -> Any:
+    """The JSON document in `raw`; InvalidJSON or NotText unless it is one FastAPI can take as
+    it is."""
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -53,6 +54,7 @@ def check_json(raw: bytes) -> None:
     except RecursionError:
         raise InvalidJSON(f"JSON nested deeper than {MAX_DEPTH} levels") from None
     _check_values(document)
+    return document
 
 
 def _refuse_constant(name: str) -> NoReturn:

@@ -7,7 +7,6 @@ a fifth of a worker's memory, and a worker that serves only the REST routes neve
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
@@ -91,10 +90,9 @@ def refuse(body: bytes) -> JSONResponse | None:
     """The JSON-RPC error, in one sentence, for a body that is not one JSON-RPC message; else None."""
     try:
         # The REST routes' judge of a JSON body (the message names the problem and its place).
-        check_json(body)
+        message = check_json(body)
     except AppError as error:
         return _jsonrpc_error(PARSE_ERROR, f"Parse error: {error.detail}")
-    message = json.loads(body.decode("utf-8-sig"))
     if not isinstance(message, dict) or not _is_one_message(message):
         return _jsonrpc_error(INVALID_REQUEST, NOT_ONE_MESSAGE)
     return None

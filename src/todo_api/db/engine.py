@@ -143,8 +143,8 @@ def _postgres_reason(exc: BaseException, settings: Settings) -> str:
             " — is it reachable from here?"
         )
     # The server's own words: 'database "x" does not exist', 'password authentication failed
-    # for user "x"', 'role "x" does not exist'; the driver's wrapper adds nothing.
-    return _first_line(exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc)
+    # for user "x"', 'role "x" does not exist'.
+    return _drivers_words(exc)
 
 
 def _sqlite_reason(exc: BaseException, target: DatabaseTarget) -> str:
@@ -153,9 +153,12 @@ def _sqlite_reason(exc: BaseException, target: DatabaseTarget) -> str:
         return f"the directory {directory} does not exist"
     if not directory.is_dir():
         return f"{directory} is not a directory"
-    return _first_line(exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc)
+    return _drivers_words(exc)
 
 
-def _first_line(exc: BaseException) -> str:
+def _drivers_words(exc: BaseException) -> str:
+    """The first line of what the driver said (SQLAlchemy's wrapper around it adds nothing)."""
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        exc = exc.orig
     text = str(exc).strip()
     return text.splitlines()[0][:300] if text else type(exc).__name__
