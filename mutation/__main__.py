@@ -24,6 +24,8 @@ MARK_START, MARK_END = "<!-- mutation:results:start -->", "<!-- mutation:results
 # mutmut's words for an outcome. A timeout is a kill: the mutant made the code loop or wait, and
 # the test that ran it failed for it. Everything not a kill must be explained.
 KILLED = {"killed", "timeout", "caught by type check", "segfault"}
+# Not run yet (an interrupted run continues where it stopped): neither killed nor survived.
+PENDING = {"not checked", "check was interrupted by user"}
 
 
 @dataclass(frozen=True)
@@ -93,22 +95,30 @@ def score(verdicts: dict[str, str], listed: dict[str, Equivalent]) -> tuple[list
         counts[module]["mutants"] += 1
         if status in KILLED:
             counts[module]["killed"] += 1
+        elif status in PENDING:
+            counts[module]["pending"] += 1
         elif mutant in listed and changed_lines(mutant) == listed[mutant].change:
             counts[module]["equivalent"] += 1
         else:
             counts[module]["survived"] += 1
             unexplained.append(f"{mutant} ({status})")
     stale = [name for name in listed if name not in verdicts or verdicts[name] in KILLED]
-    rows = ["| Module | Mutants | Killed | Equivalent | Survived |", "|---|---:|---:|---:|---:|"]
+    rows = [
+        "| Module | Mutants | Killed | Equivalent | Survived | Not run yet |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     total: Counter[str] = Counter()
     for module in sorted(counts):
         c = counts[module]
         total.update(c)
-        rows.append(f"| `{module}` | {c['mutants']} | {c['killed']} | {c['equivalent']} | {c['survived']} |")
-    rows.append(
-        f"| **all** | {total['mutants']} | {total['killed']} | {total['equivalent']} | {total['survived']} |"
-    )
+        rows.append(_row(f"`{module}`", c))
+    rows.append(_row("**all**", total))
     return rows, unexplained, stale
+
+
+def _row(name: str, c: Counter[str]) -> str:
+    cells = (c["mutants"], c["killed"], c["equivalent"], c["survived"], c["pending"])
+    return f"| {name} | " + " | ".join(str(cell) for cell in cells) + " |"
 
 
 def equivalents_section(listed: dict[str, Equivalent]) -> list[str]:
@@ -137,7 +147,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_run:
         mutmut("run", "--max-children", str(args.max_children), *args.mutants, capture=False)
     listed = equivalents()
-    rows, unexplained, stale = score(outcomes(), listed)
+    verdicts = outcomes()
+    rows, unexplained, stale = score(verdicts, listed)
     print("\n".join(rows))
     for mutant in unexplained:
         print(f"survived: {mutant}   (mutmut show {mutant.split(' ')[0]})")
@@ -146,7 +157,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.update_docs:
         body = "\n".join([*rows, "", "### Equivalent mutants", "", *equivalents_section(listed)])
         update_doc(body + "\n")
-    return 1 if unexplained or stale else 0
+    not_run = any(status in PENDING for status in verdicts.values())
+    return 1 if unexplained or stale or not_run else 0
 
 
 if __name__ == "__main__":
