@@ -72,6 +72,25 @@ async def test_put_and_patch_apply_only_the_fields_present(api: TaskApi) -> None
         assert datetime.fromisoformat(body["updated_at"]) > datetime.fromisoformat(task["updated_at"])
 
 
+async def test_editing_a_completed_tasks_text_keeps_it_completed(api: TaskApi) -> None:
+    task = await api.create("alice", title="Done", description="long ago", completed=True)
+
+    retitled = (await api.call("PUT", "alice", task["id"], json={"title": "Done, renamed"})).json()
+    described = (await api.call("PATCH", "alice", task["id"], json={"description": "today"})).json()
+
+    assert (retitled["title"], retitled["status"], retitled["completed"]) == (
+        "Done, renamed",
+        "completed",
+        True,
+    )
+    assert (described["description"], described["status"], described["completed"]) == (
+        "today",
+        "completed",
+        True,
+    )
+    assert (await api.get("alice", task["id"])).json() == described
+
+
 async def test_update_can_clear_the_description(api: TaskApi) -> None:
     task = await api.create("alice", description="something")
 

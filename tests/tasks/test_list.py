@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
+from bench.delay import DelayProxy
+from sqlalchemy.engine import make_url
 
+from tests.conftest import serving
 from tests.tasks.conftest import TaskApi
 
 
@@ -120,6 +124,76 @@ async def test_full_page_still_reports_the_total(api: TaskApi) -> None:
 
     assert response.headers["x-total-count"] == "4"
     assert "link" not in response.headers
+
+
+@pytest.mark.parametrize(
+    ("status", "offset"),
+    [
+        # A full page: its total is counted in the page's statement.
+        ("pending", 0),
+        ("all", 0),
+        ("all", 2),
+        # Past the last page (the first offset with nothing left included): counted apart.
+        ("completed", 1),
+        ("pending", 2),
+        ("all", 4),
+        ("in_progress", 100),
+    ],
+)
+async def test_a_counted_total_is_of_the_callers_tasks_in_the_filter(
+    api: TaskApi, status: str, offset: int
+) -> None:
+    tasks = await _seed(api)
+    for bobs_status in ("pending", "completed", "in_progress", "pending"):
+        await api.create("bob", status=bobs_status)
+
+    response = await api.list("alice", status=status, limit=1, offset=offset)
+
+    matching = [task for task in reversed(tasks) if status in ("all", task["status"])]
+    assert response.status_code == 200
+    assert response.json() == matching[offset : offset + 1]
+    assert response.headers["x-total-count"] == str(len(matching))
+
+
+async def test_a_page_costs_one_round_trip_and_only_an_empty_one_past_the_end_two(
+    postgres_url: str, auth: Callable[[str], dict[str, str]]
+) -> None:
+    url = make_url(postgres_url)
+    proxy = DelayProxy(url.host or "127.0.0.1", url.port or 5432, rtt_ms=0)
+    proxy.start()
+    try:
+        through_proxy = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+        # Pool size 1: each statement is prepared on the one connection before it is counted.
+        async with serving(through_proxy, db_pool_size=1, db_max_overflow=0) as client:
+            headers = auth("alice")
+            for _ in range(3):
+                await client.post("/api/tasks", json={"title": "t"}, headers=headers)
+            # (limit, offset) of three tasks, newest first.
+            pages = {
+                "a short page further on": (2, 2),
+                "a full page further on": (1, 1),
+                "past the end": (1, 3),
+            }
+
+            async def listed(limit: int, offset: int) -> tuple[int, str]:
+                response = await client.get(f"/api/tasks?limit={limit}&offset={offset}", headers=headers)
+                return len(response.json()), response.headers["x-total-count"]
+
+            for page in pages.values():
+                await listed(*page)
+            measured = {}
+            for name, page in pages.items():
+                before = proxy.round_trips
+                answer = await listed(*page)
+                measured[name] = (*answer, proxy.round_trips - before)
+    finally:
+        proxy.stop()
+
+    assert measured == {
+        "a short page further on": (1, "3", 1),
+        "a full page further on": (1, "3", 1),
+        "past the end": (0, "3", 2),
+    }
 
 
 async def test_empty_list_is_an_empty_array(api: TaskApi) -> None:

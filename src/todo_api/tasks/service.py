@@ -61,9 +61,10 @@ async def list_tasks(
         rows = await connection.fetch(page_query(sort, filtered), matching | paging)
         if rows or offset == 0:
             return TaskPage(items=rows, total=rows[0]["total"] if rows else 0)
-        # Past the last page no row carries the total: only then a second statement counts.
-        counted = await connection.fetch_one(count_query(filtered), matching)
-    return TaskPage(items=rows, total=counted["total"] if counted else 0)
+        # Past the last page no row carries the total: only then a second statement counts
+        # (one row, always: a count without GROUP BY).
+        counted = await connection.fetch(count_query(filtered), matching)
+    return TaskPage(items=rows, total=counted[0]["total"])
 
 
 async def create_task(database: Database, *, user_id: str, data: TaskCreate, max_tasks: int) -> Row:
