@@ -16,9 +16,11 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from starlette.types import Message, Receive, Scope, Send
 
 from tests.conftest import PRODUCTION_SECRET, TokenFactory, make_settings
 from tests.test_http_errors import break_database
+from todo_api.hardening import HardeningMiddleware
 from todo_api.main import create_app
 
 Auth = Callable[[str], dict[str, str]]
@@ -95,6 +97,104 @@ async def test_a_generic_500_is_hardened_too(app: FastAPI, client: httpx.AsyncCl
 
     assert response.status_code == 500
     assert security_headers(response) == API_HEADERS
+
+
+REFUSED_BEFORE_ROUTING: dict[str, tuple[int, dict[str, Any], bytes]] = {
+    "oversized headers": (
+        431,
+        {"method": "GET", "url": "/api/tasks", "headers": {"X-Padding": "p" * 64 * 1024}},
+        b'{"detail": "Request headers too large"}',
+    ),
+    "non-JSON body": (
+        415,
+        {"method": "POST", "url": "/api/tasks", "content": b"x"},
+        b'{"detail": "Content-Type must be application/json"}',
+    ),
+    "declared body over 1 MiB": (
+        413,
+        {"method": "POST", "url": "/api/tasks", "json": {"title": "x" * (1024 * 1024)}},
+        b'{"detail": "Request body too large (limit 1 MiB)"}',
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(REFUSED_BEFORE_ROUTING))
+async def test_a_refusal_before_routing_is_json_with_its_length_and_closes_the_connection(
+    client: httpx.AsyncClient, auth: Auth, name: str
+) -> None:
+    status, request, body = REFUSED_BEFORE_ROUTING[name]
+    headers = auth("alice") | {"X-Request-ID": "refused-1"} | request.get("headers", {})
+
+    response = await client.request(**(request | {"headers": headers}))
+
+    assert response.status_code == status
+    assert response.content == body
+    # Exactly these headers, in this order and spelling, as the client receives them.
+    assert response.headers.raw == [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),
+        (b"cache-control", b"no-store"),
+        (b"x-content-type-options", b"nosniff"),
+        (b"x-frame-options", b"DENY"),
+        (b"referrer-policy", b"no-referrer"),
+        (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
+        (b"vary", b"Origin"),
+        (b"x-request-id", b"refused-1"),
+    ]
+
+
+async def failing_app(scope: Scope, receive: Receive, send: Send) -> None:
+    raise RuntimeError("no handler expected this")
+
+
+@pytest.mark.parametrize(
+    ("client_address", "logged_client"),
+    [(("203.0.113.7", 4711), "203.0.113.7"), (None, None)],
+    ids=["with a client address", "without one (a Unix socket)"],
+)
+async def test_an_unhandled_error_is_a_generic_500_logged_with_the_callers_address(
+    caplog: pytest.LogCaptureFixture,
+    client_address: tuple[str, int] | None,
+    logged_client: str | None,
+) -> None:
+    # ASGI leaves `client` out when the server knows no peer address.
+    scope: Scope = {"type": "http", "method": "GET", "path": "/api/tasks", "headers": []}
+    if client_address is not None:
+        scope["client"] = client_address
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    with caplog.at_level(logging.ERROR):
+        await HardeningMiddleware(failing_app, hsts=False)(scope, receive, send)
+
+    body = b'{"detail": "Internal Server Error"}'
+    assert sent == [
+        {
+            "type": "http.response.start",
+            "status": 500,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+                (b"cache-control", b"no-store"),
+                (b"x-content-type-options", b"nosniff"),
+                (b"x-frame-options", b"DENY"),
+                (b"referrer-policy", b"no-referrer"),
+                (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
+            ],
+        },
+        {"type": "http.response.body", "body": body},
+    ]
+    (record,) = [record for record in caplog.records if record.levelno >= logging.ERROR]
+    assert record.event == "unhandled_error"  # type: ignore[attr-defined]
+    assert record.path == "/api/tasks"  # type: ignore[attr-defined]
+    assert record.client == logged_client  # type: ignore[attr-defined]
 
 
 def csp_directives(policy: str) -> dict[str, list[str]]:
