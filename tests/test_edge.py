@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -13,8 +14,10 @@ from starlette.types import Message
 
 from tests.conftest import TokenFactory, serving_app
 from todo_api.auth import CurrentUser
+from todo_api.config import Settings
 from todo_api.edge import ApiGate
 from todo_api.http_errors import install_error_handlers
+from todo_api.main import create_app
 
 JSON = {"Content-Type": "application/json"}
 MALFORMED_BODIES = [
@@ -174,3 +177,19 @@ async def test_a_route_outside_the_edge_that_asks_for_the_caller_refuses_everyon
         response = await client.get("/elsewhere", headers={"Authorization": f"Bearer {make_token('alice')}"})
 
     assert response.status_code == 401
+
+
+async def test_the_edge_lets_a_servers_lifespan_messages_through(settings: Settings) -> None:
+    # A lifespan scope has no method and no path: the edge must not look for them.
+    app = create_app(settings)
+    incoming: asyncio.Queue[Message] = asyncio.Queue()
+    for message in ({"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}):
+        incoming.put_nowait(message)
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    await app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, incoming.get, send)
+
+    assert sent == [{"type": "lifespan.startup.complete"}, {"type": "lifespan.shutdown.complete"}]
