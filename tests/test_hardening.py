@@ -197,6 +197,8 @@ async def test_an_unhandled_error_is_a_generic_500_logged_with_the_callers_addre
     assert record.event == "unhandled_error"  # type: ignore[attr-defined]
     assert record.path == "/api/tasks"  # type: ignore[attr-defined]
     assert record.client == logged_client  # type: ignore[attr-defined]
+    assert record.exc_info is not None
+    assert str(record.exc_info[1]) == "no handler expected this"
 
 
 def csp_directives(policy: str) -> dict[str, list[str]]:
