@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -13,8 +14,10 @@ from starlette.types import Message
 
 from tests.conftest import TokenFactory, serving_app
 from todo_api.auth import CurrentUser
+from todo_api.config import Settings
 from todo_api.edge import ApiGate
 from todo_api.http_errors import install_error_handlers
+from todo_api.main import create_app
 
 JSON = {"Content-Type": "application/json"}
 MALFORMED_BODIES = [
@@ -141,6 +144,8 @@ async def test_paths_outside_the_collections_are_not_guarded(
         # The router matches the caller's own family first, whoever is called `tasks`.
         ("/api/tasks/tasks", "", (True, None)),
         ("/prefix/api/alice/tasks", "/prefix", (True, "alice")),
+        # A server that gives the path without its root_path: nothing to take off.
+        ("/api/alice/tasks", "/prefix", (True, "alice")),
         ("/api/auth/sign-in/email", "", (False, None)),
         ("/api/alice/elsewhere", "", (False, None)),
         ("/api", "", (False, None)),
@@ -174,3 +179,38 @@ async def test_a_route_outside_the_edge_that_asks_for_the_caller_refuses_everyon
         response = await client.get("/elsewhere", headers={"Authorization": f"Bearer {make_token('alice')}"})
 
     assert response.status_code == 401
+
+
+async def test_the_edge_lets_a_servers_lifespan_messages_through(settings: Settings) -> None:
+    # A lifespan scope has no method and no path: the edge must not look for them.
+    app = create_app(settings)
+    incoming: asyncio.Queue[Message] = asyncio.Queue()
+    for message in ({"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}):
+        incoming.put_nowait(message)
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    await app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, incoming.get, send)
+
+    assert sent == [{"type": "lifespan.startup.complete"}, {"type": "lifespan.shutdown.complete"}]
+
+
+async def test_a_path_naming_another_user_is_logged_with_the_callers_id(
+    client: httpx.AsyncClient, make_token: TokenFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="todo_api.edge"):
+        response = await client.get(
+            "/api/bob/tasks", headers={"Authorization": f"Bearer {make_token('alice')}"}
+        )
+
+    assert response.status_code == 403
+    assert response.json() == {"detail": "The user id in the path does not match the token"}
+    [record] = [record for record in caplog.records if record.name == "todo_api.edge"]
+    assert (record.levelno, record.getMessage()) == (logging.WARNING, "path user does not match token")
+    assert (record.event, record.reason, record.user_id) == (  # type: ignore[attr-defined]
+        "authorization_failed",
+        "user_id mismatch",
+        "alice",
+    )

@@ -16,10 +16,14 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from starlette.datastructures import Headers
+from starlette.types import Message, Receive, Scope, Send
 
 from tests.conftest import PRODUCTION_SECRET, TokenFactory, make_settings
 from tests.test_http_errors import break_database
+from todo_api.hardening import MAX_BODY_BYTES, MAX_HEADER_BYTES, HardeningMiddleware
 from todo_api.main import create_app
+from todo_api.origins import INVALID_ORIGIN, trusted_origins, untrusted_origin
 
 Auth = Callable[[str], dict[str, str]]
 
@@ -95,6 +99,106 @@ async def test_a_generic_500_is_hardened_too(app: FastAPI, client: httpx.AsyncCl
 
     assert response.status_code == 500
     assert security_headers(response) == API_HEADERS
+
+
+REFUSED_BEFORE_ROUTING: dict[str, tuple[int, dict[str, Any], bytes]] = {
+    "oversized headers": (
+        431,
+        {"method": "GET", "url": "/api/tasks", "headers": {"X-Padding": "p" * 64 * 1024}},
+        b'{"detail": "Request headers too large"}',
+    ),
+    "non-JSON body": (
+        415,
+        {"method": "POST", "url": "/api/tasks", "content": b"x"},
+        b'{"detail": "Content-Type must be application/json"}',
+    ),
+    "declared body over 1 MiB": (
+        413,
+        {"method": "POST", "url": "/api/tasks", "json": {"title": "x" * (1024 * 1024)}},
+        b'{"detail": "Request body too large (limit 1 MiB)"}',
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(REFUSED_BEFORE_ROUTING))
+async def test_a_refusal_before_routing_is_json_with_its_length_and_closes_the_connection(
+    client: httpx.AsyncClient, auth: Auth, name: str
+) -> None:
+    status, request, body = REFUSED_BEFORE_ROUTING[name]
+    headers = auth("alice") | {"X-Request-ID": "refused-1"} | request.get("headers", {})
+
+    response = await client.request(**(request | {"headers": headers}))
+
+    assert response.status_code == status
+    assert response.content == body
+    # Exactly these headers, in this order and spelling, as the client receives them.
+    assert response.headers.raw == [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),
+        (b"cache-control", b"no-store"),
+        (b"x-content-type-options", b"nosniff"),
+        (b"x-frame-options", b"DENY"),
+        (b"referrer-policy", b"no-referrer"),
+        (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
+        (b"vary", b"Origin"),
+        (b"x-request-id", b"refused-1"),
+    ]
+
+
+async def failing_app(scope: Scope, receive: Receive, send: Send) -> None:
+    raise RuntimeError("no handler expected this")
+
+
+@pytest.mark.parametrize(
+    ("client_address", "logged_client"),
+    [(("203.0.113.7", 4711), "203.0.113.7"), (None, None)],
+    ids=["with a client address", "without one (a Unix socket)"],
+)
+async def test_an_unhandled_error_is_a_generic_500_logged_with_the_callers_address(
+    caplog: pytest.LogCaptureFixture,
+    client_address: tuple[str, int] | None,
+    logged_client: str | None,
+) -> None:
+    # ASGI leaves `client` out when the server knows no peer address.
+    scope: Scope = {"type": "http", "method": "GET", "path": "/api/tasks", "headers": []}
+    if client_address is not None:
+        scope["client"] = client_address
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    with caplog.at_level(logging.ERROR):
+        await HardeningMiddleware(failing_app, hsts=False)(scope, receive, send)
+
+    body = b'{"detail": "Internal Server Error"}'
+    assert sent == [
+        {
+            "type": "http.response.start",
+            "status": 500,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+                (b"cache-control", b"no-store"),
+                (b"x-content-type-options", b"nosniff"),
+                (b"x-frame-options", b"DENY"),
+                (b"referrer-policy", b"no-referrer"),
+                (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
+            ],
+        },
+        {"type": "http.response.body", "body": body},
+    ]
+    (record,) = [record for record in caplog.records if record.levelno >= logging.ERROR]
+    assert record.event == "unhandled_error"  # type: ignore[attr-defined]
+    assert record.path == "/api/tasks"  # type: ignore[attr-defined]
+    assert record.client == logged_client  # type: ignore[attr-defined]
+    assert record.exc_info is not None
+    assert str(record.exc_info[1]) == "no handler expected this"
 
 
 def csp_directives(policy: str) -> dict[str, list[str]]:
@@ -258,7 +362,11 @@ async def test_non_json_bodies_are_415_on_every_write_and_change_nothing(
 
 
 async def test_json_with_charset_or_suffix_is_accepted(client: httpx.AsyncClient, auth: Auth) -> None:
-    for content_type in ("application/json; charset=utf-8", "application/merge-patch+json"):
+    for content_type in (
+        "application/json; charset=utf-8",
+        "application/json; charset=utf-8; profile=task",
+        "application/merge-patch+json",
+    ):
         response = await client.post(
             "/api/tasks", content=b'{"title": "x"}', headers=auth("alice") | {"Content-Type": content_type}
         )
@@ -425,3 +533,242 @@ async def test_a_header_that_must_appear_once_appearing_twice_is_a_400(
     assert response.status_code == 400
     assert response.json() == {"detail": f"More than one {name} header"}
     assert listed.json() == []
+
+
+async def run_hardened(
+    app: Any, scope: Scope, *, hsts: bool = False, body: list[bytes] | None = None
+) -> list[Message]:
+    """What HardeningMiddleware around `app` sends for `scope` (whose body arrives in `body`)."""
+    chunks = list(body or [b""])
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        chunk = chunks.pop(0)
+        return {"type": "http.request", "body": chunk, "more_body": bool(chunks)}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    await HardeningMiddleware(app, hsts=hsts)(scope, receive, send)
+    return sent
+
+
+def http_scope(path: str, headers: list[tuple[bytes, bytes]], method: str = "GET") -> Scope:
+    return {"type": "http", "method": method, "path": path, "headers": headers, "client": ("127.0.0.1", 1)}
+
+
+def answering(headers: list[tuple[bytes, bytes]] | None, status: int = 200) -> Any:
+    """An app that answers every request with `status` and these headers (none at all: None)."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        start: Message = {"type": "http.response.start", "status": status}
+        if headers is not None:
+            start["headers"] = headers
+        await send(start)
+        await send({"type": "http.response.body", "body": b""})
+
+    return app
+
+
+# A response that sets its own caching, framing and content policy, with names as it spells them.
+OWN_HEADERS = [
+    (b"Cache-Control", b"public, max-age=60"),
+    (b"Content-Security-Policy", b"default-src 'self'"),
+    (b"X-Frame-Options", b"SAMEORIGIN"),
+]
+
+
+@pytest.mark.parametrize("path", ["/api/tasks", "/api/auth/get-session", "/mcp"])
+async def test_an_api_response_may_never_be_cached_but_keeps_its_own_policies(path: str) -> None:
+    sent = await run_hardened(answering(OWN_HEADERS), http_scope(path, []))
+
+    assert sent[0]["headers"] == [
+        (b"Content-Security-Policy", b"default-src 'self'"),
+        (b"X-Frame-Options", b"SAMEORIGIN"),
+        (b"cache-control", b"no-store"),
+        (b"x-content-type-options", b"nosniff"),
+        (b"referrer-policy", b"no-referrer"),
+    ]
+
+
+@pytest.mark.parametrize("path", ["/docs", "/health", "/mcp/elsewhere", "/apiary"])
+async def test_a_response_outside_the_api_keeps_its_own_caching_and_policies(path: str) -> None:
+    sent = await run_hardened(answering(OWN_HEADERS), http_scope(path, []))
+
+    assert sent[0]["headers"] == [
+        *OWN_HEADERS,
+        (b"x-content-type-options", b"nosniff"),
+        (b"referrer-policy", b"no-referrer"),
+    ]
+
+
+@pytest.mark.parametrize(("path", "is_api"), [("/api/tasks", True), ("/health", False)])
+async def test_a_response_without_headers_gets_every_default_and_hsts_in_production(
+    path: str, is_api: bool
+) -> None:
+    sent = await run_hardened(answering(None, status=204), http_scope(path, []), hsts=True)
+
+    assert sent[0]["status"] == 204
+    assert sent[0]["headers"] == [
+        *([(b"cache-control", b"no-store")] if is_api else []),
+        (b"x-content-type-options", b"nosniff"),
+        (b"x-frame-options", b"DENY"),
+        (b"referrer-policy", b"no-referrer"),
+        (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
+        (b"strict-transport-security", b"max-age=63072000; includeSubDomains"),
+    ]
+
+
+async def test_an_error_after_the_answer_began_is_logged_once_and_left_to_the_server(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Once the status line is out no other answer fits: the server must cut the connection.
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        raise RuntimeError("failed mid-answer")
+
+    with caplog.at_level(logging.ERROR), pytest.raises(RuntimeError, match="failed mid-answer"):
+        await run_hardened(app, http_scope("/api/tasks", []))
+
+    events = [getattr(record, "event", None) for record in caplog.records if record.levelno >= logging.ERROR]
+    assert events == ["unhandled_error"]
+
+
+def headers_of_size(total: int) -> list[tuple[bytes, bytes]]:
+    """Request headers whose names and values add up to exactly `total` bytes."""
+    return [
+        (b"host", b"testserver"),
+        (b"x-padding", b"p" * (total - len(b"host" + b"testserver" + b"x-padding"))),
+    ]
+
+
+async def test_request_headers_up_to_the_limit_pass_and_one_byte_more_is_a_431() -> None:
+    at_limit = await run_hardened(answering([]), http_scope("/api/tasks", headers_of_size(MAX_HEADER_BYTES)))
+    over = await run_hardened(answering([]), http_scope("/api/tasks", headers_of_size(MAX_HEADER_BYTES + 1)))
+
+    assert at_limit[0]["status"] == 200
+    assert over[0]["status"] == 431
+    assert over[1]["body"] == b'{"detail": "Request headers too large"}'
+
+
+def json_body_of_size(size: int) -> bytes:
+    """A JSON task body of exactly `size` bytes (its title far too long to be valid)."""
+    frame = b'{"title": ""}'
+    return b'{"title": "' + b"x" * (size - len(frame)) + b'"}'
+
+
+async def test_a_declared_body_up_to_1_mib_is_read_and_one_byte_more_is_a_413(
+    client: httpx.AsyncClient, auth: Auth
+) -> None:
+    headers = auth("alice") | {"Content-Type": "application/json"}
+
+    at_limit = await client.post("/api/tasks", content=json_body_of_size(MAX_BODY_BYTES), headers=headers)
+    over = await client.post("/api/tasks", content=json_body_of_size(MAX_BODY_BYTES + 1), headers=headers)
+
+    # Read and judged by the app: a title that long is invalid, not a body too large.
+    assert at_limit.status_code == 422
+    assert over.status_code == 413
+    assert over.json() == {"detail": "Request body too large (limit 1 MiB)"}
+
+
+def in_chunks(body: bytes, size: int) -> Callable[[], AsyncIterator[bytes]]:
+    """The body as an async stream of `size`-byte chunks: sent without a Content-Length."""
+
+    async def stream() -> AsyncIterator[bytes]:
+        for start in range(0, len(body), size):
+            yield body[start : start + size]
+
+    return stream
+
+
+async def test_a_chunked_body_is_counted_across_its_chunks_up_to_1_mib(
+    client: httpx.AsyncClient, auth: Auth
+) -> None:
+    half = MAX_BODY_BYTES // 2 + 1  # no chunk alone is over the limit
+    headers = auth("alice") | {"Content-Type": "application/json"}
+
+    at_limit = await client.post(
+        "/api/tasks", content=in_chunks(json_body_of_size(MAX_BODY_BYTES), half)(), headers=headers
+    )
+    over = await client.post(
+        "/api/tasks", content=in_chunks(json_body_of_size(MAX_BODY_BYTES + 1), half)(), headers=headers
+    )
+
+    assert at_limit.request.headers["transfer-encoding"] == "chunked"
+    assert "content-length" not in at_limit.request.headers
+    assert at_limit.status_code == 422
+    assert over.status_code == 413
+    assert over.json() == {"detail": "Request body too large (limit 1 MiB)"}
+    assert (await client.get("/api/tasks", headers=auth("alice"))).json() == []
+
+
+async def test_a_chunked_body_that_is_not_json_is_a_415(client: httpx.AsyncClient, auth: Auth) -> None:
+    response = await client.post(
+        "/api/tasks",
+        content=in_chunks(b'{"title": "x"}', 4)(),
+        headers=auth("alice") | {"Content-Type": "text/plain"},
+    )
+
+    assert response.status_code == 415
+    assert response.json() == {"detail": "Content-Type must be application/json"}
+
+
+async def test_a_write_with_an_empty_body_needs_no_content_type(
+    client: httpx.AsyncClient, auth: Auth
+) -> None:
+    task = (await client.post("/api/tasks", json={"title": "mine"}, headers=auth("alice"))).json()
+
+    toggled = await client.patch(
+        f"/api/tasks/{task['id']}/complete", headers=auth("alice") | {"Content-Length": "0"}
+    )
+
+    assert toggled.request.headers["content-length"] == "0"
+    assert "content-type" not in toggled.request.headers
+    assert toggled.status_code == 200
+    assert toggled.json()["completed"] is True
+
+
+async def test_only_api_writes_must_be_json(client: httpx.AsyncClient, auth: Auth) -> None:
+    text = {"Content-Type": "text/plain"}
+
+    # Outside the API a body is the route's business (here: no such method); a read's body is ignored.
+    elsewhere = await client.post("/health", content=b"hello", headers=text)
+    read = await client.request("GET", "/api/tasks", content=b"hello", headers=auth("alice") | text)
+
+    assert elsewhere.status_code == 405
+    assert read.status_code == 200
+    assert read.json() == []
+
+
+async def test_a_repeated_header_that_may_repeat_is_no_400(client: httpx.AsyncClient, auth: Auth) -> None:
+    headers = [*auth("alice").items(), ("Accept", "application/json"), ("Accept", "*/*")]
+
+    response = await client.get("/api/tasks", headers=headers)
+
+    assert response.status_code == 200
+
+
+def origin_header(origin: bytes) -> Headers:
+    return Headers(raw=[(b"origin", origin)])
+
+
+def test_an_origin_is_trusted_whatever_its_case_but_not_a_lookalike_that_upper_case_would_match(
+    database_url: str,
+) -> None:
+    settings = make_settings(database_url, cors_origins=["https://class.example"])
+    trusted = trusted_origins(settings, "http://testserver/")
+
+    assert untrusted_origin(origin_header(b"HTTPS://Class.Example"), trusted) is None
+    # "claß" upper-cases to "CLASS", but it is another host.
+    assert (
+        untrusted_origin(origin_header("https://claß.example".encode("latin-1")), trusted) == INVALID_ORIGIN
+    )
+
+
+def test_a_wildcard_cors_origin_trusts_no_origin_for_cookies(database_url: str) -> None:
+    settings = make_settings(database_url, cors_origins=["*"])
+    trusted = trusted_origins(settings, "http://testserver/")
+
+    assert untrusted_origin(origin_header(b"http://testserver"), trusted) is None
+    for origin in (b"*", b"//*", b"https://evil.example"):
+        assert untrusted_origin(origin_header(origin), trusted) == INVALID_ORIGIN, origin
