@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -371,6 +372,27 @@ async def test_cached_token_is_still_rejected_once_expired() -> None:
     cache.put(cache.key(token), VerifiedToken(subject="alice", expires_at=time.time() - 31))
 
     assert await rejects(verifier, token) == "token expired"
+    assert cache.get(cache.key(token)) is None
+
+
+async def test_concurrent_requests_with_a_cached_token_whose_key_was_withdrawn_are_both_refused(
+    http: httpx.AsyncClient,
+) -> None:
+    old = new_key("EdDSA", kid="2026-01")
+    new = new_key("EdDSA", kid="2026-02")
+    with serve_jwks(old, new) as server:
+        cache = VerifiedTokenCache()
+        jwks = JWKSCache(server.url, http, cache_seconds=0, refetch_interval=0)
+        verifier = TokenVerifier(secret=None, jwks=jwks, cache=cache)
+        token = old.sign("alice")
+        assert (await verifier.verify(token)).subject == "alice"
+
+        server.publish(new)
+        # Both find the token cached, then wait on the key set's refresh: the first to learn the
+        # key is gone drops the entry, and the second finds it already dropped.
+        answers = await asyncio.gather(verifier.verify(token), verifier.verify(token), return_exceptions=True)
+
+    assert [(type(answer), str(answer)) for answer in answers] == [(InvalidToken, "unknown signing key")] * 2
     assert cache.get(cache.key(token)) is None
 
 
