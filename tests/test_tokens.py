@@ -9,6 +9,7 @@ import hmac
 import json
 import time
 from collections.abc import AsyncIterator
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -17,6 +18,7 @@ import pytest
 
 from tests.conftest import SECRET
 from tests.keys import new_key, serve_jwks
+from todo_api import tokens
 from todo_api.tokens import (
     InvalidToken,
     JWKSCache,
@@ -480,6 +482,27 @@ async def test_a_cached_hs256_token_never_reaches_the_key_set(http: httpx.AsyncC
 
         assert [(answer.subject, answer.key_id) for answer in answers] == [("alice", None)] * 2
         assert server.hits == 0
+
+
+@pytest.mark.parametrize(
+    ("seconds_past_expiry", "accepted"),
+    [(-600, True), (-1, True), (29, True), (29.5, True), (30, False), (31, False)],
+)
+async def test_a_cached_token_is_given_the_same_leeway_as_a_fresh_one(
+    monkeypatch: pytest.MonkeyPatch, seconds_past_expiry: float, accepted: bool
+) -> None:
+    cache = VerifiedTokenCache()
+    verifier = TokenVerifier(secret=SECRET, jwks=None, cache=cache)
+    token = create_token("alice", SECRET)
+    expires_at = 1_900_000_000.0
+    cache.put(cache.key(token), VerifiedToken(subject="alice", expires_at=expires_at))
+    # The verifier's clock, set: PyJWT refuses a fresh token from exp + leeway on, to the second.
+    monkeypatch.setattr(tokens, "time", SimpleNamespace(time=lambda: expires_at + seconds_past_expiry))
+
+    if accepted:
+        assert (await verifier.verify(token)).subject == "alice"
+    else:
+        assert await rejects(verifier, token) == "token expired"
 
 
 async def test_cache_only_holds_verified_tokens() -> None:
