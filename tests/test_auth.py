@@ -53,10 +53,16 @@ async def test_no_token_is_401(client: httpx.AsyncClient, method: str, path: str
     "header",
     ["Basic YWxpY2U6cGFzc3dvcmQ=", "Bearer", "Bearer ", "Token abc", "bearer", "JWT abc"],
 )
-async def test_anything_but_a_bearer_token_is_401(client: httpx.AsyncClient, header: str) -> None:
+async def test_anything_but_a_bearer_token_is_401(
+    client: httpx.AsyncClient, header: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
     response = await client.get("/api/tasks", headers={"Authorization": header})
 
     assert_401(response, token_sent=False)
+    assert response.json() == {"detail": "Authorization must be 'Bearer <token>'"}
+    [failure] = [r for r in caplog.records if getattr(r, "event", None) == "authentication_failed"]
+    assert failure.reason == "Authorization must be 'Bearer <token>'"  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize(
@@ -251,17 +257,32 @@ async def test_jwks_only_app_refuses_hs256(jwks_client: Any, make_token: TokenFa
     assert_401(response, token_sent=True)
 
 
-async def test_unreachable_jwks_is_503_with_json_never_500(jwks_client: Any) -> None:
+async def test_unreachable_jwks_is_503_with_json_never_500(
+    jwks_client: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     client, _, server = jwks_client
     server.status = 503
     stranger = new_key("EdDSA", kid="never-seen")
     token = stranger.sign("alice", iss="http://localhost:3000", aud="http://localhost:3000")
+    caplog.set_level(logging.INFO)
 
-    response = await client.get("/api/tasks", headers={"Authorization": f"Bearer {token}"})
+    response = await client.get("/api/tasks/7", headers={"Authorization": f"Bearer {token}"})
 
     assert response.status_code == 503
     assert response.headers["retry-after"]
-    assert isinstance(response.json()["detail"], str)
+    assert response.json() == {"detail": "Cannot verify the token right now, retry shortly"}
+    logged = [
+        (
+            record.getMessage(),
+            record.levelno,
+            *(vars(record).get(field) for field in ("event", "client", "path")),
+        )
+        for record in caplog.records
+        if record.name == "todo_api.auth"
+    ]
+    assert logged == [
+        ("signing keys unavailable", logging.WARNING, "jwks_unavailable", "127.0.0.1", "/api/tasks/7")
+    ]
 
 
 @pytest.mark.parametrize("environment", ["production", "development"])
