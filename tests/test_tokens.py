@@ -539,3 +539,17 @@ def test_a_full_cache_drops_its_oldest_tenth_and_at_least_one_entry(max_entries:
 
     kept = [index for index, key in enumerate(keys) if cache.get(key) is not None]
     assert kept == list(range(dropped, max_entries + 1))
+
+
+def test_create_token_signs_the_subject_its_lifetime_and_extra_claims_with_hs256() -> None:
+    before = int(time.time())
+    token = create_token("alice", SECRET, ttl_seconds=90, aud="api")
+    after = int(time.time())
+
+    assert jwt.get_unverified_header(token) == {"alg": "HS256", "typ": "JWT"}
+    payload = jwt.decode(token, SECRET, algorithms=["HS256"], audience="api")
+    assert set(payload) == {"sub", "iat", "exp", "aud"}
+    assert (payload["sub"], payload["aud"], payload["exp"] - payload["iat"]) == ("alice", "api", 90)
+    assert before <= payload["iat"] <= after
+    default = jwt.decode(create_token("bob", SECRET), SECRET, algorithms=["HS256"])
+    assert default["exp"] - default["iat"] == 3600
