@@ -5,9 +5,11 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
+import secrets
 import uuid
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import jwt
@@ -17,6 +19,7 @@ from fastapi.security import HTTPBearer
 
 from tests.conftest import PRODUCTION_SECRET, SECRET, TokenFactory, serving, serving_app
 from tests.keys import new_key
+from todo_api.accounts.cookies import sign
 from todo_api.auth import bearer_token
 
 
@@ -50,10 +53,16 @@ async def test_no_token_is_401(client: httpx.AsyncClient, method: str, path: str
     "header",
     ["Basic YWxpY2U6cGFzc3dvcmQ=", "Bearer", "Bearer ", "Token abc", "bearer", "JWT abc"],
 )
-async def test_anything_but_a_bearer_token_is_401(client: httpx.AsyncClient, header: str) -> None:
+async def test_anything_but_a_bearer_token_is_401(
+    client: httpx.AsyncClient, header: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
     response = await client.get("/api/tasks", headers={"Authorization": header})
 
     assert_401(response, token_sent=False)
+    assert response.json() == {"detail": "Authorization must be 'Bearer <token>'"}
+    [failure] = [r for r in caplog.records if getattr(r, "event", None) == "authentication_failed"]
+    assert failure.reason == "Authorization must be 'Bearer <token>'"  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize(
@@ -147,6 +156,65 @@ async def test_failures_are_logged_without_the_token(
     assert SECRET not in everything
 
 
+def unknown_session_token() -> str:
+    """A Better Auth session token (no dots) that names no session."""
+    return secrets.token_urlsafe(24)
+
+
+@pytest.mark.parametrize(
+    "presented",
+    [
+        pytest.param(unknown_session_token, id="raw"),
+        pytest.param(lambda: sign(unknown_session_token(), SECRET), id="signed"),
+    ],
+)
+async def test_a_session_token_naming_no_live_session_is_a_401_that_says_only_invalid_token(
+    database_url: str, caplog: pytest.LogCaptureFixture, presented: Callable[[], str]
+) -> None:
+    caplog.set_level(logging.INFO)
+    async with serving(database_url, builtin_auth=True) as client:
+        response = await client.get("/api/tasks/7", headers={"Authorization": f"Bearer {presented()}"})
+
+    assert response.status_code == 401
+    assert response.json() == {"detail": "Invalid token"}
+    assert response.headers.get_list("www-authenticate") == ['Bearer error="invalid_token"']
+    failures = [
+        (record.getMessage(), record.levelno, vars(record).get("reason"), vars(record).get("path"))
+        for record in caplog.records
+        if getattr(record, "event", None) == "authentication_failed"
+    ]
+    assert failures == [
+        ("authentication failed", logging.WARNING, "Invalid token: no live session", "/api/tasks/7")
+    ]
+
+
+LOGGED_FIELDS = ("event", "reason", "client", "path")
+
+
+@pytest.mark.parametrize(
+    ("origin", "reason"),
+    [({}, "MISSING_OR_NULL_ORIGIN"), ({"Origin": "https://evil.example"}, "INVALID_ORIGIN")],
+)
+async def test_a_cookie_write_refused_for_its_origin_is_logged_with_the_reason(
+    database_url: str, caplog: pytest.LogCaptureFixture, origin: dict[str, str], reason: str
+) -> None:
+    caplog.set_level(logging.INFO)
+    # Signed with our secret, so only the origin can refuse it (its session is never looked up).
+    cookie = {"Cookie": "better-auth.session_token=" + quote(sign(unknown_session_token(), SECRET), safe="")}
+    async with serving(database_url, builtin_auth=True) as client:
+        response = await client.post("/api/tasks", json={"title": "forged"}, headers=cookie | origin)
+
+    assert response.status_code == 403
+    refusals = [
+        (record.getMessage(), record.levelno, *(vars(record).get(field) for field in LOGGED_FIELDS))
+        for record in caplog.records
+        if record.name == "todo_api.auth"
+    ]
+    assert refusals == [
+        ("cross-site request refused", logging.WARNING, "csrf_refused", reason, "127.0.0.1", "/api/tasks")
+    ]
+
+
 async def test_path_user_mismatch_is_logged(
     client: httpx.AsyncClient, auth: Callable[[str], dict[str, str]], caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -189,17 +257,32 @@ async def test_jwks_only_app_refuses_hs256(jwks_client: Any, make_token: TokenFa
     assert_401(response, token_sent=True)
 
 
-async def test_unreachable_jwks_is_503_with_json_never_500(jwks_client: Any) -> None:
+async def test_unreachable_jwks_is_503_with_json_never_500(
+    jwks_client: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     client, _, server = jwks_client
     server.status = 503
     stranger = new_key("EdDSA", kid="never-seen")
     token = stranger.sign("alice", iss="http://localhost:3000", aud="http://localhost:3000")
+    caplog.set_level(logging.INFO)
 
-    response = await client.get("/api/tasks", headers={"Authorization": f"Bearer {token}"})
+    response = await client.get("/api/tasks/7", headers={"Authorization": f"Bearer {token}"})
 
     assert response.status_code == 503
     assert response.headers["retry-after"]
-    assert isinstance(response.json()["detail"], str)
+    assert response.json() == {"detail": "Cannot verify the token right now, retry shortly"}
+    logged = [
+        (
+            record.getMessage(),
+            record.levelno,
+            *(vars(record).get(field) for field in ("event", "client", "path")),
+        )
+        for record in caplog.records
+        if record.name == "todo_api.auth"
+    ]
+    assert logged == [
+        ("signing keys unavailable", logging.WARNING, "jwks_unavailable", "127.0.0.1", "/api/tasks/7")
+    ]
 
 
 @pytest.mark.parametrize("environment", ["production", "development"])

@@ -121,9 +121,10 @@ class TokenVerifier:
             self._cache.put(key, verified)
             return verified
         try:
-            # A cached token is only as good as its expiry (checked with the same leeway) and
-            # its signing key: once a refresh of the key set drops the key, the token is refused.
-            if time.time() > cached.expires_at + CLOCK_LEEWAY_SECONDS:
+            # A cached token is only as good as its expiry (checked with the same leeway, and
+            # refused from exp + leeway on, as PyJWT refuses it) and its signing key: once a
+            # refresh of the key set drops the key, the token is refused.
+            if time.time() >= cached.expires_at + CLOCK_LEEWAY_SECONDS:
                 raise InvalidToken("token expired")
             if cached.key_id is not None and self._jwks is not None:
                 await self._jwks.get_key(cached.key_id)
