@@ -358,7 +358,17 @@ export interface components {
             status?: components["schemas"]["TaskStatus"] | null;
             /** Completed */
             completed?: boolean | null;
+            /**
+             * @description How important the task is: low, medium, high or urgent, in any case; normal is taken as medium and critical as urgent; medium when left out.
+             * @enum {string}
+             */
+            priority?: "low" | "medium" | "high" | "urgent" | "normal" | "critical";
         };
+        /**
+         * TaskPriority
+         * @enum {string}
+         */
+        TaskPriority: "low" | "medium" | "high" | "urgent";
         /**
          * TaskPublic
          * @description A task as every response shows it.
@@ -373,6 +383,7 @@ export interface components {
             /** Description */
             description: string | null;
             status: components["schemas"]["TaskStatus"];
+            priority: components["schemas"]["TaskPriority"];
             /**
              * Created At
              * Format: date-time
@@ -410,7 +421,13 @@ export interface components {
             status?: components["schemas"]["TaskStatus"];
             /** Completed */
             completed?: boolean;
-        } | unknown | unknown | unknown | unknown;
+            /**
+             * Priority
+             * @description A new priority: low, medium, high or urgent, in any case; normal is taken as medium and critical as urgent.
+             * @enum {string}
+             */
+            priority?: "low" | "medium" | "high" | "urgent" | "normal" | "critical";
+        } | unknown | unknown | unknown | unknown | unknown;
         /** ValidationError */
         ValidationError: {
             /** Location */

@@ -10,8 +10,10 @@ from pydantic import BaseModel, Field
 from todo_api.models import TaskStatus
 from todo_api.tasks.schemas import (
     DESCRIPTION_LIMITS,
+    PRIORITY_RULE,
     TITLE_LIMITS,
     Description,
+    Priority,
     SortKey,
     StatusFilter,
     TaskPublic,
@@ -38,6 +40,12 @@ NewDescriptionArgument = Annotated[
 ]
 NewStatusArgument = Annotated[
     TaskStatus | None, Field(description="pending, in_progress or completed; omit to keep it.")
+]
+PriorityArgument = Annotated[
+    Priority, Field(description=f"How important the task is: {PRIORITY_RULE}; medium if omitted.")
+]
+NewPriorityArgument = Annotated[
+    Priority | None, Field(description=f"A new priority: {PRIORITY_RULE}; omit to keep it.")
 ]
 CompletedArgument = Annotated[
     bool | None,

@@ -11,18 +11,20 @@ from typing import Any
 from todo_api.assistants.caller import Caller
 from todo_api.assistants.schemas import DeletedTask, TaskList, TaskPublic
 from todo_api.errors import BadRequest
-from todo_api.models import TaskStatus
+from todo_api.models import TaskPriority, TaskStatus
 from todo_api.tasks import service as tasks
-from todo_api.tasks.schemas import SortKey, StatusFilter, TaskCreate, TaskUpdate
+from todo_api.tasks.schemas import SortKey, StatusFilter, TaskCreate, TaskUpdate, public_fields
 
 
-async def add_task(caller: Caller, *, title: str, description: str | None) -> TaskPublic:
+async def add_task(
+    caller: Caller, *, title: str, description: str | None, priority: TaskPriority
+) -> TaskPublic:
     """Create a task owned by the caller."""
     await _charge(caller, write=True)
     row = await tasks.create_task(
         caller.state.database,
         user_id=caller.user.id,
-        data=TaskCreate(title=title, description=description),
+        data=TaskCreate(title=title, description=description, priority=priority),
         max_tasks=caller.state.settings.max_tasks_per_user,
     )
     return _public(row)
@@ -52,12 +54,15 @@ async def update_task(
     title: str | None,
     description: str | None,
     status: TaskStatus | None,
+    priority: TaskPriority | None,
 ) -> TaskPublic:
     """Apply the changes given (None: left as it is); at least one is needed."""
-    changes = {"title": title, "description": description, "status": status}
+    changes = {"title": title, "description": description, "status": status, "priority": priority}
     if all(value is None for value in changes.values()):
         # TaskUpdate would say so too, naming REST's `completed`, which this tool does not take.
-        raise BadRequest("Invalid arguments: give at least one of title, description or status to change")
+        raise BadRequest(
+            "Invalid arguments: give at least one of title, description, status or priority to change"
+        )
     await _charge(caller, write=True)
     update = TaskUpdate(**{name: value for name, value in changes.items() if value is not None})
     row = await tasks.update_task(
@@ -88,4 +93,4 @@ async def _charge(caller: Caller, *, write: bool) -> None:
 
 
 def _public(row: Mapping[str, Any]) -> TaskPublic:
-    return TaskPublic.model_validate(dict(row))
+    return TaskPublic.model_validate(public_fields(row))

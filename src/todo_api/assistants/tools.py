@@ -22,9 +22,11 @@ from todo_api.assistants.schemas import (
     DescriptionArgument,
     LimitArgument,
     NewDescriptionArgument,
+    NewPriorityArgument,
     NewStatusArgument,
     NewTitleArgument,
     OffsetArgument,
+    PriorityArgument,
     SortArgument,
     StatusFilterArgument,
     TaskIdArgument,
@@ -35,6 +37,7 @@ from todo_api.assistants.schemas import (
 from todo_api.db.connection import is_database_unavailable
 from todo_api.errors import AppError
 from todo_api.logs import log_unhandled_error
+from todo_api.models import DEFAULT_PRIORITY
 
 INSTRUCTIONS = (
     "Manages the signed-in user's to-do list. Every tool acts on that user's own tasks only; "
@@ -100,10 +103,16 @@ class TaskToolsServer(MCPServer[Any]):
             )
 
 
-async def add_task(title: TitleArgument, description: DescriptionArgument = None) -> TaskPublic:
+async def add_task(
+    title: TitleArgument,
+    description: DescriptionArgument = None,
+    priority: PriorityArgument = DEFAULT_PRIORITY,
+) -> TaskPublic:
     """Add a new task to the user's to-do list. Returns the created task, with its id."""
     async with as_tool_errors():
-        return await service.add_task(current_caller.get(), title=title, description=description)
+        return await service.add_task(
+            current_caller.get(), title=title, description=description, priority=priority
+        )
 
 
 async def list_tasks(
@@ -132,12 +141,18 @@ async def update_task(
     title: NewTitleArgument = None,
     description: NewDescriptionArgument = None,
     status: NewStatusArgument = None,
+    priority: NewPriorityArgument = None,
 ) -> TaskPublic:
-    """Change a task's title, description or status; fields left out stay as they are, and at
-    least one must be given. Returns the updated task."""
+    """Change a task's title, description, status or priority; fields left out stay as they
+    are, and at least one must be given. Returns the updated task."""
     async with as_tool_errors():
         return await service.update_task(
-            current_caller.get(), task_id=task_id, title=title, description=description, status=status
+            current_caller.get(),
+            task_id=task_id,
+            title=title,
+            description=description,
+            status=status,
+            priority=priority,
         )
 
 

@@ -65,11 +65,20 @@ CREATE_EXAMPLES: dict[str, Example] = {
         "summary": "A task already started",
         "value": {"title": "Write the quarterly report", "status": "in_progress"},
     },
+    "high_priority": {
+        "summary": "An important task (priority: low, medium, high or urgent)",
+        "value": {"title": "Renew the passport", "priority": "high"},
+    },
+    "priority_alias": {
+        "summary": "Priority in another app's words (critical = urgent, normal = medium)",
+        "value": {"title": "Fix the leaking tap", "priority": "critical"},
+    },
 }
 UPDATE_EXAMPLES: dict[str, Example] = {
     "rename": {"summary": "Rename it", "value": {"title": "Buy oat milk"}},
     "start": {"summary": "Start working on it", "value": {"status": "in_progress"}},
     "complete": {"summary": "Mark it done", "value": {"completed": True}},
+    "prioritise": {"summary": "Make it urgent", "value": {"priority": "urgent"}},
     # No null in an example: FastAPI writes the document without None values, so
     # {"description": null} would be shown (and sent) as {}.
     "describe": {"summary": "Change its details", "value": {"description": "1 litre, from the corner shop"}},

@@ -10,18 +10,20 @@ import orjson
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
     StrictStr,
     StringConstraints,
+    WithJsonSchema,
     computed_field,
     model_validator,
 )
 from pydantic.config import JsonDict
 from pydantic.json_schema import SkipJsonSchema
 
-from todo_api.models import TaskStatus
+from todo_api.models import DEFAULT_PRIORITY, PRIORITY_WORDS, TaskPriority, TaskStatus
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -59,6 +61,31 @@ Title = Annotated[
 Description = Annotated[
     StrictStr, StringConstraints(max_length=MAX_DESCRIPTION_LENGTH), AfterValidator(_no_nul)
 ]
+# Other names apps use for two of the levels; input only, answers always say the level's own word.
+PRIORITY_ALIASES = {"normal": TaskPriority.MEDIUM, "critical": TaskPriority.URGENT}
+PRIORITY_RULE = "low, medium, high or urgent, in any case; normal is taken as medium and critical as urgent"
+
+
+def _no_default(schema: JsonDict) -> None:
+    # The default is stated in the description; a schema `default` makes openapi-typescript
+    # declare the field required in the typed client, though a request may leave it out.
+    schema.pop("default", None)
+
+
+def _priority_word(value: object) -> object:
+    # Only text is a priority: a number (say a rank) is refused by the enum that follows.
+    if isinstance(value, str):
+        word = value.lower()
+        return PRIORITY_ALIASES.get(word, word)
+    return value
+
+
+Priority = Annotated[
+    TaskPriority,
+    BeforeValidator(_priority_word),
+    # What the schema can say without a pattern: the words it takes as they are usually written.
+    WithJsonSchema({"type": "string", "enum": [*(level.value for level in TaskPriority), *PRIORITY_ALIASES]}),
+]
 StatusFilter = Literal["all", "pending", "in_progress", "completed"]
 SortKey = Literal[
     "created_at", "-created_at", "updated_at", "-updated_at", "title", "-title", "status", "-status"
@@ -88,7 +115,7 @@ STATUS_AGREES_WITH_COMPLETED: JsonDict = {
 }
 # An update names at least one writable field.
 HAS_A_CHANGE: JsonDict = {
-    "anyOf": [{"required": [name]} for name in ("title", "description", "status", "completed")]
+    "anyOf": [{"required": [name]} for name in ("title", "description", "status", "completed", "priority")]
 }
 
 
@@ -123,6 +150,13 @@ class TaskCreate(TaskInput):
     ] = None
     status: TaskStatus | None = None
     completed: StrictBool | None = None
+    priority: Annotated[
+        Priority,
+        Field(
+            description=f"How important the task is: {PRIORITY_RULE}; medium when left out.",
+            json_schema_extra=_no_default,
+        ),
+    ] = DEFAULT_PRIORITY
 
 
 class TaskUpdate(TaskInput):
@@ -141,12 +175,15 @@ class TaskUpdate(TaskInput):
     ] = None
     status: TaskStatus | SkipJsonSchema[None] = None
     completed: StrictBool | SkipJsonSchema[None] = None
+    priority: Annotated[
+        Priority | SkipJsonSchema[None], Field(description=f"A new priority: {PRIORITY_RULE}.")
+    ] = None
 
     @model_validator(mode="after")
     def _has_a_change(self) -> Self:
         if not self.model_fields_set:
-            raise ValueError("at least one of title, description, status, completed is required")
-        for name in ("title", "status", "completed"):
+            raise ValueError("at least one of title, description, status, completed, priority is required")
+        for name in ("title", "status", "completed", "priority"):
             if name in self.model_fields_set and getattr(self, name) is None:
                 raise ValueError(f"'{name}' cannot be null")
         return self
@@ -168,6 +205,7 @@ class TaskPublic(BaseModel):
     title: str
     description: str | None
     status: TaskStatus
+    priority: TaskPriority
     created_at: datetime
     updated_at: datetime
 
@@ -185,6 +223,7 @@ def public_fields(row: Mapping[str, Any]) -> dict[str, Any]:
         "title": row["title"],
         "description": row["description"],
         "status": row["status"],
+        "priority": PRIORITY_WORDS[row["priority"]],
         "created_at": row["created_at"],
         "updated_at": row["updated_at"],
         "completed": row["status"] == TaskStatus.COMPLETED,

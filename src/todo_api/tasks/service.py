@@ -19,7 +19,7 @@ from typing import Any, NoReturn, cast
 from todo_api.db.connection import Connection, Database, ForeignKeyViolation
 from todo_api.db.query import Query, Row
 from todo_api.errors import PreconditionFailed, Unauthenticated
-from todo_api.models import TaskStatus, utc_now
+from todo_api.models import PRIORITY_RANKS, TaskStatus, utc_now
 from todo_api.tasks.errors import TaskLimitReached, TaskNotFound
 from todo_api.tasks.schemas import SortKey, StatusFilter, TaskCreate, TaskUpdate
 from todo_api.tasks.statements import (
@@ -74,6 +74,7 @@ async def create_task(database: Database, *, user_id: str, data: TaskCreate, max
         "new_title": data.title,
         "new_description": data.description,
         "new_status": status.value,
+        "new_priority": PRIORITY_RANKS[data.priority],
         "now": utc_now(),
         "max_tasks": max_tasks,
     }
@@ -111,6 +112,8 @@ async def update_task(
         values["new_title"] = changes.title
     if "description" in changes.model_fields_set:
         values["new_description"] = changes.description
+    if changes.priority is not None:
+        values["new_priority"] = PRIORITY_RANKS[changes.priority]
     status = changes.status_from_completed()
     if status is not None:
         values["new_status"] = status.value

@@ -27,6 +27,7 @@ TASK_COLUMNS = (
     columns.title,
     columns.description,
     columns.status,
+    columns.priority,
     columns.created_at,
     columns.updated_at,
 )
@@ -58,11 +59,12 @@ SET_COMPLETION = {
     )
     for completed, status in STATUS_FOR_COMPLETED.items()
 }
-NEW_TASK_COLUMNS = ["user_id", "title", "description", "status", "created_at", "updated_at"]
+NEW_TASK_COLUMNS = ["user_id", "title", "description", "status", "priority", "created_at", "updated_at"]
 NEW_TASK_VALUES = (
     sa.bindparam("new_title", type_=sa.String),
     sa.bindparam("new_description", type_=sa.Text),
     sa.bindparam("new_status", type_=sa.String),
+    sa.bindparam("new_priority", type_=sa.SmallInteger),
     NOW,
     NOW,
 )
@@ -150,12 +152,14 @@ def _list_conditions(filtered: bool) -> tuple[sa.ColumnElement[bool], ...]:
 
 @functools.cache
 def update_query(names: frozenset[str], *, uncomplete: bool) -> Query:
-    """The UPDATE for one combination of fields (at most eight, each compiled once)."""
+    """The UPDATE for one combination of fields (each compiled once)."""
     changes: dict[str, Any] = {"updated_at": NOW}
     if "new_title" in names:
         changes["title"] = sa.bindparam("new_title", type_=sa.String)
     if "new_description" in names:
         changes["description"] = sa.bindparam("new_description", type_=sa.Text)
+    if "new_priority" in names:
+        changes["priority"] = sa.bindparam("new_priority", type_=sa.SmallInteger)
     if "new_status" in names:
         changes["status"] = sa.bindparam("new_status", type_=sa.String)
     elif uncomplete:
