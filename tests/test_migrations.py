@@ -234,7 +234,7 @@ async def test_the_task_quota_counter_is_backfilled_from_existing_tasks(
 
 
 @pytest.mark.changes_schema
-async def test_tasks_from_before_priorities_become_medium(
+async def test_tasks_from_before_priorities_become_medium_with_no_due_date_in_utc(
     database_url: str, auth: Callable[[str], dict[str, str]]
 ) -> None:
     await _run_alembic(database_url, command.downgrade, "0004")
@@ -255,9 +255,10 @@ async def test_tasks_from_before_priorities_become_medium(
 
     assert after == before
     assert refused == [True, False, True]
-    assert [(task["title"], task["priority"]) for task in listed] == [
-        ("write the report", "medium"),
-        ("ship it", "medium"),
+    fields = ("title", "priority", "due_date", "timezone", "overdue")
+    assert [tuple(task[name] for name in fields) for task in listed] == [
+        ("write the report", "medium", None, "UTC", False),
+        ("ship it", "medium", None, "UTC", False),
     ]
 
 

@@ -95,6 +95,13 @@ class Task(SQLModel, table=True):
             sa.SmallInteger, nullable=False, server_default=str(PRIORITY_RANKS[DEFAULT_PRIORITY])
         ),
     )
+    # When it is due, as an instant; an all-day task's is midnight UTC of its date (tasks/due_dates.py).
+    due_at: datetime | None = Field(default=None, sa_column=sa.Column(UTCDateTime, nullable=True))
+    due_all_day: bool = Field(
+        default=False, sa_column=sa.Column(sa.Boolean, nullable=False, server_default=sa.false())
+    )
+    # An IANA name; NULL is UTC.
+    timezone: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
     created_at: datetime = Field(default_factory=utc_now, sa_column=sa.Column(UTCDateTime, nullable=False))
     updated_at: datetime = Field(default_factory=utc_now, sa_column=sa.Column(UTCDateTime, nullable=False))
 

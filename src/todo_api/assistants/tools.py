@@ -20,10 +20,13 @@ from todo_api.assistants.schemas import (
     CompletedArgument,
     DeletedTask,
     DescriptionArgument,
+    DueDateArgument,
     LimitArgument,
     NewDescriptionArgument,
+    NewDueDateArgument,
     NewPriorityArgument,
     NewStatusArgument,
+    NewTimezoneArgument,
     NewTitleArgument,
     OffsetArgument,
     PriorityArgument,
@@ -32,6 +35,7 @@ from todo_api.assistants.schemas import (
     TaskIdArgument,
     TaskList,
     TaskPublic,
+    TimezoneArgument,
     TitleArgument,
 )
 from todo_api.db.connection import is_database_unavailable
@@ -107,11 +111,18 @@ async def add_task(
     title: TitleArgument,
     description: DescriptionArgument = None,
     priority: PriorityArgument = DEFAULT_PRIORITY,
+    due_date: DueDateArgument = None,
+    timezone: TimezoneArgument = None,
 ) -> TaskPublic:
     """Add a new task to the user's to-do list. Returns the created task, with its id."""
     async with as_tool_errors():
         return await service.add_task(
-            current_caller.get(), title=title, description=description, priority=priority
+            current_caller.get(),
+            title=title,
+            description=description,
+            priority=priority,
+            due_date=due_date,
+            timezone=timezone,
         )
 
 
@@ -138,13 +149,16 @@ async def get_task(task_id: TaskIdArgument) -> TaskPublic:
 
 async def update_task(
     task_id: TaskIdArgument,
+    *,
     title: NewTitleArgument = None,
     description: NewDescriptionArgument = None,
     status: NewStatusArgument = None,
     priority: NewPriorityArgument = None,
+    due_date: NewDueDateArgument = None,
+    timezone: NewTimezoneArgument = None,
 ) -> TaskPublic:
-    """Change a task's title, description, status or priority; fields left out stay as they
-    are, and at least one must be given. Returns the updated task."""
+    """Change a task's title, description, status, priority, due date or time zone; fields
+    left out stay as they are, and at least one must be given. Returns the updated task."""
     async with as_tool_errors():
         return await service.update_task(
             current_caller.get(),
@@ -153,6 +167,8 @@ async def update_task(
             description=description,
             status=status,
             priority=priority,
+            due_date=due_date,
+            timezone=timezone,
         )
 
 
