@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -188,6 +189,21 @@ async def test_the_session_token_works_as_a_bearer_raw_or_signed(auth_client: ht
 
     assert raw.json()["session"]["token"] == signed.json()["session"]["token"] == token
     assert forged.json() is None
+
+
+async def test_a_signature_that_is_not_ascii_is_no_session_not_an_error(
+    auth_client: httpx.AsyncClient,
+) -> None:
+    token = (await sign_up(auth_client)).json()["token"]
+    signed = f"{token}.{quote('é' * 43 + '=')}"
+
+    as_bearer = await auth_client.get("/api/auth/get-session", headers={"Authorization": f"Bearer {signed}"})
+    as_cookie = await auth_client.get(
+        "/api/auth/get-session", headers={"Cookie": f"better-auth.session_token={signed}"}
+    )
+
+    assert (as_bearer.status_code, as_bearer.json()) == (200, None)
+    assert (as_cookie.status_code, as_cookie.json()) == (200, None)
 
 
 async def test_a_cookie_from_an_untrusted_origin_cannot_sign_out(auth_client: httpx.AsyncClient) -> None:
