@@ -48,6 +48,12 @@ def test_a_signature_made_with_another_secret_or_altered_is_refused() -> None:
     assert unsign(TOKEN, SECRET) is None
 
 
+def test_the_signature_is_what_follows_the_last_dot_and_an_empty_value_is_none() -> None:
+    # As better-call reads a signed cookie: the value may hold dots, and must not be empty.
+    assert unsign(sign("a.b", SECRET), SECRET) == "a.b"
+    assert unsign(sign("", SECRET), SECRET) is None
+
+
 def test_the_first_cookie_of_a_name_wins_and_odd_pairs_are_skipped() -> None:
     jar = parse_cookie_header('a=1; junk; a=2; b="quoted"; c=%E0%A4%A; d=%41')
 
