@@ -60,6 +60,12 @@ def test_the_first_cookie_of_a_name_wins_and_odd_pairs_are_skipped() -> None:
     assert jar == {"a": "1", "b": "quoted", "c": "%E0%A4%A", "d": "A"}
 
 
+def test_quotes_are_stripped_only_from_a_value_that_begins_and_ends_with_one() -> None:
+    jar = parse_cookie_header('a="x"; b=""; c="; d="open; e=close"')
+
+    assert jar == {"a": "x", "b": "", "c": '"', "d": '"open', "e": 'close"'}
+
+
 def test_dates_have_exactly_milliseconds_and_z_as_javascript_writes_them() -> None:
     # JSON.stringify(new Date(Date.UTC(2026, 0, 2, 3, 4, 5, 6))) in Node.
     moment = datetime(2026, 1, 2, 3, 4, 5, 6999, tzinfo=UTC)
