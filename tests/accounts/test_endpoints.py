@@ -10,9 +10,10 @@ from urllib.parse import quote
 import httpx
 import pytest
 import sqlalchemy as sa
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tests.accounts.conftest import PASSWORD, cookie_pairs, sign_up
-from tests.conftest import SECRET, make_settings, serving
+from tests.conftest import SECRET, make_settings, serving, serving_app
 from todo_api.accounts.cookies import sign
 from todo_api.accounts.passwords import verify_password
 from todo_api.db.engine import create_engine
@@ -189,6 +190,44 @@ async def test_the_session_token_works_as_a_bearer_raw_or_signed(auth_client: ht
 
     assert raw.json()["session"]["token"] == signed.json()["session"]["token"] == token
     assert forged.json() is None
+
+
+def without_peer_address(app: ASGIApp) -> ASGIApp:
+    """The app as a server on a Unix socket calls it: the scope names no client."""
+
+    async def call(scope: Scope, receive: Receive, send: Send) -> None:
+        await app({**scope, "client": None}, receive, send)
+
+    return call
+
+
+async def test_a_session_records_the_clients_address_and_user_agent_or_empty_strings(
+    database_url: str,
+) -> None:
+    async with serving_app(database_url, builtin_auth=True) as (app, client):
+        known = await client.post(
+            "/api/auth/sign-up/email",
+            json={"name": "Alice", "email": "alice@example.com", "password": PASSWORD},
+            headers={"User-Agent": "Example Browser/1.0"},
+        )
+        transport = httpx.ASGITransport(app=without_peer_address(app))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as anonymous:
+            request = anonymous.build_request(
+                "POST",
+                "/api/auth/sign-up/email",
+                json={"name": "Bob", "email": "bob@example.com", "password": PASSWORD},
+            )
+            del request.headers["User-Agent"]
+            unknown = await anonymous.send(request)
+        sessions = [
+            (await client.get("/api/auth/get-session", headers={"Authorization": f"Bearer {token}"})).json()
+            for token in (known.json()["token"], unknown.json()["token"])
+        ]
+
+    assert [(s["session"]["ipAddress"], s["session"]["userAgent"]) for s in sessions] == [
+        ("127.0.0.1", "Example Browser/1.0"),
+        ("", ""),
+    ]
 
 
 async def test_a_signature_that_is_not_ascii_is_no_session_not_an_error(

@@ -32,6 +32,26 @@ def test_with_https_the_cookie_is_secure_and_prefixed_as_better_call_writes_it()
     assert cookies.session(TOKEN, remember=True) == [BETTER_CALL_SECURE_COOKIE]
 
 
+def test_without_remember_me_both_cookies_last_the_browser_session() -> None:
+    cookies = AuthCookies(secret=SECRET, secure=False, max_age=604800)
+
+    assert cookies.session(TOKEN, remember=False) == [
+        BETTER_CALL_COOKIE.replace(" Max-Age=604800;", ""),
+        "better-auth.dont_remember=true.4tm0wcXYN1Wm55evU347J9ivTcaPABncnHFap%2BDOGPc%3D;"
+        " Path=/; HttpOnly; SameSite=Lax",
+    ]
+
+
+def test_a_signature_is_percent_encoded_as_encode_uri_component_encodes_it() -> None:
+    # A slash is encoded too (urllib's quote would leave it).
+    cookies = AuthCookies(secret=SECRET, secure=False, max_age=604800)
+
+    assert cookies.signed("session_token", "AbCdEfGhIjKlMnOpQrStUvWxYz012001", max_age=None) == (
+        "better-auth.session_token=AbCdEfGhIjKlMnOpQrStUvWxYz012001."
+        "o1uA97z0ZuVlyEhmh%2BtDd2T1RcZQQeal6ZFPl1%2FAaQQ%3D; Path=/; HttpOnly; SameSite=Lax"
+    )
+
+
 def test_a_cookie_better_call_signed_is_read_back() -> None:
     cookies = AuthCookies(secret=SECRET, secure=False, max_age=604800)
     jar = parse_cookie_header("other=1; " + BETTER_CALL_COOKIE.split(";", maxsplit=1)[0] + "; theme=dark")
