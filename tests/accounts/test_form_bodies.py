@@ -38,6 +38,39 @@ async def test_sign_up_and_sign_in_take_a_form(auth_client: httpx.AsyncClient) -
     assert (wrong.status_code, wrong.json()["code"]) == (401, "INVALID_EMAIL_OR_PASSWORD")
 
 
+@pytest.mark.parametrize(
+    ("name", "stored"),
+    [
+        (b"", ""),  # a blank field is an empty string, not a missing one
+        (b"%FF", "\ufffd"),  # bad UTF-8, encoded or not, becomes U+FFFD as URLSearchParams makes it
+        (b"\xff", "\ufffd"),
+    ],
+)
+async def test_a_forms_blank_or_badly_encoded_field_is_read_as_url_search_params_reads_it(
+    auth_client: httpx.AsyncClient, name: bytes, stored: str
+) -> None:
+    body = b"name=" + name + b"&" + urlencode({"email": "alice@example.com", "password": PASSWORD}).encode()
+
+    response = await auth_client.post("/api/auth/sign-up/email", content=body, headers=FORM)
+
+    assert response.status_code == 200
+    assert response.json()["user"]["name"] == stored
+
+
+async def test_a_json_body_that_does_not_parse_is_refused_as_better_auth_refuses_it(
+    auth_client: httpx.AsyncClient,
+) -> None:
+    response = await auth_client.post(
+        "/api/auth/sign-up/email", content=b"{not json", headers={"Content-Type": "application/json"}
+    )
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "message": "[body] Invalid input: expected object, received string",
+        "code": "VALIDATION_ERROR",
+    }
+
+
 async def test_a_forms_remember_me_is_a_string_and_refused_as_better_auth_refuses_it(
     auth_client: httpx.AsyncClient,
 ) -> None:
