@@ -5,13 +5,15 @@ from __future__ import annotations
 import logging
 import re
 from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
 
 import httpx
 import pytest
 import sqlalchemy as sa
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tests.accounts.conftest import PASSWORD, cookie_pairs, sign_up
-from tests.conftest import SECRET, make_settings, serving
+from tests.conftest import SECRET, make_settings, serving, serving_app
 from todo_api.accounts.cookies import sign
 from todo_api.accounts.passwords import verify_password
 from todo_api.db.engine import create_engine
@@ -167,7 +169,10 @@ async def test_sign_in_get_session_and_sign_out(auth_client: httpx.AsyncClient) 
     expires = datetime.fromisoformat(session.json()["session"]["expiresAt"])
     assert timedelta(days=7) - timedelta(minutes=1) < expires - datetime.now(UTC) <= timedelta(days=7)
     assert (signed_out.status_code, signed_out.json()) == (200, {"success": True})
-    assert all("Max-Age=0" in header for header in signed_out.headers.get_list("set-cookie"))
+    assert signed_out.headers.get_list("set-cookie") == [
+        f"better-auth.{name}=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax"
+        for name in ("session_token", "session_data", "dont_remember")
+    ]
     assert (after.status_code, after.json()) == (200, None)
 
 
@@ -185,6 +190,59 @@ async def test_the_session_token_works_as_a_bearer_raw_or_signed(auth_client: ht
 
     assert raw.json()["session"]["token"] == signed.json()["session"]["token"] == token
     assert forged.json() is None
+
+
+def without_peer_address(app: ASGIApp) -> ASGIApp:
+    """The app as a server on a Unix socket calls it: the scope names no client."""
+
+    async def call(scope: Scope, receive: Receive, send: Send) -> None:
+        await app({**scope, "client": None}, receive, send)
+
+    return call
+
+
+async def test_a_session_records_the_clients_address_and_user_agent_or_empty_strings(
+    database_url: str,
+) -> None:
+    async with serving_app(database_url, builtin_auth=True) as (app, client):
+        known = await client.post(
+            "/api/auth/sign-up/email",
+            json={"name": "Alice", "email": "alice@example.com", "password": PASSWORD},
+            headers={"User-Agent": "Example Browser/1.0"},
+        )
+        transport = httpx.ASGITransport(app=without_peer_address(app))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as anonymous:
+            request = anonymous.build_request(
+                "POST",
+                "/api/auth/sign-up/email",
+                json={"name": "Bob", "email": "bob@example.com", "password": PASSWORD},
+            )
+            del request.headers["User-Agent"]
+            unknown = await anonymous.send(request)
+        sessions = [
+            (await client.get("/api/auth/get-session", headers={"Authorization": f"Bearer {token}"})).json()
+            for token in (known.json()["token"], unknown.json()["token"])
+        ]
+
+    assert [(s["session"]["ipAddress"], s["session"]["userAgent"]) for s in sessions] == [
+        ("127.0.0.1", "Example Browser/1.0"),
+        ("", ""),
+    ]
+
+
+async def test_a_signature_that_is_not_ascii_is_no_session_not_an_error(
+    auth_client: httpx.AsyncClient,
+) -> None:
+    token = (await sign_up(auth_client)).json()["token"]
+    signed = f"{token}.{quote('é' * 43 + '=')}"
+
+    as_bearer = await auth_client.get("/api/auth/get-session", headers={"Authorization": f"Bearer {signed}"})
+    as_cookie = await auth_client.get(
+        "/api/auth/get-session", headers={"Cookie": f"better-auth.session_token={signed}"}
+    )
+
+    assert (as_bearer.status_code, as_bearer.json()) == (200, None)
+    assert (as_cookie.status_code, as_cookie.json()) == (200, None)
 
 
 async def test_a_cookie_from_an_untrusted_origin_cannot_sign_out(auth_client: httpx.AsyncClient) -> None:
@@ -231,6 +289,22 @@ async def test_an_https_base_url_makes_the_cookie_secure(database_url: str) -> N
     assert "; Secure; SameSite=Lax" in cookie
 
 
+async def test_with_an_https_base_url_sign_out_expires_the_secure_cookies(database_url: str) -> None:
+    async with serving(database_url, builtin_auth=True, better_auth_url="https://api.example.com") as client:
+        cookie = cookie_pairs(await sign_up(client))
+        signed_out = await client.post(
+            "/api/auth/sign-out", json={}, headers={"Cookie": cookie, "Origin": "https://api.example.com"}
+        )
+        after = await client.get("/api/auth/get-session", headers={"Cookie": cookie})
+
+    assert (signed_out.status_code, signed_out.json()) == (200, {"success": True})
+    assert signed_out.headers.get_list("set-cookie") == [
+        f"__Secure-better-auth.{name}=; Max-Age=0; Path=/; HttpOnly; Secure; SameSite=Lax"
+        for name in ("session_token", "session_data", "dont_remember")
+    ]
+    assert after.json() is None
+
+
 async def test_a_session_used_after_a_day_is_extended_and_its_cookie_renewed(
     auth_client: httpx.AsyncClient, database_url: str
 ) -> None:
@@ -248,6 +322,28 @@ async def test_a_session_used_after_a_day_is_extended_and_its_cookie_renewed(
     expires = datetime.fromisoformat(response.json()["session"]["expiresAt"])
     assert expires - datetime.now(UTC) > timedelta(days=6, hours=23)
     assert COOKIE.fullmatch(response.headers["set-cookie"])
+
+
+async def test_a_browser_that_was_not_to_remember_the_session_does_not_extend_it(
+    auth_client: httpx.AsyncClient, database_url: str
+) -> None:
+    signed_up = await sign_up(auth_client, rememberMe=False)
+    token = signed_up.json()["token"]
+    five_days_left = datetime.now(UTC) + timedelta(days=5)
+    await sql(database_url, expire_at(token, five_days_left))
+
+    forgetting = await auth_client.get("/api/auth/get-session", headers={"Cookie": cookie_pairs(signed_up)})
+    # Without the dont_remember cookie, the same session is extended as any other.
+    session_cookie = cookie_pairs(signed_up).split("; ")[0]
+    remembering = await auth_client.get("/api/auth/get-session", headers={"Cookie": session_cookie})
+
+    assert forgetting.json()["session"]["token"] == token
+    assert "set-cookie" not in forgetting.headers
+    kept = datetime.fromisoformat(forgetting.json()["session"]["expiresAt"])
+    assert kept - datetime.now(UTC) <= timedelta(days=5)
+    assert COOKIE.fullmatch(remembering.headers["set-cookie"])
+    extended = datetime.fromisoformat(remembering.json()["session"]["expiresAt"])
+    assert extended - datetime.now(UTC) > timedelta(days=6, hours=23)
 
 
 async def test_an_expired_session_is_null_and_deleted(

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from tests.accounts.conftest import PASSWORD, cookie_pairs, sign_up
+from tests.conftest import serving
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 ALICE = {"name": "Alice", "email": "alice@example.com", "password": PASSWORD}
@@ -35,6 +36,39 @@ async def test_sign_up_and_sign_in_take_a_form(auth_client: httpx.AsyncClient) -
     assert signed_in.json()["user"]["id"] == signed_up.json()["user"]["id"]
     assert "better-auth.session_token=" in signed_in.headers["set-cookie"]
     assert (wrong.status_code, wrong.json()["code"]) == (401, "INVALID_EMAIL_OR_PASSWORD")
+
+
+@pytest.mark.parametrize(
+    ("name", "stored"),
+    [
+        (b"", ""),  # a blank field is an empty string, not a missing one
+        (b"%FF", "\ufffd"),  # bad UTF-8, encoded or not, becomes U+FFFD as URLSearchParams makes it
+        (b"\xff", "\ufffd"),
+    ],
+)
+async def test_a_forms_blank_or_badly_encoded_field_is_read_as_url_search_params_reads_it(
+    auth_client: httpx.AsyncClient, name: bytes, stored: str
+) -> None:
+    body = b"name=" + name + b"&" + urlencode({"email": "alice@example.com", "password": PASSWORD}).encode()
+
+    response = await auth_client.post("/api/auth/sign-up/email", content=body, headers=FORM)
+
+    assert response.status_code == 200
+    assert response.json()["user"]["name"] == stored
+
+
+async def test_a_json_body_that_does_not_parse_is_refused_as_better_auth_refuses_it(
+    auth_client: httpx.AsyncClient,
+) -> None:
+    response = await auth_client.post(
+        "/api/auth/sign-up/email", content=b"{not json", headers={"Content-Type": "application/json"}
+    )
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "message": "[body] Invalid input: expected object, received string",
+        "code": "VALIDATION_ERROR",
+    }
 
 
 async def test_a_forms_remember_me_is_a_string_and_refused_as_better_auth_refuses_it(
@@ -76,6 +110,64 @@ async def test_a_cross_site_form_is_refused(
     assert response.status_code == 403
     assert response.json()["code"] == code
     assert "set-cookie" not in response.headers
+
+
+SIGN_IN = {"email": "alice@example.com", "password": PASSWORD}
+
+
+@pytest.mark.parametrize(
+    ("headers", "code"),
+    [
+        # A cookie, or any Sec-Fetch header, means a browser: it must say where it comes from.
+        ({"Cookie": "theme=dark"}, "MISSING_OR_NULL_ORIGIN"),
+        ({"Cookie": "theme=dark", "Origin": "https://evil.example"}, "INVALID_ORIGIN"),
+        ({"Sec-Fetch-Site": "same-origin"}, "MISSING_OR_NULL_ORIGIN"),
+        ({"Sec-Fetch-Mode": "cors"}, "MISSING_OR_NULL_ORIGIN"),
+        ({"Sec-Fetch-Dest": "empty"}, "MISSING_OR_NULL_ORIGIN"),
+        ({"Sec-Fetch-Site": "same-site", "Origin": "https://evil.example"}, "INVALID_ORIGIN"),
+    ],
+)
+async def test_a_browser_sign_in_without_a_trusted_origin_is_refused(
+    auth_client: httpx.AsyncClient, headers: dict[str, str], code: str
+) -> None:
+    await sign_up(auth_client)
+
+    response = await auth_client.post("/api/auth/sign-in/email", json=SIGN_IN, headers=headers)
+
+    assert (response.status_code, response.json()["code"]) == (403, code)
+    assert "set-cookie" not in response.headers
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Cookie": "theme=dark", "Origin": "https://app.example"},
+        # A form on this site, and the trusted app's fetch from another site.
+        {
+            "Sec-Fetch-Site": "same-origin",
+            "Sec-Fetch-Mode": "navigate",
+            "Sec-Fetch-Dest": "document",
+            "Origin": "http://testserver",
+        },
+        {
+            "Sec-Fetch-Site": "cross-site",
+            "Sec-Fetch-Mode": "cors",
+            "Sec-Fetch-Dest": "empty",
+            "Origin": "https://app.example",
+        },
+        {"Referer": "http://testserver/login"},
+    ],
+)
+async def test_a_browser_sign_in_from_a_trusted_origin_is_accepted(
+    database_url: str, headers: dict[str, str]
+) -> None:
+    async with serving(database_url, builtin_auth=True, cors_origins=["https://app.example"]) as client:
+        await sign_up(client)
+        client.cookies.clear()
+        response = await client.post("/api/auth/sign-in/email", json=SIGN_IN, headers=headers)
+
+    assert response.status_code == 200
+    assert response.headers["set-cookie"].startswith("better-auth.session_token=")
 
 
 async def test_other_routes_still_refuse_forms_with_415(auth_client: httpx.AsyncClient) -> None:

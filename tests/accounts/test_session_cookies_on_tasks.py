@@ -129,6 +129,8 @@ async def test_the_authorization_header_wins_over_the_cookie(auth_client: httpx.
         "better-auth.session_token={token}",  # the raw token: a cookie must carry our signature
         "better-auth.session_token={token}.bm90LW91ci1zaWduYXR1cmUtbm90LW91ci1zaWduYXR1cmU=",
         "better-auth.session_token={forged}",
+        # A signature of the right length and ending, but not ASCII (no base64 is).
+        "better-auth.session_token={token}." + quote("é" * 43 + "="),
     ],
 )
 async def test_an_unsigned_or_forged_session_cookie_is_a_401(

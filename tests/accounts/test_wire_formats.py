@@ -32,6 +32,26 @@ def test_with_https_the_cookie_is_secure_and_prefixed_as_better_call_writes_it()
     assert cookies.session(TOKEN, remember=True) == [BETTER_CALL_SECURE_COOKIE]
 
 
+def test_without_remember_me_both_cookies_last_the_browser_session() -> None:
+    cookies = AuthCookies(secret=SECRET, secure=False, max_age=604800)
+
+    assert cookies.session(TOKEN, remember=False) == [
+        BETTER_CALL_COOKIE.replace(" Max-Age=604800;", ""),
+        "better-auth.dont_remember=true.4tm0wcXYN1Wm55evU347J9ivTcaPABncnHFap%2BDOGPc%3D;"
+        " Path=/; HttpOnly; SameSite=Lax",
+    ]
+
+
+def test_a_signature_is_percent_encoded_as_encode_uri_component_encodes_it() -> None:
+    # A slash is encoded too (urllib's quote would leave it).
+    cookies = AuthCookies(secret=SECRET, secure=False, max_age=604800)
+
+    assert cookies.signed("session_token", "AbCdEfGhIjKlMnOpQrStUvWxYz012001", max_age=None) == (
+        "better-auth.session_token=AbCdEfGhIjKlMnOpQrStUvWxYz012001."
+        "o1uA97z0ZuVlyEhmh%2BtDd2T1RcZQQeal6ZFPl1%2FAaQQ%3D; Path=/; HttpOnly; SameSite=Lax"
+    )
+
+
 def test_a_cookie_better_call_signed_is_read_back() -> None:
     cookies = AuthCookies(secret=SECRET, secure=False, max_age=604800)
     jar = parse_cookie_header("other=1; " + BETTER_CALL_COOKIE.split(";", maxsplit=1)[0] + "; theme=dark")
@@ -48,10 +68,22 @@ def test_a_signature_made_with_another_secret_or_altered_is_refused() -> None:
     assert unsign(TOKEN, SECRET) is None
 
 
+def test_the_signature_is_what_follows_the_last_dot_and_an_empty_value_is_none() -> None:
+    # As better-call reads a signed cookie: the value may hold dots, and must not be empty.
+    assert unsign(sign("a.b", SECRET), SECRET) == "a.b"
+    assert unsign(sign("", SECRET), SECRET) is None
+
+
 def test_the_first_cookie_of_a_name_wins_and_odd_pairs_are_skipped() -> None:
     jar = parse_cookie_header('a=1; junk; a=2; b="quoted"; c=%E0%A4%A; d=%41')
 
     assert jar == {"a": "1", "b": "quoted", "c": "%E0%A4%A", "d": "A"}
+
+
+def test_quotes_are_stripped_only_from_a_value_that_begins_and_ends_with_one() -> None:
+    jar = parse_cookie_header('a="x"; b=""; c="; d="open; e=close"')
+
+    assert jar == {"a": "x", "b": "", "c": '"', "d": '"open', "e": 'close"'}
 
 
 def test_dates_have_exactly_milliseconds_and_z_as_javascript_writes_them() -> None:

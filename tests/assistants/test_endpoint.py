@@ -406,6 +406,45 @@ async def test_a_body_that_is_not_one_json_rpc_message_is_answered_in_one_senten
     assert response.json() == {"jsonrpc": "2.0", "id": None, "error": {"code": code, "message": message}}
 
 
+@pytest.mark.parametrize(
+    "message",
+    [
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        {"jsonrpc": "2.0", "id": 1, "result": {}},
+        # JSON-RPC's answer to a request whose id could not be read carries `"id": null`.
+        {"jsonrpc": "2.0", "id": None, "error": {"code": -32700, "message": "Parse error"}},
+    ],
+)
+async def test_a_notification_or_a_clients_answer_is_accepted_without_a_reply(
+    database_url: str, make_token: TokenFactory, message: dict[str, Any]
+) -> None:
+    async with serving(database_url) as client:
+        response = await client.post(
+            "/mcp", json=message, headers=MCP_HEADERS | {"Authorization": f"Bearer {make_token('alice')}"}
+        )
+
+    assert (response.status_code, response.content) == (202, b"")
+
+
+def task_names() -> set[str]:
+    return {task.get_name() for task in asyncio.all_tasks()}
+
+
+async def test_the_session_manager_runs_in_its_own_task_from_the_first_mcp_request_to_shutdown(
+    database_url: str, make_token: TokenFactory
+) -> None:
+    async with serving(database_url) as client:
+        before = task_names()
+        answer = await call_tool(client, make_token("alice"), "list_tasks", {})
+        during = task_names()
+    after = task_names()
+
+    assert answer.json()["result"]["structuredContent"] == {"tasks": [], "total": 0}
+    assert "mcp session manager" not in before
+    assert "mcp session manager" in during
+    assert "mcp session manager" not in after
+
+
 PUBLIC_URL = "https://todo.example.com"
 FORGED_HOST = {"Host": "evil.example"}
 METADATA_PATHS = ["/.well-known/oauth-protected-resource", "/.well-known/oauth-protected-resource/mcp"]

@@ -39,7 +39,8 @@ def unsign(signed: str, secret: str) -> str | None:
     value, dot, mark = signed.rpartition(".")
     if not dot or not value or len(mark) != SIGNATURE_LENGTH or not mark.endswith("="):
         return None
-    return value if hmac.compare_digest(signature(value, secret), mark) else None
+    # As bytes: compare_digest raises a TypeError on a str that is not ASCII.
+    return value if hmac.compare_digest(signature(value, secret).encode(), mark.encode()) else None
 
 
 def session_token_from_bearer(presented: str, secret: str) -> str | None:
