@@ -75,6 +75,13 @@ class AppUnderTest:
 _SPACE = r"\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 TITLE_PATTERN = rf"^[{_SPACE}]*[^{_SPACE}\u0000](?:[^\u0000]{{0,198}}[^{_SPACE}\u0000])?[{_SPACE}]*$"
 NO_NUL_PATTERN = r"^[^\u0000]*$"
+# Due dates in the three forms the API takes (a day, a local date-time, one with an offset), and
+# time zones by name: the rules of their descriptions, which a schema states only in words.
+DUE_DATE_PATTERN = (
+    r"^[1-8][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])"
+    r"(T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?(Z|[+-](0[0-9]|1[0-3]):[0-5][0-9])?)?$"
+)
+TIMEZONE_PATTERN = r"^(UTC|Europe/Berlin|America/New_York|Asia/Kolkata)$"
 
 
 def with_the_text_rules(document: dict[str, Any]) -> dict[str, Any]:
@@ -82,10 +89,20 @@ def with_the_text_rules(document: dict[str, Any]) -> dict[str, Any]:
     document = copy.deepcopy(document)
     for model in ("TaskCreate", "TaskUpdate"):
         properties = document["components"]["schemas"][model]["properties"]
-        for name, pattern in (("title", TITLE_PATTERN), ("description", NO_NUL_PATTERN)):
+        rules = (
+            ("title", TITLE_PATTERN),
+            ("description", NO_NUL_PATTERN),
+            ("due_date", DUE_DATE_PATTERN),
+            ("due_at", DUE_DATE_PATTERN),
+            ("timezone", TIMEZONE_PATTERN),
+        )
+        for name, pattern in rules:
             for text in properties[name].get("anyOf", [properties[name]]):
                 if text.get("type") == "string":
                     text["pattern"] = pattern
+        # Both names of the due date may be sent only when they agree.
+        both_names = {"not": {"required": ["due_date", "due_at"]}}
+        document["components"]["schemas"][model].setdefault("allOf", []).append(both_names)
     return document
 
 

@@ -27,7 +27,7 @@ from todo_api.db.engine import create_engine
 from todo_api.main import create_app
 from todo_api.migrations import alembic_config, upgrade_database
 
-HEAD = "0004"
+HEAD = "0005"
 
 
 async def _run_alembic(database_url: str, action: Callable[..., None], *args: str) -> None:
@@ -231,3 +231,38 @@ async def test_the_task_quota_counter_is_backfilled_from_existing_tasks(
 
     assert counted == [("alice", 2), ("bob", 1)]
     assert statuses == [201, 409]
+
+
+@pytest.mark.changes_schema
+async def test_tasks_from_before_priorities_become_medium_with_no_due_date_in_utc(
+    database_url: str, auth: Callable[[str], dict[str, str]]
+) -> None:
+    await _run_alembic(database_url, command.downgrade, "0004")
+    await _in_database(database_url, _insert_baseline_rows)
+    before = await _in_database(database_url, _rows)
+    await _run_alembic(database_url, command.upgrade, "head")
+    after = await _in_database(database_url, _rows)
+    now = datetime.now(UTC)
+    refused = [
+        await _in_database(database_url, _refused(INSERT_WITH_PRIORITY, now=now, priority=priority))
+        for priority in (0, 2, 5)
+    ]
+    app = create_app(make_settings(database_url))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            listed = (await client.get("/api/tasks?sort=created_at", headers=auth("alice"))).json()
+
+    assert after == before
+    assert refused == [True, False, True]
+    fields = ("title", "priority", "due_date", "timezone", "overdue")
+    assert [tuple(task[name] for name in fields) for task in listed] == [
+        ("write the report", "medium", None, "UTC", False),
+        ("ship it", "medium", None, "UTC", False),
+    ]
+
+
+INSERT_WITH_PRIORITY = (
+    "INSERT INTO task (user_id, title, status, priority, created_at, updated_at) "
+    "VALUES ('carol', 't', 'pending', :priority, :now, :now)"
+)

@@ -26,6 +26,19 @@ class TaskStatus(StrEnum):
     COMPLETED = "completed"
 
 
+class TaskPriority(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    URGENT = "urgent"
+
+
+# Stored as a rank, so sorting by priority is a plain ORDER BY (and not alphabetical).
+PRIORITY_RANKS = {priority: rank for rank, priority in enumerate(TaskPriority, start=1)}
+PRIORITY_WORDS = {rank: priority.value for priority, rank in PRIORITY_RANKS.items()}
+DEFAULT_PRIORITY = TaskPriority.MEDIUM
+
+
 class UTCDateTime(sa.TypeDecorator[datetime]):
     """Timezone-aware UTC in and out, on PostgreSQL (timestamptz) and SQLite (text) alike."""
 
@@ -60,6 +73,7 @@ class Task(SQLModel, table=True):
     __tablename__ = "task"
     __table_args__: Any = (
         sa.CheckConstraint(f"status IN ({STATUS_VALUES})", name="status"),
+        sa.CheckConstraint(f"priority BETWEEN 1 AND {len(TaskPriority)}", name="priority"),
         # The list query: one user's tasks, optionally by status, newest first, ties by id.
         sa.Index(None, "user_id", "created_at", "id"),
         sa.Index(None, "user_id", "status", "created_at", "id"),
@@ -75,6 +89,19 @@ class Task(SQLModel, table=True):
         default=TaskStatus.PENDING.value,
         sa_column=sa.Column(sa.String(16), nullable=False, server_default=TaskStatus.PENDING.value),
     )
+    priority: int = Field(
+        default=PRIORITY_RANKS[DEFAULT_PRIORITY],
+        sa_column=sa.Column(
+            sa.SmallInteger, nullable=False, server_default=str(PRIORITY_RANKS[DEFAULT_PRIORITY])
+        ),
+    )
+    # When it is due, as an instant; an all-day task's is midnight UTC of its date (tasks/due_dates.py).
+    due_at: datetime | None = Field(default=None, sa_column=sa.Column(UTCDateTime, nullable=True))
+    due_all_day: bool = Field(
+        default=False, sa_column=sa.Column(sa.Boolean, nullable=False, server_default=sa.false())
+    )
+    # An IANA name; NULL is UTC.
+    timezone: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
     created_at: datetime = Field(default_factory=utc_now, sa_column=sa.Column(UTCDateTime, nullable=False))
     updated_at: datetime = Field(default_factory=utc_now, sa_column=sa.Column(UTCDateTime, nullable=False))
 

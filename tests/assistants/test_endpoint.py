@@ -338,7 +338,11 @@ async def test_no_tool_schema_has_a_pattern_and_the_title_rule_is_in_words(
         ),
         ("get_task", {"task_id": "7"}, "task_id: Input should be a valid integer"),
         ("complete_task", {"task_id": 1, "completed": "yes"}, "completed: Input should be a valid boolean"),
-        ("update_task", {"task_id": 1}, "give at least one of title, description or status to change"),
+        (
+            "update_task",
+            {"task_id": 1},
+            "give at least one of title, description, status, priority, due_date or timezone to change",
+        ),
     ],
 )
 async def test_invalid_arguments_are_one_sentence_without_internals(

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import TypeAdapter
 
-from todo_api.models import TaskStatus
-from todo_api.tasks.schemas import TaskPublic, dump_task, dump_tasks
+from todo_api.models import PRIORITY_WORDS, TaskStatus
+from todo_api.tasks.schemas import TaskPublic, dump_task, dump_tasks, public_fields
 
+NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
 # Rows as either driver returns them: aware UTC datetimes, any text PostgreSQL can hold.
 text = st.text(alphabet=st.characters(exclude_categories=["Cs"], exclude_characters=["\x00"]))
 task_rows = st.fixed_dictionaries(
@@ -21,6 +22,10 @@ task_rows = st.fixed_dictionaries(
         "title": text,
         "description": st.none() | text,
         "status": st.sampled_from([status.value for status in TaskStatus]),
+        "priority": st.sampled_from(sorted(PRIORITY_WORDS)),
+        "due_at": st.none() | st.datetimes(timezones=st.just(UTC)),
+        "due_all_day": st.booleans(),
+        "timezone": st.none() | st.sampled_from(["UTC", "Europe/Berlin", "Asia/Kolkata", "America/St_Johns"]),
         "created_at": st.datetimes(timezones=st.just(UTC)),
         "updated_at": st.datetimes(timezones=st.just(UTC)),
     }
@@ -29,13 +34,15 @@ task_rows = st.fixed_dictionaries(
 
 @given(task_rows)
 def test_a_task_is_written_as_pydantic_writes_task_public(row: dict[str, Any]) -> None:
-    expected = TypeAdapter(TaskPublic).dump_json(TaskPublic.model_validate(row))
+    expected = TypeAdapter(TaskPublic).dump_json(TaskPublic.model_validate(public_fields(row, now=NOW)))
 
-    assert dump_task(row) == expected
+    assert dump_task(row, now=NOW) == expected
 
 
 @given(st.lists(task_rows, max_size=5))
 def test_a_page_is_written_as_pydantic_writes_a_list_of_task_public(rows: list[dict[str, Any]]) -> None:
-    expected = TypeAdapter(list[TaskPublic]).dump_json([TaskPublic.model_validate(row) for row in rows])
+    expected = TypeAdapter(list[TaskPublic]).dump_json(
+        [TaskPublic.model_validate(public_fields(row, now=NOW)) for row in rows]
+    )
 
-    assert dump_tasks(rows) == expected
+    assert dump_tasks(rows, now=NOW) == expected

@@ -358,7 +358,32 @@ export interface components {
             status?: components["schemas"]["TaskStatus"] | null;
             /** Completed */
             completed?: boolean | null;
+            /**
+             * @description How important the task is: low, medium, high or urgent, in any case; normal is taken as medium and critical as urgent; medium when left out.
+             * @enum {string}
+             */
+            priority?: "low" | "medium" | "high" | "urgent" | "normal" | "critical";
+            /**
+             * Due Date
+             * @description When the task is due: a date (2026-12-31) for an all-day task, a local date-time without an offset (2026-12-31T17:00 or 2026-12-31T17:00:00), read in the task's timezone, or an RFC 3339 date-time with an offset (2026-12-31T17:00:00+01:00 or 2026-12-31T16:00:00Z); on a day from 0001-01-02 to 9999-12-30; also accepted as due_at.
+             */
+            due_date?: string | null;
+            /**
+             * Due At
+             * @description The due date: another name for due_date, as some apps call it; send one of the two (or both, equal).
+             */
+            due_at?: string | null;
+            /**
+             * Timezone
+             * @description The task's time zone: an IANA time zone name such as Europe/Berlin, America/New_York or UTC, in which a local due date-time is read and due dates are shown; changing only the timezone keeps the due moment; UTC when left out.
+             */
+            timezone?: string | null;
         };
+        /**
+         * TaskPriority
+         * @enum {string}
+         */
+        TaskPriority: "low" | "medium" | "high" | "urgent";
         /**
          * TaskPublic
          * @description A task as every response shows it.
@@ -373,6 +398,22 @@ export interface components {
             /** Description */
             description: string | null;
             status: components["schemas"]["TaskStatus"];
+            priority: components["schemas"]["TaskPriority"];
+            /**
+             * Due Date
+             * @description A date (2026-12-31) for an all-day task, else an RFC 3339 date-time in the task's timezone (2026-12-31T17:00:00+01:00; Z for UTC), whose first 16 characters suit <input type="datetime-local">; null when it has none.
+             */
+            due_date: string | null;
+            /**
+             * Timezone
+             * @description The task's IANA time zone name; UTC unless set.
+             */
+            timezone: string;
+            /**
+             * Overdue
+             * @description Not completed and past its due date-time; an all-day task once its day has ended in the task's timezone.
+             */
+            overdue: boolean;
             /**
              * Created At
              * Format: date-time
@@ -410,7 +451,28 @@ export interface components {
             status?: components["schemas"]["TaskStatus"];
             /** Completed */
             completed?: boolean;
-        } | unknown | unknown | unknown | unknown;
+            /**
+             * Priority
+             * @description A new priority: low, medium, high or urgent, in any case; normal is taken as medium and critical as urgent.
+             * @enum {string}
+             */
+            priority?: "low" | "medium" | "high" | "urgent" | "normal" | "critical";
+            /**
+             * Due Date
+             * @description A new due date: a date (2026-12-31) for an all-day task, a local date-time without an offset (2026-12-31T17:00 or 2026-12-31T17:00:00), read in the task's timezone, or an RFC 3339 date-time with an offset (2026-12-31T17:00:00+01:00 or 2026-12-31T16:00:00Z); on a day from 0001-01-02 to 9999-12-30; also accepted as due_at; null clears it.
+             */
+            due_date?: string | null;
+            /**
+             * Due At
+             * @description The new due date: another name for due_date, as some apps call it; send one of the two (or both, equal).
+             */
+            due_at?: string | null;
+            /**
+             * Timezone
+             * @description A new time zone: an IANA time zone name such as Europe/Berlin, America/New_York or UTC, in which a local due date-time is read and due dates are shown; changing only the timezone keeps the due moment; null makes it UTC.
+             */
+            timezone?: string | null;
+        } | unknown | unknown | unknown | unknown | unknown | unknown | unknown | unknown;
         /** ValidationError */
         ValidationError: {
             /** Location */

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictStr
 
 from todo_api.models import TaskStatus
 from todo_api.tasks.schemas import (
     DESCRIPTION_LIMITS,
+    DUE_DATE_RULE,
+    PRIORITY_RULE,
+    TIMEZONE_USE,
     TITLE_LIMITS,
     Description,
+    Priority,
     SortKey,
     StatusFilter,
     TaskPublic,
@@ -38,6 +42,26 @@ NewDescriptionArgument = Annotated[
 ]
 NewStatusArgument = Annotated[
     TaskStatus | None, Field(description="pending, in_progress or completed; omit to keep it.")
+]
+PriorityArgument = Annotated[
+    Priority, Field(description=f"How important the task is: {PRIORITY_RULE}; medium if omitted.")
+]
+NewPriorityArgument = Annotated[
+    Priority | None, Field(description=f"A new priority: {PRIORITY_RULE}; omit to keep it.")
+]
+# Plain text here: TaskCreate and TaskUpdate read it, with the REST routes' rules and messages.
+DueDateArgument = Annotated[
+    StrictStr | None, Field(description=f"When the task is due, if it is: {DUE_DATE_RULE}.")
+]
+NewDueDateArgument = Annotated[
+    StrictStr | None,
+    Field(description=f"A new due date: {DUE_DATE_RULE}; an empty string clears it; omit to keep it."),
+]
+TimezoneArgument = Annotated[
+    StrictStr | None, Field(description=f"The task's time zone: {TIMEZONE_USE}; UTC if omitted.")
+]
+NewTimezoneArgument = Annotated[
+    StrictStr | None, Field(description=f"A new time zone: {TIMEZONE_USE}; omit to keep it.")
 ]
 CompletedArgument = Annotated[
     bool | None,

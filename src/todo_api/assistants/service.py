@@ -11,18 +11,30 @@ from typing import Any
 from todo_api.assistants.caller import Caller
 from todo_api.assistants.schemas import DeletedTask, TaskList, TaskPublic
 from todo_api.errors import BadRequest
-from todo_api.models import TaskStatus
+from todo_api.models import TaskPriority, TaskStatus, utc_now
 from todo_api.tasks import service as tasks
-from todo_api.tasks.schemas import SortKey, StatusFilter, TaskCreate, TaskUpdate
+from todo_api.tasks.schemas import SortKey, StatusFilter, TaskCreate, TaskUpdate, public_fields
 
 
-async def add_task(caller: Caller, *, title: str, description: str | None) -> TaskPublic:
+async def add_task(
+    caller: Caller,
+    *,
+    title: str,
+    description: str | None,
+    priority: TaskPriority,
+    due_date: str | None,
+    timezone: str | None,
+) -> TaskPublic:
     """Create a task owned by the caller."""
     await _charge(caller, write=True)
+    data = TaskCreate.model_validate(
+        {"title": title, "description": description, "priority": priority}
+        | {"due_date": due_date, "timezone": timezone}
+    )
     row = await tasks.create_task(
         caller.state.database,
         user_id=caller.user.id,
-        data=TaskCreate(title=title, description=description),
+        data=data,
         max_tasks=caller.state.settings.max_tasks_per_user,
     )
     return _public(row)
@@ -52,14 +64,29 @@ async def update_task(
     title: str | None,
     description: str | None,
     status: TaskStatus | None,
+    priority: TaskPriority | None,
+    due_date: str | None,
+    timezone: str | None,
 ) -> TaskPublic:
-    """Apply the changes given (None: left as it is); at least one is needed."""
-    changes = {"title": title, "description": description, "status": status}
+    """Apply the changes given (None: left as it is; an empty due date clears it); at least
+    one is needed."""
+    changes = {
+        "title": title,
+        "description": description,
+        "status": status,
+        "priority": priority,
+        "due_date": due_date,
+        "timezone": timezone,
+    }
     if all(value is None for value in changes.values()):
         # TaskUpdate would say so too, naming REST's `completed`, which this tool does not take.
-        raise BadRequest("Invalid arguments: give at least one of title, description or status to change")
+        raise BadRequest(
+            "Invalid arguments: give at least one of title, description, status, priority, due_date "
+            "or timezone to change"
+        )
     await _charge(caller, write=True)
-    update = TaskUpdate(**{name: value for name, value in changes.items() if value is not None})
+    given = {name: value for name, value in changes.items() if value is not None}
+    update = TaskUpdate.model_validate(given | ({"due_date": None} if due_date == "" else {}))
     row = await tasks.update_task(
         caller.state.database, user_id=caller.user.id, task_id=task_id, changes=update
     )
@@ -88,4 +115,4 @@ async def _charge(caller: Caller, *, write: bool) -> None:
 
 
 def _public(row: Mapping[str, Any]) -> TaskPublic:
-    return TaskPublic.model_validate(dict(row))
+    return TaskPublic.model_validate(public_fields(row, now=utc_now()))

@@ -20,21 +20,28 @@ from todo_api.assistants.schemas import (
     CompletedArgument,
     DeletedTask,
     DescriptionArgument,
+    DueDateArgument,
     LimitArgument,
     NewDescriptionArgument,
+    NewDueDateArgument,
+    NewPriorityArgument,
     NewStatusArgument,
+    NewTimezoneArgument,
     NewTitleArgument,
     OffsetArgument,
+    PriorityArgument,
     SortArgument,
     StatusFilterArgument,
     TaskIdArgument,
     TaskList,
     TaskPublic,
+    TimezoneArgument,
     TitleArgument,
 )
 from todo_api.db.connection import is_database_unavailable
 from todo_api.errors import AppError
 from todo_api.logs import log_unhandled_error
+from todo_api.models import DEFAULT_PRIORITY
 
 INSTRUCTIONS = (
     "Manages the signed-in user's to-do list. Every tool acts on that user's own tasks only; "
@@ -100,10 +107,23 @@ class TaskToolsServer(MCPServer[Any]):
             )
 
 
-async def add_task(title: TitleArgument, description: DescriptionArgument = None) -> TaskPublic:
+async def add_task(
+    title: TitleArgument,
+    description: DescriptionArgument = None,
+    priority: PriorityArgument = DEFAULT_PRIORITY,
+    due_date: DueDateArgument = None,
+    timezone: TimezoneArgument = None,
+) -> TaskPublic:
     """Add a new task to the user's to-do list. Returns the created task, with its id."""
     async with as_tool_errors():
-        return await service.add_task(current_caller.get(), title=title, description=description)
+        return await service.add_task(
+            current_caller.get(),
+            title=title,
+            description=description,
+            priority=priority,
+            due_date=due_date,
+            timezone=timezone,
+        )
 
 
 async def list_tasks(
@@ -129,15 +149,26 @@ async def get_task(task_id: TaskIdArgument) -> TaskPublic:
 
 async def update_task(
     task_id: TaskIdArgument,
+    *,
     title: NewTitleArgument = None,
     description: NewDescriptionArgument = None,
     status: NewStatusArgument = None,
+    priority: NewPriorityArgument = None,
+    due_date: NewDueDateArgument = None,
+    timezone: NewTimezoneArgument = None,
 ) -> TaskPublic:
-    """Change a task's title, description or status; fields left out stay as they are, and at
-    least one must be given. Returns the updated task."""
+    """Change a task's title, description, status, priority, due date or time zone; fields
+    left out stay as they are, and at least one must be given. Returns the updated task."""
     async with as_tool_errors():
         return await service.update_task(
-            current_caller.get(), task_id=task_id, title=title, description=description, status=status
+            current_caller.get(),
+            task_id=task_id,
+            title=title,
+            description=description,
+            status=status,
+            priority=priority,
+            due_date=due_date,
+            timezone=timezone,
         )
 
 

@@ -18,6 +18,7 @@ from starlette.datastructures import URL
 from todo_api.auth import PATH_USER_ERRORS, CurrentUser, OwnPath
 from todo_api.db.query import Row
 from todo_api.http_errors import API_ERRORS, documented
+from todo_api.models import utc_now
 from todo_api.state import DatabaseDep
 from todo_api.tasks import service
 from todo_api.tasks.dependencies import IfMatch, TaskId, TaskQuota
@@ -65,11 +66,42 @@ CREATE_EXAMPLES: dict[str, Example] = {
         "summary": "A task already started",
         "value": {"title": "Write the quarterly report", "status": "in_progress"},
     },
+    "high_priority": {
+        "summary": "An important task (priority: low, medium, high or urgent)",
+        "value": {"title": "Renew the passport", "priority": "high"},
+    },
+    "all_day": {
+        "summary": "Due on a day (an all-day task)",
+        "value": {"title": "Pay the rent", "due_date": "2026-12-31"},
+    },
+    "local_time": {
+        "summary": "Due at a local time, read in the task's time zone (what datetime-local sends)",
+        "value": {"title": "Call the bank", "due_date": "2026-12-31T17:00", "timezone": "Europe/Berlin"},
+    },
+    "instant": {
+        "summary": "Due at an instant (RFC 3339 with an offset), shown in the task's time zone",
+        "value": {
+            "title": "Submit the tax return",
+            "due_at": "2026-12-31T23:59:00Z",
+            "priority": "urgent",
+            "timezone": "America/New_York",
+        },
+    },
+    "priority_alias": {
+        "summary": "Priority in another app's words (critical = urgent, normal = medium)",
+        "value": {"title": "Fix the leaking tap", "priority": "critical"},
+    },
 }
 UPDATE_EXAMPLES: dict[str, Example] = {
     "rename": {"summary": "Rename it", "value": {"title": "Buy oat milk"}},
     "start": {"summary": "Start working on it", "value": {"status": "in_progress"}},
     "complete": {"summary": "Mark it done", "value": {"completed": True}},
+    "prioritise": {"summary": "Make it urgent", "value": {"priority": "urgent"}},
+    "due": {"summary": "Set its due date (a day)", "value": {"due_date": "2026-12-24"}},
+    "due_local": {
+        "summary": "Set a due time in its time zone",
+        "value": {"due_date": "2026-12-24T09:30", "timezone": "Europe/Paris"},
+    },
     # No null in an example: FastAPI writes the document without None values, so
     # {"description": null} would be shown (and sent) as {}.
     "describe": {"summary": "Change its details", "value": {"description": "1 litre, from the corner shop"}},
@@ -84,7 +116,7 @@ COMPLETION_EXAMPLES: dict[str, Example] = {
 def _task_response(row: Row, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
     # Written straight from the row; the routes declare TaskPublic as their response model.
     headers = {"ETag": etag_for(row)} | (headers or {})
-    return Response(dump_task(row), status_code, headers, media_type=JSON)
+    return Response(dump_task(row, now=utc_now()), status_code, headers, media_type=JSON)
 
 
 async def list_tasks(
@@ -110,7 +142,7 @@ async def list_tasks(
     headers = {"X-Total-Count": str(page.total)}
     if offset + limit < page.total:  # more remain (the URL is built only then)
         headers["Link"] = next_page_link(request.url, limit=limit, offset=offset)
-    return Response(dump_tasks(page.items), headers=headers, media_type=JSON)
+    return Response(dump_tasks(page.items, now=utc_now()), headers=headers, media_type=JSON)
 
 
 async def create_task(

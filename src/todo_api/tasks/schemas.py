@@ -3,25 +3,37 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal, Self
 
 import orjson
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
+    PlainValidator,
     StrictBool,
     StrictStr,
     StringConstraints,
+    WithJsonSchema,
     computed_field,
     model_validator,
 )
 from pydantic.config import JsonDict
 from pydantic.json_schema import SkipJsonSchema
 
-from todo_api.models import TaskStatus
+from todo_api.models import DEFAULT_PRIORITY, PRIORITY_WORDS, TaskPriority, TaskStatus
+from todo_api.tasks.due_dates import (
+    DUE_DATE_FORMS,
+    TIMEZONE_RULE,
+    due_date_text,
+    is_overdue,
+    parse_due_date,
+    zone,
+    zone_name,
+)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -59,6 +71,41 @@ Title = Annotated[
 Description = Annotated[
     StrictStr, StringConstraints(max_length=MAX_DESCRIPTION_LENGTH), AfterValidator(_no_nul)
 ]
+# Other names apps use for two of the levels; input only, answers always say the level's own word.
+PRIORITY_ALIASES = {"normal": TaskPriority.MEDIUM, "critical": TaskPriority.URGENT}
+PRIORITY_RULE = "low, medium, high or urgent, in any case; normal is taken as medium and critical as urgent"
+
+
+def _no_default(schema: JsonDict) -> None:
+    # The default is stated in the description; a schema `default` makes openapi-typescript
+    # declare the field required in the typed client, though a request may leave it out.
+    schema.pop("default", None)
+
+
+def _priority_word(value: object) -> object:
+    # Only text is a priority: a number (say a rank) is refused by the enum that follows.
+    if isinstance(value, str):
+        word = value.lower()
+        return PRIORITY_ALIASES.get(word, word)
+    return value
+
+
+Priority = Annotated[
+    TaskPriority,
+    BeforeValidator(_priority_word),
+    # What the schema can say without a pattern: the words it takes as they are usually written.
+    WithJsonSchema({"type": "string", "enum": [*(level.value for level in TaskPriority), *PRIORITY_ALIASES]}),
+]
+# A date, a local date-time or an instant (see due_dates.py); text in, text in the schema.
+DueDate = Annotated[date | datetime, PlainValidator(parse_due_date), WithJsonSchema({"type": "string"})]
+TimeZoneName = Annotated[StrictStr, StringConstraints(max_length=64), AfterValidator(zone_name)]
+DUE_DATE_RULE = f"{DUE_DATE_FORMS}; also accepted as due_at"
+DUE_AT_RULE = "another name for due_date, as some apps call it; send one of the two (or both, equal)"
+TIMEZONE_USE = (
+    f"{TIMEZONE_RULE}, in which a local due date-time is read and due dates are shown; "
+    "changing only the timezone keeps the due moment"
+)
+
 StatusFilter = Literal["all", "pending", "in_progress", "completed"]
 SortKey = Literal[
     "created_at", "-created_at", "updated_at", "-updated_at", "title", "-title", "status", "-status"
@@ -88,7 +135,19 @@ STATUS_AGREES_WITH_COMPLETED: JsonDict = {
 }
 # An update names at least one writable field.
 HAS_A_CHANGE: JsonDict = {
-    "anyOf": [{"required": [name]} for name in ("title", "description", "status", "completed")]
+    "anyOf": [
+        {"required": [name]}
+        for name in (
+            "title",
+            "description",
+            "status",
+            "completed",
+            "priority",
+            "due_date",
+            "due_at",
+            "timezone",
+        )
+    ]
 }
 
 
@@ -96,6 +155,16 @@ class TaskInput(BaseModel):
     """Shared rules for writes: strict types, unknown and server-owned fields ignored."""
 
     model_config = ConfigDict(extra="ignore", json_schema_extra=STATUS_AGREES_WITH_COMPLETED)
+
+    @model_validator(mode="after")
+    def _due_at_is_due_date(self) -> Self:
+        # `due_at` is another name for `due_date`: from here on, only `due_date` is read.
+        if "due_at" in self.model_fields_set:
+            due_at = getattr(self, "due_at", None)
+            if "due_date" in self.model_fields_set and getattr(self, "due_date", None) != due_at:
+                raise ValueError("'due_date' and 'due_at' disagree: send one of them")
+            self.due_date = due_at
+        return self
 
     @model_validator(mode="after")
     def _status_agrees_with_completed(self) -> Self:
@@ -123,6 +192,18 @@ class TaskCreate(TaskInput):
     ] = None
     status: TaskStatus | None = None
     completed: StrictBool | None = None
+    priority: Annotated[
+        Priority,
+        Field(
+            description=f"How important the task is: {PRIORITY_RULE}; medium when left out.",
+            json_schema_extra=_no_default,
+        ),
+    ] = DEFAULT_PRIORITY
+    due_date: Annotated[DueDate | None, Field(description=f"When the task is due: {DUE_DATE_RULE}.")] = None
+    due_at: Annotated[DueDate | None, Field(description=f"The due date: {DUE_AT_RULE}.")] = None
+    timezone: Annotated[
+        TimeZoneName | None, Field(description=f"The task's time zone: {TIMEZONE_USE}; UTC when left out.")
+    ] = None
 
 
 class TaskUpdate(TaskInput):
@@ -141,12 +222,25 @@ class TaskUpdate(TaskInput):
     ] = None
     status: TaskStatus | SkipJsonSchema[None] = None
     completed: StrictBool | SkipJsonSchema[None] = None
+    priority: Annotated[
+        Priority | SkipJsonSchema[None], Field(description=f"A new priority: {PRIORITY_RULE}.")
+    ] = None
+    due_date: Annotated[
+        DueDate | None, Field(description=f"A new due date: {DUE_DATE_RULE}; null clears it.")
+    ] = None
+    due_at: Annotated[DueDate | None, Field(description=f"The new due date: {DUE_AT_RULE}.")] = None
+    timezone: Annotated[
+        TimeZoneName | None, Field(description=f"A new time zone: {TIMEZONE_USE}; null makes it UTC.")
+    ] = None
 
     @model_validator(mode="after")
     def _has_a_change(self) -> Self:
         if not self.model_fields_set:
-            raise ValueError("at least one of title, description, status, completed is required")
-        for name in ("title", "status", "completed"):
+            raise ValueError(
+                "at least one of title, description, status, completed, priority, due_date, timezone "
+                "is required"
+            )
+        for name in ("title", "status", "completed", "priority"):
             if name in self.model_fields_set and getattr(self, name) is None:
                 raise ValueError(f"'{name}' cannot be null")
         return self
@@ -168,6 +262,27 @@ class TaskPublic(BaseModel):
     title: str
     description: str | None
     status: TaskStatus
+    priority: TaskPriority
+    due_date: Annotated[
+        str | None,
+        Field(
+            description=(
+                "A date (2026-12-31) for an all-day task, else an RFC 3339 date-time in the task's "
+                "timezone (2026-12-31T17:00:00+01:00; Z for UTC), whose first 16 characters suit "
+                '<input type="datetime-local">; null when it has none.'
+            )
+        ),
+    ]
+    timezone: Annotated[str, Field(description="The task's IANA time zone name; UTC unless set.")]
+    overdue: Annotated[
+        bool,
+        Field(
+            description=(
+                "Not completed and past its due date-time; an all-day task once its day has ended "
+                "in the task's timezone."
+            )
+        ),
+    ]
     created_at: datetime
     updated_at: datetime
 
@@ -177,32 +292,39 @@ class TaskPublic(BaseModel):
         return self.status is TaskStatus.COMPLETED
 
 
-def public_fields(row: Mapping[str, Any]) -> dict[str, Any]:
-    """A task row as `TaskPublic` shows it: its fields in its order, `completed` derived."""
+def public_fields(row: Mapping[str, Any], *, now: datetime) -> dict[str, Any]:
+    """A task row as `TaskPublic` shows it at `now`: its fields in its order, the derived ones
+    (`due_date`, `overdue`, `completed`) computed."""
+    done = row["status"] == TaskStatus.COMPLETED
+    due_at, all_day, task_zone = row["due_at"], row["due_all_day"], zone(row["timezone"])
     return {
         "id": row["id"],
         "user_id": row["user_id"],
         "title": row["title"],
         "description": row["description"],
         "status": row["status"],
+        "priority": PRIORITY_WORDS[row["priority"]],
+        "due_date": due_date_text(due_at, all_day=all_day, zone=task_zone),
+        "timezone": row["timezone"] or "UTC",
+        "overdue": is_overdue(due_at, all_day=all_day, zone=task_zone, done=done, now=now),
         "created_at": row["created_at"],
         "updated_at": row["updated_at"],
-        "completed": row["status"] == TaskStatus.COMPLETED,
+        "completed": done,
     }
 
 
-def dump_task(row: Mapping[str, Any]) -> bytes:
+def dump_task(row: Mapping[str, Any], *, now: datetime) -> bytes:
     """The JSON of `TaskPublic` for a row of our own table, written without a model in between.
 
     Rows come from our typed columns, so there is nothing to validate; building and dumping
     a model per row was most of a list request's cost. Same bytes as pydantic writes (tested).
     """
-    return orjson.dumps(public_fields(row), option=orjson.OPT_UTC_Z)
+    return orjson.dumps(public_fields(row, now=now), option=orjson.OPT_UTC_Z)
 
 
-def dump_tasks(rows: Iterable[Mapping[str, Any]]) -> bytes:
+def dump_tasks(rows: Iterable[Mapping[str, Any]], *, now: datetime) -> bytes:
     """The JSON of `list[TaskPublic]` for rows of our own table (see `dump_task`)."""
-    return orjson.dumps([public_fields(row) for row in rows], option=orjson.OPT_UTC_Z)
+    return orjson.dumps([public_fields(row, now=now) for row in rows], option=orjson.OPT_UTC_Z)
 
 
 def etag_for(task: Mapping[str, Any]) -> str:

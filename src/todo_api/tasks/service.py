@@ -3,7 +3,8 @@ indistinguishable from a missing one.
 
 Each operation is one statement, atomic and committed on its own (autocommit: no BEGIN and
 COMMIT), so on PostgreSQL it costs one round trip; creating a task included, whose statement
-checks the per-user quota and inserts at once (see CREATE_TASK).
+checks the per-user quota and inserts at once (see CREATE_TASK). One exception: an update with
+a local due date-time and no new time zone reads the task's zone first, in a transaction.
 
 The statements live in `statements.py`, built once with named parameters; only If-Match
 conditions, which carry the client's versions, are built per call.
@@ -19,7 +20,8 @@ from typing import Any, NoReturn, cast
 from todo_api.db.connection import Connection, Database, ForeignKeyViolation
 from todo_api.db.query import Query, Row
 from todo_api.errors import PreconditionFailed, Unauthenticated
-from todo_api.models import TaskStatus, utc_now
+from todo_api.models import PRIORITY_RANKS, TaskStatus, utc_now
+from todo_api.tasks.due_dates import due_instant, is_local, zone
 from todo_api.tasks.errors import TaskLimitReached, TaskNotFound
 from todo_api.tasks.schemas import SortKey, StatusFilter, TaskCreate, TaskUpdate
 from todo_api.tasks.statements import (
@@ -28,6 +30,7 @@ from todo_api.tasks.statements import (
     GET_TASK,
     SET_COMPLETION,
     TASK_EXISTS,
+    TASK_ZONE,
     WriteStatement,
     count_query,
     page_query,
@@ -70,11 +73,18 @@ async def list_tasks(
 async def create_task(database: Database, *, user_id: str, data: TaskCreate, max_tasks: int) -> Row:
     """Insert a task owned by `user_id`, unless they already have `max_tasks`."""
     status = data.status_from_completed() or TaskStatus.PENDING
+    due_at, all_day = (
+        (None, False) if data.due_date is None else due_instant(data.due_date, zone(data.timezone))
+    )
     values = {
         "owner": user_id,
         "new_title": data.title,
         "new_description": data.description,
         "new_status": status.value,
+        "new_priority": PRIORITY_RANKS[data.priority],
+        "new_due_at": due_at,
+        "new_due_all_day": all_day,
+        "new_timezone": data.timezone,
         "now": utc_now(),
         "max_tasks": max_tasks,
     }
@@ -106,16 +116,38 @@ async def update_task(
     changes: TaskUpdate,
     if_match: Sequence[datetime] | None = None,
 ) -> Row:
-    """Apply the fields present in `changes` in one statement."""
+    """Apply the fields present in `changes` in one statement (a local due date-time without a
+    new time zone: read the task's zone, then write, in one transaction)."""
     values: dict[str, Any] = {"owner": user_id, "task_id": task_id, "now": utc_now()}
-    if "title" in changes.model_fields_set:
+    sent = changes.model_fields_set
+    if "title" in sent:
         values["new_title"] = changes.title
-    if "description" in changes.model_fields_set:
+    if "description" in sent:
         values["new_description"] = changes.description
+    if changes.priority is not None:
+        values["new_priority"] = PRIORITY_RANKS[changes.priority]
     status = changes.status_from_completed()
     if status is not None:
         values["new_status"] = status.value
     uncomplete = status is None and changes.completed is False
+    if "timezone" in sent:
+        values["new_timezone"] = changes.timezone
+    due = changes.due_date
+    if "due_date" in sent and due is None:
+        values["new_due_at"], values["new_due_all_day"] = None, False
+    elif due is not None and ("timezone" in sent or not is_local(due)):
+        values["new_due_at"], values["new_due_all_day"] = due_instant(due, zone(changes.timezone))
+    elif due is not None:
+        # A local date-time in the task's stored zone, which must not change between the read
+        # and the write (the row stays locked until the transaction ends).
+        async with database.transaction() as connection:
+            owned = {"owner": user_id, "task_id": task_id}
+            stored = await connection.fetch_one(TASK_ZONE, owned)
+            if stored is None:
+                raise TaskNotFound()
+            values["new_due_at"], values["new_due_all_day"] = due_instant(due, zone(stored["timezone"]))
+            query = update_query(frozenset(values), uncomplete=uncomplete)
+            return await _write_on(connection, query, values, if_match)
     query = update_query(frozenset(values), uncomplete=uncomplete)
     return await _write_returning(database, query, values, if_match)
 
@@ -144,18 +176,24 @@ async def _write_returning(
     database: Database, query: Query, values: dict[str, Any], if_match: Sequence[datetime] | None
 ) -> Row:
     """Run a one-statement write that returns the row, or say why it matched nothing."""
+    async with database.autocommit() as connection:
+        return await _write_on(connection, query, values, if_match)
+
+
+async def _write_on(
+    connection: Connection, query: Query, values: dict[str, Any], if_match: Sequence[datetime] | None
+) -> Row:
     # The version check is part of the write's WHERE clause, so check and write are atomic.
     # It carries the client's versions, so that statement is built (and compiled) per call.
     statement = (
         query if if_match is None else cast(WriteStatement, query.statement).where(version_matches(if_match))
     )
-    async with database.autocommit() as connection:
-        row = await connection.fetch_one(statement, values)
-        if row is None:
-            if if_match is None:
-                # Nothing but the owner and the id to match: the task is not there.
-                raise TaskNotFound()
-            await _explain_miss(connection, values)
+    row = await connection.fetch_one(statement, values)
+    if row is None:
+        if if_match is None:
+            # Nothing but the owner and the id to match: the task is not there.
+            raise TaskNotFound()
+        await _explain_miss(connection, values)
     return row
 
 

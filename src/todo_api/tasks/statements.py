@@ -27,6 +27,10 @@ TASK_COLUMNS = (
     columns.title,
     columns.description,
     columns.status,
+    columns.priority,
+    columns.due_at,
+    columns.due_all_day,
+    columns.timezone,
     columns.created_at,
     columns.updated_at,
 )
@@ -50,6 +54,8 @@ UNCOMPLETED = sa.case((IS_COMPLETED, TaskStatus.PENDING.value), else_=columns.st
 STATUS_FOR_COMPLETED = {None: TOGGLED, True: sa.literal(TaskStatus.COMPLETED.value), False: UNCOMPLETED}
 
 GET_TASK = Query(sa.select(*TASK_COLUMNS).where(*OWNED))
+# The task's time zone, locked until the transaction that reads a local date-time in it writes.
+TASK_ZONE = Query(sa.select(columns.timezone).where(*OWNED).with_for_update())
 TASK_EXISTS = Query(sa.select(columns.id).where(*OWNED))
 DELETE_TASK = Query(sa.delete(task_table).where(*OWNED).returning(columns.id))
 SET_COMPLETION = {
@@ -58,11 +64,29 @@ SET_COMPLETION = {
     )
     for completed, status in STATUS_FOR_COMPLETED.items()
 }
-NEW_TASK_COLUMNS = ["user_id", "title", "description", "status", "created_at", "updated_at"]
+NEW_DUE_AT = sa.bindparam("new_due_at", type_=UTCDateTime())
+NEW_DUE_ALL_DAY = sa.bindparam("new_due_all_day", type_=sa.Boolean)
+NEW_TIMEZONE = sa.bindparam("new_timezone", type_=sa.Text)
+NEW_TASK_COLUMNS = [
+    "user_id",
+    "title",
+    "description",
+    "status",
+    "priority",
+    "due_at",
+    "due_all_day",
+    "timezone",
+    "created_at",
+    "updated_at",
+]
 NEW_TASK_VALUES = (
     sa.bindparam("new_title", type_=sa.String),
     sa.bindparam("new_description", type_=sa.Text),
     sa.bindparam("new_status", type_=sa.String),
+    sa.bindparam("new_priority", type_=sa.SmallInteger),
+    NEW_DUE_AT,
+    NEW_DUE_ALL_DAY,
+    NEW_TIMEZONE,
     NOW,
     NOW,
 )
@@ -150,12 +174,19 @@ def _list_conditions(filtered: bool) -> tuple[sa.ColumnElement[bool], ...]:
 
 @functools.cache
 def update_query(names: frozenset[str], *, uncomplete: bool) -> Query:
-    """The UPDATE for one combination of fields (at most eight, each compiled once)."""
+    """The UPDATE for one combination of fields (each compiled once)."""
     changes: dict[str, Any] = {"updated_at": NOW}
     if "new_title" in names:
         changes["title"] = sa.bindparam("new_title", type_=sa.String)
     if "new_description" in names:
         changes["description"] = sa.bindparam("new_description", type_=sa.Text)
+    if "new_priority" in names:
+        changes["priority"] = sa.bindparam("new_priority", type_=sa.SmallInteger)
+    if "new_due_at" in names:
+        changes["due_at"] = NEW_DUE_AT
+        changes["due_all_day"] = NEW_DUE_ALL_DAY
+    if "new_timezone" in names:
+        changes["timezone"] = NEW_TIMEZONE
     if "new_status" in names:
         changes["status"] = sa.bindparam("new_status", type_=sa.String)
     elif uncomplete:

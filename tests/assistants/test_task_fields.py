@@ -1,0 +1,158 @@
+"""The MCP tools take and show priority (and, below, due dates) as the REST routes do."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.assistants.test_endpoint import MCP_HEADERS, call_tool
+from tests.conftest import TokenFactory, serving
+
+
+def result_of(response: httpx.Response) -> dict[str, Any]:
+    result: dict[str, Any] = response.json()["result"]
+    assert not result.get("isError"), result
+    structured: dict[str, Any] = result["structuredContent"]
+    return structured
+
+
+def error_of(response: httpx.Response) -> str:
+    result = response.json()["result"]
+    assert result["isError"] is True, result
+    text: str = result["content"][0]["text"]
+    return text
+
+
+async def tool_schemas(client: httpx.AsyncClient, token: str) -> dict[str, dict[str, Any]]:
+    response = await client.post(
+        "/mcp",
+        json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+        headers=MCP_HEADERS | {"Authorization": f"Bearer {token}"},
+    )
+    return {tool["name"]: tool["inputSchema"] for tool in response.json()["result"]["tools"]}
+
+
+async def test_add_and_update_take_a_priority_in_any_of_its_words(
+    database_url: str, make_token: TokenFactory
+) -> None:
+    token = make_token("alice")
+    async with serving(database_url) as client:
+        plain = result_of(await call_tool(client, token, "add_task", {"title": "plain"}))
+        critical = result_of(
+            await call_tool(client, token, "add_task", {"title": "x", "priority": "Critical"})
+        )
+        lowered = result_of(
+            await call_tool(client, token, "update_task", {"task_id": critical["id"], "priority": "low"})
+        )
+        fetched = (await client.get(f"/api/tasks/{critical['id']}", headers=_bearer(token))).json()
+
+    assert plain["priority"] == "medium"
+    assert critical["priority"] == "urgent"
+    assert lowered["priority"] == "low"
+    assert fetched == lowered
+
+
+async def test_a_priority_that_is_no_level_is_one_sentence(
+    database_url: str, make_token: TokenFactory
+) -> None:
+    async with serving(database_url) as client:
+        response = await call_tool(client, make_token("alice"), "add_task", {"title": "x", "priority": 3})
+
+    assert error_of(response) == (
+        "Invalid arguments: priority: Input should be 'low', 'medium', 'high' or 'urgent'"
+    )
+
+
+async def test_the_priority_argument_lists_its_words(database_url: str, make_token: TokenFactory) -> None:
+    async with serving(database_url) as client:
+        schemas = await tool_schemas(client, make_token("alice"))
+
+    for tool in ("add_task", "update_task"):
+        priority = schemas[tool]["properties"]["priority"]
+        words = priority["anyOf"][0] if "anyOf" in priority else priority
+        assert words["enum"] == ["low", "medium", "high", "urgent", "normal", "critical"]
+        assert "critical as urgent" in priority["description"]
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def test_add_and_update_take_a_due_date_in_a_zone_and_clear_it(
+    database_url: str, make_token: TokenFactory
+) -> None:
+    token = make_token("alice")
+    async with serving(database_url) as client:
+        added = result_of(
+            await call_tool(
+                client,
+                token,
+                "add_task",
+                {"title": "call", "due_date": "2026-12-31T17:00", "timezone": "Europe/Berlin"},
+            )
+        )
+        moved = result_of(
+            await call_tool(
+                client, token, "update_task", {"task_id": added["id"], "due_date": "2027-01-02T09:00"}
+            )
+        )
+        rezoned = result_of(
+            await call_tool(client, token, "update_task", {"task_id": added["id"], "timezone": "UTC"})
+        )
+        cleared = result_of(
+            await call_tool(client, token, "update_task", {"task_id": added["id"], "due_date": ""})
+        )
+        fetched = (await client.get(f"/api/tasks/{added['id']}", headers=_bearer(token))).json()
+
+    assert (added["due_date"], added["timezone"], added["overdue"]) == (
+        "2026-12-31T17:00:00+01:00",
+        "Europe/Berlin",
+        False,
+    )
+    assert moved["due_date"] == "2027-01-02T09:00:00+01:00"
+    assert (rezoned["due_date"], rezoned["timezone"]) == ("2027-01-02T08:00:00Z", "UTC")
+    assert cleared["due_date"] is None
+    assert fetched == cleared
+
+
+async def test_an_overdue_task_says_so_over_mcp(database_url: str, make_token: TokenFactory) -> None:
+    async with serving(database_url) as client:
+        added = result_of(
+            await call_tool(
+                client, make_token("alice"), "add_task", {"title": "late", "due_date": "2001-01-01"}
+            )
+        )
+
+    assert (added["due_date"], added["overdue"]) == ("2001-01-01", True)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "field"),
+    [({"due_date": "next friday"}, "due_date"), ({"timezone": "Berlin"}, "timezone")],
+)
+async def test_a_bad_due_date_or_zone_is_one_sentence_naming_it(
+    database_url: str, make_token: TokenFactory, arguments: dict[str, Any], field: str
+) -> None:
+    async with serving(database_url) as client:
+        response = await call_tool(client, make_token("alice"), "add_task", {"title": "x", **arguments})
+
+    text = error_of(response)
+    assert text.startswith(f"Invalid arguments: {field}: must be ")
+    assert "\n" not in text
+    assert "errors.pydantic.dev" not in text
+
+
+async def test_the_due_date_arguments_say_their_forms_in_words(
+    database_url: str, make_token: TokenFactory
+) -> None:
+    async with serving(database_url) as client:
+        schemas = await tool_schemas(client, make_token("alice"))
+
+    for tool in ("add_task", "update_task"):
+        for name in ("due_date", "timezone"):
+            assert name in schemas[tool]["properties"], (tool, name)
+        assert "2026-12-31T17:00" in schemas[tool]["properties"]["due_date"]["description"]
+        assert "Europe/Berlin" in schemas[tool]["properties"]["timezone"]["description"]
+    assert "empty string clears it" in schemas["update_task"]["properties"]["due_date"]["description"]
