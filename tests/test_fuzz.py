@@ -82,10 +82,23 @@ DUE_DATE_PATTERN = (
     r"(T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?(Z|[+-](0[0-9]|1[0-3]):[0-5][0-9])?)?$"
 )
 TIMEZONE_PATTERN = r"^(UTC|Europe/Berlin|America/New_York|Asia/Kolkata)$"
+# A list's priorities (comma-separated words, empty for none) and due date bounds (empty: none).
+_LEVEL = "(low|medium|high|urgent|normal|critical)?"
+PRIORITY_LIST_PATTERN = rf"^ *{_LEVEL} *(, *{_LEVEL} *)*$"
+DUE_BOUND_PATTERN = rf"^$|{DUE_DATE_PATTERN}"
+QUERY_RULES = {
+    "priority": PRIORITY_LIST_PATTERN,
+    "due_date_from": DUE_BOUND_PATTERN,
+    "due_date_to": DUE_BOUND_PATTERN,
+}
+# Other names for a list parameter (each has its own tests): sent beside the parameter they
+# name with another value, they are refused, a rule no schema can state.
+QUERY_ALIASES = {"due_after", "due_before", "sort_by", "order"}
 
 
 def with_the_text_rules(document: dict[str, Any]) -> dict[str, Any]:
-    """The document, with the title and description rules as patterns, for the fuzzer only."""
+    """The document, with the rules of text fields and list parameters as patterns, for the
+    fuzzer only."""
     document = copy.deepcopy(document)
     for model in ("TaskCreate", "TaskUpdate"):
         properties = document["components"]["schemas"][model]["properties"]
@@ -100,9 +113,15 @@ def with_the_text_rules(document: dict[str, Any]) -> dict[str, Any]:
             for text in properties[name].get("anyOf", [properties[name]]):
                 if text.get("type") == "string":
                     text["pattern"] = pattern
-        # Both names of the due date may be sent only when they agree.
-        both_names = {"not": {"required": ["due_date", "due_at"]}}
-        document["components"]["schemas"][model].setdefault("allOf", []).append(both_names)
+    for path in document["paths"].values():
+        if "get" not in path or "parameters" not in path["get"]:
+            continue
+        parameters = [param for param in path["get"]["parameters"] if param["name"] not in QUERY_ALIASES]
+        for param in parameters:
+            if param["name"] in QUERY_RULES:
+                for text in param["schema"].get("anyOf", [param["schema"]]):
+                    (text.get("items") or text)["pattern"] = QUERY_RULES[param["name"]]
+        path["get"]["parameters"] = parameters
     return document
 
 

@@ -11,12 +11,16 @@ from pathlib import Path
 
 import httpx
 import pytest
+from alembic.script import ScriptDirectory
 
 from tests.conftest import PRODUCTION_SECRET, SECRET, TokenFactory, make_settings
 from tests.test_cli import run, serving
 from todo_api.logs import ConsoleFormatter, JSONFormatter
 from todo_api.main import create_app
+from todo_api.migrations import alembic_config
 from todo_api.tokens import create_token
+
+HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 DB_PASSWORD = "placeholder-db-password-7f3a"
 
@@ -153,7 +157,7 @@ def test_a_development_process_logs_lines_for_people_without_library_chatter(tmp
     lines = migrate_in_a_process(tmp_path)
 
     assert len(lines) == 1, lines
-    assert lines[0].endswith("INFO    todo_api.migrations: database migrated to_revision=0004")
+    assert lines[0].endswith(f"INFO    todo_api.migrations: database migrated to_revision={HEAD}")
 
 
 def test_a_production_process_logs_one_json_object_per_line(tmp_path: Path) -> None:
@@ -162,7 +166,7 @@ def test_a_production_process_logs_one_json_object_per_line(tmp_path: Path) -> N
     records = [json.loads(line) for line in lines]
     assert [record["event"] for record in records] == ["database_migrated"]
     assert records[0]["from_revision"] is None
-    assert records[0]["to_revision"] == "0004"
+    assert records[0]["to_revision"] == HEAD
     assert records[0]["level"] == "info"
 
 

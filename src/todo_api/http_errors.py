@@ -88,12 +88,14 @@ async def _validation_error(request: Request, error: Exception) -> JSONResponse:
 
 def describe_query_errors(request: Request, errors: Sequence[Mapping[str, Any]]) -> str:
     """One sentence per bad query parameter, naming what it allows (from the route's docs)."""
-    dependant = getattr(request.scope.get("route"), "dependant", None)
-    allowed = {
-        param.alias: param.field_info.description
-        for param in getattr(dependant, "query_params", ())
-        if param.field_info.description
-    }
+    allowed: dict[str, str] = {}
+    dependants = [getattr(request.scope.get("route"), "dependant", None)]
+    while dependants:  # the route's own parameters and those of its dependencies
+        dependant = dependants.pop()
+        for param in getattr(dependant, "query_params", ()):
+            if param.field_info.description:
+                allowed.setdefault(param.alias, param.field_info.description)
+        dependants.extend(getattr(dependant, "dependencies", ()))
     sentences = []
     for err in errors:
         name = str(err["loc"][-1])

@@ -77,6 +77,9 @@ class Task(SQLModel, table=True):
         # The list query: one user's tasks, optionally by status, newest first, ties by id.
         sa.Index(None, "user_id", "created_at", "id"),
         sa.Index(None, "user_id", "status", "created_at", "id"),
+        # Sorting by due date (tasks without one last) and by priority, ties by id.
+        sa.Index(None, "user_id", "due_at", "id"),
+        sa.Index(None, "user_id", "priority", "id"),
         # Ids are never reused on SQLite either, so a stale id cannot name a newer task.
         {"sqlite_autoincrement": True},
     )
@@ -100,6 +103,9 @@ class Task(SQLModel, table=True):
     due_all_day: bool = Field(
         default=False, sa_column=sa.Column(sa.Boolean, nullable=False, server_default=sa.false())
     )
+    # The last instant it is on time (an all-day task's is the end of its day in its time zone), so
+    # that `overdue` is one comparison in a list filter; NULL without a due date.
+    overdue_after: datetime | None = Field(default=None, sa_column=sa.Column(UTCDateTime, nullable=True))
     # An IANA name; NULL is UTC.
     timezone: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
     created_at: datetime = Field(default_factory=utc_now, sa_column=sa.Column(UTCDateTime, nullable=False))

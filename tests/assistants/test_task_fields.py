@@ -156,3 +156,40 @@ async def test_the_due_date_arguments_say_their_forms_in_words(
         assert "2026-12-31T17:00" in schemas[tool]["properties"]["due_date"]["description"]
         assert "Europe/Berlin" in schemas[tool]["properties"]["timezone"]["description"]
     assert "empty string clears it" in schemas["update_task"]["properties"]["due_date"]["description"]
+
+
+async def test_list_tasks_filters_and_sorts_as_the_rest_list_does(
+    database_url: str, make_token: TokenFactory
+) -> None:
+    token = make_token("alice")
+    bodies: list[dict[str, Any]] = [
+        {"title": "urgent, long overdue", "priority": "urgent", "due_date": "2001-01-01"},
+        {"title": "high, in December", "priority": "high", "due_date": "2999-12-15"},
+        {"title": "high, undated", "priority": "high"},
+        {"title": "low, in December", "priority": "low", "due_date": "2999-12-01"},
+    ]
+    async with serving(database_url) as client:
+        for body in bodies:
+            result_of(await call_tool(client, token, "add_task", body))
+        await client.post(
+            "/api/tasks", json={"title": "bob's", "priority": "high"}, headers=_bearer(make_token("bob"))
+        )
+
+        async def listed(**arguments: Any) -> list[str]:
+            result = result_of(await call_tool(client, token, "list_tasks", arguments))
+            assert result["total"] == len(result["tasks"])
+            return [task["title"] for task in result["tasks"]]
+
+        by_priority = await listed(priority=["high", "critical"], sort="-priority")
+        in_december = await listed(due_date_from="2999-12-01", due_date_to="2999-12-31", sort="due_date")
+        overdue = await listed(overdue=True)
+        by_due_date = await listed(sort="-due_date")
+        bad_bound = error_of(await call_tool(client, token, "list_tasks", {"due_date_from": "next week"}))
+        bad_sort = error_of(await call_tool(client, token, "list_tasks", {"sort": "urgency"}))
+
+    assert by_priority == ["urgent, long overdue", "high, undated", "high, in December"]
+    assert in_december == ["low, in December", "high, in December"]
+    assert overdue == ["urgent, long overdue"]
+    assert by_due_date == ["high, in December", "low, in December", "urgent, long overdue", "high, undated"]
+    assert "due_date_from" in bad_bound and "2026-12-31" in bad_bound
+    assert "sort" in bad_sort and "priority" in bad_sort

@@ -53,6 +53,10 @@ def _new_task(title: str) -> dict[str, object]:
         "new_title": title,
         "new_description": None,
         "new_status": "pending",
+        "new_priority": 2,
+        "new_due_at": None,
+        "new_due_all_day": False,
+        "new_timezone": "UTC",
         "now": utc_now(),
         "max_tasks": 10,
     }
@@ -210,12 +214,29 @@ def test_a_sqlite_statement_converts_timestamps_as_sqlalchemy_does() -> None:
     moment = datetime(2026, 12, 2, 4, 30, 1, 250, tzinfo=UTC)
 
     arguments = compiled.arguments({"owner": "alice", "task_id": 7, "now": moment})
-    (row,) = compiled.rows([(7, "alice", "t", None, "completed", "2026-12-02 04:30:01.000250", None)])
+    (row,) = compiled.rows(
+        [
+            (
+                7,
+                "alice",
+                "t",
+                None,
+                "completed",
+                2,
+                "2026-12-31 23:00:00.000000",
+                0,
+                "UTC",
+                "2026-12-02 04:30:01.000250",
+                None,
+            )
+        ]
+    )
 
     assert "?" in compiled.compiled.sql
     assert "2026-12-02 04:30:01.000250" in arguments
     assert row["created_at"] == moment
     assert row["updated_at"] is None
+    assert row["due_at"] == datetime(2026, 12, 31, 23, tzinfo=UTC)
     assert not compiled.reads
     assert GET_TITLES.sqlite.reads
 

@@ -168,23 +168,29 @@ async def test_a_page_costs_one_round_trip_and_only_an_empty_one_past_the_end_tw
             headers = auth("alice")
             for _ in range(3):
                 await client.post("/api/tasks", json={"title": "t"}, headers=headers)
-            # (limit, offset) of three tasks, newest first.
+            # Pages of three tasks (medium, no due date), newest first unless the query says.
+            every_filter = (
+                "status=pending&completed=false&priority=medium,high&priority=low&has_due_date=false"
+                "&overdue=false&sort_by=due_date&order=desc"
+            )
             pages = {
-                "a short page further on": (2, 2),
-                "a full page further on": (1, 1),
-                "past the end": (1, 3),
+                "a short page further on": "limit=2&offset=2",
+                "a full page further on": "limit=1&offset=1",
+                "past the end": "limit=1&offset=3",
+                "a full page with every filter": f"{every_filter}&limit=2&offset=1",
+                "a first page of a due date range": "due_date_from=2026-12-01&due_before=2026-12-31T17:00Z",
             }
 
-            async def listed(limit: int, offset: int) -> tuple[int, str]:
-                response = await client.get(f"/api/tasks?limit={limit}&offset={offset}", headers=headers)
+            async def listed(query: str) -> tuple[int, str]:
+                response = await client.get(f"/api/tasks?{query}", headers=headers)
                 return len(response.json()), response.headers["x-total-count"]
 
-            for page in pages.values():
-                await listed(*page)
+            for query in pages.values():
+                await listed(query)
             measured = {}
-            for name, page in pages.items():
+            for name, query in pages.items():
                 before = proxy.round_trips
-                answer = await listed(*page)
+                answer = await listed(query)
                 measured[name] = (*answer, proxy.round_trips - before)
     finally:
         proxy.stop()
@@ -193,6 +199,8 @@ async def test_a_page_costs_one_round_trip_and_only_an_empty_one_past_the_end_tw
         "a short page further on": (1, "3", 1),
         "a full page further on": (1, "3", 1),
         "past the end": (0, "3", 2),
+        "a full page with every filter": (2, "3", 1),
+        "a first page of a due date range": (0, "0", 1),
     }
 
 
@@ -208,7 +216,19 @@ async def test_empty_list_is_an_empty_array(api: TaskApi) -> None:
     ("params", "mentions"),
     [
         ({"status": "done"}, ["all", "pending", "in_progress", "completed"]),
-        ({"sort": "priority"}, ["created_at", "updated_at", "title", "status", "-"]),
+        ({"sort": "rank"}, ["created_at", "updated_at", "title", "status", "priority", "due_date", "-"]),
+        ({"sort_by": "-rank"}, ["sort"]),
+        ({"sort_order": "up"}, ["asc", "desc"]),
+        ({"order": "down"}, ["sort_order"]),
+        ({"completed": "maybe"}, ["true", "false"]),
+        ({"overdue": "soon"}, ["true", "false"]),
+        ({"has_due_date": "2"}, ["true", "false"]),
+        ({"priority": "highest"}, ["low", "medium", "high", "urgent", "comma-separated"]),
+        ({"priority": "high,,hihg"}, ["low", "medium", "high", "urgent"]),
+        ({"due_date_from": "tomorrow"}, ["2026-12-31", "RFC 3339"]),
+        ({"due_after": "2026-02-30"}, ["2026-12-31", "RFC 3339"]),
+        ({"due_date_to": "31/12/2026"}, ["2026-12-31"]),
+        ({"due_before": "2026-12-31T25:00"}, ["2026-12-31"]),
         ({"limit": "0"}, ["1", "1000"]),
         ({"limit": "1001"}, ["1", "1000"]),
         ({"limit": "ten"}, ["1", "1000"]),

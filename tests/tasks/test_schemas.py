@@ -25,6 +25,7 @@ task_rows = st.fixed_dictionaries(
         "priority": st.sampled_from(sorted(PRIORITY_WORDS)),
         "due_at": st.none() | st.datetimes(timezones=st.just(UTC)),
         "due_all_day": st.booleans(),
+        "overdue_after": st.none() | st.datetimes(timezones=st.just(UTC)),
         "timezone": st.none() | st.sampled_from(["UTC", "Europe/Berlin", "Asia/Kolkata", "America/St_Johns"]),
         "created_at": st.datetimes(timezones=st.just(UTC)),
         "updated_at": st.datetimes(timezones=st.just(UTC)),

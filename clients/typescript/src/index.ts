@@ -89,9 +89,11 @@ export function nextLink(response: Response): string | null {
 /** The list query a `Link` URL stands for, to pass back to `listTasks`. */
 export function queryOf(url: string): ListQuery {
   const params = new URL(url).searchParams;
-  const query: Record<string, string | number> = {};
+  const query: Record<string, string | number | string[]> = {};
   for (const [key, value] of params) {
-    query[key] = key === "limit" || key === "offset" ? Number(value) : value;
+    if (key === "limit" || key === "offset") query[key] = Number(value);
+    else if (key === "priority") query[key] = params.getAll(key);
+    else query[key] = value;
   }
   return query as ListQuery;
 }
@@ -166,7 +168,10 @@ export function createTodoClient(options: TodoClientOptions): TodoClient {
     async listTasks(query = {}) {
       const params = new URLSearchParams();
       for (const [key, value] of Object.entries(query)) {
-        if (value !== undefined) params.set(key, String(value));
+        // Several values (priorities) go as a repeated parameter; null and undefined as none.
+        for (const one of Array.isArray(value) ? value : [value]) {
+          if (one !== undefined && one !== null) params.append(key, String(one));
+        }
       }
       const search = params.size ? `?${params}` : "";
       const response = await request(`/api/tasks${search}`);

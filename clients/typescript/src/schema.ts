@@ -370,7 +370,7 @@ export interface components {
             due_date?: string | null;
             /**
              * Due At
-             * @description The due date: another name for due_date, as some apps call it; send one of the two (or both, equal).
+             * @description The due date: another name for due_date, as some apps call it; send one of the two, not both.
              */
             due_at?: string | null;
             /**
@@ -378,7 +378,7 @@ export interface components {
              * @description The task's time zone: an IANA time zone name such as Europe/Berlin, America/New_York or UTC, in which a local due date-time is read and due dates are shown; changing only the timezone keeps the due moment; UTC when left out.
              */
             timezone?: string | null;
-        };
+        } & (unknown & unknown);
         /**
          * TaskPriority
          * @enum {string}
@@ -436,7 +436,7 @@ export interface components {
          * TaskUpdate
          * @description Any subset of the writable fields; at least one must be present.
          */
-        TaskUpdate: {
+        TaskUpdate: ({
             /**
              * Title
              * @description A new title: 1 to 200 characters, not counting surrounding whitespace (which is trimmed); no NUL characters.
@@ -464,7 +464,7 @@ export interface components {
             due_date?: string | null;
             /**
              * Due At
-             * @description The new due date: another name for due_date, as some apps call it; send one of the two (or both, equal).
+             * @description The new due date: another name for due_date, as some apps call it; send one of the two, not both.
              */
             due_at?: string | null;
             /**
@@ -472,7 +472,7 @@ export interface components {
              * @description A new time zone: an IANA time zone name such as Europe/Berlin, America/New_York or UTC, in which a local due date-time is read and due dates are shown; changing only the timezone keeps the due moment; null makes it UTC.
              */
             timezone?: string | null;
-        } | unknown | unknown | unknown | unknown | unknown | unknown | unknown | unknown;
+        } & (unknown & unknown)) | unknown | unknown | unknown | unknown | unknown | unknown | unknown | unknown;
         /** ValidationError */
         ValidationError: {
             /** Location */
@@ -498,14 +498,36 @@ export interface operations {
     list_tasks: {
         parameters: {
             query?: {
-                /** @description One of: all, pending, in_progress, completed. */
-                status?: "all" | "pending" | "in_progress" | "completed";
-                /** @description One of: created_at, updated_at, title, status; prefix '-' for descending. */
-                sort?: "created_at" | "-created_at" | "updated_at" | "-updated_at" | "title" | "-title" | "status" | "-status";
                 /** @description An integer from 1 to 1000. */
                 limit?: number;
                 /** @description An integer from 0 to 2147483647. */
                 offset?: number;
+                /** @description One of: all, pending, in_progress, completed. */
+                status?: "all" | "pending" | "in_progress" | "completed";
+                /** @description true: only completed tasks; false: only those not completed. */
+                completed?: boolean | null;
+                /** @description Only tasks of priority low, medium, high or urgent (normal and critical also taken), in any case; several may be given, repeated or comma-separated, and a task with any of them is listed. */
+                priority?: string[] | null;
+                /** @description Only tasks due from a date (2026-12-31: the whole day, in UTC, where all-day tasks keep their date), an RFC 3339 date-time with an offset (2026-12-31T17:00:00+01:00), or one without (read in UTC); inclusive; empty for no bound. */
+                due_date_from?: string | null;
+                /** @description Another name for due_date_from, as some apps call it; send one of the two. */
+                due_after?: string | null;
+                /** @description Only tasks due until a date (2026-12-31: the whole day, in UTC, where all-day tasks keep their date), an RFC 3339 date-time with an offset (2026-12-31T17:00:00+01:00), or one without (read in UTC); inclusive; empty for no bound. */
+                due_date_to?: string | null;
+                /** @description Another name for due_date_to, as some apps call it; send one of the two. */
+                due_before?: string | null;
+                /** @description true: only tasks with a due date; false: only those without. */
+                has_due_date?: boolean | null;
+                /** @description true: only tasks not completed and past their due date; false: all others. */
+                overdue?: boolean | null;
+                /** @description The order: one of: created_at, updated_at, title, status, priority (by rank: low first), due_date (tasks without one last, in both directions); prefix '-' for descending. */
+                sort?: ("created_at" | "-created_at" | "updated_at" | "-updated_at" | "title" | "-title" | "status" | "-status" | "priority" | "-priority" | "due_date" | "-due_date") | null;
+                /** @description Another name for sort, as some apps call it; send one of the two. */
+                sort_by?: ("created_at" | "-created_at" | "updated_at" | "-updated_at" | "title" | "-title" | "status" | "-status" | "priority" | "-priority" | "due_date" | "-due_date") | null;
+                /** @description The direction: asc or desc; when given, it sets the direction, whatever sort's prefix says. */
+                sort_order?: ("asc" | "desc") | null;
+                /** @description Another name for sort_order, as some apps call it; send one of the two. */
+                order?: ("asc" | "desc") | null;
             };
             header?: never;
             path?: never;
@@ -1245,14 +1267,36 @@ export interface operations {
     list_tasks_for_user: {
         parameters: {
             query?: {
-                /** @description One of: all, pending, in_progress, completed. */
-                status?: "all" | "pending" | "in_progress" | "completed";
-                /** @description One of: created_at, updated_at, title, status; prefix '-' for descending. */
-                sort?: "created_at" | "-created_at" | "updated_at" | "-updated_at" | "title" | "-title" | "status" | "-status";
                 /** @description An integer from 1 to 1000. */
                 limit?: number;
                 /** @description An integer from 0 to 2147483647. */
                 offset?: number;
+                /** @description One of: all, pending, in_progress, completed. */
+                status?: "all" | "pending" | "in_progress" | "completed";
+                /** @description true: only completed tasks; false: only those not completed. */
+                completed?: boolean | null;
+                /** @description Only tasks of priority low, medium, high or urgent (normal and critical also taken), in any case; several may be given, repeated or comma-separated, and a task with any of them is listed. */
+                priority?: string[] | null;
+                /** @description Only tasks due from a date (2026-12-31: the whole day, in UTC, where all-day tasks keep their date), an RFC 3339 date-time with an offset (2026-12-31T17:00:00+01:00), or one without (read in UTC); inclusive; empty for no bound. */
+                due_date_from?: string | null;
+                /** @description Another name for due_date_from, as some apps call it; send one of the two. */
+                due_after?: string | null;
+                /** @description Only tasks due until a date (2026-12-31: the whole day, in UTC, where all-day tasks keep their date), an RFC 3339 date-time with an offset (2026-12-31T17:00:00+01:00), or one without (read in UTC); inclusive; empty for no bound. */
+                due_date_to?: string | null;
+                /** @description Another name for due_date_to, as some apps call it; send one of the two. */
+                due_before?: string | null;
+                /** @description true: only tasks with a due date; false: only those without. */
+                has_due_date?: boolean | null;
+                /** @description true: only tasks not completed and past their due date; false: all others. */
+                overdue?: boolean | null;
+                /** @description The order: one of: created_at, updated_at, title, status, priority (by rank: low first), due_date (tasks without one last, in both directions); prefix '-' for descending. */
+                sort?: ("created_at" | "-created_at" | "updated_at" | "-updated_at" | "title" | "-title" | "status" | "-status" | "priority" | "-priority" | "due_date" | "-due_date") | null;
+                /** @description Another name for sort, as some apps call it; send one of the two. */
+                sort_by?: ("created_at" | "-created_at" | "updated_at" | "-updated_at" | "title" | "-title" | "status" | "-status" | "priority" | "-priority" | "due_date" | "-due_date") | null;
+                /** @description The direction: asc or desc; when given, it sets the direction, whatever sort's prefix says. */
+                sort_order?: ("asc" | "desc") | null;
+                /** @description Another name for sort_order, as some apps call it; send one of the two. */
+                order?: ("asc" | "desc") | null;
             };
             header?: never;
             path: {

@@ -101,3 +101,16 @@ test("nextLink finds rel=next among several links, and null without one", () => 
   assert.equal(nextLink(page(`<${next}>; rel="prev"`)), null);
   assert.equal(nextLink(page(null)), null);
 });
+
+test("several priorities go as a repeated parameter, null filters as none, and the next page keeps them", async () => {
+  const seen = [];
+  const next = "http://localhost:8000/api/tasks?priority=high&priority=urgent&overdue=true&limit=1&offset=1";
+  const fake = async (url) => {
+    seen.push(url);
+    return Response.json([], { headers: { "X-Total-Count": "2", Link: `<${next}>; rel="next"` } });
+  };
+  const api = createTodoClient({ baseUrl: "http://localhost:8000", fetch: fake });
+  const page = await api.listTasks({ priority: ["high", "urgent"], due_date_from: null, overdue: true, limit: 1 });
+  assert.deepEqual(seen, ["http://localhost:8000/api/tasks?priority=high&priority=urgent&overdue=true&limit=1"]);
+  assert.deepEqual(page.next, { priority: ["high", "urgent"], overdue: "true", limit: 1, offset: 1 });
+});

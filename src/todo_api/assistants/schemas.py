@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import BaseModel, Field, StrictStr
 
 from todo_api.models import TaskStatus
+from todo_api.tasks.listing import DUE_BOUND_RULE, SORT_RULE, SortKey
 from todo_api.tasks.schemas import (
     DESCRIPTION_LIMITS,
     DUE_DATE_RULE,
@@ -16,7 +17,6 @@ from todo_api.tasks.schemas import (
     TITLE_LIMITS,
     Description,
     Priority,
-    SortKey,
     StatusFilter,
     TaskPublic,
     Title,
@@ -70,10 +70,21 @@ CompletedArgument = Annotated[
 StatusFilterArgument = Annotated[
     StatusFilter, Field(description="Only tasks with this status: all, pending, in_progress or completed.")
 ]
-SortArgument = Annotated[
-    SortKey,
+SortArgument = Annotated[SortKey, Field(description=f"The order: {SORT_RULE}. Newest first if omitted.")]
+PriorityFilterArgument = Annotated[
+    list[Priority] | None,
+    Field(description=f"Only tasks with one of these priorities, each {PRIORITY_RULE}; omit for all."),
+]
+DueFromArgument = Annotated[
+    StrictStr | None, Field(description=f"Only tasks due on or after this: {DUE_BOUND_RULE}.")
+]
+DueToArgument = Annotated[
+    StrictStr | None, Field(description=f"Only tasks due on or before this: {DUE_BOUND_RULE}.")
+]
+OverdueArgument = Annotated[
+    bool | None,
     Field(
-        description="created_at, updated_at, title or status; a leading '-' sorts descending (newest first)."
+        strict=True, description="true: only overdue tasks (not completed, past due); false: no overdue ones."
     ),
 ]
 # The REST query's bounds, so a page asked for here is one REST would serve.

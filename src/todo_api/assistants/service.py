@@ -5,15 +5,16 @@ SDK here: `tools` turns these into MCP tools and their failures into tool errors
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from todo_api.assistants.caller import Caller
 from todo_api.assistants.schemas import DeletedTask, TaskList, TaskPublic
 from todo_api.errors import BadRequest
-from todo_api.models import TaskPriority, TaskStatus, utc_now
+from todo_api.models import PRIORITY_RANKS, TaskPriority, TaskStatus, utc_now
 from todo_api.tasks import service as tasks
-from todo_api.tasks.schemas import SortKey, StatusFilter, TaskCreate, TaskUpdate, public_fields
+from todo_api.tasks.listing import SortKey, TaskFilter, due_before, due_from, sort_order
+from todo_api.tasks.schemas import StatusFilter, TaskCreate, TaskUpdate, public_fields
 
 
 async def add_task(
@@ -41,12 +42,31 @@ async def add_task(
 
 
 async def list_tasks(
-    caller: Caller, *, status: StatusFilter, sort: SortKey, limit: int, offset: int
+    caller: Caller,
+    *,
+    status: StatusFilter,
+    sort: SortKey,
+    priority: Sequence[TaskPriority] | None,
+    due_date_from: str | None,
+    due_date_to: str | None,
+    overdue: bool | None,
+    limit: int,
+    offset: int,
 ) -> TaskList:
-    """One page of the caller's tasks, and how many match in all."""
+    """One page of the caller's tasks that pass the filters given, and how many pass in all."""
     await _charge(caller, write=False)
+    field, descending = sort_order(("sort", sort), None)
+    listing = TaskFilter(
+        status=status,
+        priorities=frozenset(PRIORITY_RANKS[level] for level in priority or ()),
+        due_from=None if due_date_from is None else due_from("due_date_from", due_date_from),
+        due_before=None if due_date_to is None else due_before("due_date_to", due_date_to),
+        overdue=overdue,
+        sort=field,
+        descending=descending,
+    )
     page = await tasks.list_tasks(
-        caller.state.database, user_id=caller.user.id, status=status, sort=sort, limit=limit, offset=offset
+        caller.state.database, user_id=caller.user.id, listing=listing, limit=limit, offset=offset
     )
     return TaskList(tasks=[_public(row) for row in page.items], total=page.total)
 

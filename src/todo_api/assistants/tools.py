@@ -21,6 +21,8 @@ from todo_api.assistants.schemas import (
     DeletedTask,
     DescriptionArgument,
     DueDateArgument,
+    DueFromArgument,
+    DueToArgument,
     LimitArgument,
     NewDescriptionArgument,
     NewDueDateArgument,
@@ -29,7 +31,9 @@ from todo_api.assistants.schemas import (
     NewTimezoneArgument,
     NewTitleArgument,
     OffsetArgument,
+    OverdueArgument,
     PriorityArgument,
+    PriorityFilterArgument,
     SortArgument,
     StatusFilterArgument,
     TaskIdArgument,
@@ -127,17 +131,30 @@ async def add_task(
 
 
 async def list_tasks(
+    *,
     status: StatusFilterArgument = "all",
     sort: SortArgument = "-created_at",
+    priority: PriorityFilterArgument = None,
+    due_date_from: DueFromArgument = None,
+    due_date_to: DueToArgument = None,
+    overdue: OverdueArgument = None,
     limit: LimitArgument = 100,
     offset: OffsetArgument = 0,
 ) -> TaskList:
-    """List the user's tasks, newest first by default, optionally only those with one status.
-    `total` says how many match in all; when it exceeds offset + limit, call again with a
-    larger offset for the next page."""
+    """List the user's tasks, newest first by default, optionally only those with one status,
+    some priorities, a due date in a range, or overdue. `total` says how many match in all;
+    when it exceeds offset + limit, call again with a larger offset for the next page."""
     async with as_tool_errors():
         return await service.list_tasks(
-            current_caller.get(), status=status, sort=sort, limit=limit, offset=offset
+            current_caller.get(),
+            status=status,
+            sort=sort,
+            priority=priority,
+            due_date_from=due_date_from,
+            due_date_to=due_date_to,
+            overdue=overdue,
+            limit=limit,
+            offset=offset,
         )
 
 

@@ -1,15 +1,26 @@
-"""What the task routes load from a request: the task id, the If-Match versions, the quota."""
+"""What the task routes load from a request: the task id, the If-Match versions, the quota, a
+list's filters and order."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import Depends, Header, Path, Request
+from fastapi import Depends, Header, Path, Query, Request
 from pydantic import BeforeValidator
 
 from todo_api.state import app_state
-from todo_api.tasks.schemas import versions_in
+from todo_api.tasks import listing
+from todo_api.tasks.listing import (
+    DUE_BOUND_RULE,
+    ORDER_RULE,
+    PRIORITY_FILTER_RULE,
+    SORT_RULE,
+    SortKey,
+    SortOrder,
+    TaskFilter,
+)
+from todo_api.tasks.schemas import StatusFilter, versions_in
 
 MAX_TASK_ID = 2**31 - 1
 
@@ -54,3 +65,56 @@ async def max_tasks_per_user(request: Request) -> int:
 
 
 TaskQuota = Annotated[int, Depends(max_tasks_per_user)]
+
+
+def _alias(name: str) -> str:
+    return f"Another name for {name}, as some apps call it; send one of the two."
+
+
+async def parse_task_filter(
+    *,
+    status: Annotated[
+        StatusFilter, Query(description="One of: all, pending, in_progress, completed.")
+    ] = "all",
+    completed: Annotated[
+        bool | None, Query(description="true: only completed tasks; false: only those not completed.")
+    ] = None,
+    priority: Annotated[
+        list[str] | None, Query(description=f"Only tasks of priority {PRIORITY_FILTER_RULE}.")
+    ] = None,
+    due_date_from: Annotated[str | None, Query(description=f"Only tasks due from {DUE_BOUND_RULE}.")] = None,
+    due_after: Annotated[str | None, Query(description=_alias("due_date_from"))] = None,
+    due_date_to: Annotated[str | None, Query(description=f"Only tasks due until {DUE_BOUND_RULE}.")] = None,
+    due_before: Annotated[str | None, Query(description=_alias("due_date_to"))] = None,
+    has_due_date: Annotated[
+        bool | None, Query(description="true: only tasks with a due date; false: only those without.")
+    ] = None,
+    overdue: Annotated[
+        bool | None,
+        Query(description="true: only tasks not completed and past their due date; false: all others."),
+    ] = None,
+    sort: Annotated[SortKey | None, Query(description=f"The order: {SORT_RULE}.")] = None,
+    sort_by: Annotated[SortKey | None, Query(description=_alias("sort"))] = None,
+    sort_order: Annotated[SortOrder | None, Query(description=f"The direction: {ORDER_RULE}.")] = None,
+    order: Annotated[SortOrder | None, Query(description=_alias("sort_order"))] = None,
+) -> TaskFilter:
+    """A list's filters and order from its query parameters, each also under the names apps use."""
+    # An empty bound is none: what a form with an empty date field sends.
+    from_name, from_value = listing.one_of("due_date_from", due_date_from or None, "due_after", due_after or None)
+    to_name, to_value = listing.one_of("due_date_to", due_date_to or None, "due_before", due_before or None)
+    direction = listing.one_of("sort_order", sort_order, "order", order)[1]
+    field, descending = listing.sort_order(listing.one_of("sort", sort, "sort_by", sort_by), direction)
+    return TaskFilter(
+        status=status,
+        completed=completed,
+        priorities=listing.priority_ranks("priority", priority or ()),
+        due_from=None if from_value is None else listing.due_from(from_name, from_value),
+        due_before=None if to_value is None else listing.due_before(to_name, to_value),
+        has_due_date=has_due_date,
+        overdue=overdue,
+        sort=field,
+        descending=descending,
+    )
+
+
+TaskFilterDep = Annotated[TaskFilter, Depends(parse_task_filter)]

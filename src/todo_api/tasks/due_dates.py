@@ -72,9 +72,9 @@ def _offset(text: str) -> tzinfo:
     return timezone(-span if text[0] == "-" else span)
 
 
-def is_local(value: date | datetime | None) -> bool:
-    """Whether `value` is a local date-time, which needs the task's time zone to be an instant."""
-    return isinstance(value, datetime) and value.tzinfo is None
+def is_instant(value: date | datetime) -> bool:
+    """Whether `value` is an instant, which needs no time zone (a date or a local date-time does)."""
+    return isinstance(value, datetime) and value.tzinfo is not None
 
 
 def due_instant(value: date | datetime, zone: tzinfo) -> tuple[datetime, bool]:
@@ -103,13 +103,19 @@ def due_date_text(due_at: datetime | None, *, all_day: bool, zone: tzinfo) -> st
     return text.removesuffix("+00:00") + "Z" if text.endswith("+00:00") else text
 
 
-def is_overdue(due_at: datetime | None, *, all_day: bool, zone: tzinfo, done: bool, now: datetime) -> bool:
-    """Not done and due before `now`; an all-day task once its day has ended in its zone."""
-    if done or due_at is None:
-        return False
-    if all_day:
-        return now.astimezone(zone).date() > due_at.astimezone(UTC).date()
-    return due_at < now
+def overdue_after(due_at: datetime | None, *, all_day: bool, zone: tzinfo) -> datetime | None:
+    """The last instant a task due at `due_at` is on time (kept beside it, so that a list can
+    filter on it): its due moment, or for an all-day task the last microsecond of its day in its
+    time zone."""
+    if due_at is None or not all_day:
+        return due_at
+    next_day = due_at.astimezone(UTC).date() + timedelta(days=1)
+    return datetime.combine(next_day, time(), zone).astimezone(UTC) - timedelta(microseconds=1)
+
+
+def is_overdue(overdue_after: datetime | None, *, done: bool, now: datetime) -> bool:
+    """Not done, and past its due moment (an all-day task: its day has ended in its zone)."""
+    return not done and overdue_after is not None and overdue_after < now
 
 
 @functools.cache

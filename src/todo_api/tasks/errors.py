@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from todo_api.errors import Conflict, NotFound
+from todo_api.errors import BadRequest, Conflict, NotFound
 
 
 class TaskNotFound(NotFound):
@@ -16,3 +16,10 @@ class TaskLimitReached(Conflict):
 
     def __init__(self, limit: int) -> None:
         super().__init__(f"Task limit reached: a user may keep at most {limit} tasks")
+
+
+class InvalidListParameter(BadRequest):
+    """A list parameter out of what it allows; the detail names it and says what it takes."""
+
+    def __init__(self, name: str, rule: str) -> None:
+        super().__init__(f"invalid '{name}': {rule}")

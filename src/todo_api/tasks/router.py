@@ -21,11 +21,9 @@ from todo_api.http_errors import API_ERRORS, documented
 from todo_api.models import utc_now
 from todo_api.state import DatabaseDep
 from todo_api.tasks import service
-from todo_api.tasks.dependencies import IfMatch, TaskId, TaskQuota
+from todo_api.tasks.dependencies import IfMatch, TaskFilterDep, TaskId, TaskQuota
 from todo_api.tasks.schemas import (
     CompletionChange,
-    SortKey,
-    StatusFilter,
     TaskCreate,
     TaskPublic,
     TaskUpdate,
@@ -124,21 +122,13 @@ async def list_tasks(
     request: Request,
     database: DatabaseDep,
     user: CurrentUser,
-    status: Annotated[
-        StatusFilter, Query(description="One of: all, pending, in_progress, completed.")
-    ] = "all",
-    sort: Annotated[
-        SortKey,
-        Query(description="One of: created_at, updated_at, title, status; prefix '-' for descending."),
-    ] = "-created_at",
+    listing: TaskFilterDep,
     limit: Annotated[int, Query(ge=1, le=1000, description="An integer from 1 to 1000.")] = 100,
     # Bounded so a huge offset is a 400, not an integer the database cannot take.
     offset: Annotated[int, Query(ge=0, le=2**31 - 1, description="An integer from 0 to 2147483647.")] = 0,
 ) -> Response:
     """The caller's tasks, filtered, sorted and paginated."""
-    page = await service.list_tasks(
-        database, user_id=user.id, status=status, sort=sort, limit=limit, offset=offset
-    )
+    page = await service.list_tasks(database, user_id=user.id, listing=listing, limit=limit, offset=offset)
     headers = {"X-Total-Count": str(page.total)}
     if offset + limit < page.total:  # more remain (the URL is built only then)
         headers["Link"] = next_page_link(request.url, limit=limit, offset=offset)

@@ -100,16 +100,13 @@ Priority = Annotated[
 DueDate = Annotated[date | datetime, PlainValidator(parse_due_date), WithJsonSchema({"type": "string"})]
 TimeZoneName = Annotated[StrictStr, StringConstraints(max_length=64), AfterValidator(zone_name)]
 DUE_DATE_RULE = f"{DUE_DATE_FORMS}; also accepted as due_at"
-DUE_AT_RULE = "another name for due_date, as some apps call it; send one of the two (or both, equal)"
+DUE_AT_RULE = "another name for due_date, as some apps call it; send one of the two, not both"
 TIMEZONE_USE = (
     f"{TIMEZONE_RULE}, in which a local due date-time is read and due dates are shown; "
     "changing only the timezone keeps the due moment"
 )
 
 StatusFilter = Literal["all", "pending", "in_progress", "completed"]
-SortKey = Literal[
-    "created_at", "-created_at", "updated_at", "-updated_at", "title", "-title", "status", "-status"
-]
 
 
 # `status` and `completed` may both be sent only when they agree.
@@ -133,6 +130,9 @@ STATUS_AGREES_WITH_COMPLETED: JsonDict = {
         ]
     }
 }
+# `due_at` is only another name for `due_date`: one of them per request.
+ONE_NAME_FOR_THE_DUE_DATE: JsonDict = {"not": {"required": ["due_date", "due_at"]}}
+INPUT_RULES: JsonDict = {"allOf": [STATUS_AGREES_WITH_COMPLETED, ONE_NAME_FOR_THE_DUE_DATE]}
 # An update names at least one writable field.
 HAS_A_CHANGE: JsonDict = {
     "anyOf": [
@@ -154,16 +154,15 @@ HAS_A_CHANGE: JsonDict = {
 class TaskInput(BaseModel):
     """Shared rules for writes: strict types, unknown and server-owned fields ignored."""
 
-    model_config = ConfigDict(extra="ignore", json_schema_extra=STATUS_AGREES_WITH_COMPLETED)
+    model_config = ConfigDict(extra="ignore", json_schema_extra=INPUT_RULES)
 
     @model_validator(mode="after")
     def _due_at_is_due_date(self) -> Self:
         # `due_at` is another name for `due_date`: from here on, only `due_date` is read.
         if "due_at" in self.model_fields_set:
-            due_at = getattr(self, "due_at", None)
-            if "due_date" in self.model_fields_set and getattr(self, "due_date", None) != due_at:
-                raise ValueError("'due_date' and 'due_at' disagree: send one of them")
-            self.due_date = due_at
+            if "due_date" in self.model_fields_set:
+                raise ValueError("'due_at' is another name for 'due_date': send one of them, not both")
+            self.due_date = getattr(self, "due_at", None)
         return self
 
     @model_validator(mode="after")
@@ -211,7 +210,7 @@ class TaskUpdate(TaskInput):
 
     # The schema says what the validators below enforce: one known field at least, and only
     # `description` may be null (SkipJsonSchema keeps None out of the schema, not out of validation).
-    model_config = ConfigDict(extra="ignore", json_schema_extra=STATUS_AGREES_WITH_COMPLETED | HAS_A_CHANGE)
+    model_config = ConfigDict(extra="ignore", json_schema_extra=INPUT_RULES | HAS_A_CHANGE)
 
     title: Annotated[
         Title | SkipJsonSchema[None], Field(description=f"A new title: {TITLE_LIMITS}; no NUL characters.")
@@ -306,7 +305,7 @@ def public_fields(row: Mapping[str, Any], *, now: datetime) -> dict[str, Any]:
         "priority": PRIORITY_WORDS[row["priority"]],
         "due_date": due_date_text(due_at, all_day=all_day, zone=task_zone),
         "timezone": row["timezone"] or "UTC",
-        "overdue": is_overdue(due_at, all_day=all_day, zone=task_zone, done=done, now=now),
+        "overdue": is_overdue(row["overdue_after"], done=done, now=now),
         "created_at": row["created_at"],
         "updated_at": row["updated_at"],
         "completed": done,

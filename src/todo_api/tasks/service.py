@@ -3,8 +3,9 @@ indistinguishable from a missing one.
 
 Each operation is one statement, atomic and committed on its own (autocommit: no BEGIN and
 COMMIT), so on PostgreSQL it costs one round trip; creating a task included, whose statement
-checks the per-user quota and inserts at once (see CREATE_TASK). One exception: an update with
-a local due date-time and no new time zone reads the task's zone first, in a transaction.
+checks the per-user quota and inserts at once (see CREATE_TASK). One exception: an update whose
+due date needs the task's stored time zone (a date or a local date-time sent without a zone), or
+whose new zone moves an all-day task's end of day, reads the task first, in a transaction.
 
 The statements live in `statements.py`, built once with named parameters; only If-Match
 conditions, which carry the client's versions, are built per call.
@@ -14,23 +15,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, tzinfo
 from typing import Any, NoReturn, cast
 
 from todo_api.db.connection import Connection, Database, ForeignKeyViolation
 from todo_api.db.query import Query, Row
 from todo_api.errors import PreconditionFailed, Unauthenticated
 from todo_api.models import PRIORITY_RANKS, TaskStatus, utc_now
-from todo_api.tasks.due_dates import due_instant, is_local, zone
+from todo_api.tasks.due_dates import due_instant, is_instant, overdue_after, zone
 from todo_api.tasks.errors import TaskLimitReached, TaskNotFound
-from todo_api.tasks.schemas import SortKey, StatusFilter, TaskCreate, TaskUpdate
+from todo_api.tasks.listing import TaskFilter
+from todo_api.tasks.schemas import TaskCreate, TaskUpdate
 from todo_api.tasks.statements import (
     CREATE_TASK,
     DELETE_TASK,
     GET_TASK,
     SET_COMPLETION,
+    TASK_DUE,
     TASK_EXISTS,
-    TASK_ZONE,
     WriteStatement,
     count_query,
     page_query,
@@ -48,46 +50,35 @@ class TaskPage:
 
 
 async def list_tasks(
-    database: Database,
-    *,
-    user_id: str,
-    status: StatusFilter,
-    sort: SortKey,
-    limit: int,
-    offset: int,
+    database: Database, *, user_id: str, listing: TaskFilter, limit: int, offset: int
 ) -> TaskPage:
-    """One page of the user's tasks and how many match in all."""
-    filtered = status != "all"
-    matching: dict[str, Any] = {"owner": user_id} | ({"wanted": status} if filtered else {})
+    """One page of the user's tasks that pass `listing`, in its order, and how many pass in all."""
+    shape = listing.shape
+    matching: dict[str, Any] = {"owner": user_id, "now": utc_now()} | listing.values
     async with database.autocommit() as connection:
         paging = {"limit": limit, "offset": offset}
-        rows = await connection.fetch(page_query(sort, filtered), matching | paging)
+        rows = await connection.fetch(page_query(shape), matching | paging)
         if rows or offset == 0:
             return TaskPage(items=rows, total=rows[0]["total"] if rows else 0)
         # Past the last page no row carries the total: only then a second statement counts
         # (one row, always: a count without GROUP BY).
-        counted = await connection.fetch(count_query(filtered), matching)
+        counted = await connection.fetch(count_query(shape), matching)
     return TaskPage(items=rows, total=counted[0]["total"])
 
 
 async def create_task(database: Database, *, user_id: str, data: TaskCreate, max_tasks: int) -> Row:
     """Insert a task owned by `user_id`, unless they already have `max_tasks`."""
     status = data.status_from_completed() or TaskStatus.PENDING
-    due_at, all_day = (
-        (None, False) if data.due_date is None else due_instant(data.due_date, zone(data.timezone))
-    )
     values = {
         "owner": user_id,
         "new_title": data.title,
         "new_description": data.description,
         "new_status": status.value,
         "new_priority": PRIORITY_RANKS[data.priority],
-        "new_due_at": due_at,
-        "new_due_all_day": all_day,
         "new_timezone": data.timezone,
         "now": utc_now(),
         "max_tasks": max_tasks,
-    }
+    } | (NO_DUE_DATE if data.due_date is None else _due_values(data.due_date, zone(data.timezone)))
     try:
         async with database.autocommit() as connection:
             row = await connection.fetch_one(CREATE_TASK, values)
@@ -116,8 +107,9 @@ async def update_task(
     changes: TaskUpdate,
     if_match: Sequence[datetime] | None = None,
 ) -> Row:
-    """Apply the fields present in `changes` in one statement (a local due date-time without a
-    new time zone: read the task's zone, then write, in one transaction)."""
+    """Apply the fields present in `changes` in one statement (a due date that needs the task's
+    stored zone, or a new zone that moves an all-day task's end of day: read the task, then write,
+    in one transaction)."""
     values: dict[str, Any] = {"owner": user_id, "task_id": task_id, "now": utc_now()}
     sent = changes.model_fields_set
     if "title" in sent:
@@ -134,22 +126,40 @@ async def update_task(
         values["new_timezone"] = changes.timezone
     due = changes.due_date
     if "due_date" in sent and due is None:
-        values["new_due_at"], values["new_due_all_day"] = None, False
-    elif due is not None and ("timezone" in sent or not is_local(due)):
-        values["new_due_at"], values["new_due_all_day"] = due_instant(due, zone(changes.timezone))
-    elif due is not None:
-        # A local date-time in the task's stored zone, which must not change between the read
-        # and the write (the row stays locked until the transaction ends).
+        values |= NO_DUE_DATE
+    elif due is not None and ("timezone" in sent or is_instant(due)):
+        values |= _due_values(due, zone(changes.timezone))
+    elif due is not None or "timezone" in sent:
+        # A date or local date-time read in the task's stored zone, or a new zone, which moves the
+        # end of an all-day task's day: the stored zone and due date must not change between the
+        # read and the write (the row stays locked until the transaction ends).
         async with database.transaction() as connection:
-            owned = {"owner": user_id, "task_id": task_id}
-            stored = await connection.fetch_one(TASK_ZONE, owned)
+            stored = await connection.fetch_one(TASK_DUE, {"owner": user_id, "task_id": task_id})
             if stored is None:
                 raise TaskNotFound()
-            values["new_due_at"], values["new_due_all_day"] = due_instant(due, zone(stored["timezone"]))
+            if due is not None:
+                values |= _due_values(due, zone(stored["timezone"]))
+            else:
+                values["new_overdue_after"] = overdue_after(
+                    stored["due_at"], all_day=stored["due_all_day"], zone=zone(changes.timezone)
+                )
             query = update_query(frozenset(values), uncomplete=uncomplete)
             return await _write_on(connection, query, values, if_match)
     query = update_query(frozenset(values), uncomplete=uncomplete)
     return await _write_returning(database, query, values, if_match)
+
+
+NO_DUE_DATE: dict[str, Any] = {"new_due_at": None, "new_due_all_day": False, "new_overdue_after": None}
+
+
+def _due_values(due: date | datetime, task_zone: tzinfo) -> dict[str, Any]:
+    """The columns a due date is kept in, for a task in `task_zone`."""
+    due_at, all_day = due_instant(due, task_zone)
+    return {
+        "new_due_at": due_at,
+        "new_due_all_day": all_day,
+        "new_overdue_after": overdue_after(due_at, all_day=all_day, zone=task_zone),
+    }
 
 
 async def set_completed(

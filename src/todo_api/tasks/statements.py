@@ -18,7 +18,7 @@ from sqlalchemy.dialects import postgresql
 
 from todo_api.db.query import Query
 from todo_api.models import TaskStatus, UTCDateTime, task_quota_table, task_table
-from todo_api.tasks.schemas import SortKey
+from todo_api.tasks.listing import PRIORITY_SLOTS, ListShape
 
 columns = task_table.c
 TASK_COLUMNS = (
@@ -30,6 +30,7 @@ TASK_COLUMNS = (
     columns.priority,
     columns.due_at,
     columns.due_all_day,
+    columns.overdue_after,
     columns.timezone,
     columns.created_at,
     columns.updated_at,
@@ -39,6 +40,8 @@ SORT_COLUMNS = {
     "updated_at": columns.updated_at,
     "title": columns.title,
     "status": columns.status,
+    "priority": columns.priority,
+    "due_date": columns.due_at,
 }
 
 # Parameter names differ from column names: SQLAlchemy reserves those for INSERT/UPDATE values.
@@ -54,8 +57,11 @@ UNCOMPLETED = sa.case((IS_COMPLETED, TaskStatus.PENDING.value), else_=columns.st
 STATUS_FOR_COMPLETED = {None: TOGGLED, True: sa.literal(TaskStatus.COMPLETED.value), False: UNCOMPLETED}
 
 GET_TASK = Query(sa.select(*TASK_COLUMNS).where(*OWNED))
-# The task's time zone, locked until the transaction that reads a local date-time in it writes.
-TASK_ZONE = Query(sa.select(columns.timezone).where(*OWNED).with_for_update())
+# The task's time zone and due date, locked until the transaction that reads a new due date in
+# that zone (or a new zone for that due date) writes.
+TASK_DUE = Query(
+    sa.select(columns.timezone, columns.due_at, columns.due_all_day).where(*OWNED).with_for_update()
+)
 TASK_EXISTS = Query(sa.select(columns.id).where(*OWNED))
 DELETE_TASK = Query(sa.delete(task_table).where(*OWNED).returning(columns.id))
 SET_COMPLETION = {
@@ -66,6 +72,7 @@ SET_COMPLETION = {
 }
 NEW_DUE_AT = sa.bindparam("new_due_at", type_=UTCDateTime())
 NEW_DUE_ALL_DAY = sa.bindparam("new_due_all_day", type_=sa.Boolean)
+NEW_OVERDUE_AFTER = sa.bindparam("new_overdue_after", type_=UTCDateTime())
 NEW_TIMEZONE = sa.bindparam("new_timezone", type_=sa.Text)
 NEW_TASK_COLUMNS = [
     "user_id",
@@ -75,6 +82,7 @@ NEW_TASK_COLUMNS = [
     "priority",
     "due_at",
     "due_all_day",
+    "overdue_after",
     "timezone",
     "created_at",
     "updated_at",
@@ -86,6 +94,7 @@ NEW_TASK_VALUES = (
     sa.bindparam("new_priority", type_=sa.SmallInteger),
     NEW_DUE_AT,
     NEW_DUE_ALL_DAY,
+    NEW_OVERDUE_AFTER,
     NEW_TIMEZONE,
     NOW,
     NOW,
@@ -130,17 +139,16 @@ CREATE_TASK = Query(
 WriteStatement = sa.Update | sa.Delete
 
 
-@functools.cache
-def page_query(sort: SortKey, filtered: bool) -> Query:
+# One statement per shape of list, compiled on first use; bounded, as the shapes number thousands.
+@functools.lru_cache(maxsize=256)
+def page_query(shape: ListShape) -> Query:
     """One page and, in the same statement, how many match in all (one round trip)."""
-    sort_column = SORT_COLUMNS[sort.removeprefix("-")]
-    descending = sort.startswith("-")
+    sort_column = SORT_COLUMNS[shape.sort]
     # Ties are broken by id so pages never overlap or skip rows.
-    order = (sort_column.desc(), columns.id.desc()) if descending else (sort_column, columns.id)
     page = (
         sa.select(*TASK_COLUMNS)
-        .where(*_list_conditions(filtered))
-        .order_by(*order)
+        .where(*_list_conditions(shape))
+        .order_by(*_order(shape, sort_column, columns.id))
         .limit(LIMIT)
         .offset(sa.bindparam("offset", type_=sa.Integer))
         .subquery("page")
@@ -150,26 +158,54 @@ def page_query(sort: SortKey, filtered: bool) -> Query:
     # run the count subquery only when its branch is taken (a full page).
     total = sa.case(
         (on_page < LIMIT, sa.bindparam("offset", type_=sa.Integer) + on_page),
-        else_=_count_statement(filtered).scalar_subquery(),
+        else_=_count_statement(shape).scalar_subquery(),
     ).label("total")
-    by_page = (page.c[sort_column.name], page.c.id)
-    page_order = tuple(column.desc() for column in by_page) if descending else by_page
+    page_order = _order(shape, page.c[sort_column.name], page.c.id)
     return Query(sa.select(page, total).order_by(*page_order))
 
 
-@functools.cache
-def count_query(filtered: bool) -> Query:
-    return Query(_count_statement(filtered))
+def _order(
+    shape: ListShape, sort_column: sa.ColumnElement[Any], tie_breaker: sa.ColumnElement[Any]
+) -> tuple[sa.ColumnElement[Any], ...]:
+    key = sort_column.desc() if shape.descending else sort_column.asc()
+    if shape.sort == "due_date":
+        # Tasks without a due date last in both directions (SQLite would put them first when
+        # ascending); only there, so the other orders still match their indexes' on PostgreSQL.
+        key = key.nulls_last()
+    return key, tie_breaker.desc() if shape.descending else tie_breaker
 
 
-def _count_statement(filtered: bool) -> sa.Select[Any]:
+@functools.lru_cache(maxsize=256)
+def count_query(shape: ListShape) -> Query:
+    return Query(_count_statement(shape))
+
+
+def _count_statement(shape: ListShape) -> sa.Select[Any]:
     total = sa.func.count().label("total")
-    return sa.select(total).select_from(task_table).where(*_list_conditions(filtered))
+    return sa.select(total).select_from(task_table).where(*_list_conditions(shape))
 
 
-def _list_conditions(filtered: bool) -> tuple[sa.ColumnElement[bool], ...]:
-    by_owner = columns.user_id == OWNER
-    return (by_owner, columns.status == sa.bindparam("wanted", type_=sa.String)) if filtered else (by_owner,)
+def _list_conditions(shape: ListShape) -> list[sa.ColumnElement[bool]]:
+    conditions = [columns.user_id == OWNER]
+    if shape.status:
+        conditions.append(columns.status == sa.bindparam("wanted", type_=sa.String))
+    if shape.completed is not None:
+        conditions.append(IS_COMPLETED if shape.completed else columns.status != TaskStatus.COMPLETED.value)
+    if shape.priorities:
+        conditions.append(
+            columns.priority.in_([sa.bindparam(slot, type_=sa.SmallInteger) for slot in PRIORITY_SLOTS])
+        )
+    if shape.due_from:
+        conditions.append(columns.due_at >= sa.bindparam("due_from", type_=UTCDateTime()))
+    if shape.due_before:
+        conditions.append(columns.due_at < sa.bindparam("due_before", type_=UTCDateTime()))
+    if shape.has_due_date is not None:
+        conditions.append(columns.due_at.is_not(None) if shape.has_due_date else columns.due_at.is_(None))
+    if shape.overdue is True:
+        conditions.append(sa.and_(columns.status != TaskStatus.COMPLETED.value, columns.overdue_after < NOW))
+    elif shape.overdue is False:
+        conditions.append(sa.or_(IS_COMPLETED, columns.overdue_after.is_(None), columns.overdue_after >= NOW))
+    return conditions
 
 
 @functools.cache
@@ -185,6 +221,8 @@ def update_query(names: frozenset[str], *, uncomplete: bool) -> Query:
     if "new_due_at" in names:
         changes["due_at"] = NEW_DUE_AT
         changes["due_all_day"] = NEW_DUE_ALL_DAY
+    if "new_overdue_after" in names:
+        changes["overdue_after"] = NEW_OVERDUE_AFTER
     if "new_timezone" in names:
         changes["timezone"] = NEW_TIMEZONE
     if "new_status" in names:
