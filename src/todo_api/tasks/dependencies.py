@@ -100,7 +100,9 @@ async def parse_task_filter(
 ) -> TaskFilter:
     """A list's filters and order from its query parameters, each also under the names apps use."""
     # An empty bound is none: what a form with an empty date field sends.
-    from_name, from_value = listing.one_of("due_date_from", due_date_from or None, "due_after", due_after or None)
+    from_name, from_value = listing.one_of(
+        "due_date_from", due_date_from or None, "due_after", due_after or None
+    )
     to_name, to_value = listing.one_of("due_date_to", due_date_to or None, "due_before", due_before or None)
     direction = listing.one_of("sort_order", sort_order, "order", order)[1]
     field, descending = listing.sort_order(listing.one_of("sort", sort, "sort_by", sort_by), direction)
