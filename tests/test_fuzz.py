@@ -86,14 +86,17 @@ TIMEZONE_PATTERN = r"^(UTC|Europe/Berlin|America/New_York|Asia/Kolkata)$"
 _LEVEL = "(low|medium|high|urgent|normal|critical)?"
 PRIORITY_LIST_PATTERN = rf"^ *{_LEVEL} *(, *{_LEVEL} *)*$"
 DUE_BOUND_PATTERN = rf"^$|{DUE_DATE_PATTERN}"
+# At most 8 words (their length is in the schema).
+SEARCH_PATTERN = r"^\s*\S*(\s+\S*){0,7}$"
 QUERY_RULES = {
+    "search": SEARCH_PATTERN,
     "priority": PRIORITY_LIST_PATTERN,
     "due_date_from": DUE_BOUND_PATTERN,
     "due_date_to": DUE_BOUND_PATTERN,
 }
 # Other names for a list parameter (each has its own tests): sent beside the parameter they
 # name with another value, they are refused, a rule no schema can state.
-QUERY_ALIASES = {"due_after", "due_before", "sort_by", "order"}
+QUERY_ALIASES = {"due_after", "due_before", "sort_by", "order", "q", "search_query"}
 
 
 def with_the_text_rules(document: dict[str, Any]) -> dict[str, Any]:

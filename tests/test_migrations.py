@@ -27,7 +27,7 @@ from todo_api.db.engine import create_engine
 from todo_api.main import create_app
 from todo_api.migrations import alembic_config, upgrade_database
 
-HEAD = "0005"
+HEAD = "0006"
 
 
 async def _run_alembic(database_url: str, action: Callable[..., None], *args: str) -> None:
@@ -266,3 +266,39 @@ INSERT_WITH_PRIORITY = (
     "INSERT INTO task (user_id, title, status, priority, created_at, updated_at) "
     "VALUES ('carol', 't', 'pending', :priority, :now, :now)"
 )
+
+
+@pytest.mark.changes_schema
+async def test_tasks_from_before_search_are_found_by_their_folded_words(
+    database_url: str, auth: Callable[[str], dict[str, str]]
+) -> None:
+    await _run_alembic(database_url, command.downgrade, "0005")
+    await _in_database(database_url, _insert_baseline_rows)
+    await _in_database(
+        database_url,
+        lambda connection: connection.execute(
+            sa.text(
+                "INSERT INTO task (user_id, title, description, status, created_at, updated_at) "
+                "VALUES ('alice', 'Straße', NULL, 'pending', :now, :now)"
+            ),
+            {"now": datetime.now(UTC)},
+        ),
+    )
+    await _run_alembic(database_url, command.upgrade, "head")
+    app = create_app(make_settings(database_url))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+
+            async def found(words: str) -> list[str]:
+                response = await client.get("/api/tasks", params={"search": words}, headers=auth("alice"))
+                return [task["title"] for task in response.json()]
+
+            searches = {words: await found(words) for words in ("STRASSE", "REPORT", "ship", "nothing")}
+
+    assert searches == {
+        "STRASSE": ["Straße"],
+        "REPORT": ["write the report"],
+        "ship": ["ship it"],
+        "nothing": [],
+    }

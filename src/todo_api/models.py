@@ -88,6 +88,10 @@ class Task(SQLModel, table=True):
     user_id: str = Field(sa_column=sa.Column(sa.String(255), nullable=False))
     title: str = Field(sa_column=sa.Column(sa.String(200), nullable=False))
     description: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
+    # Title and description case-folded by Python when written, so that search matches the same
+    # tasks on both databases (SQLite's LIKE and lower() fold ASCII letters only).
+    title_folded: str = Field(default="", sa_column=sa.Column(sa.Text, nullable=False, server_default=""))
+    description_folded: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
     status: str = Field(
         default=TaskStatus.PENDING.value,
         sa_column=sa.Column(sa.String(16), nullable=False, server_default=TaskStatus.PENDING.value),

@@ -184,12 +184,16 @@ async def test_list_tasks_filters_and_sorts_as_the_rest_list_does(
         in_december = await listed(due_date_from="2999-12-01", due_date_to="2999-12-31", sort="due_date")
         overdue = await listed(overdue=True)
         by_due_date = await listed(sort="-due_date")
+        searched = await listed(search="DECEMBER hi")
         bad_bound = error_of(await call_tool(client, token, "list_tasks", {"due_date_from": "next week"}))
         bad_sort = error_of(await call_tool(client, token, "list_tasks", {"sort": "urgency"}))
 
     assert by_priority == ["urgent, long overdue", "high, undated", "high, in December"]
     assert in_december == ["low, in December", "high, in December"]
     assert overdue == ["urgent, long overdue"]
+    assert searched == ["high, in December"]
     assert by_due_date == ["high, in December", "low, in December", "urgent, long overdue", "high, undated"]
-    assert "due_date_from" in bad_bound and "2026-12-31" in bad_bound
-    assert "sort" in bad_sort and "priority" in bad_sort
+    assert "'due_date_from'" in bad_bound
+    assert "2026-12-31" in bad_bound
+    assert "sort" in bad_sort
+    assert "priority" in bad_sort

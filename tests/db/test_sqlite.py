@@ -20,6 +20,7 @@ from todo_api.db.engine import open_database
 from todo_api.db.query import Query
 from todo_api.db.sqlite import SQLiteDatabase
 from todo_api.models import task_table, utc_now
+from todo_api.tasks.listing import ListShape
 from todo_api.tasks.statements import CREATE_TASK, GET_TASK, SET_COMPLETION, count_query, page_query
 
 GET_TITLES = Query(sa.select(task_table.c.title))
@@ -52,10 +53,13 @@ def _new_task(title: str) -> dict[str, object]:
         "owner": "alice",
         "new_title": title,
         "new_description": None,
+        "new_title_folded": title.casefold(),
+        "new_description_folded": None,
         "new_status": "pending",
         "new_priority": 2,
         "new_due_at": None,
         "new_due_all_day": False,
+        "new_overdue_after": None,
         "new_timezone": "UTC",
         "now": utc_now(),
         "max_tasks": 10,
@@ -225,6 +229,7 @@ def test_a_sqlite_statement_converts_timestamps_as_sqlalchemy_does() -> None:
                 2,
                 "2026-12-31 23:00:00.000000",
                 0,
+                "2026-12-31 23:00:00.000000",
                 "UTC",
                 "2026-12-02 04:30:01.000250",
                 None,
@@ -236,7 +241,7 @@ def test_a_sqlite_statement_converts_timestamps_as_sqlalchemy_does() -> None:
     assert "2026-12-02 04:30:01.000250" in arguments
     assert row["created_at"] == moment
     assert row["updated_at"] is None
-    assert row["due_at"] == datetime(2026, 12, 31, 23, tzinfo=UTC)
+    assert row["due_at"] == row["overdue_after"] == datetime(2026, 12, 31, 23, tzinfo=UTC)
     assert not compiled.reads
     assert GET_TITLES.sqlite.reads
 
@@ -250,7 +255,7 @@ async def test_reads_that_sort_are_run_in_the_worker_thread_and_index_walks_on_t
 ) -> None:
     store = await open_database(make_settings(sqlite_url))
     assert isinstance(store, SQLiteDatabase)
-    newest_first, by_title = page_query("-created_at", filtered=False), page_query("title", filtered=False)
+    newest_first, by_title = page_query(ListShape()), page_query(ListShape(sort="title", descending=False))
     threads_before = _read_threads()
     try:
         for title in ("b", "c", "a"):
@@ -281,8 +286,8 @@ def test_a_plan_that_sorts_or_scans_is_told_from_an_index_walk(sqlite_url: str) 
             return sqlite.sorts_or_scans(connection, compiled.sql, len(compiled.parameters))
 
         assert not slow(GET_TASK)
-        assert not slow(page_query("-created_at", filtered=True))
-        assert not slow(count_query(filtered=False))
-        assert slow(page_query("title", filtered=False))
-        assert slow(page_query("-updated_at", filtered=False))
+        assert not slow(page_query(ListShape(status=True)))
+        assert not slow(count_query(ListShape()))
+        assert slow(page_query(ListShape(sort="title", descending=False)))
+        assert slow(page_query(ListShape(sort="updated_at")))
         assert slow(Query(sa.select(task_table.c.id).where(task_table.c.title == sa.bindparam("title"))))

@@ -259,3 +259,89 @@ async def test_another_users_tasks_never_match_a_filter(api: TaskApi) -> None:
     ):
         response = await api.list("alice", **params)
         assert (response.json(), response.headers["x-total-count"]) == ([], "0")
+
+
+async def _searchable(api: TaskApi) -> None:
+    for title, description in [
+        ("Buy groceries", "milk, eggs"),
+        ("Call the plumber", "the kitchen sink drips"),
+        ("Straße kehren", None),
+        ("Save 50% on flights", "book_early"),
+        ("Count to 500", None),
+        ("ÜBER-Plan", "Grocery list for the week"),
+    ]:
+        await api.create("alice", title=title, description=description)
+    await api.create("bob", title="Bob's groceries")
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"search": "gro"}, ["ÜBER-Plan", "Buy groceries"]),
+        ({"search": "GROCERIES"}, ["Buy groceries"]),
+        ({"search": "sink"}, ["Call the plumber"]),
+        ({"search": "call kitchen"}, ["Call the plumber"]),
+        ({"search": "call groceries"}, []),
+        ({"search": "  plumber   CALL "}, ["Call the plumber"]),
+        ({"q": "strasse"}, ["Straße kehren"]),
+        ({"search_query": "über"}, ["ÜBER-Plan"]),
+        ({"search": "50%"}, ["Save 50% on flights"]),
+        ({"search": "book_"}, ["Save 50% on flights"]),
+        ({"search": "5_0"}, []),
+        ({"search": "%"}, ["Save 50% on flights"]),
+        ({"search": "/"}, []),
+        (
+            {"search": ""},
+            [
+                "ÜBER-Plan",
+                "Count to 500",
+                "Save 50% on flights",
+                "Straße kehren",
+                "Call the plumber",
+                "Buy groceries",
+            ],
+        ),
+        ({"search": "gro", "q": "gro"}, ["ÜBER-Plan", "Buy groceries"]),
+        ({"search": "gro", "priority": "high"}, []),
+    ],
+)
+async def test_search_finds_words_and_parts_of_words_in_title_and_description(
+    api: TaskApi, params: dict[str, str], expected: list[str]
+) -> None:
+    await _searchable(api)
+
+    response = await api.list("alice", **params)
+
+    assert [task["title"] for task in response.json()] == expected
+    assert response.headers["x-total-count"] == str(len(expected))
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"search": "a", "q": "b"},
+        {"q": "a", "search_query": "b"},
+        {"search": "x" * 201},
+        {"search": " ".join("abcdefghi")},
+    ],
+)
+async def test_a_search_that_cannot_be_run_is_400(api: TaskApi, params: dict[str, str]) -> None:
+    response = await api.list("alice", **params)
+
+    assert response.status_code == 400
+    assert "'search" in response.json()["detail"] or "'q'" in response.json()["detail"]
+
+
+async def test_search_follows_edits_of_the_title_and_the_description(api: TaskApi) -> None:
+    task = await api.create("alice", title="Buy milk", description="semi-skimmed")
+
+    await api.call("PATCH", "alice", task["id"], json={"title": "Buy OAT drink"})
+    after_title = await titles(api, search="oat")
+    await api.call("PATCH", "alice", task["id"], json={"description": "from the Corner shop"})
+    after_description = [await titles(api, search=word) for word in ("corner", "skimmed", "drink")]
+    await api.call("PUT", "alice", task["id"], json={"description": None})
+
+    assert after_title == ["Buy OAT drink"]
+    assert await titles(api, search="milk") == []
+    assert after_description == [["Buy OAT drink"], [], ["Buy OAT drink"]]
+    assert await titles(api, search="corner") == []

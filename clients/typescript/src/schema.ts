@@ -516,6 +516,12 @@ export interface operations {
                 due_date_to?: string | null;
                 /** @description Another name for due_date_to, as some apps call it; send one of the two. */
                 due_before?: string | null;
+                /** @description Only tasks matching all these words, each found in the title or the description, in any case, as a word or part of one (gro finds Buy groceries); at most 8 words and 200 characters; empty for all. */
+                search?: string | null;
+                /** @description Another name for search, as some apps call it; send one of the two. */
+                q?: string | null;
+                /** @description Another name for search, as some apps call it; send one of the two. */
+                search_query?: string | null;
                 /** @description true: only tasks with a due date; false: only those without. */
                 has_due_date?: boolean | null;
                 /** @description true: only tasks not completed and past their due date; false: all others. */
@@ -1285,6 +1291,12 @@ export interface operations {
                 due_date_to?: string | null;
                 /** @description Another name for due_date_to, as some apps call it; send one of the two. */
                 due_before?: string | null;
+                /** @description Only tasks matching all these words, each found in the title or the description, in any case, as a word or part of one (gro finds Buy groceries); at most 8 words and 200 characters; empty for all. */
+                search?: string | null;
+                /** @description Another name for search, as some apps call it; send one of the two. */
+                q?: string | null;
+                /** @description Another name for search, as some apps call it; send one of the two. */
+                search_query?: string | null;
                 /** @description true: only tasks with a due date; false: only those without. */
                 has_due_date?: boolean | null;
                 /** @description true: only tasks not completed and past their due date; false: all others. */

@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import BaseModel, Field, StrictStr
 
 from todo_api.models import TaskStatus
-from todo_api.tasks.listing import DUE_BOUND_RULE, SORT_RULE, SortKey
+from todo_api.tasks.listing import DUE_BOUND_RULE, SEARCH_RULE, SORT_RULE, SortKey
 from todo_api.tasks.schemas import (
     DESCRIPTION_LIMITS,
     DUE_DATE_RULE,
@@ -80,6 +80,9 @@ DueFromArgument = Annotated[
 ]
 DueToArgument = Annotated[
     StrictStr | None, Field(description=f"Only tasks due on or before this: {DUE_BOUND_RULE}.")
+]
+SearchArgument = Annotated[
+    StrictStr | None, Field(description=f"Only tasks matching all these {SEARCH_RULE}.")
 ]
 OverdueArgument = Annotated[
     bool | None,

@@ -13,7 +13,7 @@ from todo_api.assistants.schemas import DeletedTask, TaskList, TaskPublic
 from todo_api.errors import BadRequest
 from todo_api.models import PRIORITY_RANKS, TaskPriority, TaskStatus, utc_now
 from todo_api.tasks import service as tasks
-from todo_api.tasks.listing import SortKey, TaskFilter, due_before, due_from, sort_order
+from todo_api.tasks.listing import SortKey, TaskFilter, due_before, due_from, search_patterns, sort_order
 from todo_api.tasks.schemas import StatusFilter, TaskCreate, TaskUpdate, public_fields
 
 
@@ -50,6 +50,7 @@ async def list_tasks(
     due_date_from: str | None,
     due_date_to: str | None,
     overdue: bool | None,
+    search: str | None,
     limit: int,
     offset: int,
 ) -> TaskList:
@@ -62,6 +63,7 @@ async def list_tasks(
         due_from=None if due_date_from is None else due_from("due_date_from", due_date_from),
         due_before=None if due_date_to is None else due_before("due_date_to", due_date_to),
         overdue=overdue,
+        search=() if search is None else search_patterns("search", search),
         sort=field,
         descending=descending,
     )

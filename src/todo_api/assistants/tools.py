@@ -34,6 +34,7 @@ from todo_api.assistants.schemas import (
     OverdueArgument,
     PriorityArgument,
     PriorityFilterArgument,
+    SearchArgument,
     SortArgument,
     StatusFilterArgument,
     TaskIdArgument,
@@ -138,11 +139,12 @@ async def list_tasks(
     due_date_from: DueFromArgument = None,
     due_date_to: DueToArgument = None,
     overdue: OverdueArgument = None,
+    search: SearchArgument = None,
     limit: LimitArgument = 100,
     offset: OffsetArgument = 0,
 ) -> TaskList:
     """List the user's tasks, newest first by default, optionally only those with one status,
-    some priorities, a due date in a range, or overdue. `total` says how many match in all;
+    some priorities, a due date in a range, overdue, or matching a search. `total` says how many match in all;
     when it exceeds offset + limit, call again with a larger offset for the next page."""
     async with as_tool_errors():
         return await service.list_tasks(
@@ -153,6 +155,7 @@ async def list_tasks(
             due_date_from=due_date_from,
             due_date_to=due_date_to,
             overdue=overdue,
+            search=search,
             limit=limit,
             offset=offset,
         )

@@ -13,8 +13,10 @@ from todo_api.state import app_state
 from todo_api.tasks import listing
 from todo_api.tasks.listing import (
     DUE_BOUND_RULE,
+    MAX_SEARCH_LENGTH,
     ORDER_RULE,
     PRIORITY_FILTER_RULE,
+    SEARCH_RULE,
     SORT_RULE,
     SortKey,
     SortOrder,
@@ -86,6 +88,14 @@ async def parse_task_filter(
     due_after: Annotated[str | None, Query(description=_alias("due_date_from"))] = None,
     due_date_to: Annotated[str | None, Query(description=f"Only tasks due until {DUE_BOUND_RULE}.")] = None,
     due_before: Annotated[str | None, Query(description=_alias("due_date_to"))] = None,
+    search: Annotated[
+        str | None,
+        Query(max_length=MAX_SEARCH_LENGTH, description=f"Only tasks matching all these {SEARCH_RULE}."),
+    ] = None,
+    q: Annotated[str | None, Query(max_length=MAX_SEARCH_LENGTH, description=_alias("search"))] = None,
+    search_query: Annotated[
+        str | None, Query(max_length=MAX_SEARCH_LENGTH, description=_alias("search"))
+    ] = None,
     has_due_date: Annotated[
         bool | None, Query(description="true: only tasks with a due date; false: only those without.")
     ] = None,
@@ -104,6 +114,8 @@ async def parse_task_filter(
         "due_date_from", due_date_from or None, "due_after", due_after or None
     )
     to_name, to_value = listing.one_of("due_date_to", due_date_to or None, "due_before", due_before or None)
+    search_name, search_text = listing.one_of("search", search or None, "q", q or None)
+    search_name, search_text = listing.one_of(search_name, search_text, "search_query", search_query or None)
     direction = listing.one_of("sort_order", sort_order, "order", order)[1]
     field, descending = listing.sort_order(listing.one_of("sort", sort, "sort_by", sort_by), direction)
     return TaskFilter(
@@ -112,6 +124,7 @@ async def parse_task_filter(
         priorities=listing.priority_ranks("priority", priority or ()),
         due_from=None if from_value is None else listing.due_from(from_name, from_value),
         due_before=None if to_value is None else listing.due_before(to_name, to_value),
+        search=() if search_text is None else listing.search_patterns(search_name, search_text),
         has_due_date=has_due_date,
         overdue=overdue,
         sort=field,

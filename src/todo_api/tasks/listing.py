@@ -49,6 +49,16 @@ DUE_BOUND_RULE = (
     "date-time with an offset (2026-12-31T17:00:00+01:00), or one without (read in UTC); inclusive; "
     "empty for no bound"
 )
+MAX_SEARCH_TERMS = 8
+MAX_SEARCH_LENGTH = 200
+SEARCH_RULE = (
+    "words, each found in the title or the description, in any case, as a word or part of one "
+    f"(gro finds Buy groceries); at most {MAX_SEARCH_TERMS} words and {MAX_SEARCH_LENGTH} "
+    "characters; empty for all"
+)
+SEARCH_SLOTS = tuple(f"term_{index}" for index in range(MAX_SEARCH_TERMS))
+# The escape character of search patterns: a `%` or `_` typed is matched as itself.
+LIKE_ESCAPE = "/"
 # As many priorities as there are: a filter fills every slot (repeating one it has), so one
 # statement serves any set of them.
 PRIORITY_SLOTS = tuple(f"rank_{index}" for index in range(len(TaskPriority)))
@@ -65,6 +75,7 @@ class ListShape:
     priorities: bool = False
     due_from: bool = False
     due_before: bool = False
+    search_terms: int = 0
     has_due_date: bool | None = None
     overdue: bool | None = None
 
@@ -78,6 +89,7 @@ class TaskFilter:
     priorities: frozenset[int] = frozenset()
     due_from: datetime | None = None  # inclusive
     due_before: datetime | None = None  # exclusive
+    search: tuple[str, ...] = ()  # LIKE patterns, from search_patterns
     has_due_date: bool | None = None
     overdue: bool | None = None
     sort: SortField = "created_at"
@@ -93,6 +105,7 @@ class TaskFilter:
             priorities=bool(self.priorities),
             due_from=self.due_from is not None,
             due_before=self.due_before is not None,
+            search_terms=len(self.search),
             has_due_date=self.has_due_date,
             overdue=self.overdue,
         )
@@ -110,6 +123,7 @@ class TaskFilter:
             values["due_from"] = self.due_from
         if self.due_before is not None:
             values["due_before"] = self.due_before
+        values |= dict(zip(SEARCH_SLOTS, self.search, strict=False))
         return values
 
 
@@ -151,6 +165,23 @@ def priority_ranks(name: str, values: Iterable[str]) -> frozenset[int]:
                 raise InvalidListParameter(name, PRIORITY_FILTER_RULE) from None
             ranks.add(PRIORITY_RANKS[priority])
     return frozenset(ranks)
+
+
+def search_patterns(name: str, text: str) -> tuple[str, ...]:
+    """A LIKE pattern for each distinct word of `text`, case-folded as titles and descriptions
+    are (the service keeps them folded)."""
+    if len(text) > MAX_SEARCH_LENGTH:
+        raise InvalidListParameter(name, SEARCH_RULE)
+    words = dict.fromkeys(text.casefold().split())
+    if len(words) > MAX_SEARCH_TERMS:
+        raise InvalidListParameter(name, SEARCH_RULE)
+    escaped = (
+        word.replace(LIKE_ESCAPE, LIKE_ESCAPE * 2)
+        .replace("%", f"{LIKE_ESCAPE}%")
+        .replace("_", f"{LIKE_ESCAPE}_")
+        for word in words
+    )
+    return tuple(f"%{word}%" for word in escaped)
 
 
 def due_from(name: str, value: str) -> datetime:

@@ -73,6 +73,8 @@ async def create_task(database: Database, *, user_id: str, data: TaskCreate, max
         "owner": user_id,
         "new_title": data.title,
         "new_description": data.description,
+        "new_title_folded": data.title.casefold(),
+        "new_description_folded": _folded(data.description),
         "new_status": status.value,
         "new_priority": PRIORITY_RANKS[data.priority],
         "new_timezone": data.timezone,
@@ -114,8 +116,10 @@ async def update_task(
     sent = changes.model_fields_set
     if "title" in sent:
         values["new_title"] = changes.title
+        values["new_title_folded"] = _folded(changes.title)
     if "description" in sent:
         values["new_description"] = changes.description
+        values["new_description_folded"] = _folded(changes.description)
     if changes.priority is not None:
         values["new_priority"] = PRIORITY_RANKS[changes.priority]
     status = changes.status_from_completed()
@@ -147,6 +151,11 @@ async def update_task(
             return await _write_on(connection, query, values, if_match)
     query = update_query(frozenset(values), uncomplete=uncomplete)
     return await _write_returning(database, query, values, if_match)
+
+
+def _folded(text: str | None) -> str | None:
+    """Text as search compares it (see `listing.search_patterns`)."""
+    return None if text is None else text.casefold()
 
 
 NO_DUE_DATE: dict[str, Any] = {"new_due_at": None, "new_due_all_day": False, "new_overdue_after": None}

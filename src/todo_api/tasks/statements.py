@@ -18,7 +18,7 @@ from sqlalchemy.dialects import postgresql
 
 from todo_api.db.query import Query
 from todo_api.models import TaskStatus, UTCDateTime, task_quota_table, task_table
-from todo_api.tasks.listing import PRIORITY_SLOTS, ListShape
+from todo_api.tasks.listing import LIKE_ESCAPE, PRIORITY_SLOTS, SEARCH_SLOTS, ListShape
 
 columns = task_table.c
 TASK_COLUMNS = (
@@ -78,6 +78,8 @@ NEW_TASK_COLUMNS = [
     "user_id",
     "title",
     "description",
+    "title_folded",
+    "description_folded",
     "status",
     "priority",
     "due_at",
@@ -90,6 +92,8 @@ NEW_TASK_COLUMNS = [
 NEW_TASK_VALUES = (
     sa.bindparam("new_title", type_=sa.String),
     sa.bindparam("new_description", type_=sa.Text),
+    sa.bindparam("new_title_folded", type_=sa.Text),
+    sa.bindparam("new_description_folded", type_=sa.Text),
     sa.bindparam("new_status", type_=sa.String),
     sa.bindparam("new_priority", type_=sa.SmallInteger),
     NEW_DUE_AT,
@@ -199,6 +203,14 @@ def _list_conditions(shape: ListShape) -> list[sa.ColumnElement[bool]]:
         conditions.append(columns.due_at >= sa.bindparam("due_from", type_=UTCDateTime()))
     if shape.due_before:
         conditions.append(columns.due_at < sa.bindparam("due_before", type_=UTCDateTime()))
+    for slot in SEARCH_SLOTS[: shape.search_terms]:
+        term = sa.bindparam(slot, type_=sa.Text)
+        conditions.append(
+            sa.or_(
+                columns.title_folded.like(term, escape=LIKE_ESCAPE),
+                columns.description_folded.like(term, escape=LIKE_ESCAPE),
+            )
+        )
     if shape.has_due_date is not None:
         conditions.append(columns.due_at.is_not(None) if shape.has_due_date else columns.due_at.is_(None))
     if shape.overdue is True:
@@ -214,8 +226,10 @@ def update_query(names: frozenset[str], *, uncomplete: bool) -> Query:
     changes: dict[str, Any] = {"updated_at": NOW}
     if "new_title" in names:
         changes["title"] = sa.bindparam("new_title", type_=sa.String)
+        changes["title_folded"] = sa.bindparam("new_title_folded", type_=sa.Text)
     if "new_description" in names:
         changes["description"] = sa.bindparam("new_description", type_=sa.Text)
+        changes["description_folded"] = sa.bindparam("new_description_folded", type_=sa.Text)
     if "new_priority" in names:
         changes["priority"] = sa.bindparam("new_priority", type_=sa.SmallInteger)
     if "new_due_at" in names:
