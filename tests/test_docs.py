@@ -175,9 +175,11 @@ async def test_every_example_in_the_openapi_document_succeeds_as_shown(
 
         outcomes = []
         for method, path, name, body in examples:
-            # A task of the caller's own for each example: an example may delete or complete it.
-            created = await client.post("/api/tasks", json={"title": "for an example"}, headers=headers)
-            url = path.format(user_id="alice", task_id=created.json()["id"])
+            # A task of the caller's own for each example (an example may delete or complete it),
+            # with a tag an example may rename.
+            task = {"title": "for an example", "tags": ["chores"]}
+            created = await client.post("/api/tasks", json=task, headers=headers)
+            url = path.format(user_id="alice", task_id=created.json()["id"], name="chores")
             response = await client.request(method.upper(), url, json=body, headers=headers)
             outcomes.append((method, path, name, response.status_code, response.text))
 

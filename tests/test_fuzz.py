@@ -75,6 +75,18 @@ class AppUnderTest:
 _SPACE = r"\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 TITLE_PATTERN = rf"^[{_SPACE}]*[^{_SPACE}\u0000](?:[^\u0000]{{0,198}}[^{_SPACE}\u0000])?[{_SPACE}]*$"
 NO_NUL_PATTERN = r"^[^\u0000]*$"
+# Tags: names of 1-50 characters once trimmed (str.strip also trims \x1c-\x1f), without commas or
+# control characters; blank ones skipped; up to 20 in a list, or in one comma-separated string.
+_TAG_SPACE = rf"{_SPACE}\x1c-\x1f"
+_NOT_IN_TAGS = r",\x00-\x1f\x7f-\x9f"
+_NAME = (
+    rf"[{_TAG_SPACE}]*[^{_TAG_SPACE}{_NOT_IN_TAGS}]"
+    rf"(?:[^{_NOT_IN_TAGS}]{{0,48}}[^{_TAG_SPACE}{_NOT_IN_TAGS}])?[{_TAG_SPACE}]*"
+)
+_NAME_OR_BLANK = rf"(?:{_NAME}|[{_TAG_SPACE}]*)"
+TAG_NAME_PATTERN = rf"^{_NAME}$"
+TAG_ITEM_PATTERN = rf"^{_NAME_OR_BLANK}$"
+TAGS_TEXT_PATTERN = rf"^{_NAME_OR_BLANK}(?:,{_NAME_OR_BLANK}){{0,19}}$"
 # Due dates in the three forms the API takes (a day, a local date-time, one with an offset), and
 # time zones by name: the rules of their descriptions, which a schema states only in words.
 DUE_DATE_PATTERN = (
@@ -86,8 +98,8 @@ TIMEZONE_PATTERN = r"^(UTC|Europe/Berlin|America/New_York|Asia/Kolkata)$"
 _LEVEL = "(low|medium|high|urgent|normal|critical)?"
 PRIORITY_LIST_PATTERN = rf"^ *{_LEVEL} *(, *{_LEVEL} *)*$"
 DUE_BOUND_PATTERN = rf"^$|{DUE_DATE_PATTERN}"
-# At most 8 words (their length is in the schema).
-SEARCH_PATTERN = r"^\s*\S*(\s+\S*){0,7}$"
+# At most 8 words, split where str.split splits (their length is in the schema).
+SEARCH_PATTERN = rf"^[{_TAG_SPACE}]*[^{_TAG_SPACE}]*([{_TAG_SPACE}]+[^{_TAG_SPACE}]*){{0,7}}$"
 QUERY_RULES = {
     "search": SEARCH_PATTERN,
     "priority": PRIORITY_LIST_PATTERN,
@@ -96,7 +108,21 @@ QUERY_RULES = {
 }
 # Other names for a list parameter (each has its own tests): sent beside the parameter they
 # name with another value, they are refused, a rule no schema can state.
-QUERY_ALIASES = {"due_after", "due_before", "sort_by", "order", "q", "search_query"}
+QUERY_ALIASES = {"due_after", "due_before", "sort_by", "order", "q", "search_query", "tag"}
+# The tags a list is filtered by: any names, up to 20 distinct ones in all (repeated parameters
+# or comma-separated), a rule no schema can state; tests/tasks/test_tags.py sends them.
+UNSTATED = {"tags"}
+
+
+def with_tag_rules(schema: dict[str, Any]) -> None:
+    """The tag rules on a tags field's schema: a list of names, or one string of them."""
+    for form in schema.get("anyOf", [schema]):
+        if form.get("type") == "array":
+            form["items"]["pattern"] = TAG_ITEM_PATTERN
+        elif form.get("type") == "string":
+            form["pattern"] = TAGS_TEXT_PATTERN
+        elif "anyOf" in form:
+            with_tag_rules(form)
 
 
 def with_the_text_rules(document: dict[str, Any]) -> dict[str, Any]:
@@ -116,10 +142,14 @@ def with_the_text_rules(document: dict[str, Any]) -> dict[str, Any]:
             for text in properties[name].get("anyOf", [properties[name]]):
                 if text.get("type") == "string":
                     text["pattern"] = pattern
+        with_tag_rules(properties["tags"])
+    document["components"]["schemas"]["TagRename"]["properties"]["name"]["pattern"] = TAG_NAME_PATTERN
     for path in document["paths"].values():
         if "get" not in path or "parameters" not in path["get"]:
             continue
-        parameters = [param for param in path["get"]["parameters"] if param["name"] not in QUERY_ALIASES]
+        parameters = [
+            param for param in path["get"]["parameters"] if param["name"] not in QUERY_ALIASES | UNSTATED
+        ]
         for param in parameters:
             if param["name"] in QUERY_RULES:
                 for text in param["schema"].get("anyOf", [param["schema"]]):

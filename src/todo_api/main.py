@@ -177,7 +177,7 @@ def create_app(settings: Settings, *, freeze_at_start_up: bool = False) -> FastA
         document_session_cookie(
             app, session_cookies.name(accounts.SESSION_TOKEN), alternative_to=BEARER_SCHEME
         )
-    app.add_middleware(ApiGate, collections=[tasks.COLLECTION])
+    app.add_middleware(ApiGate, collections=tasks.COLLECTIONS)
     app.add_middleware(
         HardeningMiddleware,
         hsts=settings.is_production,

@@ -102,6 +102,9 @@ class Task(SQLModel, table=True):
             sa.SmallInteger, nullable=False, server_default=str(PRIORITY_RANKS[DEFAULT_PRIORITY])
         ),
     )
+    # Its tag names, and their case-folded keys for list filters (tasks/tags.py); "" for none.
+    tags: str = Field(default="", sa_column=sa.Column(sa.Text, nullable=False, server_default=""))
+    tag_keys: str = Field(default="", sa_column=sa.Column(sa.Text, nullable=False, server_default=""))
     # When it is due, as an instant; an all-day task's is midnight UTC of its date (tasks/due_dates.py).
     due_at: datetime | None = Field(default=None, sa_column=sa.Column(UTCDateTime, nullable=True))
     due_all_day: bool = Field(

@@ -197,3 +197,41 @@ async def test_list_tasks_filters_and_sorts_as_the_rest_list_does(
     assert "2026-12-31" in bad_bound
     assert "sort" in bad_sort
     assert "priority" in bad_sort
+
+
+async def test_tags_are_added_changed_and_filtered_through_the_tools(
+    database_url: str, make_token: TokenFactory
+) -> None:
+    token = make_token("alice")
+    async with serving(database_url) as client:
+        listed_one = result_of(
+            await call_tool(client, token, "add_task", {"title": "report", "tags": ["Work", "work", "q1"]})
+        )
+        as_text = result_of(
+            await call_tool(client, token, "add_task", {"title": "gym", "tags": "health, Q1"})
+        )
+        changed = result_of(
+            await call_tool(client, token, "update_task", {"task_id": as_text["id"], "tags": ["health"]})
+        )
+        untouched = result_of(
+            await call_tool(client, token, "update_task", {"task_id": listed_one["id"], "title": "Report"})
+        )
+
+        async def listed(**arguments: Any) -> list[str]:
+            return [
+                task["title"]
+                for task in result_of(await call_tool(client, token, "list_tasks", arguments))["tasks"]
+            ]
+
+        by_any = await listed(tags=["WORK", "health"])
+        by_all = await listed(tags=["work", "health"], tags_match="all")
+        too_long = error_of(await call_tool(client, token, "add_task", {"title": "x", "tags": ["x" * 51]}))
+
+    assert listed_one["tags"] == ["Work", "q1"]
+    assert as_text["tags"] == ["health", "Q1"]
+    assert changed["tags"] == ["health"]
+    assert untouched["tags"] == ["Work", "q1"]
+    assert by_any == ["gym", "Report"]
+    assert by_all == []
+    assert "tags" in too_long
+    assert "50 characters" in too_long

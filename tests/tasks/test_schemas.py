@@ -11,6 +11,7 @@ from pydantic import TypeAdapter
 
 from todo_api.models import PRIORITY_WORDS, TaskStatus
 from todo_api.tasks.schemas import TaskPublic, dump_task, dump_tasks, public_fields
+from todo_api.tasks.tags import tags_column
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
 # Rows as either driver returns them: aware UTC datetimes, any text PostgreSQL can hold.
@@ -23,6 +24,14 @@ task_rows = st.fixed_dictionaries(
         "description": st.none() | text,
         "status": st.sampled_from([status.value for status in TaskStatus]),
         "priority": st.sampled_from(sorted(PRIORITY_WORDS)),
+        "tags": st.lists(
+            st.text(
+                st.characters(exclude_categories=["Cc", "Cs"], exclude_characters=","),
+                min_size=1,
+                max_size=50,
+            ),
+            max_size=20,
+        ).map(tags_column),
         "due_at": st.none() | st.datetimes(timezones=st.just(UTC)),
         "due_all_day": st.booleans(),
         "overdue_after": st.none() | st.datetimes(timezones=st.just(UTC)),

@@ -8,6 +8,7 @@ export type Task = components["schemas"]["TaskPublic"];
 export type TaskCreate = components["schemas"]["TaskCreate"];
 export type TaskUpdate = components["schemas"]["TaskUpdate"];
 export type TaskStatus = components["schemas"]["TaskStatus"];
+export type Tag = components["schemas"]["TagPublic"];
 /** One entry of a 422's `detail`: where (`loc`), what (`msg`, `type`) and the value sent (`input`). */
 export type ValidationIssue = components["schemas"]["ValidationError"];
 /** The query of `GET /api/tasks`: status, sort, limit, offset (all optional). */
@@ -123,6 +124,12 @@ export interface TodoClient {
   /** Flip `completed` (no body), or set it when `completed` is given. */
   toggleTask(id: number, options?: WriteOptions & { completed?: boolean }): Promise<Task>;
   deleteTask(id: number, options?: WriteOptions): Promise<void>;
+  /** The user's tags, by name, with how many tasks have each. */
+  listTags(): Promise<Tag[]>;
+  /** Rename a tag on every one of the user's tasks at once. */
+  renameTag(name: string, newName: string): Promise<Tag>;
+  /** Remove a tag from every one of the user's tasks (the tasks stay). */
+  deleteTag(name: string): Promise<void>;
 }
 
 /** A client for one service; on the server, make one per request (its tokens are the caller's). */
@@ -198,7 +205,22 @@ export function createTodoClient(options: TodoClientOptions): TodoClient {
     async deleteTask(id, { ifMatch } = {}) {
       await request(`/api/tasks/${id}`, { method: "DELETE", ifMatch });
     },
+    async listTags() {
+      return (await (await request("/api/tags")).json()) as Tag[];
+    },
+    async renameTag(name, newName) {
+      const response = await request(`/api/tags/${tagPath(name)}`, { method: "PATCH", body: JSON.stringify({ name: newName }) });
+      return (await response.json()) as Tag;
+    },
+    async deleteTag(name) {
+      await request(`/api/tags/${tagPath(name)}`, { method: "DELETE" });
+    },
   };
+}
+
+// A tag's name in the path: each segment encoded, its slashes kept (the route takes them).
+function tagPath(name: string): string {
+  return name.split("/").map(encodeURIComponent).join("/");
 }
 
 function checkedBaseUrl(value: string | undefined): string {

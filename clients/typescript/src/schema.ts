@@ -156,6 +156,94 @@ export interface paths {
         patch: operations["complete_task_for_user"];
         trace?: never;
     };
+    "/api/tags": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List your tags
+         * @description Your tags, by name, each with how many of your tasks have it.
+         */
+        get: operations["list_tags"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/tags/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Remove a tag from all your tasks
+         * @description Remove a tag from every one of your tasks that has it, at once (the tasks stay).
+         */
+        delete: operations["delete_tag"];
+        options?: never;
+        head?: never;
+        /**
+         * Rename a tag on all your tasks
+         * @description Rename a tag on every one of your tasks that has it, at once.
+         */
+        patch: operations["rename_tag"];
+        trace?: never;
+    };
+    "/api/{user_id}/tags": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List your tags
+         * @description Your tags, by name, each with how many of your tasks have it.
+         */
+        get: operations["list_tags_for_user"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/{user_id}/tags/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Remove a tag from all your tasks
+         * @description Remove a tag from every one of your tasks that has it, at once (the tasks stay).
+         */
+        delete: operations["delete_tag_for_user"];
+        options?: never;
+        head?: never;
+        /**
+         * Rename a tag on all your tasks
+         * @description Rename a tag on every one of your tasks that has it, at once.
+         */
+        patch: operations["rename_tag_for_user"];
+        trace?: never;
+    };
     "/api/auth/sign-up/email": {
         parameters: {
             query?: never;
@@ -343,6 +431,33 @@ export interface components {
              */
             status: "ok";
         };
+        /**
+         * TagPublic
+         * @description One of the user's tags and how many of their tasks have it.
+         */
+        TagPublic: {
+            /**
+             * Name
+             * @description The tag: in a list, as most of the tasks that have it write it; renamed, as sent.
+             */
+            name: string;
+            /**
+             * Task Count
+             * @description How many of the user's tasks have it.
+             */
+            task_count: number;
+        };
+        /**
+         * TagRename
+         * @description Body of PATCH /api/tags/{name}: the tag's new name.
+         */
+        TagRename: {
+            /**
+             * Name
+             * @description The new name: 1-50 characters once trimmed, without commas or control characters. A task that already has a tag of that name keeps it, and loses the old one.
+             */
+            name: string;
+        };
         /** TaskCreate */
         TaskCreate: {
             /**
@@ -363,6 +478,11 @@ export interface components {
              * @enum {string}
              */
             priority?: "low" | "medium" | "high" | "urgent" | "normal" | "critical";
+            /**
+             * Tags
+             * @description Labels for the task: a list of up to 20 tag names, or one string of up to 20 comma-separated names; each name 1-50 characters once trimmed, without commas or control characters; blank names are skipped, and names that differ only in case are one tag, kept as first written; none when left out.
+             */
+            tags?: string[] | string;
             /**
              * Due Date
              * @description When the task is due: a date (2026-12-31) for an all-day task, a local date-time without an offset (2026-12-31T17:00 or 2026-12-31T17:00:00), read in the task's timezone, or an RFC 3339 date-time with an offset (2026-12-31T17:00:00+01:00 or 2026-12-31T16:00:00Z); on a day from 0001-01-02 to 9999-12-30; also accepted as due_at.
@@ -399,6 +519,11 @@ export interface components {
             description: string | null;
             status: components["schemas"]["TaskStatus"];
             priority: components["schemas"]["TaskPriority"];
+            /**
+             * Tags
+             * @description The task's tag names, in the order first given.
+             */
+            tags: string[];
             /**
              * Due Date
              * @description A date (2026-12-31) for an all-day task, else an RFC 3339 date-time in the task's timezone (2026-12-31T17:00:00+01:00; Z for UTC), whose first 16 characters suit <input type="datetime-local">; null when it has none.
@@ -458,6 +583,11 @@ export interface components {
              */
             priority?: "low" | "medium" | "high" | "urgent" | "normal" | "critical";
             /**
+             * Tags
+             * @description The task's tags, replacing its old ones: a list of up to 20 tag names, or one string of up to 20 comma-separated names; each name 1-50 characters once trimmed, without commas or control characters; blank names are skipped, and names that differ only in case are one tag, kept as first written; [] or null clears them.
+             */
+            tags?: string[] | string | null;
+            /**
              * Due Date
              * @description A new due date: a date (2026-12-31) for an all-day task, a local date-time without an offset (2026-12-31T17:00 or 2026-12-31T17:00:00), read in the task's timezone, or an RFC 3339 date-time with an offset (2026-12-31T17:00:00+01:00 or 2026-12-31T16:00:00Z); on a day from 0001-01-02 to 9999-12-30; also accepted as due_at; null clears it.
              */
@@ -472,7 +602,7 @@ export interface components {
              * @description A new time zone: an IANA time zone name such as Europe/Berlin, America/New_York or UTC, in which a local due date-time is read and due dates are shown; changing only the timezone keeps the due moment; null makes it UTC.
              */
             timezone?: string | null;
-        } & (unknown & unknown)) | unknown | unknown | unknown | unknown | unknown | unknown | unknown | unknown;
+        } & (unknown & unknown)) | unknown | unknown | unknown | unknown | unknown | unknown | unknown | unknown | unknown;
         /** ValidationError */
         ValidationError: {
             /** Location */
@@ -516,6 +646,12 @@ export interface operations {
                 due_date_to?: string | null;
                 /** @description Another name for due_date_to, as some apps call it; send one of the two. */
                 due_before?: string | null;
+                /** @description Only tasks with these tag names, repeated or comma-separated, in any case; at most 20; empty for any. */
+                tags?: string[] | null;
+                /** @description Another name for tags, as some apps call it; send one of the two. */
+                tag?: string[] | null;
+                /** @description How tags match: any (a task with one of the tags, the default) or all (a task with every one). */
+                tags_match?: "any" | "all";
                 /** @description Only tasks matching all these words, each found in the title or the description, in any case, as a word or part of one (gro finds Buy groceries); at most 8 words and 200 characters; empty for all. */
                 search?: string | null;
                 /** @description Another name for search, as some apps call it; send one of the two. */
@@ -1291,6 +1427,12 @@ export interface operations {
                 due_date_to?: string | null;
                 /** @description Another name for due_date_to, as some apps call it; send one of the two. */
                 due_before?: string | null;
+                /** @description Only tasks with these tag names, repeated or comma-separated, in any case; at most 20; empty for any. */
+                tags?: string[] | null;
+                /** @description Another name for tags, as some apps call it; send one of the two. */
+                tag?: string[] | null;
+                /** @description How tags match: any (a task with one of the tags, the default) or all (a task with every one). */
+                tags_match?: "any" | "all";
                 /** @description Only tasks matching all these words, each found in the title or the description, in any case, as a word or part of one (gro finds Buy groceries); at most 8 words and 200 characters; empty for all. */
                 search?: string | null;
                 /** @description Another name for search, as some apps call it; send one of the two. */
@@ -2089,6 +2231,559 @@ export interface operations {
                 };
             };
             /** @description The body failed validation; `detail` lists each problem. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Rate limit reached: the caller's, or failed authentications from this address; retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Unexpected error (no internals are shown). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Database or signing keys unreachable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+        };
+    };
+    list_tags: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TagPublic"][];
+                };
+            };
+            /** @description Missing, malformed, expired or otherwise invalid bearer token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Request body over 1 MiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Rate limit reached: the caller's, or failed authentications from this address; retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Unexpected error (no internals are shown). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Database or signing keys unreachable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+        };
+    };
+    delete_tag: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The tag's name, in any case. */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing, malformed, expired or otherwise invalid bearer token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description None of your tasks has this tag. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Request body over 1 MiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Rate limit reached: the caller's, or failed authentications from this address; retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Unexpected error (no internals are shown). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Database or signing keys unreachable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+        };
+    };
+    rename_tag: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The tag's name, in any case. */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TagRename"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TagPublic"];
+                };
+            };
+            /** @description The body could not be read as JSON text (for example, not UTF-8). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Missing, malformed, expired or otherwise invalid bearer token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description None of your tasks has this tag. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Request body over 1 MiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description The body is not JSON (Content-Type must be application/json). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description The new name breaks the rules of tag names; `detail` says which. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Rate limit reached: the caller's, or failed authentications from this address; retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Unexpected error (no internals are shown). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Database or signing keys unreachable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+        };
+    };
+    list_tags_for_user: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The caller's own id (the token's `sub`); any other is a 403. */
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TagPublic"][];
+                };
+            };
+            /** @description Missing, malformed, expired or otherwise invalid bearer token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description `user_id` in the path is not the token's `sub`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Request body over 1 MiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Rate limit reached: the caller's, or failed authentications from this address; retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Unexpected error (no internals are shown). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Database or signing keys unreachable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+        };
+    };
+    delete_tag_for_user: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The tag's name, in any case. */
+                name: string;
+                /** @description The caller's own id (the token's `sub`); any other is a 403. */
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing, malformed, expired or otherwise invalid bearer token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description `user_id` in the path is not the token's `sub`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description None of your tasks has this tag. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Request body over 1 MiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Rate limit reached: the caller's, or failed authentications from this address; retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Unexpected error (no internals are shown). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Database or signing keys unreachable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+        };
+    };
+    rename_tag_for_user: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The tag's name, in any case. */
+                name: string;
+                /** @description The caller's own id (the token's `sub`); any other is a 403. */
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TagRename"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TagPublic"];
+                };
+            };
+            /** @description The body could not be read as JSON text (for example, not UTF-8). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Missing, malformed, expired or otherwise invalid bearer token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description `user_id` in the path is not the token's `sub`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description None of your tasks has this tag. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Request body over 1 MiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description The body is not JSON (Content-Type must be application/json). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description The new name breaks the rules of tag names; `detail` says which. */
             422: {
                 headers: {
                     [name: string]: unknown;

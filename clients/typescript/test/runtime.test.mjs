@@ -114,3 +114,18 @@ test("several priorities go as a repeated parameter, null filters as none, and t
   assert.deepEqual(seen, ["http://localhost:8000/api/tasks?priority=high&priority=urgent&overdue=true&limit=1"]);
   assert.deepEqual(page.next, { priority: ["high", "urgent"], overdue: "true", limit: 1, offset: 1 });
 });
+
+test("tag calls name the tag in the path, slashes kept and the rest encoded", async () => {
+  const seen = [];
+  const fake = async (url, init) => {
+    seen.push(`${init.method ?? "GET"} ${url} ${init.body ?? ""}`.trim());
+    return init.method === "DELETE" ? new Response(null, { status: 204 }) : Response.json({ name: "q 2", task_count: 1 });
+  };
+  const api = createTodoClient({ baseUrl: "http://localhost:8000", fetch: fake });
+  assert.deepEqual(await api.renameTag("work/q 1?", "q 2"), { name: "q 2", task_count: 1 });
+  await api.deleteTag("50%");
+  assert.deepEqual(seen, [
+    'PATCH http://localhost:8000/api/tags/work/q%201%3F {"name":"q 2"}',
+    "DELETE http://localhost:8000/api/tags/50%25",
+  ]);
+});

@@ -3,16 +3,17 @@ descriptions written for a language model."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StrictStr
 
 from todo_api.models import TaskStatus
-from todo_api.tasks.listing import DUE_BOUND_RULE, SEARCH_RULE, SORT_RULE, SortKey
+from todo_api.tasks.listing import DUE_BOUND_RULE, SEARCH_RULE, SORT_RULE, TAGS_MATCH_RULE, SortKey
 from todo_api.tasks.schemas import (
     DESCRIPTION_LIMITS,
     DUE_DATE_RULE,
     PRIORITY_RULE,
+    TAGS_RULE,
     TIMEZONE_USE,
     TITLE_LIMITS,
     Description,
@@ -49,6 +50,23 @@ PriorityArgument = Annotated[
 NewPriorityArgument = Annotated[
     Priority | None, Field(description=f"A new priority: {PRIORITY_RULE}; omit to keep it.")
 ]
+# Names here; TaskCreate and TaskUpdate read them, with the REST routes' rules and messages.
+TagsArgument = Annotated[
+    list[StrictStr] | StrictStr | None, Field(description=f"Labels for the task: {TAGS_RULE}.")
+]
+NewTagsArgument = Annotated[
+    list[StrictStr] | StrictStr | None,
+    Field(
+        description=(
+            f"The task's tags, replacing its old ones: {TAGS_RULE}; [] removes them all; omit to keep them."
+        )
+    ),
+]
+TagFilterArgument = Annotated[
+    list[StrictStr] | None,
+    Field(description="Only tasks with one of these tags (all of them with tags_match=all)."),
+]
+TagsMatchArgument = Annotated[Literal["any", "all"], Field(description=f"How tags match: {TAGS_MATCH_RULE}.")]
 # Plain text here: TaskCreate and TaskUpdate read it, with the REST routes' rules and messages.
 DueDateArgument = Annotated[
     StrictStr | None, Field(description=f"When the task is due, if it is: {DUE_DATE_RULE}.")

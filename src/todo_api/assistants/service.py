@@ -6,14 +6,22 @@ SDK here: `tools` turns these into MCP tools and their failures into tool errors
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from todo_api.assistants.caller import Caller
 from todo_api.assistants.schemas import DeletedTask, TaskList, TaskPublic
 from todo_api.errors import BadRequest
 from todo_api.models import PRIORITY_RANKS, TaskPriority, TaskStatus, utc_now
 from todo_api.tasks import service as tasks
-from todo_api.tasks.listing import SortKey, TaskFilter, due_before, due_from, search_patterns, sort_order
+from todo_api.tasks.listing import (
+    SortKey,
+    TaskFilter,
+    due_before,
+    due_from,
+    search_patterns,
+    sort_order,
+    tag_patterns,
+)
 from todo_api.tasks.schemas import StatusFilter, TaskCreate, TaskUpdate, public_fields
 
 
@@ -23,13 +31,14 @@ async def add_task(
     title: str,
     description: str | None,
     priority: TaskPriority,
+    tags: list[str] | str | None,
     due_date: str | None,
     timezone: str | None,
 ) -> TaskPublic:
     """Create a task owned by the caller."""
     await _charge(caller, write=True)
     data = TaskCreate.model_validate(
-        {"title": title, "description": description, "priority": priority}
+        {"title": title, "description": description, "priority": priority, "tags": tags or []}
         | {"due_date": due_date, "timezone": timezone}
     )
     row = await tasks.create_task(
@@ -51,6 +60,8 @@ async def list_tasks(
     due_date_to: str | None,
     overdue: bool | None,
     search: str | None,
+    tags: list[str] | None,
+    tags_match: Literal["any", "all"],
     limit: int,
     offset: int,
 ) -> TaskList:
@@ -64,6 +75,8 @@ async def list_tasks(
         due_before=None if due_date_to is None else due_before("due_date_to", due_date_to),
         overdue=overdue,
         search=() if search is None else search_patterns("search", search),
+        tags=tag_patterns("tags", tags or ()),
+        all_tags=tags_match == "all",
         sort=field,
         descending=descending,
     )
@@ -87,6 +100,7 @@ async def update_task(
     description: str | None,
     status: TaskStatus | None,
     priority: TaskPriority | None,
+    tags: list[str] | str | None,
     due_date: str | None,
     timezone: str | None,
 ) -> TaskPublic:
@@ -97,14 +111,15 @@ async def update_task(
         "description": description,
         "status": status,
         "priority": priority,
+        "tags": tags,
         "due_date": due_date,
         "timezone": timezone,
     }
     if all(value is None for value in changes.values()):
         # TaskUpdate would say so too, naming REST's `completed`, which this tool does not take.
         raise BadRequest(
-            "Invalid arguments: give at least one of title, description, status, priority, due_date "
-            "or timezone to change"
+            "Invalid arguments: give at least one of title, description, status, priority, tags, "
+            "due_date or timezone to change"
         )
     await _charge(caller, write=True)
     given = {name: value for name, value in changes.items() if value is not None}

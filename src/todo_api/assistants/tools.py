@@ -28,6 +28,7 @@ from todo_api.assistants.schemas import (
     NewDueDateArgument,
     NewPriorityArgument,
     NewStatusArgument,
+    NewTagsArgument,
     NewTimezoneArgument,
     NewTitleArgument,
     OffsetArgument,
@@ -37,6 +38,9 @@ from todo_api.assistants.schemas import (
     SearchArgument,
     SortArgument,
     StatusFilterArgument,
+    TagFilterArgument,
+    TagsArgument,
+    TagsMatchArgument,
     TaskIdArgument,
     TaskList,
     TaskPublic,
@@ -115,7 +119,9 @@ class TaskToolsServer(MCPServer[Any]):
 async def add_task(
     title: TitleArgument,
     description: DescriptionArgument = None,
+    *,
     priority: PriorityArgument = DEFAULT_PRIORITY,
+    tags: TagsArgument = None,
     due_date: DueDateArgument = None,
     timezone: TimezoneArgument = None,
 ) -> TaskPublic:
@@ -126,6 +132,7 @@ async def add_task(
             title=title,
             description=description,
             priority=priority,
+            tags=tags,
             due_date=due_date,
             timezone=timezone,
         )
@@ -140,12 +147,15 @@ async def list_tasks(
     due_date_to: DueToArgument = None,
     overdue: OverdueArgument = None,
     search: SearchArgument = None,
+    tags: TagFilterArgument = None,
+    tags_match: TagsMatchArgument = "any",
     limit: LimitArgument = 100,
     offset: OffsetArgument = 0,
 ) -> TaskList:
     """List the user's tasks, newest first by default, optionally only those with one status,
-    some priorities, a due date in a range, overdue, or matching a search. `total` says how many match in all;
-    when it exceeds offset + limit, call again with a larger offset for the next page."""
+    some priorities or tags, a due date in a range, overdue, or matching a search. `total` says
+    how many match in all; when it exceeds offset + limit, call again with a larger offset for
+    the next page."""
     async with as_tool_errors():
         return await service.list_tasks(
             current_caller.get(),
@@ -156,6 +166,8 @@ async def list_tasks(
             due_date_to=due_date_to,
             overdue=overdue,
             search=search,
+            tags=tags,
+            tags_match=tags_match,
             limit=limit,
             offset=offset,
         )
@@ -174,10 +186,11 @@ async def update_task(
     description: NewDescriptionArgument = None,
     status: NewStatusArgument = None,
     priority: NewPriorityArgument = None,
+    tags: NewTagsArgument = None,
     due_date: NewDueDateArgument = None,
     timezone: NewTimezoneArgument = None,
 ) -> TaskPublic:
-    """Change a task's title, description, status, priority, due date or time zone; fields
+    """Change a task's title, description, status, priority, tags, due date or time zone; fields
     left out stay as they are, and at least one must be given. Returns the updated task."""
     async with as_tool_errors():
         return await service.update_task(
@@ -187,6 +200,7 @@ async def update_task(
             description=description,
             status=status,
             priority=priority,
+            tags=tags,
             due_date=due_date,
             timezone=timezone,
         )

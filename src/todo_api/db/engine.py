@@ -117,6 +117,11 @@ class DatabaseUnreachable(Exception):
 
 async def connect(engine: AsyncEngine, settings: Settings) -> AsyncConnection:
     """A connection from `engine`, or DatabaseUnreachable saying why none could be opened."""
+    target = settings.database_url.target
+    # Said before trying: aiosqlite's worker thread, left behind by a failed connect, may still
+    # report to the event loop after it has closed, printing a traceback after our one line.
+    if target.is_sqlite and (problem := _sqlite_directory_problem(target)) is not None:
+        raise DatabaseUnreachable(f"cannot open the SQLite database {target.url.database}: {problem}")
     try:
         return await engine.connect()
     except Exception as exc:
@@ -148,12 +153,19 @@ def _postgres_reason(exc: BaseException, settings: Settings) -> str:
 
 
 def _sqlite_reason(exc: BaseException, target: DatabaseTarget) -> str:
+    return _sqlite_directory_problem(target) or _drivers_words(exc)
+
+
+def _sqlite_directory_problem(target: DatabaseTarget) -> str | None:
+    """Why the database file's directory cannot hold it, if it cannot (in memory: never)."""
+    if target.url.database in (None, "", ":memory:"):
+        return None
     directory = Path(target.url.database or "").parent
     if not directory.exists():
         return f"the directory {directory} does not exist"
     if not directory.is_dir():
         return f"{directory} is not a directory"
-    return _drivers_words(exc)
+    return None
 
 
 def _drivers_words(exc: BaseException) -> str:

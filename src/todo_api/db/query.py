@@ -26,6 +26,19 @@ _POSTGRES = asyncpg_dialect()  # type: ignore[no-untyped-call]  # SQLAlchemy lea
 _SQLITE = pysqlite_dialect()
 
 
+# The escape character of LIKE patterns built with `like_escaped`.
+LIKE_ESCAPE = "/"
+
+
+def like_escaped(text: str) -> str:
+    """`text` for a LIKE pattern, its `%` and `_` matched as themselves (ESCAPE LIKE_ESCAPE)."""
+    return (
+        text.replace(LIKE_ESCAPE, LIKE_ESCAPE * 2)
+        .replace("%", f"{LIKE_ESCAPE}%")
+        .replace("_", f"{LIKE_ESCAPE}_")
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class CompiledStatement:
     """SQL text with positional placeholders, and where each argument comes from."""

@@ -4,7 +4,7 @@ list's filters and order."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import Depends, Header, Path, Query, Request
 from pydantic import BeforeValidator
@@ -18,6 +18,8 @@ from todo_api.tasks.listing import (
     PRIORITY_FILTER_RULE,
     SEARCH_RULE,
     SORT_RULE,
+    TAG_FILTER_RULE,
+    TAGS_MATCH_RULE,
     SortKey,
     SortOrder,
     TaskFilter,
@@ -88,6 +90,11 @@ async def parse_task_filter(
     due_after: Annotated[str | None, Query(description=_alias("due_date_from"))] = None,
     due_date_to: Annotated[str | None, Query(description=f"Only tasks due until {DUE_BOUND_RULE}.")] = None,
     due_before: Annotated[str | None, Query(description=_alias("due_date_to"))] = None,
+    tags: Annotated[list[str] | None, Query(description=f"Only tasks with these {TAG_FILTER_RULE}.")] = None,
+    tag: Annotated[list[str] | None, Query(description=_alias("tags"))] = None,
+    tags_match: Annotated[
+        Literal["any", "all"], Query(description=f"How tags match: {TAGS_MATCH_RULE}.")
+    ] = "any",
     search: Annotated[
         str | None,
         Query(max_length=MAX_SEARCH_LENGTH, description=f"Only tasks matching all these {SEARCH_RULE}."),
@@ -114,6 +121,7 @@ async def parse_task_filter(
         "due_date_from", due_date_from or None, "due_after", due_after or None
     )
     to_name, to_value = listing.one_of("due_date_to", due_date_to or None, "due_before", due_before or None)
+    tags_name, tag_names = listing.one_of("tags", tags, "tag", tag)
     search_name, search_text = listing.one_of("search", search or None, "q", q or None)
     search_name, search_text = listing.one_of(search_name, search_text, "search_query", search_query or None)
     direction = listing.one_of("sort_order", sort_order, "order", order)[1]
@@ -124,6 +132,8 @@ async def parse_task_filter(
         priorities=listing.priority_ranks("priority", priority or ()),
         due_from=None if from_value is None else listing.due_from(from_name, from_value),
         due_before=None if to_value is None else listing.due_before(to_name, to_value),
+        tags=listing.tag_patterns(tags_name, tag_names or ()),
+        all_tags=tags_match == "all",
         search=() if search_text is None else listing.search_patterns(search_name, search_text),
         has_due_date=has_due_date,
         overdue=overdue,

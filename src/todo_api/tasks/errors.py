@@ -11,6 +11,12 @@ class TaskNotFound(NotFound):
     default_detail = "Task not found"
 
 
+class TagNotFound(NotFound):
+    """None of this user's tasks has the tag."""
+
+    default_detail = "Tag not found"
+
+
 class TaskLimitReached(Conflict):
     """The user already keeps MAX_TASKS_PER_USER tasks."""
 

@@ -12,10 +12,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal, get_args
 
+from todo_api.db.query import like_escaped
 from todo_api.models import PRIORITY_RANKS, TaskPriority
 from todo_api.tasks.due_dates import parse_due_date
 from todo_api.tasks.errors import InvalidListParameter
 from todo_api.tasks.schemas import PRIORITY_ALIASES, StatusFilter
+from todo_api.tasks.tags import MAX_TAGS, key_pattern, tag_key
 
 SortField = Literal["created_at", "updated_at", "title", "status", "priority", "due_date"]
 SORT_FIELDS: tuple[str, ...] = get_args(SortField)
@@ -56,9 +58,10 @@ SEARCH_RULE = (
     f"(gro finds Buy groceries); at most {MAX_SEARCH_TERMS} words and {MAX_SEARCH_LENGTH} "
     "characters; empty for all"
 )
+TAG_FILTER_RULE = f"tag names, repeated or comma-separated, in any case; at most {MAX_TAGS}; empty for any"
+TAGS_MATCH_RULE = "any (a task with one of the tags, the default) or all (a task with every one)"
+TAG_SLOTS = tuple(f"tag_{index}" for index in range(MAX_TAGS))
 SEARCH_SLOTS = tuple(f"term_{index}" for index in range(MAX_SEARCH_TERMS))
-# The escape character of search patterns: a `%` or `_` typed is matched as itself.
-LIKE_ESCAPE = "/"
 # As many priorities as there are: a filter fills every slot (repeating one it has), so one
 # statement serves any set of them.
 PRIORITY_SLOTS = tuple(f"rank_{index}" for index in range(len(TaskPriority)))
@@ -76,6 +79,8 @@ class ListShape:
     due_from: bool = False
     due_before: bool = False
     search_terms: int = 0
+    tags: int = 0
+    all_tags: bool = False
     has_due_date: bool | None = None
     overdue: bool | None = None
 
@@ -90,6 +95,8 @@ class TaskFilter:
     due_from: datetime | None = None  # inclusive
     due_before: datetime | None = None  # exclusive
     search: tuple[str, ...] = ()  # LIKE patterns, from search_patterns
+    tags: tuple[str, ...] = ()  # LIKE patterns, from tag_patterns
+    all_tags: bool = False
     has_due_date: bool | None = None
     overdue: bool | None = None
     sort: SortField = "created_at"
@@ -106,6 +113,8 @@ class TaskFilter:
             due_from=self.due_from is not None,
             due_before=self.due_before is not None,
             search_terms=len(self.search),
+            tags=len(self.tags),
+            all_tags=self.all_tags and bool(self.tags),
             has_due_date=self.has_due_date,
             overdue=self.overdue,
         )
@@ -124,6 +133,7 @@ class TaskFilter:
         if self.due_before is not None:
             values["due_before"] = self.due_before
         values |= dict(zip(SEARCH_SLOTS, self.search, strict=False))
+        values |= dict(zip(TAG_SLOTS, self.tags, strict=False))
         return values
 
 
@@ -175,13 +185,18 @@ def search_patterns(name: str, text: str) -> tuple[str, ...]:
     words = dict.fromkeys(text.casefold().split())
     if len(words) > MAX_SEARCH_TERMS:
         raise InvalidListParameter(name, SEARCH_RULE)
-    escaped = (
-        word.replace(LIKE_ESCAPE, LIKE_ESCAPE * 2)
-        .replace("%", f"{LIKE_ESCAPE}%")
-        .replace("_", f"{LIKE_ESCAPE}_")
-        for word in words
+    return tuple(f"%{like_escaped(word)}%" for word in words)
+
+
+def tag_patterns(name: str, values: Iterable[str]) -> tuple[str, ...]:
+    """A LIKE pattern for each distinct tag named, each value one name or several comma-separated;
+    a name no task can have (too long, say) matches none, so it needs no error."""
+    names = dict.fromkeys(
+        tag_key(piece.strip()) for value in values for piece in value.split(",") if piece.strip()
     )
-    return tuple(f"%{word}%" for word in escaped)
+    if len(names) > MAX_TAGS:
+        raise InvalidListParameter(name, TAG_FILTER_RULE)
+    return tuple(key_pattern(key) for key in names)
 
 
 def due_from(name: str, value: str) -> datetime:

@@ -20,7 +20,7 @@ from todo_api.db.query import Row
 from todo_api.http_errors import API_ERRORS, documented
 from todo_api.models import utc_now
 from todo_api.state import DatabaseDep
-from todo_api.tasks import service
+from todo_api.tasks import service, tag_router
 from todo_api.tasks.dependencies import IfMatch, TaskFilterDep, TaskId, TaskQuota
 from todo_api.tasks.schemas import (
     CompletionChange,
@@ -36,6 +36,8 @@ JSON = "application/json"
 # The first path segment of both families, /api/tasks and /api/{user_id}/tasks, which the
 # edge guards.
 COLLECTION = "tasks"
+# Every collection of the feature, for the edge.
+COLLECTIONS = (COLLECTION, tag_router.COLLECTION)
 
 ETAG_HEADER = {"ETag": {"description": "The task's version, for If-Match.", "schema": {"type": "string"}}}
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
@@ -295,7 +297,8 @@ def build_router(
 
 
 def build_routers() -> list[APIRouter]:
-    """Both families: the user from the token, and the user also named in the path."""
+    """Both families of the task and the tag routes: the user from the token, and the user also
+    named in the path."""
     return [
         build_router(f"/api/{COLLECTION}", responses=API_ERRORS),
         build_router(
@@ -304,4 +307,5 @@ def build_routers() -> list[APIRouter]:
             dependencies=[OwnPath],
             responses=API_ERRORS | PATH_USER_ERRORS,
         ),
+        *tag_router.build_routers(),
     ]

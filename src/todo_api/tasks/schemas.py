@@ -34,6 +34,7 @@ from todo_api.tasks.due_dates import (
     zone,
     zone_name,
 )
+from todo_api.tasks.tags import MAX_TAGS, TAG_RULE, TAGS_FORMS, parse_tags, tag_name, tags_of
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -96,6 +97,16 @@ Priority = Annotated[
     # What the schema can say without a pattern: the words it takes as they are usually written.
     WithJsonSchema({"type": "string", "enum": [*(level.value for level in TaskPriority), *PRIORITY_ALIASES]}),
 ]
+# The words of the tags' fields, here and in the MCP tools (which read this module, not tags.py).
+TAGS_RULE = TAGS_FORMS
+# A list of names or a comma-separated string (see tags.py); the rules are in the description.
+Tags = Annotated[
+    list[str],
+    BeforeValidator(parse_tags),
+    WithJsonSchema(
+        {"anyOf": [{"type": "array", "items": {"type": "string"}, "maxItems": MAX_TAGS}, {"type": "string"}]}
+    ),
+]
 # A date, a local date-time or an instant (see due_dates.py); text in, text in the schema.
 DueDate = Annotated[date | datetime, PlainValidator(parse_due_date), WithJsonSchema({"type": "string"})]
 TimeZoneName = Annotated[StrictStr, StringConstraints(max_length=64), AfterValidator(zone_name)]
@@ -143,6 +154,7 @@ HAS_A_CHANGE: JsonDict = {
             "status",
             "completed",
             "priority",
+            "tags",
             "due_date",
             "due_at",
             "timezone",
@@ -198,6 +210,13 @@ class TaskCreate(TaskInput):
             json_schema_extra=_no_default,
         ),
     ] = DEFAULT_PRIORITY
+    tags: Annotated[
+        Tags,
+        Field(
+            description=f"Labels for the task: {TAGS_RULE}; none when left out.",
+            json_schema_extra=_no_default,
+        ),
+    ] = []
     due_date: Annotated[DueDate | None, Field(description=f"When the task is due: {DUE_DATE_RULE}.")] = None
     due_at: Annotated[DueDate | None, Field(description=f"The due date: {DUE_AT_RULE}.")] = None
     timezone: Annotated[
@@ -224,6 +243,10 @@ class TaskUpdate(TaskInput):
     priority: Annotated[
         Priority | SkipJsonSchema[None], Field(description=f"A new priority: {PRIORITY_RULE}.")
     ] = None
+    tags: Annotated[
+        Tags | None,
+        Field(description=f"The task's tags, replacing its old ones: {TAGS_RULE}; [] or null clears them."),
+    ] = None
     due_date: Annotated[
         DueDate | None, Field(description=f"A new due date: {DUE_DATE_RULE}; null clears it.")
     ] = None
@@ -236,13 +259,44 @@ class TaskUpdate(TaskInput):
     def _has_a_change(self) -> Self:
         if not self.model_fields_set:
             raise ValueError(
-                "at least one of title, description, status, completed, priority, due_date, timezone "
+                "at least one of title, description, status, completed, priority, tags, due_date, timezone "
                 "is required"
             )
         for name in ("title", "status", "completed", "priority"):
             if name in self.model_fields_set and getattr(self, name) is None:
                 raise ValueError(f"'{name}' cannot be null")
         return self
+
+
+TagName = Annotated[StrictStr, AfterValidator(tag_name)]
+
+
+class TagPublic(BaseModel):
+    """One of the user's tags and how many of their tasks have it."""
+
+    name: Annotated[
+        str,
+        Field(
+            description="The tag: in a list, as most of the tasks that have it write it; renamed, as sent."
+        ),
+    ]
+    task_count: Annotated[int, Field(description="How many of the user's tasks have it.")]
+
+
+class TagRename(BaseModel):
+    """Body of PATCH /api/tags/{name}: the tag's new name."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    name: Annotated[
+        TagName,
+        Field(
+            description=(
+                f"The new name: {TAG_RULE}. A task that already has a tag of that name keeps it, "
+                "and loses the old one."
+            )
+        ),
+    ]
 
 
 class CompletionChange(BaseModel):
@@ -262,6 +316,7 @@ class TaskPublic(BaseModel):
     description: str | None
     status: TaskStatus
     priority: TaskPriority
+    tags: Annotated[list[str], Field(description="The task's tag names, in the order first given.")]
     due_date: Annotated[
         str | None,
         Field(
@@ -303,6 +358,7 @@ def public_fields(row: Mapping[str, Any], *, now: datetime) -> dict[str, Any]:
         "description": row["description"],
         "status": row["status"],
         "priority": PRIORITY_WORDS[row["priority"]],
+        "tags": tags_of(row["tags"]),
         "due_date": due_date_text(due_at, all_day=all_day, zone=task_zone),
         "timezone": row["timezone"] or "UTC",
         "overdue": is_overdue(row["overdue_after"], done=done, now=now),

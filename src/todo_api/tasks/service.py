@@ -23,21 +23,34 @@ from todo_api.db.query import Query, Row
 from todo_api.errors import PreconditionFailed, Unauthenticated
 from todo_api.models import PRIORITY_RANKS, TaskStatus, utc_now
 from todo_api.tasks.due_dates import due_instant, is_instant, overdue_after, zone
-from todo_api.tasks.errors import TaskLimitReached, TaskNotFound
+from todo_api.tasks.errors import TagNotFound, TaskLimitReached, TaskNotFound
 from todo_api.tasks.listing import TaskFilter
 from todo_api.tasks.schemas import TaskCreate, TaskUpdate
 from todo_api.tasks.statements import (
+    COUNT_WITH_TAG,
     CREATE_TASK,
     DELETE_TASK,
     GET_TASK,
     SET_COMPLETION,
+    TAG_LISTS,
     TASK_DUE,
     TASK_EXISTS,
+    TASKS_WITH_TAG,
     WriteStatement,
     count_query,
     page_query,
+    retag_statement,
     update_query,
     version_matches,
+)
+from todo_api.tasks.tags import (
+    key_pattern,
+    retagged,
+    tag_counts,
+    tag_key,
+    tag_keys_column,
+    tags_column,
+    tags_of,
 )
 
 
@@ -77,6 +90,8 @@ async def create_task(database: Database, *, user_id: str, data: TaskCreate, max
         "new_description_folded": _folded(data.description),
         "new_status": status.value,
         "new_priority": PRIORITY_RANKS[data.priority],
+        "new_tags": tags_column(data.tags),
+        "new_tag_keys": tag_keys_column(data.tags),
         "new_timezone": data.timezone,
         "now": utc_now(),
         "max_tasks": max_tasks,
@@ -122,6 +137,9 @@ async def update_task(
         values["new_description_folded"] = _folded(changes.description)
     if changes.priority is not None:
         values["new_priority"] = PRIORITY_RANKS[changes.priority]
+    if "tags" in sent:
+        values["new_tags"] = tags_column(changes.tags or ())
+        values["new_tag_keys"] = tag_keys_column(changes.tags or ())
     status = changes.status_from_completed()
     if status is not None:
         values["new_status"] = status.value
@@ -158,6 +176,8 @@ def _folded(text: str | None) -> str | None:
     return None if text is None else text.casefold()
 
 
+# Tasks retagged per statement: three parameters each, well under both databases' limits.
+RETAG_BATCH = 500
 NO_DUE_DATE: dict[str, Any] = {"new_due_at": None, "new_due_all_day": False, "new_overdue_after": None}
 
 
@@ -169,6 +189,47 @@ def _due_values(due: date | datetime, task_zone: tzinfo) -> dict[str, Any]:
         "new_due_all_day": all_day,
         "new_overdue_after": overdue_after(due_at, all_day=all_day, zone=task_zone),
     }
+
+
+async def list_tags(database: Database, *, user_id: str) -> list[tuple[str, int]]:
+    """The user's tags, each with how many of their tasks have it, by name."""
+    async with database.autocommit() as connection:
+        rows = await connection.fetch(TAG_LISTS, {"owner": user_id})
+    return tag_counts(row["tags"] for row in rows)
+
+
+async def rename_tag(database: Database, *, user_id: str, name: str, new_name: str) -> int:
+    """Rename the tag `name` to `new_name` on every task of the user that has it, in one
+    transaction; how many tasks have `new_name` then, or TagNotFound."""
+    async with database.transaction() as connection:
+        await _retag(connection, user_id=user_id, key=tag_key(name.strip()), new_name=new_name)
+        counted = await connection.fetch(
+            COUNT_WITH_TAG, {"owner": user_id, "tag_pattern": key_pattern(new_name)}
+        )
+    return int(counted[0]["total"])
+
+
+async def remove_tag(database: Database, *, user_id: str, name: str) -> None:
+    """Remove the tag `name` from every task of the user that has it, in one transaction, or
+    TagNotFound."""
+    async with database.transaction() as connection:
+        await _retag(connection, user_id=user_id, key=tag_key(name.strip()), new_name=None)
+
+
+async def _retag(connection: Connection, *, user_id: str, key: str, new_name: str | None) -> None:
+    tagged = await connection.fetch(TASKS_WITH_TAG, {"owner": user_id, "tag_pattern": key_pattern(key)})
+    if not tagged:
+        raise TagNotFound()
+    retags = [(row["id"], retagged(tags_of(row["tags"]), key, new_name)) for row in tagged]
+    now = utc_now()
+    for start in range(0, len(retags), RETAG_BATCH):
+        batch = retags[start : start + RETAG_BATCH]
+        values: dict[str, Any] = {"owner": user_id, "now": now}
+        for index, (task_id, names) in enumerate(batch):
+            values[f"id_{index}"] = task_id
+            values[f"tags_{index}"] = tags_column(names)
+            values[f"tag_keys_{index}"] = tag_keys_column(names)
+        await connection.fetch(retag_statement(len(batch)), values)
 
 
 async def set_completed(

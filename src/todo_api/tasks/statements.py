@@ -16,9 +16,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-from todo_api.db.query import Query
+from todo_api.db.query import LIKE_ESCAPE, Query
 from todo_api.models import TaskStatus, UTCDateTime, task_quota_table, task_table
-from todo_api.tasks.listing import LIKE_ESCAPE, PRIORITY_SLOTS, SEARCH_SLOTS, ListShape
+from todo_api.tasks.listing import PRIORITY_SLOTS, SEARCH_SLOTS, TAG_SLOTS, ListShape
 
 columns = task_table.c
 TASK_COLUMNS = (
@@ -28,6 +28,7 @@ TASK_COLUMNS = (
     columns.description,
     columns.status,
     columns.priority,
+    columns.tags,
     columns.due_at,
     columns.due_all_day,
     columns.overdue_after,
@@ -82,6 +83,8 @@ NEW_TASK_COLUMNS = [
     "description_folded",
     "status",
     "priority",
+    "tags",
+    "tag_keys",
     "due_at",
     "due_all_day",
     "overdue_after",
@@ -96,6 +99,8 @@ NEW_TASK_VALUES = (
     sa.bindparam("new_description_folded", type_=sa.Text),
     sa.bindparam("new_status", type_=sa.String),
     sa.bindparam("new_priority", type_=sa.SmallInteger),
+    sa.bindparam("new_tags", type_=sa.Text),
+    sa.bindparam("new_tag_keys", type_=sa.Text),
     NEW_DUE_AT,
     NEW_DUE_ALL_DAY,
     NEW_OVERDUE_AFTER,
@@ -203,6 +208,12 @@ def _list_conditions(shape: ListShape) -> list[sa.ColumnElement[bool]]:
         conditions.append(columns.due_at >= sa.bindparam("due_from", type_=UTCDateTime()))
     if shape.due_before:
         conditions.append(columns.due_at < sa.bindparam("due_before", type_=UTCDateTime()))
+    if shape.tags:
+        wanted = [
+            columns.tag_keys.like(sa.bindparam(slot, type_=sa.Text), escape=LIKE_ESCAPE)
+            for slot in TAG_SLOTS[: shape.tags]
+        ]
+        conditions.append(sa.and_(*wanted) if shape.all_tags else sa.or_(*wanted))
     for slot in SEARCH_SLOTS[: shape.search_terms]:
         term = sa.bindparam(slot, type_=sa.Text)
         conditions.append(
@@ -232,6 +243,9 @@ def update_query(names: frozenset[str], *, uncomplete: bool) -> Query:
         changes["description_folded"] = sa.bindparam("new_description_folded", type_=sa.Text)
     if "new_priority" in names:
         changes["priority"] = sa.bindparam("new_priority", type_=sa.SmallInteger)
+    if "new_tags" in names:
+        changes["tags"] = sa.bindparam("new_tags", type_=sa.Text)
+        changes["tag_keys"] = sa.bindparam("new_tag_keys", type_=sa.Text)
     if "new_due_at" in names:
         changes["due_at"] = NEW_DUE_AT
         changes["due_all_day"] = NEW_DUE_ALL_DAY
@@ -244,6 +258,50 @@ def update_query(names: frozenset[str], *, uncomplete: bool) -> Query:
     elif uncomplete:
         changes["status"] = UNCOMPLETED
     return Query(sa.update(task_table).where(*OWNED).values(changes).returning(*TASK_COLUMNS))
+
+
+# Every tagged task's tags, for the user's list of tags (counted by the service).
+TAG_LISTS = Query(sa.select(columns.tags).where(columns.user_id == OWNER, columns.tags != ""))
+TAG_PATTERN = sa.bindparam("tag_pattern", type_=sa.Text)
+# How many of the user's tasks have one tag.
+COUNT_WITH_TAG = Query(
+    sa.select(sa.func.count().label("total")).where(
+        columns.user_id == OWNER, columns.tag_keys.like(TAG_PATTERN, escape=LIKE_ESCAPE)
+    )
+)
+# The user's tasks with one tag, locked until the transaction that renames or removes it writes.
+TASKS_WITH_TAG = Query(
+    sa.select(columns.id, columns.tags)
+    .where(
+        columns.user_id == OWNER,
+        columns.tag_keys.like(TAG_PATTERN, escape=LIKE_ESCAPE),
+    )
+    .order_by(columns.id)
+    .with_for_update()
+)
+
+
+def retag_statement(count: int) -> WriteStatement:
+    """Set new tags on `count` of the user's tasks at once: `id_<n>` gets `tags_<n>` and
+    `tag_keys_<n>` (built per call: a rename touches any number of tasks)."""
+    ids = [sa.bindparam(f"id_{index}", type_=sa.Integer) for index in range(count)]
+
+    def per_task(prefix: str, current: sa.ColumnElement[str]) -> sa.ColumnElement[str]:
+        whens = [
+            (columns.id == task_id, sa.bindparam(f"{prefix}_{index}", type_=sa.Text))
+            for index, task_id in enumerate(ids)
+        ]
+        return sa.case(*whens, else_=current)
+
+    return (
+        sa.update(task_table)
+        .where(columns.user_id == OWNER, columns.id.in_(ids))
+        .values(
+            tags=per_task("tags", columns.tags),
+            tag_keys=per_task("tag_keys", columns.tag_keys),
+            updated_at=NOW,
+        )
+    )
 
 
 def version_matches(if_match: Sequence[datetime]) -> sa.ColumnElement[bool]:
