@@ -94,6 +94,14 @@ DUE_DATE_PATTERN = (
     r"(T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?(Z|[+-](0[0-9]|1[0-3]):[0-5][0-9])?)?$"
 )
 TIMEZONE_PATTERN = r"^(UTC|Europe/Berlin|America/New_York|Asia/Kolkata)$"
+# A reminder: a date-time (a day alone has no time to remind at), or minutes before the due date
+# as text in the forms the API reads (numbers are bounded by the schema itself).
+REMIND_AT_PATTERN = (
+    r"^[1-8][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])"
+    r"T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?(Z|[+-](0[0-9]|1[0-3]):[0-5][0-9])?$"
+)
+_SPANS = r"([0-9]{1,5}[mM]?|[0-9]{1,3}[hH]([0-9]{1,2}[mM])?|[0-9]{1,2}[dD])"
+REMIND_BEFORE_PATTERN = rf"^[{_TAG_SPACE}]*{_SPANS}[{_TAG_SPACE}]*$"
 # A list's priorities (comma-separated words, empty for none) and due date bounds (empty: none).
 _LEVEL = "(low|medium|high|urgent|normal|critical)?"
 PRIORITY_LIST_PATTERN = rf"^ *{_LEVEL} *(, *{_LEVEL} *)*$"
@@ -105,6 +113,7 @@ QUERY_RULES = {
     "priority": PRIORITY_LIST_PATTERN,
     "due_date_from": DUE_BOUND_PATTERN,
     "due_date_to": DUE_BOUND_PATTERN,
+    "until": rf"^$|{REMIND_AT_PATTERN}",
 }
 # Other names for a list parameter (each has its own tests): sent beside the parameter they
 # name with another value, they are refused, a rule no schema can state.
@@ -137,6 +146,8 @@ def with_the_text_rules(document: dict[str, Any]) -> dict[str, Any]:
             ("due_date", DUE_DATE_PATTERN),
             ("due_at", DUE_DATE_PATTERN),
             ("timezone", TIMEZONE_PATTERN),
+            ("remind_at", REMIND_AT_PATTERN),
+            ("remind_before_minutes", REMIND_BEFORE_PATTERN),
         )
         for name, pattern in rules:
             for text in properties[name].get("anyOf", [properties[name]]):

@@ -74,12 +74,18 @@ class Task(SQLModel, table=True):
     __table_args__: Any = (
         sa.CheckConstraint(f"status IN ({STATUS_VALUES})", name="status"),
         sa.CheckConstraint(f"priority BETWEEN 1 AND {len(TaskPriority)}", name="priority"),
+        # A reminder relative to the due date needs one.
+        sa.CheckConstraint(
+            "remind_before_minutes IS NULL OR due_at IS NOT NULL", name="reminder_needs_due_date"
+        ),
         # The list query: one user's tasks, optionally by status, newest first, ties by id.
         sa.Index(None, "user_id", "created_at", "id"),
         sa.Index(None, "user_id", "status", "created_at", "id"),
         # Sorting by due date (tasks without one last) and by priority, ties by id.
         sa.Index(None, "user_id", "due_at", "id"),
         sa.Index(None, "user_id", "priority", "id"),
+        # The reminders due by a moment.
+        sa.Index(None, "user_id", "remind_at"),
         # Ids are never reused on SQLite either, so a stale id cannot name a newer task.
         {"sqlite_autoincrement": True},
     )
@@ -113,6 +119,13 @@ class Task(SQLModel, table=True):
     # The last instant it is on time (an all-day task's is the end of its day in its time zone), so
     # that `overdue` is one comparison in a list filter; NULL without a due date.
     overdue_after: datetime | None = Field(default=None, sa_column=sa.Column(UTCDateTime, nullable=True))
+    # When to remind the owner (an instant, whichever way it was set), minutes before the due
+    # date when set that way (then it moves with the due date), and when they acknowledged it.
+    remind_at: datetime | None = Field(default=None, sa_column=sa.Column(UTCDateTime, nullable=True))
+    remind_before_minutes: int | None = Field(default=None, sa_column=sa.Column(sa.Integer, nullable=True))
+    reminder_acknowledged_at: datetime | None = Field(
+        default=None, sa_column=sa.Column(UTCDateTime, nullable=True)
+    )
     # An IANA name; NULL is UTC.
     timezone: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
     created_at: datetime = Field(default_factory=utc_now, sa_column=sa.Column(UTCDateTime, nullable=False))

@@ -235,3 +235,28 @@ async def test_tags_are_added_changed_and_filtered_through_the_tools(
     assert by_all == []
     assert "tags" in too_long
     assert "50 characters" in too_long
+
+
+async def test_reminders_are_set_through_the_tools(database_url: str, make_token: TokenFactory) -> None:
+    token = make_token("alice")
+    async with serving(database_url) as client:
+        relative = result_of(
+            await call_tool(
+                client,
+                token,
+                "add_task",
+                {"title": "call", "due_date": "2026-12-31T17:00Z", "remind_before_minutes": "1h"},
+            )
+        )
+        absolute = result_of(
+            await call_tool(
+                client, token, "update_task", {"task_id": relative["id"], "remind_at": "2026-12-31T09:00Z"}
+            )
+        )
+        no_due_date = error_of(
+            await call_tool(client, token, "add_task", {"title": "x", "remind_before_minutes": 30})
+        )
+
+    assert (relative["remind_at"], relative["remind_before_minutes"]) == ("2026-12-31T16:00:00Z", 60)
+    assert (absolute["remind_at"], absolute["remind_before_minutes"]) == ("2026-12-31T09:00:00Z", None)
+    assert "remind_before_minutes needs a due date" in no_due_date

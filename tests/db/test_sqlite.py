@@ -57,9 +57,13 @@ def _new_task(title: str) -> dict[str, object]:
         "new_description_folded": None,
         "new_status": "pending",
         "new_priority": 2,
+        "new_tags": "",
+        "new_tag_keys": "",
         "new_due_at": None,
         "new_due_all_day": False,
         "new_overdue_after": None,
+        "new_remind_at": None,
+        "new_remind_before_minutes": None,
         "new_timezone": "UTC",
         "now": utc_now(),
         "max_tasks": 10,
@@ -227,9 +231,13 @@ def test_a_sqlite_statement_converts_timestamps_as_sqlalchemy_does() -> None:
                 None,
                 "completed",
                 2,
+                "",
                 "2026-12-31 23:00:00.000000",
                 0,
                 "2026-12-31 23:00:00.000000",
+                "2026-12-31 22:00:00.000000",
+                60,
+                None,
                 "UTC",
                 "2026-12-02 04:30:01.000250",
                 None,
@@ -242,6 +250,7 @@ def test_a_sqlite_statement_converts_timestamps_as_sqlalchemy_does() -> None:
     assert row["created_at"] == moment
     assert row["updated_at"] is None
     assert row["due_at"] == row["overdue_after"] == datetime(2026, 12, 31, 23, tzinfo=UTC)
+    assert row["remind_at"] == datetime(2026, 12, 31, 22, tzinfo=UTC)
     assert not compiled.reads
     assert GET_TITLES.sqlite.reads
 

@@ -28,6 +28,47 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/tasks/reminders": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List your due reminders
+         * @description Your tasks whose reminder is due by `until` and not acknowledged (nor the task completed),
+         *     the earliest first: for a frontend that polls to show notifications.
+         */
+        get: operations["due_reminders"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/tasks/{task_id}/reminders/ack": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Acknowledge a task's reminder
+         * @description Acknowledge the task's reminder: it is no longer listed as due (a new reminder is).
+         */
+        post: operations["acknowledge_reminder"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/tasks/{task_id}": {
         parameters: {
             query?: never;
@@ -98,6 +139,47 @@ export interface paths {
          * @description Create a task owned by the caller.
          */
         post: operations["create_task_for_user"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/{user_id}/tasks/reminders": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List your due reminders
+         * @description Your tasks whose reminder is due by `until` and not acknowledged (nor the task completed),
+         *     the earliest first: for a frontend that polls to show notifications.
+         */
+        get: operations["due_reminders_for_user"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/{user_id}/tasks/{task_id}/reminders/ack": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Acknowledge a task's reminder
+         * @description Acknowledge the task's reminder: it is no longer listed as due (a new reminder is).
+         */
+        post: operations["acknowledge_reminder_for_user"];
         delete?: never;
         options?: never;
         head?: never;
@@ -498,7 +580,17 @@ export interface components {
              * @description The task's time zone: an IANA time zone name such as Europe/Berlin, America/New_York or UTC, in which a local due date-time is read and due dates are shown; changing only the timezone keeps the due moment; UTC when left out.
              */
             timezone?: string | null;
-        } & (unknown & unknown);
+            /**
+             * Remind At
+             * @description A reminder: when to remind the owner: a local date-time without an offset (2026-12-31T08:00), read in the task's timezone, or an RFC 3339 date-time with an offset (2026-12-31T07:00:00Z); instead of remind_before_minutes.
+             */
+            remind_at?: string | null;
+            /**
+             * Remind Before Minutes
+             * @description A reminder: remind the owner minutes before the due date: a whole number from 0 to 527040 (a year), or text of up to 99999 minutes (90 or 90m), hours (2h, 1h30m) or days (2d); moves with the due date; instead of remind_at; needs a due date.
+             */
+            remind_before_minutes?: number | string | null;
+        } & (unknown & unknown & unknown & unknown);
         /**
          * TaskPriority
          * @enum {string}
@@ -535,6 +627,21 @@ export interface components {
              */
             timezone: string;
             /**
+             * Remind At
+             * @description When to remind the owner, RFC 3339 in the task's timezone; null without a reminder.
+             */
+            remind_at: string | null;
+            /**
+             * Remind Before Minutes
+             * @description Minutes before the due date, when the reminder was set that way.
+             */
+            remind_before_minutes: number | null;
+            /**
+             * Reminder Acknowledged
+             * @description Whether the owner acknowledged the reminder (POST …/reminders/ack).
+             */
+            reminder_acknowledged: boolean;
+            /**
              * Overdue
              * @description Not completed and past its due date-time; an all-day task once its day has ended in the task's timezone.
              */
@@ -561,7 +668,7 @@ export interface components {
          * TaskUpdate
          * @description Any subset of the writable fields; at least one must be present.
          */
-        TaskUpdate: ({
+        TaskUpdate: {
             /**
              * Title
              * @description A new title: 1 to 200 characters, not counting surrounding whitespace (which is trimmed); no NUL characters.
@@ -602,7 +709,17 @@ export interface components {
              * @description A new time zone: an IANA time zone name such as Europe/Berlin, America/New_York or UTC, in which a local due date-time is read and due dates are shown; changing only the timezone keeps the due moment; null makes it UTC.
              */
             timezone?: string | null;
-        } & (unknown & unknown)) | unknown | unknown | unknown | unknown | unknown | unknown | unknown | unknown | unknown;
+            /**
+             * Remind At
+             * @description A new reminder: when to remind the owner: a local date-time without an offset (2026-12-31T08:00), read in the task's timezone, or an RFC 3339 date-time with an offset (2026-12-31T07:00:00Z); instead of remind_before_minutes; null removes the reminder.
+             */
+            remind_at?: string | null;
+            /**
+             * Remind Before Minutes
+             * @description A new reminder: remind the owner minutes before the due date: a whole number from 0 to 527040 (a year), or text of up to 99999 minutes (90 or 90m), hours (2h, 1h30m) or days (2d); moves with the due date; instead of remind_at; null removes the reminder.
+             */
+            remind_before_minutes?: number | string | null;
+        } & (unknown & unknown & unknown & (unknown | unknown | unknown | unknown | unknown | unknown | unknown | unknown | unknown | unknown | unknown));
         /** ValidationError */
         ValidationError: {
             /** Location */
@@ -862,6 +979,182 @@ export interface operations {
             };
         };
     };
+    due_reminders: {
+        parameters: {
+            query?: {
+                /** @description An RFC 3339 date-time (2026-12-31T09:00:00Z; one without an offset is read in UTC); now when left out or empty. */
+                until?: string | null;
+                /** @description An integer from 1 to 1000. */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskPublic"][];
+                };
+            };
+            /** @description A query parameter is invalid; `detail` says what it takes. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Missing, malformed, expired or otherwise invalid bearer token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Request body over 1 MiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Rate limit reached: the caller's, or failed authentications from this address; retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Unexpected error (no internals are shown). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Database or signing keys unreachable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+        };
+    };
+    acknowledge_reminder: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The task's id. */
+                task_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    /** @description The task's version, for If-Match. */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskPublic"];
+                };
+            };
+            /** @description Missing, malformed, expired or otherwise invalid bearer token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description No such task for this user (another user's task is reported the same way). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Request body over 1 MiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Rate limit reached: the caller's, or failed authentications from this address; retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Unexpected error (no internals are shown). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Database or signing keys unreachable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+        };
+    };
     get_task: {
         parameters: {
             query?: never;
@@ -1000,6 +1293,15 @@ export interface operations {
             };
             /** @description No such task for this user (another user's task is reported the same way). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description remind_before_minutes for a task that has no due date (nothing was written). */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1216,6 +1518,15 @@ export interface operations {
             };
             /** @description No such task for this user (another user's task is reported the same way). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description remind_before_minutes for a task that has no due date (nothing was written). */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1667,6 +1978,205 @@ export interface operations {
             };
         };
     };
+    due_reminders_for_user: {
+        parameters: {
+            query?: {
+                /** @description An RFC 3339 date-time (2026-12-31T09:00:00Z; one without an offset is read in UTC); now when left out or empty. */
+                until?: string | null;
+                /** @description An integer from 1 to 1000. */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /** @description The caller's own id (the token's `sub`); any other is a 403. */
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskPublic"][];
+                };
+            };
+            /** @description A query parameter is invalid; `detail` says what it takes. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Missing, malformed, expired or otherwise invalid bearer token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description `user_id` in the path is not the token's `sub`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Request body over 1 MiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Rate limit reached: the caller's, or failed authentications from this address; retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Unexpected error (no internals are shown). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Database or signing keys unreachable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+        };
+    };
+    acknowledge_reminder_for_user: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The task's id. */
+                task_id: number;
+                /** @description The caller's own id (the token's `sub`); any other is a 403. */
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    /** @description The task's version, for If-Match. */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskPublic"];
+                };
+            };
+            /** @description Missing, malformed, expired or otherwise invalid bearer token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description `user_id` in the path is not the token's `sub`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description No such task for this user (another user's task is reported the same way). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Request body over 1 MiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Rate limit reached: the caller's, or failed authentications from this address; retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Unexpected error (no internals are shown). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Database or signing keys unreachable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+        };
+    };
     get_task_for_user: {
         parameters: {
             query?: never;
@@ -1827,6 +2337,15 @@ export interface operations {
             };
             /** @description No such task for this user (another user's task is reported the same way). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description remind_before_minutes for a task that has no due date (nothing was written). */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2065,6 +2584,15 @@ export interface operations {
             };
             /** @description No such task for this user (another user's task is reported the same way). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description remind_before_minutes for a task that has no due date (nothing was written). */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -13,6 +13,8 @@ from todo_api.tasks.schemas import (
     DESCRIPTION_LIMITS,
     DUE_DATE_RULE,
     PRIORITY_RULE,
+    REMIND_AT_USE,
+    REMIND_BEFORE_USE,
     TAGS_RULE,
     TIMEZONE_USE,
     TITLE_LIMITS,
@@ -49,6 +51,10 @@ PriorityArgument = Annotated[
 ]
 NewPriorityArgument = Annotated[
     Priority | None, Field(description=f"A new priority: {PRIORITY_RULE}; omit to keep it.")
+]
+RemindAtArgument = Annotated[StrictStr | None, Field(description=f"A reminder: {REMIND_AT_USE}.")]
+RemindBeforeArgument = Annotated[
+    int | StrictStr | None, Field(description=f"A reminder: {REMIND_BEFORE_USE}; needs a due date.")
 ]
 # Names here; TaskCreate and TaskUpdate read them, with the REST routes' rules and messages.
 TagsArgument = Annotated[

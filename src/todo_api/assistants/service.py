@@ -34,12 +34,15 @@ async def add_task(
     tags: list[str] | str | None,
     due_date: str | None,
     timezone: str | None,
+    remind_at: str | None,
+    remind_before_minutes: int | str | None,
 ) -> TaskPublic:
     """Create a task owned by the caller."""
     await _charge(caller, write=True)
     data = TaskCreate.model_validate(
         {"title": title, "description": description, "priority": priority, "tags": tags or []}
         | {"due_date": due_date, "timezone": timezone}
+        | {"remind_at": remind_at, "remind_before_minutes": remind_before_minutes}
     )
     row = await tasks.create_task(
         caller.state.database,
@@ -103,6 +106,8 @@ async def update_task(
     tags: list[str] | str | None,
     due_date: str | None,
     timezone: str | None,
+    remind_at: str | None,
+    remind_before_minutes: int | str | None,
 ) -> TaskPublic:
     """Apply the changes given (None: left as it is; an empty due date clears it); at least
     one is needed."""
@@ -114,12 +119,14 @@ async def update_task(
         "tags": tags,
         "due_date": due_date,
         "timezone": timezone,
+        "remind_at": remind_at,
+        "remind_before_minutes": remind_before_minutes,
     }
     if all(value is None for value in changes.values()):
         # TaskUpdate would say so too, naming REST's `completed`, which this tool does not take.
         raise BadRequest(
             "Invalid arguments: give at least one of title, description, status, priority, tags, "
-            "due_date or timezone to change"
+            "due_date, timezone, remind_at or remind_before_minutes to change"
         )
     await _charge(caller, write=True)
     given = {name: value for name, value in changes.items() if value is not None}

@@ -35,6 +35,8 @@ from todo_api.assistants.schemas import (
     OverdueArgument,
     PriorityArgument,
     PriorityFilterArgument,
+    RemindAtArgument,
+    RemindBeforeArgument,
     SearchArgument,
     SortArgument,
     StatusFilterArgument,
@@ -124,6 +126,8 @@ async def add_task(
     tags: TagsArgument = None,
     due_date: DueDateArgument = None,
     timezone: TimezoneArgument = None,
+    remind_at: RemindAtArgument = None,
+    remind_before_minutes: RemindBeforeArgument = None,
 ) -> TaskPublic:
     """Add a new task to the user's to-do list. Returns the created task, with its id."""
     async with as_tool_errors():
@@ -135,6 +139,8 @@ async def add_task(
             tags=tags,
             due_date=due_date,
             timezone=timezone,
+            remind_at=remind_at,
+            remind_before_minutes=remind_before_minutes,
         )
 
 
@@ -189,8 +195,10 @@ async def update_task(
     tags: NewTagsArgument = None,
     due_date: NewDueDateArgument = None,
     timezone: NewTimezoneArgument = None,
+    remind_at: RemindAtArgument = None,
+    remind_before_minutes: RemindBeforeArgument = None,
 ) -> TaskPublic:
-    """Change a task's title, description, status, priority, tags, due date or time zone; fields
+    """Change a task's title, description, status, priority, tags, due date, time zone or reminder; fields
     left out stay as they are, and at least one must be given. Returns the updated task."""
     async with as_tool_errors():
         return await service.update_task(
@@ -203,6 +211,8 @@ async def update_task(
             tags=tags,
             due_date=due_date,
             timezone=timezone,
+            remind_at=remind_at,
+            remind_before_minutes=remind_before_minutes,
         )
 
 

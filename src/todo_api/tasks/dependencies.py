@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from fastapi import Depends, Header, Path, Query, Request
 from pydantic import BeforeValidator
+from starlette.convertors import Convertor, register_url_convertor
 
 from todo_api.state import app_state
 from todo_api.tasks import listing
@@ -40,6 +41,21 @@ def _canonical_task_id(value: object) -> object:
         return int(value)
     return value
 
+
+class Digits(Convertor[str]):
+    """A path segment of digits, kept as text for TaskId to read: a task route then never matches
+    /api/tasks/reminders, whose other methods are a 405 (not a 404 for a task named "reminders")."""
+
+    regex = "[0-9]+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return str(value)
+
+
+register_url_convertor("digits", Digits())
 
 TaskId = Annotated[
     int,

@@ -17,6 +17,11 @@ class TagNotFound(NotFound):
     default_detail = "Tag not found"
 
 
+class ReminderNeedsDueDate(Conflict):
+    """A reminder relative to the due date, for a task that has none: the request is well formed,
+    but the task's state does not allow it."""
+
+
 class TaskLimitReached(Conflict):
     """The user already keeps MAX_TASKS_PER_USER tasks."""
 

@@ -213,6 +213,15 @@ def due_before(name: str, value: str) -> datetime:
     return bound + timedelta(microseconds=1)
 
 
+def reminder_horizon(name: str, value: str) -> datetime:
+    """The instant reminders are listed up to: an RFC 3339 date-time (one without an offset is
+    read in UTC)."""
+    moment = _due_bound(name, value)
+    if not isinstance(moment, datetime):
+        raise InvalidListParameter(name, "an RFC 3339 date-time such as 2026-12-31T09:00:00Z")
+    return moment
+
+
 def _due_bound(name: str, value: str) -> date | datetime:
     try:
         bound = parse_due_date(value)

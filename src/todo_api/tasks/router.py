@@ -22,6 +22,7 @@ from todo_api.models import utc_now
 from todo_api.state import DatabaseDep
 from todo_api.tasks import service, tag_router
 from todo_api.tasks.dependencies import IfMatch, TaskFilterDep, TaskId, TaskQuota
+from todo_api.tasks.listing import reminder_horizon
 from todo_api.tasks.schemas import (
     CompletionChange,
     TaskCreate,
@@ -171,6 +172,33 @@ async def update_task(
     return _task_response(task)
 
 
+async def due_reminders(
+    *,
+    database: DatabaseDep,
+    user: CurrentUser,
+    until: Annotated[
+        str | None,
+        Query(
+            description=(
+                "An RFC 3339 date-time (2026-12-31T09:00:00Z; one without an offset is read in "
+                "UTC); now when left out or empty."
+            )
+        ),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=1000, description="An integer from 1 to 1000.")] = 100,
+) -> Response:
+    """Your tasks whose reminder is due by `until` and not acknowledged (nor the task completed),
+    the earliest first: for a frontend that polls to show notifications."""
+    moment = reminder_horizon("until", until) if until else utc_now()
+    rows = await service.due_reminders(database, user_id=user.id, until=moment, limit=limit)
+    return Response(dump_tasks(rows, now=utc_now()), media_type=JSON)
+
+
+async def acknowledge_reminder(task_id: TaskId, database: DatabaseDep, user: CurrentUser) -> Response:
+    """Acknowledge the task's reminder: it is no longer listed as due (a new reminder is)."""
+    return _task_response(await service.acknowledge_reminder(database, user_id=user.id, task_id=task_id))
+
+
 async def complete_task(
     *,
     task_id: TaskId,
@@ -260,7 +288,23 @@ def build_router(
         },
     )
     router.add_api_route(
-        "/{task_id}",
+        "/reminders",
+        due_reminders,
+        methods=["GET"],
+        response_model=list[TaskPublic],
+        summary="List your due reminders",
+        responses={400: documented("A query parameter is invalid; `detail` says what it takes.")},
+    )
+    router.add_api_route(
+        "/{task_id:digits}/reminders/ack",
+        acknowledge_reminder,
+        methods=["POST"],
+        response_model=TaskPublic,
+        summary="Acknowledge a task's reminder",
+        responses={200: {"headers": ETAG_HEADER}, **NOT_FOUND},
+    )
+    router.add_api_route(
+        "/{task_id:digits}",
         get_task,
         methods=["GET"],
         response_model=TaskPublic,
@@ -269,16 +313,24 @@ def build_router(
     )
     for method in ("PUT", "PATCH"):
         router.add_api_route(
-            "/{task_id}",
+            "/{task_id:digits}",
             update_task,
             methods=[method],
             response_model=TaskPublic,
             name=f"{method.lower()}_task",
             summary="Update a task",
-            responses={200: {"headers": ETAG_HEADER}, **NOT_FOUND, **CONDITIONAL, **WITH_BODY},
+            responses={
+                200: {"headers": ETAG_HEADER},
+                **NOT_FOUND,
+                409: documented(
+                    "remind_before_minutes for a task that has no due date (nothing was written)."
+                ),
+                **CONDITIONAL,
+                **WITH_BODY,
+            },
         )
     router.add_api_route(
-        "/{task_id}/complete",
+        "/{task_id:digits}/complete",
         complete_task,
         methods=["PATCH"],
         response_model=TaskPublic,
@@ -286,7 +338,7 @@ def build_router(
         responses={200: {"headers": ETAG_HEADER}, **NOT_FOUND, **CONDITIONAL, **WITH_BODY},
     )
     router.add_api_route(
-        "/{task_id}",
+        "/{task_id:digits}",
         delete_task,
         methods=["DELETE"],
         status_code=status.HTTP_204_NO_CONTENT,

@@ -34,6 +34,12 @@ from todo_api.tasks.due_dates import (
     zone,
     zone_name,
 )
+from todo_api.tasks.schedule import (
+    MAX_REMIND_BEFORE_MINUTES,
+    REMIND_AT_RULE,
+    REMIND_BEFORE_RULE,
+    parse_remind_before,
+)
 from todo_api.tasks.tags import MAX_TAGS, TAG_RULE, TAGS_FORMS, parse_tags, tag_name, tags_of
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -110,6 +116,30 @@ Tags = Annotated[
 # A date, a local date-time or an instant (see due_dates.py); text in, text in the schema.
 DueDate = Annotated[date | datetime, PlainValidator(parse_due_date), WithJsonSchema({"type": "string"})]
 TimeZoneName = Annotated[StrictStr, StringConstraints(max_length=64), AfterValidator(zone_name)]
+
+
+def _reminder_moment(value: object) -> datetime:
+    moment = parse_due_date(value) if isinstance(value, str) else None
+    if not isinstance(moment, datetime):  # a day alone has no time to remind at
+        raise ValueError(f"must be {REMIND_AT_RULE}")
+    return moment
+
+
+RemindAt = Annotated[datetime, PlainValidator(_reminder_moment), WithJsonSchema({"type": "string"})]
+RemindBefore = Annotated[
+    int,
+    PlainValidator(parse_remind_before),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "integer", "minimum": 0, "maximum": MAX_REMIND_BEFORE_MINUTES},
+                {"type": "string"},
+            ]
+        }
+    ),
+]
+REMIND_AT_USE = f"when to remind the owner: {REMIND_AT_RULE}; instead of remind_before_minutes"
+REMIND_BEFORE_USE = f"remind the owner {REMIND_BEFORE_RULE}; moves with the due date; instead of remind_at"
 DUE_DATE_RULE = f"{DUE_DATE_FORMS}; also accepted as due_at"
 DUE_AT_RULE = "another name for due_date, as some apps call it; send one of the two, not both"
 TIMEZONE_USE = (
@@ -143,7 +173,33 @@ STATUS_AGREES_WITH_COMPLETED: JsonDict = {
 }
 # `due_at` is only another name for `due_date`: one of them per request.
 ONE_NAME_FOR_THE_DUE_DATE: JsonDict = {"not": {"required": ["due_date", "due_at"]}}
-INPUT_RULES: JsonDict = {"allOf": [STATUS_AGREES_WITH_COMPLETED, ONE_NAME_FOR_THE_DUE_DATE]}
+# A reminder is absolute or relative, not both.
+ONE_KIND_OF_REMINDER: JsonDict = {
+    "not": {
+        "required": ["remind_at", "remind_before_minutes"],
+        "properties": {
+            "remind_at": {"not": {"type": "null"}},
+            "remind_before_minutes": {"not": {"type": "null"}},
+        },
+    }
+}
+# A new task's relative reminder needs its due date (under either name).
+RELATIVE_REMINDER_NEEDS_DUE_DATE: JsonDict = {
+    "not": {
+        "required": ["remind_before_minutes"],
+        "properties": {
+            "remind_before_minutes": {"not": {"type": "null"}},
+            "due_date": {"type": "null"},
+            "due_at": {"type": "null"},
+        },
+    }
+}
+WRITE_RULES: list[JsonDict] = [
+    STATUS_AGREES_WITH_COMPLETED,
+    ONE_NAME_FOR_THE_DUE_DATE,
+    ONE_KIND_OF_REMINDER,
+]
+INPUT_RULES: JsonDict = {"allOf": [*WRITE_RULES]}
 # An update names at least one writable field.
 HAS_A_CHANGE: JsonDict = {
     "anyOf": [
@@ -158,6 +214,8 @@ HAS_A_CHANGE: JsonDict = {
             "due_date",
             "due_at",
             "timezone",
+            "remind_at",
+            "remind_before_minutes",
         )
     ]
 }
@@ -175,6 +233,15 @@ class TaskInput(BaseModel):
             if "due_date" in self.model_fields_set:
                 raise ValueError("'due_at' is another name for 'due_date': send one of them, not both")
             self.due_date = getattr(self, "due_at", None)
+        return self
+
+    @model_validator(mode="after")
+    def _one_kind_of_reminder(self) -> Self:
+        if (
+            getattr(self, "remind_at", None) is not None
+            and getattr(self, "remind_before_minutes", None) is not None
+        ):
+            raise ValueError("send remind_at or remind_before_minutes, not both")
         return self
 
     @model_validator(mode="after")
@@ -197,6 +264,10 @@ class TaskInput(BaseModel):
 
 
 class TaskCreate(TaskInput):
+    model_config = ConfigDict(
+        extra="ignore", json_schema_extra={"allOf": [*WRITE_RULES, RELATIVE_REMINDER_NEEDS_DUE_DATE]}
+    )
+
     title: Annotated[Title, Field(description=f"The task's title: {TITLE_LIMITS}; no NUL characters.")]
     description: Annotated[
         Description | None, Field(description=f"Optional details: {DESCRIPTION_LIMITS}; no NUL characters.")
@@ -222,6 +293,18 @@ class TaskCreate(TaskInput):
     timezone: Annotated[
         TimeZoneName | None, Field(description=f"The task's time zone: {TIMEZONE_USE}; UTC when left out.")
     ] = None
+    remind_at: Annotated[RemindAt | None, Field(description=f"A reminder: {REMIND_AT_USE}.")] = None
+    remind_before_minutes: Annotated[
+        RemindBefore | None, Field(description=f"A reminder: {REMIND_BEFORE_USE}; needs a due date.")
+    ] = None
+
+    @model_validator(mode="after")
+    def _a_relative_reminder_has_a_due_date(self) -> Self:
+        if self.remind_before_minutes is not None and self.due_date is None:
+            raise ValueError(
+                "remind_before_minutes needs a due date: send due_date too, or remind_at instead"
+            )
+        return self
 
 
 class TaskUpdate(TaskInput):
@@ -229,7 +312,10 @@ class TaskUpdate(TaskInput):
 
     # The schema says what the validators below enforce: one known field at least, and only
     # `description` may be null (SkipJsonSchema keeps None out of the schema, not out of validation).
-    model_config = ConfigDict(extra="ignore", json_schema_extra=INPUT_RULES | HAS_A_CHANGE)
+    # The rule is one more member of allOf, not an anyOf beside the properties: the same for a
+    # validator, but openapi-typescript turns a top-level anyOf of `required` lists into a union
+    # with `unknown`, and the typed client's TaskUpdate would accept anything.
+    model_config = ConfigDict(extra="ignore", json_schema_extra={"allOf": [*WRITE_RULES, HAS_A_CHANGE]})
 
     title: Annotated[
         Title | SkipJsonSchema[None], Field(description=f"A new title: {TITLE_LIMITS}; no NUL characters.")
@@ -254,13 +340,20 @@ class TaskUpdate(TaskInput):
     timezone: Annotated[
         TimeZoneName | None, Field(description=f"A new time zone: {TIMEZONE_USE}; null makes it UTC.")
     ] = None
+    remind_at: Annotated[
+        RemindAt | None, Field(description=f"A new reminder: {REMIND_AT_USE}; null removes the reminder.")
+    ] = None
+    remind_before_minutes: Annotated[
+        RemindBefore | None,
+        Field(description=f"A new reminder: {REMIND_BEFORE_USE}; null removes the reminder."),
+    ] = None
 
     @model_validator(mode="after")
     def _has_a_change(self) -> Self:
         if not self.model_fields_set:
             raise ValueError(
-                "at least one of title, description, status, completed, priority, tags, due_date, timezone "
-                "is required"
+                "at least one of title, description, status, completed, priority, tags, due_date, "
+                "timezone, remind_at, remind_before_minutes is required"
             )
         for name in ("title", "status", "completed", "priority"):
             if name in self.model_fields_set and getattr(self, name) is None:
@@ -328,6 +421,18 @@ class TaskPublic(BaseModel):
         ),
     ]
     timezone: Annotated[str, Field(description="The task's IANA time zone name; UTC unless set.")]
+    remind_at: Annotated[
+        str | None,
+        Field(
+            description="When to remind the owner, RFC 3339 in the task's timezone; null without a reminder."
+        ),
+    ]
+    remind_before_minutes: Annotated[
+        int | None, Field(description="Minutes before the due date, when the reminder was set that way.")
+    ]
+    reminder_acknowledged: Annotated[
+        bool, Field(description="Whether the owner acknowledged the reminder (POST …/reminders/ack).")
+    ]
     overdue: Annotated[
         bool,
         Field(
@@ -361,6 +466,9 @@ def public_fields(row: Mapping[str, Any], *, now: datetime) -> dict[str, Any]:
         "tags": tags_of(row["tags"]),
         "due_date": due_date_text(due_at, all_day=all_day, zone=task_zone),
         "timezone": row["timezone"] or "UTC",
+        "remind_at": due_date_text(row["remind_at"], all_day=False, zone=task_zone),
+        "remind_before_minutes": row["remind_before_minutes"],
+        "reminder_acknowledged": row["reminder_acknowledged_at"] is not None,
         "overdue": is_overdue(row["overdue_after"], done=done, now=now),
         "created_at": row["created_at"],
         "updated_at": row["updated_at"],

@@ -3,9 +3,9 @@ indistinguishable from a missing one.
 
 Each operation is one statement, atomic and committed on its own (autocommit: no BEGIN and
 COMMIT), so on PostgreSQL it costs one round trip; creating a task included, whose statement
-checks the per-user quota and inserts at once (see CREATE_TASK). One exception: an update whose
-due date needs the task's stored time zone (a date or a local date-time sent without a zone), or
-whose new zone moves an all-day task's end of day, reads the task first, in a transaction.
+checks the per-user quota and inserts at once (see CREATE_TASK). One exception: an update of the
+due date, time zone or reminder reads what the task keeps of them first, in a transaction (see
+schedule.py).
 
 The statements live in `statements.py`, built once with named parameters; only If-Match
 conditions, which carry the client's versions, are built per call.
@@ -15,26 +15,28 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, tzinfo
+from datetime import datetime
 from typing import Any, NoReturn, cast
 
 from todo_api.db.connection import Connection, Database, ForeignKeyViolation
 from todo_api.db.query import Query, Row
 from todo_api.errors import PreconditionFailed, Unauthenticated
 from todo_api.models import PRIORITY_RANKS, TaskStatus, utc_now
-from todo_api.tasks.due_dates import due_instant, is_instant, overdue_after, zone
-from todo_api.tasks.errors import TagNotFound, TaskLimitReached, TaskNotFound
+from todo_api.tasks.errors import ReminderNeedsDueDate, TagNotFound, TaskLimitReached, TaskNotFound
 from todo_api.tasks.listing import TaskFilter
+from todo_api.tasks.schedule import NoDueDate, Schedule, rescheduled
 from todo_api.tasks.schemas import TaskCreate, TaskUpdate
 from todo_api.tasks.statements import (
+    ACKNOWLEDGE_REMINDER,
     COUNT_WITH_TAG,
     CREATE_TASK,
     DELETE_TASK,
+    DUE_REMINDERS,
     GET_TASK,
     SET_COMPLETION,
     TAG_LISTS,
-    TASK_DUE,
     TASK_EXISTS,
+    TASK_SCHEDULE,
     TASKS_WITH_TAG,
     WriteStatement,
     count_query,
@@ -95,7 +97,7 @@ async def create_task(database: Database, *, user_id: str, data: TaskCreate, max
         "new_timezone": data.timezone,
         "now": utc_now(),
         "max_tasks": max_tasks,
-    } | (NO_DUE_DATE if data.due_date is None else _due_values(data.due_date, zone(data.timezone)))
+    } | rescheduled(Schedule(), data.model_fields_set, data)
     try:
         async with database.autocommit() as connection:
             row = await connection.fetch_one(CREATE_TASK, values)
@@ -124,9 +126,8 @@ async def update_task(
     changes: TaskUpdate,
     if_match: Sequence[datetime] | None = None,
 ) -> Row:
-    """Apply the fields present in `changes` in one statement (a due date that needs the task's
-    stored zone, or a new zone that moves an all-day task's end of day: read the task, then write,
-    in one transaction)."""
+    """Apply the fields present in `changes` in one statement (a change of the due date, time zone
+    or reminder: read what the task keeps of them, then write, in one transaction)."""
     values: dict[str, Any] = {"owner": user_id, "task_id": task_id, "now": utc_now()}
     sent = changes.model_fields_set
     if "title" in sent:
@@ -144,27 +145,20 @@ async def update_task(
     if status is not None:
         values["new_status"] = status.value
     uncomplete = status is None and changes.completed is False
-    if "timezone" in sent:
-        values["new_timezone"] = changes.timezone
-    due = changes.due_date
-    if "due_date" in sent and due is None:
-        values |= NO_DUE_DATE
-    elif due is not None and ("timezone" in sent or is_instant(due)):
-        values |= _due_values(due, zone(changes.timezone))
-    elif due is not None or "timezone" in sent:
-        # A date or local date-time read in the task's stored zone, or a new zone, which moves the
-        # end of an all-day task's day: the stored zone and due date must not change between the
-        # read and the write (the row stays locked until the transaction ends).
+    if sent & SCHEDULE_FIELDS:
+        if "timezone" in sent:
+            values["new_timezone"] = changes.timezone
+        # Worked out from what the task keeps now (a local date-time is read in its stored zone; a
+        # relative reminder moves with its due date), which must not change between the read and
+        # the write: the row stays locked until the transaction ends.
         async with database.transaction() as connection:
-            stored = await connection.fetch_one(TASK_DUE, {"owner": user_id, "task_id": task_id})
+            stored = await connection.fetch_one(TASK_SCHEDULE, {"owner": user_id, "task_id": task_id})
             if stored is None:
                 raise TaskNotFound()
-            if due is not None:
-                values |= _due_values(due, zone(stored["timezone"]))
-            else:
-                values["new_overdue_after"] = overdue_after(
-                    stored["due_at"], all_day=stored["due_all_day"], zone=zone(changes.timezone)
-                )
+            try:
+                values |= rescheduled(Schedule.of(stored), sent, changes)
+            except NoDueDate as error:
+                raise ReminderNeedsDueDate(str(error)) from None
             query = update_query(frozenset(values), uncomplete=uncomplete)
             return await _write_on(connection, query, values, if_match)
     query = update_query(frozenset(values), uncomplete=uncomplete)
@@ -178,17 +172,6 @@ def _folded(text: str | None) -> str | None:
 
 # Tasks retagged per statement: three parameters each, well under both databases' limits.
 RETAG_BATCH = 500
-NO_DUE_DATE: dict[str, Any] = {"new_due_at": None, "new_due_all_day": False, "new_overdue_after": None}
-
-
-def _due_values(due: date | datetime, task_zone: tzinfo) -> dict[str, Any]:
-    """The columns a due date is kept in, for a task in `task_zone`."""
-    due_at, all_day = due_instant(due, task_zone)
-    return {
-        "new_due_at": due_at,
-        "new_due_all_day": all_day,
-        "new_overdue_after": overdue_after(due_at, all_day=all_day, zone=task_zone),
-    }
 
 
 async def list_tags(database: Database, *, user_id: str) -> list[tuple[str, int]]:
@@ -230,6 +213,22 @@ async def _retag(connection: Connection, *, user_id: str, key: str, new_name: st
             values[f"tags_{index}"] = tags_column(names)
             values[f"tag_keys_{index}"] = tag_keys_column(names)
         await connection.fetch(retag_statement(len(batch)), values)
+
+
+SCHEDULE_FIELDS = frozenset({"due_date", "timezone", "remind_at", "remind_before_minutes"})
+
+
+async def due_reminders(database: Database, *, user_id: str, until: datetime, limit: int) -> list[Row]:
+    """The user's tasks with a reminder due by `until`, not acknowledged and not completed, the
+    earliest first."""
+    async with database.autocommit() as connection:
+        return await connection.fetch(DUE_REMINDERS, {"owner": user_id, "until": until, "limit": limit})
+
+
+async def acknowledge_reminder(database: Database, *, user_id: str, task_id: int) -> Row:
+    """Mark the task's reminder acknowledged (it is no longer due), or TaskNotFound."""
+    values = {"owner": user_id, "task_id": task_id, "now": utc_now()}
+    return await _write_returning(database, ACKNOWLEDGE_REMINDER, values, None)
 
 
 async def set_completed(

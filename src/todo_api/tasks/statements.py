@@ -32,6 +32,9 @@ TASK_COLUMNS = (
     columns.due_at,
     columns.due_all_day,
     columns.overdue_after,
+    columns.remind_at,
+    columns.remind_before_minutes,
+    columns.reminder_acknowledged_at,
     columns.timezone,
     columns.created_at,
     columns.updated_at,
@@ -58,10 +61,36 @@ UNCOMPLETED = sa.case((IS_COMPLETED, TaskStatus.PENDING.value), else_=columns.st
 STATUS_FOR_COMPLETED = {None: TOGGLED, True: sa.literal(TaskStatus.COMPLETED.value), False: UNCOMPLETED}
 
 GET_TASK = Query(sa.select(*TASK_COLUMNS).where(*OWNED))
-# The task's time zone and due date, locked until the transaction that reads a new due date in
-# that zone (or a new zone for that due date) writes.
-TASK_DUE = Query(
-    sa.select(columns.timezone, columns.due_at, columns.due_all_day).where(*OWNED).with_for_update()
+# The task's time zone, due date and reminder, locked until the transaction that changes one of
+# them (in the light of the others) writes.
+TASK_SCHEDULE = Query(
+    sa.select(
+        columns.timezone,
+        columns.due_at,
+        columns.due_all_day,
+        columns.remind_at,
+        columns.remind_before_minutes,
+    )
+    .where(*OWNED)
+    .with_for_update()
+)
+# The user's reminders due by `until` and not yet acknowledged, of tasks not completed.
+DUE_REMINDERS = Query(
+    sa.select(*TASK_COLUMNS)
+    .where(
+        columns.user_id == OWNER,
+        columns.remind_at <= sa.bindparam("until", type_=UTCDateTime()),
+        columns.reminder_acknowledged_at.is_(None),
+        columns.status != TaskStatus.COMPLETED.value,
+    )
+    .order_by(columns.remind_at, columns.id)
+    .limit(LIMIT)
+)
+ACKNOWLEDGE_REMINDER = Query(
+    sa.update(task_table)
+    .where(*OWNED)
+    .values(reminder_acknowledged_at=NOW, updated_at=NOW)
+    .returning(*TASK_COLUMNS)
 )
 TASK_EXISTS = Query(sa.select(columns.id).where(*OWNED))
 DELETE_TASK = Query(sa.delete(task_table).where(*OWNED).returning(columns.id))
@@ -75,6 +104,8 @@ NEW_DUE_AT = sa.bindparam("new_due_at", type_=UTCDateTime())
 NEW_DUE_ALL_DAY = sa.bindparam("new_due_all_day", type_=sa.Boolean)
 NEW_OVERDUE_AFTER = sa.bindparam("new_overdue_after", type_=UTCDateTime())
 NEW_TIMEZONE = sa.bindparam("new_timezone", type_=sa.Text)
+NEW_REMIND_AT = sa.bindparam("new_remind_at", type_=UTCDateTime())
+NEW_REMIND_BEFORE = sa.bindparam("new_remind_before_minutes", type_=sa.Integer)
 NEW_TASK_COLUMNS = [
     "user_id",
     "title",
@@ -88,6 +119,8 @@ NEW_TASK_COLUMNS = [
     "due_at",
     "due_all_day",
     "overdue_after",
+    "remind_at",
+    "remind_before_minutes",
     "timezone",
     "created_at",
     "updated_at",
@@ -104,6 +137,8 @@ NEW_TASK_VALUES = (
     NEW_DUE_AT,
     NEW_DUE_ALL_DAY,
     NEW_OVERDUE_AFTER,
+    NEW_REMIND_AT,
+    NEW_REMIND_BEFORE,
     NEW_TIMEZONE,
     NOW,
     NOW,
@@ -251,6 +286,13 @@ def update_query(names: frozenset[str], *, uncomplete: bool) -> Query:
         changes["due_all_day"] = NEW_DUE_ALL_DAY
     if "new_overdue_after" in names:
         changes["overdue_after"] = NEW_OVERDUE_AFTER
+    if "new_remind_at" in names:
+        changes["remind_at"] = NEW_REMIND_AT
+        changes["remind_before_minutes"] = NEW_REMIND_BEFORE
+    if "new_reminder_acknowledged_at" in names:
+        changes["reminder_acknowledged_at"] = sa.bindparam(
+            "new_reminder_acknowledged_at", type_=UTCDateTime()
+        )
     if "new_timezone" in names:
         changes["timezone"] = NEW_TIMEZONE
     if "new_status" in names:
