@@ -77,7 +77,9 @@ class LocalSlidingWindows:
 
 def _wait(window: _Window, amount: int, seconds: int, elapsed: float) -> float:
     room = amount - 1 - window.current
-    if room >= 0 and window.previous:
+    # Only called on a refusal: with room left in this window's own count, the previous
+    # window's weight is what refused it, so window.previous is never 0 here.
+    if room >= 0:
         # Room appears in this window, as the previous window's weight fades.
         return seconds * (1 - room / window.previous) - elapsed
     # Only in the next window, where this window's count becomes the fading one.
