@@ -115,6 +115,7 @@ QUERY_RULES = {
     "due_date_to": DUE_BOUND_PATTERN,
     "until": rf"^$|{REMIND_AT_PATTERN}",
 }
+RULES = ["FREQ=DAILY", "FREQ=WEEKLY;BYDAY=MO,WE", "RRULE:FREQ=MONTHLY;INTERVAL=2", "freq=yearly"]
 # Other names for a list parameter (each has its own tests): sent beside the parameter they
 # name with another value, they are refused, a rule no schema can state.
 QUERY_ALIASES = {"due_after", "due_before", "sort_by", "order", "q", "search_query", "tag"}
@@ -154,7 +155,25 @@ def with_the_text_rules(document: dict[str, Any]) -> dict[str, Any]:
                 if text.get("type") == "string":
                     text["pattern"] = pattern
         with_tag_rules(properties["tags"])
+        # A few rules a person would write: the grammar of RRULE is no pattern, and a random
+        # string is (almost) never one.
+        for form in properties["recurrence_rule"].get("anyOf", [properties["recurrence_rule"]]):
+            if form.get("type") == "string":
+                form["enum"] = RULES
     document["components"]["schemas"]["TagRename"]["properties"]["name"]["pattern"] = TAG_NAME_PATTERN
+    # With every rule of the update schema at once, the generator gives up on it ("does not
+    # support this part"); without the relative reminder and its one rule it copes.
+    # tests/tasks/test_reminders.py sends relative reminders on update instead.
+    update = document["components"]["schemas"]["TaskUpdate"]
+    del update["properties"]["remind_before_minutes"]
+    update["allOf"] = [
+        rule for rule in update["allOf"] if "remind_at" not in rule.get("not", {}).get("required", [])
+    ]
+    for rule in update["allOf"]:
+        if "anyOf" in rule:
+            rule["anyOf"] = [
+                part for part in rule["anyOf"] if part.get("required") != ["remind_before_minutes"]
+            ]
     for path in document["paths"].values():
         if "get" not in path or "parameters" not in path["get"]:
             continue

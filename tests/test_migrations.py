@@ -27,7 +27,7 @@ from todo_api.db.engine import create_engine
 from todo_api.main import create_app
 from todo_api.migrations import alembic_config, upgrade_database
 
-HEAD = "0008"
+HEAD = "0009"
 
 
 async def _run_alembic(database_url: str, action: Callable[..., None], *args: str) -> None:

@@ -43,6 +43,9 @@ NEEDED_UNIMPORTED = {
     # SQLAlchemy loads it for the sqlite+aiosqlite:// URL migrations run on (db/engine.py,
     # database_url.py): without it `todo-api migrate`, and `serve` on SQLite, fail.
     "aiosqlite",
+    # zoneinfo reads the IANA time zones from it where the host has none (slim container images,
+    # Windows): tasks' time zones would otherwise all be unknown there.
+    "tzdata",
 }
 
 

@@ -160,7 +160,7 @@ class RequestLogMiddleware:
                 "method": scope["method"],
                 # The route's template (no ids); else, for what no route of ours answered (the
                 # OpenAPI document, a preflight, a 404), the path as sent, cut short.
-                "path": getattr(route, "path", None) or scope["path"][:MAX_LOGGED_PATH],
+                "path": getattr(route, "path_format", None) or scope["path"][:MAX_LOGGED_PATH],
                 "status": status,
                 "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                 "user_id": scope["state"].get("user_id"),

@@ -78,6 +78,10 @@ class Task(SQLModel, table=True):
         sa.CheckConstraint(
             "remind_before_minutes IS NULL OR due_at IS NOT NULL", name="reminder_needs_due_date"
         ),
+        # A recurring task needs a due date to advance.
+        sa.CheckConstraint(
+            "recurrence_pattern IS NULL OR due_at IS NOT NULL", name="recurrence_needs_due_date"
+        ),
         # The list query: one user's tasks, optionally by status, newest first, ties by id.
         sa.Index(None, "user_id", "created_at", "id"),
         sa.Index(None, "user_id", "status", "created_at", "id"),
@@ -126,6 +130,16 @@ class Task(SQLModel, table=True):
     reminder_acknowledged_at: datetime | None = Field(
         default=None, sa_column=sa.Column(UTCDateTime, nullable=True)
     )
+    # How it repeats (tasks/recurrence.py): a pattern, every `interval` of it, or an RRULE (then
+    # the pattern is its frequency); the day of the month a monthly or yearly one keeps; and the
+    # occurrence completing it created, so that completing it again creates none.
+    recurrence_pattern: str | None = Field(default=None, sa_column=sa.Column(sa.String(16), nullable=True))
+    recurrence_interval: int | None = Field(default=None, sa_column=sa.Column(sa.Integer, nullable=True))
+    recurrence_rule: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
+    recurrence_anchor_day: int | None = Field(
+        default=None, sa_column=sa.Column(sa.SmallInteger, nullable=True)
+    )
+    next_task_id: int | None = Field(default=None, sa_column=sa.Column(sa.Integer, nullable=True))
     # An IANA name; NULL is UTC.
     timezone: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
     created_at: datetime = Field(default_factory=utc_now, sa_column=sa.Column(UTCDateTime, nullable=False))

@@ -116,7 +116,8 @@ export interface paths {
         head?: never;
         /**
          * Toggle or set completion
-         * @description Toggle completion, or set it with `{"completed": true|false}`; atomic.
+         * @description Toggle completion, or set it with `{"completed": true|false}`; atomic. Completing a
+         *     recurring task adds its next occurrence (`next_task_id`).
          */
         patch: operations["complete_task"];
         trace?: never;
@@ -233,7 +234,8 @@ export interface paths {
         head?: never;
         /**
          * Toggle or set completion
-         * @description Toggle completion, or set it with `{"completed": true|false}`; atomic.
+         * @description Toggle completion, or set it with `{"completed": true|false}`; atomic. Completing a
+         *     recurring task adds its next occurrence (`next_task_id`).
          */
         patch: operations["complete_task_for_user"];
         trace?: never;
@@ -590,6 +592,22 @@ export interface components {
              * @description A reminder: remind the owner minutes before the due date: a whole number from 0 to 527040 (a year), or text of up to 99999 minutes (90 or 90m), hours (2h, 1h30m) or days (2d); moves with the due date; instead of remind_at; needs a due date.
              */
             remind_before_minutes?: number | string | null;
+            /**
+             * Recurrence Pattern
+             * @description How the task repeats: how the task repeats: none, daily, weekly, monthly or yearly (every recurrence_interval of them); completing it adds the next occurrence; without a due date it is due today; none when left out.
+             * @enum {string}
+             */
+            recurrence_pattern?: "none" | "daily" | "weekly" | "monthly" | "yearly";
+            /**
+             * Recurrence Interval
+             * @description Every how many days, weeks, months or years; 1 when left out.
+             */
+            recurrence_interval?: number;
+            /**
+             * Recurrence Rule
+             * @description How the task repeats: how the task repeats, instead of a pattern: an RFC 5545 RRULE such as FREQ=WEEKLY;BYDAY=MO,WE or FREQ=MONTHLY;INTERVAL=2 (RRULE: in front is taken too), repeating daily, weekly, monthly or yearly, ending (if it ends) with a local UNTIL=20271231T000000; wins over recurrence_pattern.
+             */
+            recurrence_rule?: string | null;
         } & (unknown & unknown & unknown & unknown);
         /**
          * TaskPriority
@@ -641,6 +659,32 @@ export interface components {
              * @description Whether the owner acknowledged the reminder (POST …/reminders/ack).
              */
             reminder_acknowledged: boolean;
+            /**
+             * Recurrence Pattern
+             * @description How the task repeats (a rule's frequency, with a rule); none if it does not.
+             * @enum {string}
+             */
+            recurrence_pattern: "none" | "daily" | "weekly" | "monthly" | "yearly";
+            /**
+             * Recurrence Interval
+             * @description Every how many of the pattern; null if it does not repeat.
+             */
+            recurrence_interval: number | null;
+            /**
+             * Recurrence Rule
+             * @description The RRULE it repeats by, if it was given one.
+             */
+            recurrence_rule: string | null;
+            /**
+             * Is Recurring
+             * @description Whether completing it adds its next occurrence.
+             */
+            is_recurring: boolean;
+            /**
+             * Next Task Id
+             * @description The occurrence completing this task added; null until then.
+             */
+            next_task_id: number | null;
             /**
              * Overdue
              * @description Not completed and past its due date-time; an all-day task once its day has ended in the task's timezone.
@@ -719,7 +763,23 @@ export interface components {
              * @description A new reminder: remind the owner minutes before the due date: a whole number from 0 to 527040 (a year), or text of up to 99999 minutes (90 or 90m), hours (2h, 1h30m) or days (2d); moves with the due date; instead of remind_at; null removes the reminder.
              */
             remind_before_minutes?: number | string | null;
-        } & (unknown & unknown & unknown & (unknown | unknown | unknown | unknown | unknown | unknown | unknown | unknown | unknown | unknown | unknown));
+            /**
+             * Recurrence Pattern
+             * @description A new repetition: how the task repeats: none, daily, weekly, monthly or yearly (every recurrence_interval of them); completing it adds the next occurrence; without a due date it is due today; none stops it.
+             * @enum {string}
+             */
+            recurrence_pattern?: "none" | "daily" | "weekly" | "monthly" | "yearly";
+            /**
+             * Recurrence Interval
+             * @description Every how many days, weeks, months or years, for the task's recurrence_pattern.
+             */
+            recurrence_interval?: number;
+            /**
+             * Recurrence Rule
+             * @description A new repetition: how the task repeats, instead of a pattern: an RFC 5545 RRULE such as FREQ=WEEKLY;BYDAY=MO,WE or FREQ=MONTHLY;INTERVAL=2 (RRULE: in front is taken too), repeating daily, weekly, monthly or yearly, ending (if it ends) with a local UNTIL=20271231T000000; wins over recurrence_pattern; null removes the rule.
+             */
+            recurrence_rule?: string | null;
+        } & (unknown & unknown & unknown & (unknown | unknown | unknown | unknown | unknown | unknown | unknown | unknown | unknown | unknown | unknown | unknown | unknown | unknown));
         /** ValidationError */
         ValidationError: {
             /** Location */

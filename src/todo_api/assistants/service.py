@@ -132,7 +132,11 @@ async def update_task(
     given = {name: value for name, value in changes.items() if value is not None}
     update = TaskUpdate.model_validate(given | ({"due_date": None} if due_date == "" else {}))
     row = await tasks.update_task(
-        caller.state.database, user_id=caller.user.id, task_id=task_id, changes=update
+        caller.state.database,
+        user_id=caller.user.id,
+        task_id=task_id,
+        changes=update,
+        max_tasks=caller.state.settings.max_tasks_per_user,
     )
     return _public(row)
 
@@ -141,7 +145,11 @@ async def complete_task(caller: Caller, *, task_id: int, completed: bool | None)
     """Set completion, or toggle it when `completed` is None."""
     await _charge(caller, write=True)
     row = await tasks.set_completed(
-        caller.state.database, user_id=caller.user.id, task_id=task_id, completed=completed
+        caller.state.database,
+        user_id=caller.user.id,
+        task_id=task_id,
+        completed=completed,
+        max_tasks=caller.state.settings.max_tasks_per_user,
     )
     return _public(row)
 

@@ -17,9 +17,10 @@ class TagNotFound(NotFound):
     default_detail = "Tag not found"
 
 
-class ReminderNeedsDueDate(Conflict):
-    """A reminder relative to the due date, for a task that has none: the request is well formed,
-    but the task's state does not allow it."""
+class ScheduleRefused(Conflict):
+    """A reminder relative to the due date or a recurrence, for a task that has no due date (or an
+    interval without a pattern): the request is well formed, but the task's state does not
+    allow it."""
 
 
 class TaskLimitReached(Conflict):

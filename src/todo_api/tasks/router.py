@@ -163,11 +163,12 @@ async def update_task(
     database: DatabaseDep,
     user: CurrentUser,
     if_match: IfMatch,
+    quota: TaskQuota,
     body: Annotated[TaskUpdate, Body(openapi_examples=UPDATE_EXAMPLES)],
 ) -> Response:
     """Apply the fields present in the body (PUT and PATCH alike)."""
     task = await service.update_task(
-        database, user_id=user.id, task_id=task_id, changes=body, if_match=if_match
+        database, user_id=user.id, task_id=task_id, changes=body, max_tasks=quota, if_match=if_match
     )
     return _task_response(task)
 
@@ -205,12 +206,14 @@ async def complete_task(
     database: DatabaseDep,
     user: CurrentUser,
     if_match: IfMatch,
+    quota: TaskQuota,
     body: Annotated[CompletionChange | None, Body(openapi_examples=COMPLETION_EXAMPLES)] = None,
 ) -> Response:
-    """Toggle completion, or set it with `{"completed": true|false}`; atomic."""
+    """Toggle completion, or set it with `{"completed": true|false}`; atomic. Completing a
+    recurring task adds its next occurrence (`next_task_id`)."""
     completed = body.completed if body is not None else None
     task = await service.set_completed(
-        database, user_id=user.id, task_id=task_id, completed=completed, if_match=if_match
+        database, user_id=user.id, task_id=task_id, completed=completed, max_tasks=quota, if_match=if_match
     )
     return _task_response(task)
 

@@ -19,6 +19,7 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from todo_api.tasks.due_dates import due_instant, overdue_after, zone
+from todo_api.tasks.recurrence import anchor_day_of, rule_frequency
 
 MAX_REMIND_BEFORE_MINUTES = 366 * 24 * 60
 REMIND_BEFORE_RULE = (
@@ -53,8 +54,9 @@ def parse_remind_before(value: object) -> int:
     raise ValueError(f"must be {REMIND_BEFORE_RULE}")
 
 
-class NoDueDate(ValueError):
-    """A relative reminder for a task without a due date."""
+class ScheduleConflict(ValueError):
+    """A change the task's schedule cannot take: a relative reminder or a recurrence without a due
+    date, an interval without a pattern."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +68,10 @@ class Schedule:
     due_all_day: bool = False
     remind_at: datetime | None = None
     remind_before_minutes: int | None = None
+    recurrence_pattern: str | None = None
+    recurrence_interval: int | None = None
+    recurrence_rule: str | None = None
+    recurrence_anchor_day: int | None = None
 
     @classmethod
     def of(cls, row: Any) -> Schedule:
@@ -75,13 +81,18 @@ class Schedule:
             due_all_day=row["due_all_day"],
             remind_at=row["remind_at"],
             remind_before_minutes=row["remind_before_minutes"],
+            recurrence_pattern=row["recurrence_pattern"],
+            recurrence_interval=row["recurrence_interval"],
+            recurrence_rule=row["recurrence_rule"],
+            recurrence_anchor_day=row["recurrence_anchor_day"],
         )
 
 
 def rescheduled(current: Schedule, sent: Collection[str], changes: Any) -> dict[str, Any]:
     """The columns to write for a task whose schedule is `current`, given the fields `sent` of
-    `changes` (a TaskCreate or TaskUpdate): its due date, time zone and reminder. NoDueDate if a
-    relative reminder is left without a due date it could be relative to."""
+    `changes` (a TaskCreate or TaskUpdate): its due date, time zone, reminder and recurrence.
+    ScheduleConflict if a relative reminder or a recurrence is left without a due date (a task
+    made recurring without one is due today), or an interval without a pattern."""
     zone_name = changes.timezone if "timezone" in sent else current.timezone
     task_zone = zone(zone_name)
     if "due_date" in sent:
@@ -91,28 +102,21 @@ def rescheduled(current: Schedule, sent: Collection[str], changes: Any) -> dict[
     else:
         # A new zone keeps the due moment (and an all-day task's date).
         due_at, all_day = current.due_at, current.due_all_day
-    if "remind_before_minutes" in sent:
-        before = changes.remind_before_minutes
-    elif "remind_at" in sent:
-        before = None
-    else:
-        before = current.remind_before_minutes
-    if before is not None and due_at is None:
-        if "remind_before_minutes" in sent or "due_date" not in sent:
-            raise NoDueDate("remind_before_minutes needs a due date: send due_date too, or remind_at instead")
-        before = None  # the due date was cleared: its reminder goes with it
-    if before is not None and due_at is not None:
-        remind_at: datetime | None = due_moment(due_at, all_day=all_day, zone=task_zone) - timedelta(
-            minutes=before
-        )
-    elif "remind_at" in sent:
-        remind_at = None if changes.remind_at is None else due_instant(changes.remind_at, task_zone)[0]
-    elif "remind_before_minutes" in sent or (
-        "due_date" in sent and current.remind_before_minutes is not None
+    recurrence = _recurrence(current, sent, changes)
+    if recurrence["new_recurrence_pattern"] is not None and due_at is None:
+        if "due_date" in sent:
+            raise ScheduleConflict(
+                "a recurring task needs a due date: send one, or recurrence_pattern none to stop it"
+            )
+        # Repeating from today: an all-day task due today, in its zone.
+        due_at, all_day = due_instant(datetime.now(task_zone).date(), task_zone)
+    if (
+        due_at is not None
+        and recurrence["new_recurrence_pattern"] is not None
+        and (recurrence["new_recurrence_anchor_day"] is None and recurrence["new_recurrence_rule"] is None)
     ):
-        remind_at = None
-    else:
-        remind_at = current.remind_at
+        recurrence["new_recurrence_anchor_day"] = anchor_day_of(due_at, all_day=all_day, zone=task_zone)
+    remind_at, before = _reminder(current, sent, changes, due_at=due_at, all_day=all_day, zone=task_zone)
     columns: dict[str, Any] = {
         "new_due_at": due_at,
         "new_due_all_day": all_day,
@@ -122,7 +126,77 @@ def rescheduled(current: Schedule, sent: Collection[str], changes: Any) -> dict[
     }
     if remind_at != current.remind_at:
         columns["new_reminder_acknowledged_at"] = None
-    return columns
+    return columns | recurrence
+
+
+def _reminder(
+    current: Schedule,
+    sent: Collection[str],
+    changes: Any,
+    *,
+    due_at: datetime | None,
+    all_day: bool,
+    zone: tzinfo,
+) -> tuple[datetime | None, int | None]:
+    """When to remind, and the minutes before the due date when set that way."""
+    if "remind_before_minutes" in sent:
+        before = changes.remind_before_minutes
+    elif "remind_at" in sent:
+        before = None
+    else:
+        before = current.remind_before_minutes
+    if before is not None and due_at is None:
+        if "remind_before_minutes" in sent or "due_date" not in sent:
+            raise ScheduleConflict(
+                "remind_before_minutes needs a due date: send due_date too, or remind_at instead"
+            )
+        before = None  # the due date was cleared: its reminder goes with it
+    if before is not None and due_at is not None:
+        remind_at: datetime | None = due_moment(due_at, all_day=all_day, zone=zone) - timedelta(
+            minutes=before
+        )
+    elif "remind_at" in sent:
+        remind_at = None if changes.remind_at is None else due_instant(changes.remind_at, zone)[0]
+    elif "remind_before_minutes" in sent or (
+        "due_date" in sent and current.remind_before_minutes is not None
+    ):
+        remind_at = None
+    else:
+        remind_at = current.remind_at
+    return remind_at, before
+
+
+RECURRENCE_FIELDS = frozenset({"recurrence_pattern", "recurrence_interval", "recurrence_rule"})
+
+
+def _recurrence(current: Schedule, sent: Collection[str], changes: Any) -> dict[str, Any]:
+    """The recurrence columns: as sent (a rule wins over a pattern), or as kept. The day of the
+    month a pattern keeps is left None when it must be taken from the (new) due date."""
+    rule = changes.recurrence_rule if "recurrence_rule" in sent else current.recurrence_rule
+    if "recurrence_pattern" in sent and "recurrence_rule" not in sent:
+        rule = None  # a pattern sent alone replaces a rule
+    pattern = changes.recurrence_pattern if "recurrence_pattern" in sent else current.recurrence_pattern
+    interval = changes.recurrence_interval if "recurrence_interval" in sent else current.recurrence_interval
+    if rule is not None:
+        pattern, interval = rule_frequency(rule)
+    elif pattern in (None, "none") and "recurrence_interval" in sent and "recurrence_pattern" not in sent:
+        raise ScheduleConflict("recurrence_interval needs a recurrence_pattern: send one too")
+    if pattern in (None, "none"):
+        return dict.fromkeys(
+            (
+                "new_recurrence_pattern",
+                "new_recurrence_interval",
+                "new_recurrence_rule",
+                "new_recurrence_anchor_day",
+            )
+        )
+    keeps_anchor = {"due_date", "recurrence_pattern", "recurrence_rule"}.isdisjoint(sent)
+    return {
+        "new_recurrence_pattern": pattern,
+        "new_recurrence_interval": interval or 1,
+        "new_recurrence_rule": rule,
+        "new_recurrence_anchor_day": current.recurrence_anchor_day if keeps_anchor and rule is None else None,
+    }
 
 
 def due_moment(due_at: datetime, *, all_day: bool, zone: tzinfo) -> datetime:

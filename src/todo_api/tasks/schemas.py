@@ -34,6 +34,7 @@ from todo_api.tasks.due_dates import (
     zone,
     zone_name,
 )
+from todo_api.tasks.recurrence import MAX_INTERVAL, RULE_FORM, RecurrencePattern, parse_rule
 from todo_api.tasks.schedule import (
     MAX_REMIND_BEFORE_MINUTES,
     REMIND_AT_RULE,
@@ -138,6 +139,25 @@ RemindBefore = Annotated[
         }
     ),
 ]
+
+
+def _interval(value: object) -> int:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # JSON has one kind of number: 2.0 is 2
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_INTERVAL:
+        return value
+    raise ValueError(f"must be a whole number from 1 to {MAX_INTERVAL}")
+
+
+RecurrenceInterval = Annotated[
+    int, PlainValidator(_interval), WithJsonSchema({"type": "integer", "minimum": 1, "maximum": MAX_INTERVAL})
+]
+RecurrenceRule = Annotated[StrictStr, AfterValidator(parse_rule)]
+RECURRENCE_USE = (
+    "how the task repeats: none, daily, weekly, monthly or yearly (every recurrence_interval of "
+    "them); completing it adds the next occurrence; without a due date it is due today"
+)
+RULE_USE = f"how the task repeats, instead of a pattern: {RULE_FORM}; wins over recurrence_pattern"
 REMIND_AT_USE = f"when to remind the owner: {REMIND_AT_RULE}; instead of remind_before_minutes"
 REMIND_BEFORE_USE = f"remind the owner {REMIND_BEFORE_RULE}; moves with the due date; instead of remind_at"
 DUE_DATE_RULE = f"{DUE_DATE_FORMS}; also accepted as due_at"
@@ -216,6 +236,9 @@ HAS_A_CHANGE: JsonDict = {
             "timezone",
             "remind_at",
             "remind_before_minutes",
+            "recurrence_pattern",
+            "recurrence_interval",
+            "recurrence_rule",
         )
     ]
 }
@@ -265,7 +288,8 @@ class TaskInput(BaseModel):
 
 class TaskCreate(TaskInput):
     model_config = ConfigDict(
-        extra="ignore", json_schema_extra={"allOf": [*WRITE_RULES, RELATIVE_REMINDER_NEEDS_DUE_DATE]}
+        extra="ignore",
+        json_schema_extra={"allOf": [*WRITE_RULES, RELATIVE_REMINDER_NEEDS_DUE_DATE]},
     )
 
     title: Annotated[Title, Field(description=f"The task's title: {TITLE_LIMITS}; no NUL characters.")]
@@ -296,6 +320,24 @@ class TaskCreate(TaskInput):
     remind_at: Annotated[RemindAt | None, Field(description=f"A reminder: {REMIND_AT_USE}.")] = None
     remind_before_minutes: Annotated[
         RemindBefore | None, Field(description=f"A reminder: {REMIND_BEFORE_USE}; needs a due date.")
+    ] = None
+
+    recurrence_pattern: Annotated[
+        RecurrencePattern,
+        Field(
+            description=f"How the task repeats: {RECURRENCE_USE}; none when left out.",
+            json_schema_extra=_no_default,
+        ),
+    ] = "none"
+    recurrence_interval: Annotated[
+        RecurrenceInterval,
+        Field(
+            description="Every how many days, weeks, months or years; 1 when left out.",
+            json_schema_extra=_no_default,
+        ),
+    ] = 1
+    recurrence_rule: Annotated[
+        RecurrenceRule | None, Field(description=f"How the task repeats: {RULE_USE}.")
     ] = None
 
     @model_validator(mode="after")
@@ -347,15 +389,26 @@ class TaskUpdate(TaskInput):
         RemindBefore | None,
         Field(description=f"A new reminder: {REMIND_BEFORE_USE}; null removes the reminder."),
     ] = None
+    recurrence_pattern: Annotated[
+        RecurrencePattern | SkipJsonSchema[None],
+        Field(description=f"A new repetition: {RECURRENCE_USE}; none stops it."),
+    ] = None
+    recurrence_interval: Annotated[
+        RecurrenceInterval | SkipJsonSchema[None],
+        Field(description="Every how many days, weeks, months or years, for the task's recurrence_pattern."),
+    ] = None
+    recurrence_rule: Annotated[
+        RecurrenceRule | None, Field(description=f"A new repetition: {RULE_USE}; null removes the rule.")
+    ] = None
 
     @model_validator(mode="after")
     def _has_a_change(self) -> Self:
         if not self.model_fields_set:
             raise ValueError(
                 "at least one of title, description, status, completed, priority, tags, due_date, "
-                "timezone, remind_at, remind_before_minutes is required"
+                "timezone, a reminder or a recurrence is required"
             )
-        for name in ("title", "status", "completed", "priority"):
+        for name in ("title", "status", "completed", "priority", "recurrence_pattern", "recurrence_interval"):
             if name in self.model_fields_set and getattr(self, name) is None:
                 raise ValueError(f"'{name}' cannot be null")
         return self
@@ -433,6 +486,18 @@ class TaskPublic(BaseModel):
     reminder_acknowledged: Annotated[
         bool, Field(description="Whether the owner acknowledged the reminder (POST …/reminders/ack).")
     ]
+    recurrence_pattern: Annotated[
+        RecurrencePattern,
+        Field(description="How the task repeats (a rule's frequency, with a rule); none if it does not."),
+    ]
+    recurrence_interval: Annotated[
+        int | None, Field(description="Every how many of the pattern; null if it does not repeat.")
+    ]
+    recurrence_rule: Annotated[str | None, Field(description="The RRULE it repeats by, if it was given one.")]
+    is_recurring: Annotated[bool, Field(description="Whether completing it adds its next occurrence.")]
+    next_task_id: Annotated[
+        int | None, Field(description="The occurrence completing this task added; null until then.")
+    ]
     overdue: Annotated[
         bool,
         Field(
@@ -469,6 +534,11 @@ def public_fields(row: Mapping[str, Any], *, now: datetime) -> dict[str, Any]:
         "remind_at": due_date_text(row["remind_at"], all_day=False, zone=task_zone),
         "remind_before_minutes": row["remind_before_minutes"],
         "reminder_acknowledged": row["reminder_acknowledged_at"] is not None,
+        "recurrence_pattern": row["recurrence_pattern"] or "none",
+        "recurrence_interval": row["recurrence_interval"],
+        "recurrence_rule": row["recurrence_rule"],
+        "is_recurring": row["recurrence_pattern"] is not None,
+        "next_task_id": row["next_task_id"],
         "overdue": is_overdue(row["overdue_after"], done=done, now=now),
         "created_at": row["created_at"],
         "updated_at": row["updated_at"],

@@ -22,9 +22,10 @@ from todo_api.db.connection import Connection, Database, ForeignKeyViolation
 from todo_api.db.query import Query, Row
 from todo_api.errors import PreconditionFailed, Unauthenticated
 from todo_api.models import PRIORITY_RANKS, TaskStatus, utc_now
-from todo_api.tasks.errors import ReminderNeedsDueDate, TagNotFound, TaskLimitReached, TaskNotFound
+from todo_api.tasks.errors import ScheduleRefused, TagNotFound, TaskLimitReached, TaskNotFound
 from todo_api.tasks.listing import TaskFilter
-from todo_api.tasks.schedule import NoDueDate, Schedule, rescheduled
+from todo_api.tasks.occurrences import add_next_occurrence, adds_an_occurrence, as_written
+from todo_api.tasks.schedule import RECURRENCE_FIELDS, Schedule, ScheduleConflict, rescheduled
 from todo_api.tasks.schemas import TaskCreate, TaskUpdate
 from todo_api.tasks.statements import (
     ACKNOWLEDGE_REMINDER,
@@ -33,10 +34,10 @@ from todo_api.tasks.statements import (
     DELETE_TASK,
     DUE_REMINDERS,
     GET_TASK,
+    LOCKED_TASK,
     SET_COMPLETION,
     TAG_LISTS,
     TASK_EXISTS,
-    TASK_SCHEDULE,
     TASKS_WITH_TAG,
     WriteStatement,
     count_query,
@@ -97,7 +98,11 @@ async def create_task(database: Database, *, user_id: str, data: TaskCreate, max
         "new_timezone": data.timezone,
         "now": utc_now(),
         "max_tasks": max_tasks,
-    } | rescheduled(Schedule(), data.model_fields_set, data)
+    }
+    try:
+        values |= rescheduled(Schedule(), data.model_fields_set, data)
+    except ScheduleConflict as error:
+        raise ScheduleRefused(str(error)) from None
     try:
         async with database.autocommit() as connection:
             row = await connection.fetch_one(CREATE_TASK, values)
@@ -124,10 +129,11 @@ async def update_task(
     user_id: str,
     task_id: int,
     changes: TaskUpdate,
+    max_tasks: int,
     if_match: Sequence[datetime] | None = None,
 ) -> Row:
-    """Apply the fields present in `changes` in one statement (a change of the due date, time zone
-    or reminder: read what the task keeps of them, then write, in one transaction)."""
+    """Apply the fields present in `changes` in one statement (a change of the due date, time zone,
+    reminder or recurrence, or a completion: read the task, then write, in one transaction)."""
     values: dict[str, Any] = {"owner": user_id, "task_id": task_id, "now": utc_now()}
     sent = changes.model_fields_set
     if "title" in sent:
@@ -145,20 +151,27 @@ async def update_task(
     if status is not None:
         values["new_status"] = status.value
     uncomplete = status is None and changes.completed is False
-    if sent & SCHEDULE_FIELDS:
+    if sent & SCHEDULE_FIELDS or status is TaskStatus.COMPLETED:
         if "timezone" in sent:
             values["new_timezone"] = changes.timezone
         # Worked out from what the task keeps now (a local date-time is read in its stored zone; a
-        # relative reminder moves with its due date), which must not change between the read and
-        # the write: the row stays locked until the transaction ends.
+        # relative reminder moves with its due date; a recurring task completed adds its next
+        # occurrence), which must not change between the read and the write: the row stays
+        # locked until the transaction ends.
         async with database.transaction() as connection:
-            stored = await connection.fetch_one(TASK_SCHEDULE, {"owner": user_id, "task_id": task_id})
+            stored = await connection.fetch_one(LOCKED_TASK, {"owner": user_id, "task_id": task_id})
             if stored is None:
                 raise TaskNotFound()
             try:
                 values |= rescheduled(Schedule.of(stored), sent, changes)
-            except NoDueDate as error:
-                raise ReminderNeedsDueDate(str(error)) from None
+            except ScheduleConflict as error:
+                raise ScheduleRefused(str(error)) from None
+            if if_match is None or stored["updated_at"] in if_match:
+                written = as_written(stored, values)
+                if adds_an_occurrence(stored, written):
+                    values["new_next_task_id"] = await add_next_occurrence(
+                        connection, written, owner=user_id, now=values["now"], max_tasks=max_tasks
+                    )
             query = update_query(frozenset(values), uncomplete=uncomplete)
             return await _write_on(connection, query, values, if_match)
     query = update_query(frozenset(values), uncomplete=uncomplete)
@@ -215,7 +228,9 @@ async def _retag(connection: Connection, *, user_id: str, key: str, new_name: st
         await connection.fetch(retag_statement(len(batch)), values)
 
 
-SCHEDULE_FIELDS = frozenset({"due_date", "timezone", "remind_at", "remind_before_minutes"})
+SCHEDULE_FIELDS = (
+    frozenset({"due_date", "timezone", "remind_at", "remind_before_minutes"}) | RECURRENCE_FIELDS
+)
 
 
 async def due_reminders(database: Database, *, user_id: str, until: datetime, limit: int) -> list[Row]:
@@ -237,11 +252,33 @@ async def set_completed(
     user_id: str,
     task_id: int,
     completed: bool | None,
+    max_tasks: int,
     if_match: Sequence[datetime] | None = None,
 ) -> Row:
-    """Set `completed`, or toggle it when None. One statement, so concurrent toggles all count."""
-    values = {"owner": user_id, "task_id": task_id, "now": utc_now()}
-    return await _write_returning(database, SET_COMPLETION[completed], values, if_match)
+    """Set `completed`, or toggle it when None. One statement, so concurrent toggles all count;
+    completing a recurring task for the first time also adds its next occurrence, in a
+    transaction."""
+    values: dict[str, Any] = {"owner": user_id, "task_id": task_id, "now": utc_now()}
+    row = await _write_returning(database, SET_COMPLETION[completed], values, if_match)
+    if row["updated_at"] == values["now"]:
+        return row
+    # The statement left the task as it was: a recurring task to complete (see _completion).
+    async with database.transaction() as connection:
+        stored = await connection.fetch_one(LOCKED_TASK, {"owner": user_id, "task_id": task_id})
+        if stored is None:
+            raise TaskNotFound()
+        done = stored["status"] != TaskStatus.COMPLETED if completed is None else completed
+        if done:
+            values["new_status"] = TaskStatus.COMPLETED.value
+        if if_match is None or stored["updated_at"] in if_match:
+            written = as_written(stored, values)
+            if adds_an_occurrence(stored, written):
+                values["new_next_task_id"] = await add_next_occurrence(
+                    connection, written, owner=user_id, now=values["now"], max_tasks=max_tasks
+                )
+        return await _write_on(
+            connection, update_query(frozenset(values), uncomplete=not done), values, if_match
+        )
 
 
 async def delete_task(

@@ -35,6 +35,11 @@ TASK_COLUMNS = (
     columns.remind_at,
     columns.remind_before_minutes,
     columns.reminder_acknowledged_at,
+    columns.recurrence_pattern,
+    columns.recurrence_interval,
+    columns.recurrence_rule,
+    columns.recurrence_anchor_day,
+    columns.next_task_id,
     columns.timezone,
     columns.created_at,
     columns.updated_at,
@@ -61,19 +66,9 @@ UNCOMPLETED = sa.case((IS_COMPLETED, TaskStatus.PENDING.value), else_=columns.st
 STATUS_FOR_COMPLETED = {None: TOGGLED, True: sa.literal(TaskStatus.COMPLETED.value), False: UNCOMPLETED}
 
 GET_TASK = Query(sa.select(*TASK_COLUMNS).where(*OWNED))
-# The task's time zone, due date and reminder, locked until the transaction that changes one of
-# them (in the light of the others) writes.
-TASK_SCHEDULE = Query(
-    sa.select(
-        columns.timezone,
-        columns.due_at,
-        columns.due_all_day,
-        columns.remind_at,
-        columns.remind_before_minutes,
-    )
-    .where(*OWNED)
-    .with_for_update()
-)
+# The whole task, locked until the transaction that changes it in the light of what it was writes
+# (its due date, zone or reminder; completing it, which may add its next occurrence).
+LOCKED_TASK = Query(sa.select(*TASK_COLUMNS).where(*OWNED).with_for_update())
 # The user's reminders due by `until` and not yet acknowledged, of tasks not completed.
 DUE_REMINDERS = Query(
     sa.select(*TASK_COLUMNS)
@@ -94,18 +89,42 @@ ACKNOWLEDGE_REMINDER = Query(
 )
 TASK_EXISTS = Query(sa.select(columns.id).where(*OWNED))
 DELETE_TASK = Query(sa.delete(task_table).where(*OWNED).returning(columns.id))
-SET_COMPLETION = {
-    completed: Query(
-        sa.update(task_table).where(*OWNED).values(status=status, updated_at=NOW).returning(*TASK_COLUMNS)
+
+
+def _completion(status: sa.ColumnElement[str]) -> Query:
+    # A recurring task being completed for the first time needs its next occurrence added with
+    # it, which takes a transaction: the statement leaves such a task as it is (its updated_at
+    # too, which tells the service to take that path).
+    adds_next = sa.and_(
+        columns.recurrence_pattern.is_not(None),
+        columns.next_task_id.is_(None),
+        ~IS_COMPLETED,
+        status == TaskStatus.COMPLETED.value,
     )
-    for completed, status in STATUS_FOR_COMPLETED.items()
-}
+    return Query(
+        sa.update(task_table)
+        .where(*OWNED)
+        .values(
+            status=sa.case((adds_next, columns.status), else_=status),
+            updated_at=sa.case((adds_next, columns.updated_at), else_=NOW),
+        )
+        .returning(*TASK_COLUMNS)
+    )
+
+
+SET_COMPLETION = {completed: _completion(status) for completed, status in STATUS_FOR_COMPLETED.items()}
 NEW_DUE_AT = sa.bindparam("new_due_at", type_=UTCDateTime())
 NEW_DUE_ALL_DAY = sa.bindparam("new_due_all_day", type_=sa.Boolean)
 NEW_OVERDUE_AFTER = sa.bindparam("new_overdue_after", type_=UTCDateTime())
 NEW_TIMEZONE = sa.bindparam("new_timezone", type_=sa.Text)
 NEW_REMIND_AT = sa.bindparam("new_remind_at", type_=UTCDateTime())
 NEW_REMIND_BEFORE = sa.bindparam("new_remind_before_minutes", type_=sa.Integer)
+NEW_RECURRENCE = {
+    "recurrence_pattern": sa.bindparam("new_recurrence_pattern", type_=sa.String),
+    "recurrence_interval": sa.bindparam("new_recurrence_interval", type_=sa.Integer),
+    "recurrence_rule": sa.bindparam("new_recurrence_rule", type_=sa.Text),
+    "recurrence_anchor_day": sa.bindparam("new_recurrence_anchor_day", type_=sa.SmallInteger),
+}
 NEW_TASK_COLUMNS = [
     "user_id",
     "title",
@@ -121,6 +140,10 @@ NEW_TASK_COLUMNS = [
     "overdue_after",
     "remind_at",
     "remind_before_minutes",
+    "recurrence_pattern",
+    "recurrence_interval",
+    "recurrence_rule",
+    "recurrence_anchor_day",
     "timezone",
     "created_at",
     "updated_at",
@@ -139,6 +162,7 @@ NEW_TASK_VALUES = (
     NEW_OVERDUE_AFTER,
     NEW_REMIND_AT,
     NEW_REMIND_BEFORE,
+    *NEW_RECURRENCE.values(),
     NEW_TIMEZONE,
     NOW,
     NOW,
@@ -266,38 +290,42 @@ def _list_conditions(shape: ListShape) -> list[sa.ColumnElement[bool]]:
     return conditions
 
 
+# What each value an update may carry sets (beside updated_at).
+UPDATED_COLUMNS: dict[str, dict[str, Any]] = {
+    "new_title": {
+        "title": sa.bindparam("new_title", type_=sa.String),
+        "title_folded": sa.bindparam("new_title_folded", type_=sa.Text),
+    },
+    "new_description": {
+        "description": sa.bindparam("new_description", type_=sa.Text),
+        "description_folded": sa.bindparam("new_description_folded", type_=sa.Text),
+    },
+    "new_priority": {"priority": sa.bindparam("new_priority", type_=sa.SmallInteger)},
+    "new_tags": {
+        "tags": sa.bindparam("new_tags", type_=sa.Text),
+        "tag_keys": sa.bindparam("new_tag_keys", type_=sa.Text),
+    },
+    "new_due_at": {"due_at": NEW_DUE_AT, "due_all_day": NEW_DUE_ALL_DAY},
+    "new_overdue_after": {"overdue_after": NEW_OVERDUE_AFTER},
+    "new_remind_at": {"remind_at": NEW_REMIND_AT, "remind_before_minutes": NEW_REMIND_BEFORE},
+    "new_reminder_acknowledged_at": {
+        "reminder_acknowledged_at": sa.bindparam("new_reminder_acknowledged_at", type_=UTCDateTime())
+    },
+    "new_recurrence_pattern": NEW_RECURRENCE,
+    "new_next_task_id": {"next_task_id": sa.bindparam("new_next_task_id", type_=sa.Integer)},
+    "new_timezone": {"timezone": NEW_TIMEZONE},
+    "new_status": {"status": sa.bindparam("new_status", type_=sa.String)},
+}
+
+
 @functools.cache
 def update_query(names: frozenset[str], *, uncomplete: bool) -> Query:
     """The UPDATE for one combination of fields (each compiled once)."""
     changes: dict[str, Any] = {"updated_at": NOW}
-    if "new_title" in names:
-        changes["title"] = sa.bindparam("new_title", type_=sa.String)
-        changes["title_folded"] = sa.bindparam("new_title_folded", type_=sa.Text)
-    if "new_description" in names:
-        changes["description"] = sa.bindparam("new_description", type_=sa.Text)
-        changes["description_folded"] = sa.bindparam("new_description_folded", type_=sa.Text)
-    if "new_priority" in names:
-        changes["priority"] = sa.bindparam("new_priority", type_=sa.SmallInteger)
-    if "new_tags" in names:
-        changes["tags"] = sa.bindparam("new_tags", type_=sa.Text)
-        changes["tag_keys"] = sa.bindparam("new_tag_keys", type_=sa.Text)
-    if "new_due_at" in names:
-        changes["due_at"] = NEW_DUE_AT
-        changes["due_all_day"] = NEW_DUE_ALL_DAY
-    if "new_overdue_after" in names:
-        changes["overdue_after"] = NEW_OVERDUE_AFTER
-    if "new_remind_at" in names:
-        changes["remind_at"] = NEW_REMIND_AT
-        changes["remind_before_minutes"] = NEW_REMIND_BEFORE
-    if "new_reminder_acknowledged_at" in names:
-        changes["reminder_acknowledged_at"] = sa.bindparam(
-            "new_reminder_acknowledged_at", type_=UTCDateTime()
-        )
-    if "new_timezone" in names:
-        changes["timezone"] = NEW_TIMEZONE
-    if "new_status" in names:
-        changes["status"] = sa.bindparam("new_status", type_=sa.String)
-    elif uncomplete:
+    for name, updated in UPDATED_COLUMNS.items():
+        if name in names:
+            changes |= updated
+    if uncomplete and "new_status" not in names:
         changes["status"] = UNCOMPLETED
     return Query(sa.update(task_table).where(*OWNED).values(changes).returning(*TASK_COLUMNS))
 
