@@ -342,7 +342,7 @@ async def test_no_tool_schema_has_a_pattern_and_the_title_rule_is_in_words(
             "update_task",
             {"task_id": 1},
             "give at least one of title, description, status, priority, tags, due_date, timezone, "
-            "remind_at or remind_before_minutes to change",
+            "a reminder or a recurrence to change",
         ),
     ],
 )

@@ -260,3 +260,34 @@ async def test_reminders_are_set_through_the_tools(database_url: str, make_token
     assert (relative["remind_at"], relative["remind_before_minutes"]) == ("2026-12-31T16:00:00Z", 60)
     assert (absolute["remind_at"], absolute["remind_before_minutes"]) == ("2026-12-31T09:00:00Z", None)
     assert "remind_before_minutes needs a due date" in no_due_date
+
+
+async def test_a_recurring_task_added_and_completed_through_the_tools_has_its_next_occurrence(
+    database_url: str, make_token: TokenFactory
+) -> None:
+    token = make_token("alice")
+    async with serving(database_url) as client:
+        added = result_of(
+            await call_tool(
+                client,
+                token,
+                "add_task",
+                {
+                    "title": "stand-up",
+                    "due_date": "2026-12-07T09:30",
+                    "timezone": "Europe/Berlin",
+                    "recurrence_rule": "FREQ=WEEKLY;BYDAY=MO,WE",
+                },
+            )
+        )
+        done = result_of(await call_tool(client, token, "complete_task", {"task_id": added["id"]}))
+        following = (await client.get(f"/api/tasks/{done['next_task_id']}", headers=_bearer(token))).json()
+        monthly = result_of(
+            await call_tool(
+                client, token, "update_task", {"task_id": following["id"], "recurrence_pattern": "monthly"}
+            )
+        )
+
+    assert (added["is_recurring"], added["recurrence_pattern"]) == (True, "weekly")
+    assert following["due_date"] == "2026-12-09T09:30:00+01:00"
+    assert (monthly["recurrence_pattern"], monthly["recurrence_rule"]) == ("monthly", None)

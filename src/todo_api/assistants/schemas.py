@@ -13,13 +13,16 @@ from todo_api.tasks.schemas import (
     DESCRIPTION_LIMITS,
     DUE_DATE_RULE,
     PRIORITY_RULE,
+    RECURRENCE_USE,
     REMIND_AT_USE,
     REMIND_BEFORE_USE,
+    RULE_USE,
     TAGS_RULE,
     TIMEZONE_USE,
     TITLE_LIMITS,
     Description,
     Priority,
+    Recurrence,
     StatusFilter,
     TaskPublic,
     Title,
@@ -52,6 +55,13 @@ PriorityArgument = Annotated[
 NewPriorityArgument = Annotated[
     Priority | None, Field(description=f"A new priority: {PRIORITY_RULE}; omit to keep it.")
 ]
+RecurrencePatternArgument = Annotated[
+    Recurrence | None, Field(description=f"How the task repeats: {RECURRENCE_USE}; omit to keep it.")
+]
+RecurrenceIntervalArgument = Annotated[
+    int | None, Field(strict=True, ge=1, le=1000, description="Every how many days, weeks, months or years.")
+]
+RecurrenceRuleArgument = Annotated[StrictStr | None, Field(description=f"How the task repeats: {RULE_USE}.")]
 RemindAtArgument = Annotated[StrictStr | None, Field(description=f"A reminder: {REMIND_AT_USE}.")]
 RemindBeforeArgument = Annotated[
     int | StrictStr | None, Field(description=f"A reminder: {REMIND_BEFORE_USE}; needs a due date.")

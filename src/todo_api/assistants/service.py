@@ -36,6 +36,9 @@ async def add_task(
     timezone: str | None,
     remind_at: str | None,
     remind_before_minutes: int | str | None,
+    recurrence_pattern: str | None,
+    recurrence_interval: int | None,
+    recurrence_rule: str | None,
 ) -> TaskPublic:
     """Create a task owned by the caller."""
     await _charge(caller, write=True)
@@ -43,6 +46,15 @@ async def add_task(
         {"title": title, "description": description, "priority": priority, "tags": tags or []}
         | {"due_date": due_date, "timezone": timezone}
         | {"remind_at": remind_at, "remind_before_minutes": remind_before_minutes}
+        | {
+            name: value
+            for name, value in (
+                ("recurrence_pattern", recurrence_pattern),
+                ("recurrence_interval", recurrence_interval),
+                ("recurrence_rule", recurrence_rule),
+            )
+            if value is not None
+        }
     )
     row = await tasks.create_task(
         caller.state.database,
@@ -108,6 +120,9 @@ async def update_task(
     timezone: str | None,
     remind_at: str | None,
     remind_before_minutes: int | str | None,
+    recurrence_pattern: str | None,
+    recurrence_interval: int | None,
+    recurrence_rule: str | None,
 ) -> TaskPublic:
     """Apply the changes given (None: left as it is; an empty due date clears it); at least
     one is needed."""
@@ -121,12 +136,15 @@ async def update_task(
         "timezone": timezone,
         "remind_at": remind_at,
         "remind_before_minutes": remind_before_minutes,
+        "recurrence_pattern": recurrence_pattern,
+        "recurrence_interval": recurrence_interval,
+        "recurrence_rule": recurrence_rule,
     }
     if all(value is None for value in changes.values()):
         # TaskUpdate would say so too, naming REST's `completed`, which this tool does not take.
         raise BadRequest(
             "Invalid arguments: give at least one of title, description, status, priority, tags, "
-            "due_date, timezone, remind_at or remind_before_minutes to change"
+            "due_date, timezone, a reminder or a recurrence to change"
         )
     await _charge(caller, write=True)
     given = {name: value for name, value in changes.items() if value is not None}

@@ -35,6 +35,9 @@ from todo_api.assistants.schemas import (
     OverdueArgument,
     PriorityArgument,
     PriorityFilterArgument,
+    RecurrenceIntervalArgument,
+    RecurrencePatternArgument,
+    RecurrenceRuleArgument,
     RemindAtArgument,
     RemindBeforeArgument,
     SearchArgument,
@@ -128,6 +131,9 @@ async def add_task(
     timezone: TimezoneArgument = None,
     remind_at: RemindAtArgument = None,
     remind_before_minutes: RemindBeforeArgument = None,
+    recurrence_pattern: RecurrencePatternArgument = None,
+    recurrence_interval: RecurrenceIntervalArgument = None,
+    recurrence_rule: RecurrenceRuleArgument = None,
 ) -> TaskPublic:
     """Add a new task to the user's to-do list. Returns the created task, with its id."""
     async with as_tool_errors():
@@ -141,6 +147,9 @@ async def add_task(
             timezone=timezone,
             remind_at=remind_at,
             remind_before_minutes=remind_before_minutes,
+            recurrence_pattern=recurrence_pattern,
+            recurrence_interval=recurrence_interval,
+            recurrence_rule=recurrence_rule,
         )
 
 
@@ -197,8 +206,12 @@ async def update_task(
     timezone: NewTimezoneArgument = None,
     remind_at: RemindAtArgument = None,
     remind_before_minutes: RemindBeforeArgument = None,
+    recurrence_pattern: RecurrencePatternArgument = None,
+    recurrence_interval: RecurrenceIntervalArgument = None,
+    recurrence_rule: RecurrenceRuleArgument = None,
 ) -> TaskPublic:
-    """Change a task's title, description, status, priority, tags, due date, time zone or reminder; fields
+    """Change a task's title, description, status, priority, tags, due date, time zone, reminder or
+    recurrence; fields
     left out stay as they are, and at least one must be given. Returns the updated task."""
     async with as_tool_errors():
         return await service.update_task(
@@ -213,6 +226,9 @@ async def update_task(
             timezone=timezone,
             remind_at=remind_at,
             remind_before_minutes=remind_before_minutes,
+            recurrence_pattern=recurrence_pattern,
+            recurrence_interval=recurrence_interval,
+            recurrence_rule=recurrence_rule,
         )
 
 

@@ -153,6 +153,8 @@ RecurrenceInterval = Annotated[
     int, PlainValidator(_interval), WithJsonSchema({"type": "integer", "minimum": 1, "maximum": MAX_INTERVAL})
 ]
 RecurrenceRule = Annotated[StrictStr, AfterValidator(parse_rule)]
+# The pattern words, for the MCP tools too (which read this module, not recurrence.py).
+Recurrence = RecurrencePattern
 RECURRENCE_USE = (
     "how the task repeats: none, daily, weekly, monthly or yearly (every recurrence_interval of "
     "them); completing it adds the next occurrence; without a due date it is due today"
