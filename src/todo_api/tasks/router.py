@@ -6,7 +6,6 @@ The same handlers serve two route families, `/api/tasks` and `/api/{user_id}/tas
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request, Response, status
@@ -15,9 +14,9 @@ from fastapi.params import Depends
 from fastapi.routing import APIRoute
 from starlette.datastructures import URL
 
-from todo_api.auth import PATH_USER_ERRORS, CurrentUser, OwnPath
+from todo_api.auth import CurrentUser
 from todo_api.db.query import Row
-from todo_api.http_errors import API_ERRORS, documented
+from todo_api.http_errors import documented
 from todo_api.models import utc_now
 from todo_api.state import DatabaseDep
 from todo_api.tasks import service, tag_router
@@ -235,7 +234,7 @@ def build_router(
     prefix: str,
     *,
     operation_suffix: str = "",
-    dependencies: Sequence[Depends] = (),
+    dependencies: list[Depends],
     responses: dict[int | str, dict[str, Any]] | None = None,
 ) -> APIRouter:
     """Register every task route under `prefix`."""
@@ -352,15 +351,5 @@ def build_router(
 
 
 def build_routers() -> list[APIRouter]:
-    """Both families of the task and the tag routes: the user from the token, and the user also
-    named in the path."""
-    return [
-        build_router(f"/api/{COLLECTION}", responses=API_ERRORS),
-        build_router(
-            f"/api/{{user_id}}/{COLLECTION}",
-            operation_suffix="_for_user",
-            dependencies=[OwnPath],
-            responses=API_ERRORS | PATH_USER_ERRORS,
-        ),
-        *tag_router.build_routers(),
-    ]
+    """Both families of the task and the tag routes."""
+    return [*tag_router.both_families(build_router, COLLECTION), *tag_router.build_routers()]

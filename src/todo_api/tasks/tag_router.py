@@ -4,7 +4,7 @@ all of the caller's tasks in one request. Like the task routes, under `/api/tags
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 from fastapi import APIRouter, Body, Path, Response, status
 from fastapi.openapi.models import Example
@@ -60,7 +60,7 @@ def build_router(
     prefix: str,
     *,
     operation_suffix: str = "",
-    dependencies: list[Depends] | None = None,
+    dependencies: list[Depends],
     responses: dict[int | str, dict[str, Any]] | None = None,
 ) -> APIRouter:
     """Register every tag route under `prefix`."""
@@ -71,7 +71,7 @@ def build_router(
     router = APIRouter(
         prefix=prefix,
         tags=["tags"],
-        dependencies=dependencies or [],
+        dependencies=dependencies,
         responses=responses,
         generate_unique_id_function=operation_id,
     )
@@ -97,14 +97,31 @@ def build_router(
     return router
 
 
-def build_routers() -> list[APIRouter]:
-    """Both families: the user from the token, and the user also named in the path."""
+class RouterBuilder(Protocol):
+    def __call__(
+        self,
+        prefix: str,
+        *,
+        operation_suffix: str = ...,
+        dependencies: list[Depends],
+        responses: dict[int | str, dict[str, Any]] | None = ...,
+    ) -> APIRouter: ...
+
+
+def both_families(build: RouterBuilder, collection: str) -> list[APIRouter]:
+    """A collection's routes twice: the user from the token (`/api/<collection>`), and the user
+    also named in the path (`/api/{user_id}/<collection>`, which must be the token's)."""
     return [
-        build_router(f"/api/{COLLECTION}", responses=API_ERRORS),
-        build_router(
-            f"/api/{{user_id}}/{COLLECTION}",
+        build(f"/api/{collection}", dependencies=[], responses=API_ERRORS),
+        build(
+            f"/api/{{user_id}}/{collection}",
             operation_suffix="_for_user",
             dependencies=[OwnPath],
             responses=API_ERRORS | PATH_USER_ERRORS,
         ),
     ]
+
+
+def build_routers() -> list[APIRouter]:
+    """Both families of the tag routes."""
+    return both_families(build_router, COLLECTION)
