@@ -11,16 +11,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from alembic.script import ScriptDirectory
 
 from tests.conftest import PRODUCTION_SECRET, SECRET, TokenFactory, make_settings
-from tests.test_cli import run, serving
+from tests.test_cli import HEAD, run, serving
 from todo_api.logs import ConsoleFormatter, JSONFormatter
 from todo_api.main import create_app
-from todo_api.migrations import alembic_config
 from todo_api.tokens import create_token
-
-HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 DB_PASSWORD = "placeholder-db-password-7f3a"
 
