@@ -1,11 +1,12 @@
-"""When a task is due and when to remind its owner: what the table keeps, worked out from what it
-keeps now and what a request changes.
+"""When a task is due, when to remind its owner and how it repeats: what the table keeps, worked
+out from what it keeps now and what a request changes.
 
 A reminder is absolute (`remind_at`, an instant or a local date-time in the task's zone) or
 relative (`remind_before_minutes` before the due date; an all-day task is due from the start of
 its day in its zone). A relative reminder moves with the due date, and goes when the due date
 does. Either way the table keeps the instant to remind at, so that a list of due reminders is
-one comparison; a new instant is a new reminder, not yet acknowledged.
+one comparison; a new instant is a new reminder, not yet acknowledged. A recurrence (see
+recurrence.py) needs a due date: a task made recurring without one is due today, all day.
 
 Plain functions on plain values: no framework, no database.
 """
