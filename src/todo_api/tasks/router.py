@@ -1,7 +1,7 @@
 """Task routes: a typed signature and one service call each; the service owns the unit of work.
 
 The same handlers serve two route families, `/api/tasks` and `/api/{user_id}/tasks`;
-`build_router` registers them under one prefix, so each route knows its full path.
+`families.route_families` registers them under each prefix, so each route knows its full path.
 """
 
 from __future__ import annotations
@@ -10,8 +10,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request, Response, status
 from fastapi.openapi.models import Example
-from fastapi.params import Depends
-from fastapi.routing import APIRoute
 from starlette.datastructures import URL
 
 from todo_api.auth import CurrentUser
@@ -21,6 +19,7 @@ from todo_api.models import utc_now
 from todo_api.state import DatabaseDep
 from todo_api.tasks import service, tag_router
 from todo_api.tasks.dependencies import IfMatch, TaskFilterDep, TaskId, TaskQuota
+from todo_api.tasks.families import route_families
 from todo_api.tasks.listing import reminder_horizon
 from todo_api.tasks.schemas import (
     CompletionChange,
@@ -230,25 +229,8 @@ def next_page_link(url: URL, *, limit: int, offset: int) -> str:
     return f'<{url.include_query_params(limit=limit, offset=offset + limit)}>; rel="next"'
 
 
-def build_router(
-    prefix: str,
-    *,
-    operation_suffix: str = "",
-    dependencies: list[Depends],
-    responses: dict[int | str, dict[str, Any]] | None = None,
-) -> APIRouter:
-    """Register every task route under `prefix`."""
-
-    def operation_id(route: APIRoute) -> str:
-        return f"{route.name}{operation_suffix}"
-
-    router = APIRouter(
-        prefix=prefix,
-        tags=["tasks"],
-        dependencies=dependencies,
-        responses=responses,
-        generate_unique_id_function=operation_id,
-    )
+def add_task_routes(router: APIRouter) -> None:
+    """Register every task route on `router` (one family's)."""
     router.add_api_route(
         "",
         list_tasks,
@@ -347,9 +329,11 @@ def build_router(
         summary="Delete a task",
         responses={**NOT_FOUND, **CONDITIONAL},
     )
-    return router
 
 
 def build_routers() -> list[APIRouter]:
     """Both families of the task and the tag routes."""
-    return [*tag_router.both_families(build_router, COLLECTION), *tag_router.build_routers()]
+    return [
+        *route_families(COLLECTION, add_task_routes),
+        *route_families(tag_router.COLLECTION, tag_router.add_tag_routes),
+    ]

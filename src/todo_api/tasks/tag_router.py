@@ -4,15 +4,13 @@ all of the caller's tasks in one request. Like the task routes, under `/api/tags
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Response, status
 from fastapi.openapi.models import Example
-from fastapi.params import Depends
-from fastapi.routing import APIRoute
 
-from todo_api.auth import PATH_USER_ERRORS, CurrentUser, OwnPath
-from todo_api.http_errors import API_ERRORS, documented
+from todo_api.auth import CurrentUser
+from todo_api.http_errors import documented
 from todo_api.state import DatabaseDep
 from todo_api.tasks import service
 from todo_api.tasks.schemas import TagPublic, TagRename
@@ -56,25 +54,8 @@ async def delete_tag(name: TagInPath, database: DatabaseDep, user: CurrentUser) 
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-def build_router(
-    prefix: str,
-    *,
-    operation_suffix: str = "",
-    dependencies: list[Depends],
-    responses: dict[int | str, dict[str, Any]] | None = None,
-) -> APIRouter:
-    """Register every tag route under `prefix`."""
-
-    def operation_id(route: APIRoute) -> str:
-        return f"{route.name}{operation_suffix}"
-
-    router = APIRouter(
-        prefix=prefix,
-        tags=["tags"],
-        dependencies=dependencies,
-        responses=responses,
-        generate_unique_id_function=operation_id,
-    )
+def add_tag_routes(router: APIRouter) -> None:
+    """Register every tag route on `router` (one family's)."""
     router.add_api_route(
         "", list_tags, methods=["GET"], response_model=list[TagPublic], summary="List your tags"
     )
@@ -94,34 +75,3 @@ def build_router(
         summary="Remove a tag from all your tasks",
         responses=NOT_FOUND,
     )
-    return router
-
-
-class RouterBuilder(Protocol):
-    def __call__(
-        self,
-        prefix: str,
-        *,
-        operation_suffix: str = ...,
-        dependencies: list[Depends],
-        responses: dict[int | str, dict[str, Any]] | None = ...,
-    ) -> APIRouter: ...
-
-
-def both_families(build: RouterBuilder, collection: str) -> list[APIRouter]:
-    """A collection's routes twice: the user from the token (`/api/<collection>`), and the user
-    also named in the path (`/api/{user_id}/<collection>`, which must be the token's)."""
-    return [
-        build(f"/api/{collection}", dependencies=[], responses=API_ERRORS),
-        build(
-            f"/api/{{user_id}}/{collection}",
-            operation_suffix="_for_user",
-            dependencies=[OwnPath],
-            responses=API_ERRORS | PATH_USER_ERRORS,
-        ),
-    ]
-
-
-def build_routers() -> list[APIRouter]:
-    """Both families of the tag routes."""
-    return both_families(build_router, COLLECTION)
