@@ -18,7 +18,8 @@ from todo_api.tasks.errors import TaskLimitReached
 from todo_api.tasks.recurrence import next_due
 from todo_api.tasks.schedule import due_moment
 from todo_api.tasks.statements import CREATE_TASK
-from todo_api.tasks.tags import tag_keys_column, tags_of
+from todo_api.tasks.tags import tags_of
+from todo_api.tasks.written import description_values, tag_values, title_values
 
 
 def as_written(row: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
@@ -65,19 +66,15 @@ async def add_next_occurrence(
         remind_at = due_moment(following, all_day=all_day, zone=task_zone) - timedelta(minutes=before)
     else:
         remind_at = None if task["remind_at"] is None else task["remind_at"] + (following - due_at)
-    names = tags_of(task["tags"])
     values = {
         "owner": owner,
         "now": now,
         "max_tasks": max_tasks,
-        "new_title": task["title"],
-        "new_description": task["description"],
-        "new_title_folded": task["title"].casefold(),
-        "new_description_folded": None if task["description"] is None else task["description"].casefold(),
+        **title_values(task["title"]),
+        **description_values(task["description"]),
+        **tag_values(tags_of(task["tags"])),
         "new_status": TaskStatus.PENDING.value,
         "new_priority": task["priority"],
-        "new_tags": task["tags"],
-        "new_tag_keys": tag_keys_column(names),
         "new_due_at": following,
         "new_due_all_day": all_day,
         "new_overdue_after": overdue_after(following, all_day=all_day, zone=task_zone),

@@ -55,6 +55,7 @@ from todo_api.tasks.tags import (
     tags_column,
     tags_of,
 )
+from todo_api.tasks.written import description_values, tag_values, title_values
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,14 +88,11 @@ async def create_task(database: Database, *, user_id: str, data: TaskCreate, max
     status = data.status_from_completed() or TaskStatus.PENDING
     values = {
         "owner": user_id,
-        "new_title": data.title,
-        "new_description": data.description,
-        "new_title_folded": data.title.casefold(),
-        "new_description_folded": _folded(data.description),
+        **title_values(data.title),
+        **description_values(data.description),
+        **tag_values(data.tags),
         "new_status": status.value,
         "new_priority": PRIORITY_RANKS[data.priority],
-        "new_tags": tags_column(data.tags),
-        "new_tag_keys": tag_keys_column(data.tags),
         "new_timezone": data.timezone,
         "now": utc_now(),
         "max_tasks": max_tasks,
@@ -136,17 +134,14 @@ async def update_task(
     reminder or recurrence, or a completion: read the task, then write, in one transaction)."""
     values: dict[str, Any] = {"owner": user_id, "task_id": task_id, "now": utc_now()}
     sent = changes.model_fields_set
-    if "title" in sent:
-        values["new_title"] = changes.title
-        values["new_title_folded"] = _folded(changes.title)
+    if "title" in sent and changes.title is not None:
+        values |= title_values(changes.title)
     if "description" in sent:
-        values["new_description"] = changes.description
-        values["new_description_folded"] = _folded(changes.description)
+        values |= description_values(changes.description)
     if changes.priority is not None:
         values["new_priority"] = PRIORITY_RANKS[changes.priority]
     if "tags" in sent:
-        values["new_tags"] = tags_column(changes.tags or ())
-        values["new_tag_keys"] = tag_keys_column(changes.tags or ())
+        values |= tag_values(changes.tags or ())
     status = changes.status_from_completed()
     if status is not None:
         values["new_status"] = status.value
@@ -176,11 +171,6 @@ async def update_task(
             return await _write_on(connection, query, values, if_match)
     query = update_query(frozenset(values), uncomplete=uncomplete)
     return await _write_returning(database, query, values, if_match)
-
-
-def _folded(text: str | None) -> str | None:
-    """Text as search compares it (see `listing.search_patterns`)."""
-    return None if text is None else text.casefold()
 
 
 # Tasks retagged per statement: three parameters each, well under both databases' limits.
