@@ -1,45 +1,134 @@
 "use client";
 
 import { useRouter } from "next/navigation";
-import { useCallback, useEffect, useMemo, useState, type FormEvent } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState, type FormEvent } from "react";
 import type { Task } from "todo-api-client";
+import { TaskFields } from "@/components/task-fields";
+import { TaskItem, type TaskActions } from "@/components/task-item";
 import type { PublicConfig } from "@/lib/config";
+import {
+  changesTo,
+  DEFAULT_FILTERS,
+  draftOf,
+  formatDue,
+  listQuery,
+  PAGE_SIZE,
+  PRIORITIES,
+  taskToCreate,
+  type Draft,
+  type Filters,
+  type Show,
+  type Snapshot,
+  type SortName,
+} from "@/lib/tasks";
 import { browserKit } from "@/lib/todo-browser";
 
-// The tasks as the browser sees them: listed, created, toggled and deleted from the page.
-export function TaskBoard({ config }: { config: PublicConfig }) {
+const SEARCH_PAUSE_MS = 300;
+
+// The user's one list: it starts as the page the server rendered (`first`, for DEFAULT_FILTERS)
+// and is the browser's from then on: every filter, edit and click goes through the browser client.
+export function TaskBoard({ config, first }: { config: PublicConfig; first: Snapshot }) {
   const router = useRouter();
   const { authClient, api, getToken } = useMemo(() => browserKit(config), [config]);
-  const [tasks, setTasks] = useState<Task[] | null>(null);
-  const [total, setTotal] = useState(0);
+  const [list, setList] = useState(first);
+  const [filters, setFilters] = useState(DEFAULT_FILTERS);
+  const [editing, setEditing] = useState<Task | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
+  // The filters the list shows, and the number of the latest load (an older answer is dropped).
+  const shown = useRef(DEFAULT_FILTERS);
+  const loads = useRef(0);
+
+  const load = useCallback(
+    async (wanted: Filters, limit = PAGE_SIZE) => {
+      const ticket = ++loads.current;
+      const [page, tags] = await Promise.all([api.listTasks(listQuery(wanted, limit)), api.listTags()]);
+      if (ticket !== loads.current) return;
+      shown.current = wanted;
+      setList({ ...page, tags });
+    },
+    [api],
+  );
 
   // Every failure is an ApiError whose message reads as it is (422s included).
-  const run = useCallback(async (action: () => Promise<unknown>) => {
+  const attempt = useCallback(async (action: () => Promise<unknown>) => {
     try {
       await action();
-      const page = await api.listTasks({ sort: "created_at" });
-      setTasks(page.tasks);
-      setTotal(page.total);
       setError(null);
     } catch (caught) {
       setError(caught instanceof Error ? caught.message : String(caught));
     }
-  }, [api]);
+  }, []);
 
+  // A change, then the list again as the filters ask (it may no longer match them, or a
+  // completed recurring task may have added its next occurrence).
+  function change(action: () => Promise<unknown>) {
+    setNotice(null);
+    void attempt(async () => {
+      try {
+        await action();
+      } finally {
+        await load(filters, Math.max(PAGE_SIZE, list.tasks.length));
+      }
+    });
+  }
+
+  // The list follows the toolbar: at once for a menu, once typing pauses for the search box.
   useEffect(() => {
-    void run(async () => {});
-  }, [run]);
+    if (JSON.stringify(listQuery(filters)) === JSON.stringify(listQuery(shown.current))) return;
+    const pause = filters.search === shown.current.search ? 0 : SEARCH_PAUSE_MS;
+    const timer = setTimeout(() => void attempt(() => load(filters)), pause);
+    return () => clearTimeout(timer);
+  }, [filters, attempt, load]);
 
-  function create(event: FormEvent<HTMLFormElement>) {
+  const choose = (patch: Partial<Filters>) => setFilters((current) => ({ ...current, ...patch }));
+  const timezone = () => Intl.DateTimeFormat().resolvedOptions().timeZone;
+
+  function add(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
     const form = event.currentTarget;
-    const title = String(new FormData(form).get("title"));
-    void run(async () => {
-      await api.createTask({ title });
+    const draft = draftOf(new FormData(form));
+    change(async () => {
+      await api.createTask(taskToCreate(draft, timezone()));
       form.reset();
     });
   }
+
+  const actions: TaskActions = {
+    toggle(task) {
+      change(async () => {
+        const done = await api.toggleTask(task.id, { completed: !task.completed });
+        if (done.completed && done.next_task_id !== null) {
+          const next = await api.getTask(done.next_task_id);
+          setNotice(`“${next.title}” repeats${next.due_date ? `: next due ${formatDue(next.due_date)}` : ""}.`);
+        }
+      });
+    },
+    edit(task) {
+      // The list carries no ETags: the form opens on the task as it is now, with its ETag.
+      void attempt(async () => setEditing(await api.getTask(task.id)));
+    },
+    save(task: Task, draft: Draft) {
+      const changes = changesTo(task, draft, timezone());
+      if (Object.keys(changes).length === 0) return setEditing(null);
+      change(async () => {
+        try {
+          // Saved only if the task is still the version the form was opened with (412 otherwise).
+          await api.updateTask(task.id, changes, { ifMatch: task });
+          setEditing(null);
+        } catch (caught) {
+          // Changed elsewhere meanwhile: the form stays, on the new version, for a second Save.
+          setEditing(await api.getTask(task.id).catch(() => null));
+          throw caught;
+        }
+      });
+    },
+    cancel: () => setEditing(null),
+    remove(task) {
+      change(() => api.deleteTask(task.id));
+    },
+    filterByTag: (tag) => choose({ tag }),
+  };
 
   async function signOut() {
     await authClient.signOut();
@@ -47,39 +136,78 @@ export function TaskBoard({ config }: { config: PublicConfig }) {
     router.refresh();
   }
 
+  const { tasks, total, tags } = list;
   return (
     <section aria-label="Your tasks">
-      <h2>In the browser ({total})</h2>
-      <form onSubmit={create}>
-        <input name="title" aria-label="New task" placeholder="What needs doing?" />
-        <button type="submit">Add</button>
-      </form>
-      {error && <p role="alert">{error}</p>}
-      {tasks === null ? (
-        <p>Loading…</p>
-      ) : (
-        <ul data-testid="browser-tasks">
-          {tasks.map((task) => (
-            <li key={task.id} data-testid="task">
-              <label>
-                <input
-                  type="checkbox"
-                  checked={task.completed}
-                  aria-label={`Done: ${task.title}`}
-                  onChange={() => void run(() => api.toggleTask(task.id, { ifMatch: task }))}
-                />
-                {task.title}
-              </label>
-              <button type="button" aria-label={`Delete ${task.title}`} onClick={() => void run(() => api.deleteTask(task.id))}>
-                Delete
-              </button>
-            </li>
-          ))}
-        </ul>
-      )}
-      <button type="button" onClick={() => void signOut()}>
+      <button type="button" className="sign-out" onClick={() => void signOut()}>
         Sign out
       </button>
+      <form className="add" onSubmit={add} aria-label="Add a task">
+        <input name="title" className="grow" aria-label="New task" placeholder="What needs doing?" />
+        <TaskFields />
+        <button type="submit">Add</button>
+      </form>
+
+      <form className="toolbar" role="search" aria-label="Find tasks" onSubmit={(event) => event.preventDefault()}>
+        <input
+          type="search"
+          className="grow"
+          aria-label="Search"
+          placeholder="Search"
+          value={filters.search}
+          onChange={(event) => choose({ search: event.target.value })}
+        />
+        <select aria-label="Show" value={filters.show} onChange={(event) => choose({ show: event.target.value as Show })}>
+          <option value="all">all</option>
+          <option value="open">open</option>
+          <option value="done">done</option>
+        </select>
+        <select aria-label="Priority filter" value={filters.priority} onChange={(event) => choose({ priority: event.target.value as Filters["priority"] })}>
+          <option value="">any priority</option>
+          {PRIORITIES.map((priority) => (
+            <option key={priority} value={priority}>
+              {priority}
+            </option>
+          ))}
+        </select>
+        <select aria-label="Tag filter" value={filters.tag} onChange={(event) => choose({ tag: event.target.value })}>
+          <option value="">any tag</option>
+          {tags.map((tag) => (
+            <option key={tag.name} value={tag.name}>{`${tag.name} (${tag.task_count})`}</option>
+          ))}
+          {filters.tag && !tags.some((tag) => tag.name === filters.tag) && <option value={filters.tag}>{filters.tag}</option>}
+        </select>
+        <select aria-label="Sort by" value={filters.sort} onChange={(event) => choose({ sort: event.target.value as SortName })}>
+          <option value="newest">newest first</option>
+          <option value="due">due date</option>
+          <option value="priority">priority</option>
+          <option value="title">title</option>
+        </select>
+      </form>
+
+      {error && <p role="alert">{error}</p>}
+      <p role="status">{notice}</p>
+
+      <h2>
+        {total === tasks.length ? `${total} ${total === 1 ? "task" : "tasks"}` : `${tasks.length} of ${total} tasks`}
+      </h2>
+      <ul className="tasks" data-testid="tasks">
+        {tasks.map((task) => (
+          <TaskItem
+            key={task.id}
+            task={task}
+            editing={editing?.id === task.id ? editing : null}
+            next={tasks.find((other) => other.id === task.next_task_id)}
+            actions={actions}
+          />
+        ))}
+      </ul>
+      {tasks.length === 0 && <p className="empty">{JSON.stringify(filters) === JSON.stringify(DEFAULT_FILTERS) ? "Nothing to do yet." : "No task matches these filters."}</p>}
+      {list.next && (
+        <button type="button" onClick={() => void attempt(() => load(filters, tasks.length + PAGE_SIZE))}>
+          Show more
+        </button>
+      )}
     </section>
   );
 }
