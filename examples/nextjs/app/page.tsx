@@ -13,7 +13,8 @@ export default async function Home() {
   const user = await currentUser();
   if (!user) return <SignInForm config={config} />;
   const api = await serverTodoClient();
-  const [page, tags] = await Promise.all([api.listTasks(listQuery(DEFAULT_FILTERS)), api.listTags()]);
+  const filters = DEFAULT_FILTERS;
+  const [page, tags] = await Promise.all([api.listTasks(listQuery(filters)), api.listTags()]);
   return (
     <main>
       <header>
@@ -22,7 +23,7 @@ export default async function Home() {
           Signed in as <strong>{user.email}</strong>
         </p>
       </header>
-      <TaskBoard key={user.id} config={config} first={{ ...page, tags }} />
+      <TaskBoard key={user.id} config={config} first={{ ...page, tags, filters }} />
     </main>
   );
 }

@@ -11,6 +11,7 @@ import {
   DEFAULT_FILTERS,
   draftOf,
   formatDue,
+  heading,
   listQuery,
   PAGE_SIZE,
   PRIORITIES,
@@ -25,27 +26,25 @@ import { browserKit } from "@/lib/todo-browser";
 
 const SEARCH_PAUSE_MS = 300;
 
-// The user's one list: it starts as the page the server rendered (`first`, for DEFAULT_FILTERS)
-// and is the browser's from then on: every filter, edit and click goes through the browser client.
+const sameQuery = (a: Filters, b: Filters) => JSON.stringify(listQuery(a)) === JSON.stringify(listQuery(b));
+
+// The user's one list: it starts as the page the server rendered (`first`) and is the browser's
+// from then on: every filter, edit and click goes through the browser client.
 export function TaskBoard({ config, first }: { config: PublicConfig; first: Snapshot }) {
   const router = useRouter();
   const { authClient, api, getToken } = useMemo(() => browserKit(config), [config]);
   const [list, setList] = useState(first);
-  const [filters, setFilters] = useState(DEFAULT_FILTERS);
+  const [filters, setFilters] = useState(first.filters);
   const [editing, setEditing] = useState<Task | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
-  // The filters the list shows, and the number of the latest load (an older answer is dropped).
-  const shown = useRef(DEFAULT_FILTERS);
-  const loads = useRef(0);
+  const loads = useRef(0); // the latest load's number: an older answer arriving late is dropped
 
   const load = useCallback(
     async (wanted: Filters, limit = PAGE_SIZE) => {
       const ticket = ++loads.current;
       const [page, tags] = await Promise.all([api.listTasks(listQuery(wanted, limit)), api.listTags()]);
-      if (ticket !== loads.current) return;
-      shown.current = wanted;
-      setList({ ...page, tags });
+      if (ticket === loads.current) setList({ ...page, tags, filters: wanted });
     },
     [api],
   );
@@ -60,8 +59,16 @@ export function TaskBoard({ config, first }: { config: PublicConfig; first: Snap
     }
   }, []);
 
-  // A change, then the list again as the filters ask (it may no longer match them, or a
-  // completed recurring task may have added its next occurrence).
+  // The list follows the toolbar: at once for a menu, once typing pauses in the search box.
+  useEffect(() => {
+    if (sameQuery(filters, list.filters)) return;
+    const pause = filters.search === list.filters.search ? 0 : SEARCH_PAUSE_MS;
+    const timer = setTimeout(() => void attempt(() => load(filters)), pause);
+    return () => clearTimeout(timer);
+  }, [filters, list.filters, attempt, load]);
+
+  // A change, then the list again: the task may no longer match the filters, a completed
+  // recurring task has added its next occurrence, a tag may have come or gone.
   function change(action: () => Promise<unknown>) {
     setNotice(null);
     void attempt(async () => {
@@ -72,14 +79,6 @@ export function TaskBoard({ config, first }: { config: PublicConfig; first: Snap
       }
     });
   }
-
-  // The list follows the toolbar: at once for a menu, once typing pauses for the search box.
-  useEffect(() => {
-    if (JSON.stringify(listQuery(filters)) === JSON.stringify(listQuery(shown.current))) return;
-    const pause = filters.search === shown.current.search ? 0 : SEARCH_PAUSE_MS;
-    const timer = setTimeout(() => void attempt(() => load(filters)), pause);
-    return () => clearTimeout(timer);
-  }, [filters, attempt, load]);
 
   const choose = (patch: Partial<Filters>) => setFilters((current) => ({ ...current, ...patch }));
   const timezone = () => Intl.DateTimeFormat().resolvedOptions().timeZone;
@@ -105,7 +104,7 @@ export function TaskBoard({ config, first }: { config: PublicConfig; first: Snap
       });
     },
     edit(task) {
-      // The list carries no ETags: the form opens on the task as it is now, with its ETag.
+      // A listed task carries no ETag: the form opens on the task as it is now, with its ETag.
       void attempt(async () => setEditing(await api.getTask(task.id)));
     },
     save(task: Task, draft: Draft) {
@@ -117,7 +116,8 @@ export function TaskBoard({ config, first }: { config: PublicConfig; first: Snap
           await api.updateTask(task.id, changes, { ifMatch: task });
           setEditing(null);
         } catch (caught) {
-          // Changed elsewhere meanwhile: the form stays, on the new version, for a second Save.
+          // The form stays, with what the user typed, on the task as it is now (a second Save
+          // after a 412 overwrites the other change knowingly).
           setEditing(await api.getTask(task.id).catch(() => null));
           throw caught;
         }
@@ -127,7 +127,8 @@ export function TaskBoard({ config, first }: { config: PublicConfig; first: Snap
     remove(task) {
       change(() => api.deleteTask(task.id));
     },
-    filterByTag: (tag) => choose({ tag }),
+    // As the tag menu writes it: a tag's tasks may write it in other cases (it is one tag).
+    filterByTag: (name) => choose({ tag: tags.find((tag) => tag.name.toLowerCase() === name.toLowerCase())?.name ?? name }),
   };
 
   async function signOut() {
@@ -136,7 +137,7 @@ export function TaskBoard({ config, first }: { config: PublicConfig; first: Snap
     router.refresh();
   }
 
-  const { tasks, total, tags } = list;
+  const { tasks, tags } = list;
   return (
     <section aria-label="Your tasks">
       <button type="button" className="sign-out" onClick={() => void signOut()}>
@@ -162,7 +163,11 @@ export function TaskBoard({ config, first }: { config: PublicConfig; first: Snap
           <option value="open">open</option>
           <option value="done">done</option>
         </select>
-        <select aria-label="Priority filter" value={filters.priority} onChange={(event) => choose({ priority: event.target.value as Filters["priority"] })}>
+        <select
+          aria-label="Priority filter"
+          value={filters.priority}
+          onChange={(event) => choose({ priority: event.target.value as Filters["priority"] })}
+        >
           <option value="">any priority</option>
           {PRIORITIES.map((priority) => (
             <option key={priority} value={priority}>
@@ -175,7 +180,9 @@ export function TaskBoard({ config, first }: { config: PublicConfig; first: Snap
           {tags.map((tag) => (
             <option key={tag.name} value={tag.name}>{`${tag.name} (${tag.task_count})`}</option>
           ))}
-          {filters.tag && !tags.some((tag) => tag.name === filters.tag) && <option value={filters.tag}>{filters.tag}</option>}
+          {filters.tag && !tags.some((tag) => tag.name === filters.tag) && (
+            <option value={filters.tag}>{`${filters.tag} (0)`}</option>
+          )}
         </select>
         <select aria-label="Sort by" value={filters.sort} onChange={(event) => choose({ sort: event.target.value as SortName })}>
           <option value="newest">newest first</option>
@@ -188,9 +195,7 @@ export function TaskBoard({ config, first }: { config: PublicConfig; first: Snap
       {error && <p role="alert">{error}</p>}
       <p role="status">{notice}</p>
 
-      <h2>
-        {total === tasks.length ? `${total} ${total === 1 ? "task" : "tasks"}` : `${tasks.length} of ${total} tasks`}
-      </h2>
+      <h2 data-testid="list-heading">{heading(list)}</h2>
       <ul className="tasks" data-testid="tasks">
         {tasks.map((task) => (
           <TaskItem
@@ -202,9 +207,11 @@ export function TaskBoard({ config, first }: { config: PublicConfig; first: Snap
           />
         ))}
       </ul>
-      {tasks.length === 0 && <p className="empty">{JSON.stringify(filters) === JSON.stringify(DEFAULT_FILTERS) ? "Nothing to do yet." : "No task matches these filters."}</p>}
+      {tasks.length === 0 && (
+        <p className="empty">{sameQuery(list.filters, DEFAULT_FILTERS) ? "Nothing to do yet." : "No task matches these filters."}</p>
+      )}
       {list.next && (
-        <button type="button" onClick={() => void attempt(() => load(filters, tasks.length + PAGE_SIZE))}>
+        <button type="button" onClick={() => void attempt(() => load(list.filters, tasks.length + PAGE_SIZE))}>
           Show more
         </button>
       )}

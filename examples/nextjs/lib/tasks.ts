@@ -47,12 +47,30 @@ export function listQuery(filters: Filters, limit = PAGE_SIZE): ListQuery {
   };
 }
 
-/** One answer for the list: a page of tasks, how many match in all, and the user's tags. */
+/** What the list shows: a page of tasks for these filters, how many match in all, and the
+ * user's tags. */
 export interface Snapshot {
+  filters: Filters;
   tasks: Task[];
   total: number;
   next: ListQuery | null;
   tags: Tag[];
+}
+
+const SORT_NAMES: Record<SortName, string> = { newest: "", due: "by due date", priority: "by priority", title: "by title" };
+
+/** "3 tasks", "2 of 60 open tasks", "1 high-priority task tagged #home matching “milk”, by due date". */
+export function heading({ filters, tasks, total }: Snapshot): string {
+  const words = [
+    tasks.length < total ? `${tasks.length} of ${total}` : String(total),
+    filters.priority && `${filters.priority}-priority`,
+    filters.show !== "all" && filters.show,
+    total === 1 ? "task" : "tasks",
+    filters.tag && `tagged #${filters.tag}`,
+    filters.search.trim() && `matching “${filters.search.trim()}”`,
+  ];
+  const order = SORT_NAMES[filters.sort];
+  return words.filter(Boolean).join(" ") + (order ? `, ${order}` : "");
 }
 
 /** What an add or edit form holds. */
