@@ -13,8 +13,10 @@ block says.
 from __future__ import annotations
 
 import asyncio
+import struct
 from collections.abc import Iterator
 from contextlib import ExitStack
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -100,36 +102,160 @@ def setup(
 
 
 @pytest.fixture(scope="module")
-def report(chromium: str, setup: Setup) -> dict[str, Any]:
-    env = {"APP_URL": setup.app.base_url, "API_URL": localhost(setup.service), "PASSWORD": PASSWORD}
+def screenshot(setup: Setup, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the journey leaves its full-page picture of the list (a fresh one every run)."""
+    return tmp_path_factory.mktemp(f"screenshot-{setup.mode}") / "tasks.png"
+
+
+@pytest.fixture(scope="module")
+def report(chromium: str, setup: Setup, screenshot: Path) -> dict[str, Any]:
+    env = {
+        "APP_URL": setup.app.base_url,
+        "API_URL": localhost(setup.service),
+        "PASSWORD": PASSWORD,
+        "SCREENSHOT": str(screenshot),
+    }
     if setup.mode == "builtin":
         env["COOKIES"] = "1"
     return run_in_chromium("nextjs-example.mjs", chromium, **env)
 
 
-def test_the_browser_lists_creates_toggles_and_deletes(report: dict[str, Any]) -> None:
+def row(title: str, **fields: Any) -> dict[str, Any]:
+    """A row of the list as the journey reads it: these fields, the others as a plain new task."""
+    plain = {"done": False, "struck": False, "priority": "medium", "tags": [], "due": None}
+    return {"title": title} | plain | {"overdue": False, "repeat": None} | fields
+
+
+BUY_MILK = row(
+    "Buy milk", priority="high", tags=["#shop", "#home"], due="Overdue Mon 15 Jan 2024", overdue=True
+)
+CALL_MUM = row("Call mum", priority="urgent", tags=["#family"], due="Mon 1 Jun 2099, 18:30")
+WATER_PLANTS = row("Water plants", tags=["#home"], due="Sun 10 Mar 2030", repeat="↻ daily")
+WATERED = WATER_PLANTS | {"done": True, "struck": True}
+NEXT_WATERING = WATER_PLANTS | {"due": "Mon 11 Mar 2030"}
+READ_A_NOVEL = row("Read a novel", priority="high")
+
+
+def test_a_new_user_starts_with_an_empty_list(report: dict[str, Any]) -> None:
     assert report["aliceFirstList"] == []
-    assert report["aliceBrowserList"] == [
-        {"title": "Buy milk", "done": True},
-        {"title": "Call mum", "done": False},
+
+
+def test_added_tasks_show_priority_tags_due_date_overdue_and_repeat(report: dict[str, Any]) -> None:
+    assert report["added"] == [
+        row("Throw away"),
+        row("Read a book", priority="low"),
+        WATER_PLANTS,
+        CALL_MUM,
+        BUY_MILK,
     ]
+
+
+def test_a_local_due_time_is_read_in_the_users_time_zone(report: dict[str, Any]) -> None:
+    tasks = {task["title"]: task for task in report["tasksFromTheService"]}
+
+    assert report["timeZone"] == "Pacific/Auckland"
+    assert (tasks["Call mum"]["due_date"], tasks["Call mum"]["timezone"]) == (
+        "2099-06-01T18:30:00+12:00",
+        "Pacific/Auckland",
+    )
+    # An all-day task keeps its date, in the user's zone too.
+    assert tasks["Buy milk"]["due_date"] == "2024-01-15"
+    assert tasks["Buy milk"]["timezone"] == "Pacific/Auckland"
+
+
+def test_completing_a_recurring_task_lists_its_next_occurrence(report: dict[str, Any]) -> None:
+    throw_away, read_a_book = row("Throw away"), row("Read a book", priority="low")
+
+    assert report["afterRecurring"] == [NEXT_WATERING, throw_away, read_a_book, WATERED, CALL_MUM, BUY_MILK]
+    assert report["recurringNotice"] == "“Water plants” repeats: next due Mon 11 Mar 2030."
+    assert report["nextLink"] == "next: Mon 11 Mar 2030"
+    service = report["tasksFromTheService"]  # oldest first
+    watered, next_watering = (task for task in service if task["title"] == "Water plants")
+    assert watered["next_task_id"] == next_watering["id"]
+    assert (next_watering["status"], next_watering["due_date"]) == ("pending", "2030-03-11")
+
+
+def test_a_task_is_edited_in_place_with_the_version_it_was_opened_on(report: dict[str, Any]) -> None:
+    assert report["edited"][2] == READ_A_NOVEL
+    assert report["editEtag"]
+    assert report["editIfMatch"] == report["editEtag"]
+
+
+def test_search_finds_a_task_by_the_start_of_a_word(report: dict[str, Any]) -> None:
+    assert report["searched"] == [READ_A_NOVEL]
+    assert report["searchHeading"] == "1 task matching “nov”"
+
+
+def test_the_toolbar_filters_by_priority_tag_and_status(report: dict[str, Any]) -> None:
+    assert report["highPriority"] == [READ_A_NOVEL, BUY_MILK]
+    assert report["tagOptions"] == ["any tag", "family (1)", "home (3)", "shop (1)"]
+    assert report["taggedHome"] == [NEXT_WATERING, WATERED, BUY_MILK]
+    assert (report["taggedShop"], report["tagChosenByChip"]) == ([BUY_MILK], "shop")
+    assert report["done"] == [WATERED]
+    assert [task["title"] for task in report["open"]] == [
+        "Water plants",
+        "Throw away",
+        "Read a novel",
+        "Call mum",
+        "Buy milk",
+    ]
+    assert not any(task["done"] for task in report["open"])
+
+
+def test_sorting_by_priority_puts_urgent_then_high_first(report: dict[str, Any]) -> None:
+    priorities = [task["priority"] for task in report["byPriority"]]
+
+    assert priorities == ["urgent", "high", "high", "medium", "medium", "medium"]
+    assert report["byPriority"][0]["title"] == "Call mum"
+
+
+def test_sorting_by_due_date_puts_the_soonest_first_and_undated_last(report: dict[str, Any]) -> None:
+    assert report["byDueDate"][:4] == ["Buy milk", "Water plants", "Water plants", "Call mum"]
+    assert sorted(report["byDueDate"][4:]) == ["Read a novel", "Throw away"]
+
+
+def test_completed_tasks_are_struck_through(report: dict[str, Any]) -> None:
+    struck = [(task["title"], task["done"]) for task in report["afterDelete"] if task["struck"]]
+
+    assert struck == [("Water plants", True)]
+
+
+def test_a_deleted_task_leaves_the_list(report: dict[str, Any]) -> None:
+    assert report["afterDelete"] == [NEXT_WATERING, READ_A_NOVEL, WATERED, CALL_MUM, BUY_MILK]
 
 
 def test_a_validation_error_reads_as_a_sentence(report: dict[str, Any]) -> None:
     assert report["emptyTitleError"] == "title: String should have at least 1 character"
 
 
-def test_the_server_component_renders_the_list_into_the_html(report: dict[str, Any]) -> None:
-    assert report["serverHtmlHasTasks"] == [True, True]
-    assert report["serverHtmlHasBrowserList"] is False  # the client list loads after hydration
-    assert report["aliceServerList"] == ["[x] Buy milk", "[ ] Call mum"]
+def test_the_server_renders_the_one_list_into_the_html(report: dict[str, Any]) -> None:
+    def brief(task: dict[str, Any]) -> dict[str, Any]:
+        return {"title": task["title"], "done": task["done"], "overdue": task["overdue"]}
+
+    # One list, already holding the tasks before any script runs; the browser takes it over.
+    assert report["aliceServerHtml"]["lists"] == 1
+    assert report["aliceServerHtml"]["rows"] == [brief(task) for task in report["afterDelete"]]
+    assert report["aliceReloaded"] == report["afterDelete"]
+
+
+def test_the_page_hydrates_and_runs_without_an_error(report: dict[str, Any]) -> None:
+    assert report["pageErrors"] == []
+
+
+def test_the_journey_leaves_a_full_page_screenshot(report: dict[str, Any], screenshot: Path) -> None:
+    png = screenshot.read_bytes()
+
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", png[16:24])  # the IHDR chunk
+    assert width == 1000  # the journey's viewport
+    assert height >= 800  # the whole page, at least the viewport
 
 
 def test_a_second_user_sees_none_of_the_first_users_tasks(report: dict[str, Any]) -> None:
-    assert report["bobServerList"] == []
-    assert report["bobBrowserList"] == []
+    assert report["bobServerHtml"] == {"lists": 1, "rows": []}
+    assert (report["bobBrowserStatus"], report["bobBrowserList"]) == (200, [])
     assert report["bobGetsAlicesTask"] == 404
-    assert report["aliceAgainServerList"] == ["[x] Buy milk", "[ ] Call mum"]
+    assert report["aliceAgainList"] == [task["title"] for task in report["afterDelete"]]
     assert report["aliceGetsHerTask"] == 200
 
 
@@ -158,4 +284,4 @@ def test_in_the_shared_database_the_tasks_belong_to_better_auths_users(
     if setup.mode != "shared-database":
         pytest.skip("only the shared-database set-up puts the tasks beside Better Auth's users")
 
-    assert asyncio.run(_tasks_and_owners(setup.tasks_database)) == (2, 2, True)
+    assert asyncio.run(_tasks_and_owners(setup.tasks_database)) == (5, 5, True)

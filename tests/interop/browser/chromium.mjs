@@ -30,7 +30,8 @@ export function required(name) {
 }
 
 // Run `steps(page)` in a fresh profile; returns its result and every URL the page requested.
-export async function withChromium(steps) {
+// `options` go to the browser context as they are (e.g. a `timezoneId` to emulate).
+export async function withChromium(steps, options = {}) {
   const profile = await mkdtemp(join(tmpdir(), "todo-api-chromium-"));
   const requests = [];
   let context;
@@ -40,6 +41,7 @@ export async function withChromium(steps) {
       headless: true,
       args: ARGS,
       viewport: { width: 1280, height: 1600 },
+      ...options,
     });
     // Observed, not intercepted: interception would let Playwright answer CORS preflights
     // itself, and the browser's own CORS behaviour is part of what is tested.

@@ -1,16 +1,22 @@
-// examples/nextjs in Chromium, as a user clicks through it: sign up, create, toggle, delete,
-// a validation error, the server-rendered list (in the HTML itself), sign out, a second user
-// who sees none of it (and gets 404 for the first user's task), and signing in again.
+// examples/nextjs in Chromium, as a user clicks through it: sign up; add tasks with a priority,
+// tags, a due date (one long past: overdue; one at a local time) and a repeat; complete the daily
+// one (its next occurrence appears, due a day later); edit a task in place (with If-Match);
+// search, filter by priority, tag and status, sort; delete; a validation error; the list in the
+// server's HTML; a full-page screenshot; sign out, a second user who sees none of it (and gets
+// 404 for the first user's task), and signing in again.
 //
-// Usage: node nextjs-example.mjs   with CHROMIUM, APP_URL, API_URL, PASSWORD set, and
-// COOKIES=1 when the service knows the user by its own session cookie (the built-in accounts)
-// rather than by a token from the app's /api/auth/token.
-import { required, withChromium } from "./chromium.mjs";
+// Usage: node nextjs-example.mjs   with CHROMIUM, APP_URL, API_URL, PASSWORD set, COOKIES=1 when
+// the service knows the user by its own session cookie (the built-in accounts) rather than by a
+// token from the app's /api/auth/token, and SCREENSHOT (optional): where to write the PNG.
+import { STEP_TIMEOUT_MS, required, withChromium } from "./chromium.mjs";
 
 const APP_URL = required("APP_URL");
 const API_URL = required("API_URL");
 const PASSWORD = required("PASSWORD");
 const COOKIES = process.env.COOKIES === "1";
+const SCREENSHOT = process.env.SCREENSHOT;
+// Far from UTC, so that a local due time read in the wrong zone shows.
+const TIME_ZONE = "Pacific/Auckland";
 const suffix = Math.random().toString(16).slice(2, 10);
 
 async function signUp(page, name) {
@@ -31,20 +37,65 @@ async function signIn(page, email) {
   await page.getByText(`Signed in as ${email}`).waitFor();
 }
 
-const listed = (page, testId) => page.getByTestId(testId).locator("li").allInnerTexts();
-const browserTasks = (page) =>
+// The list as the user sees it, row by row.
+const rows = (page) =>
   page
-    .getByTestId("browser-tasks")
-    .locator("li")
+    .getByTestId("tasks")
+    .getByTestId("task")
     .evaluateAll((items) =>
-      items.map((item) => ({ title: item.querySelector("label").innerText.trim(), done: item.querySelector("input").checked })),
+      items.map((item) => {
+        const title = item.querySelector('[data-testid="task-title"]');
+        return {
+          title: title.textContent,
+          done: item.querySelector('input[type="checkbox"]').checked,
+          struck: getComputedStyle(title).textDecorationLine.includes("line-through"),
+          priority: item.querySelector('[data-testid="task-priority"]').textContent,
+          tags: [...item.querySelectorAll(".chip")].map((chip) => chip.textContent),
+          due: item.querySelector('[data-testid="task-due"]')?.textContent ?? null,
+          overdue: item.classList.contains("overdue"),
+          repeat: item.querySelector('[data-testid="task-repeat"]')?.textContent ?? null,
+        };
+      }),
     );
+const titles = async (page) => (await rows(page)).map((row) => row.title);
 
-async function add(page, title) {
-  await page.getByLabel("New task").fill(title);
-  await page.getByRole("button", { name: "Add" }).click();
-  if (title) await page.getByTestId("browser-tasks").getByText(title, { exact: true }).waitFor();
+// Waits until the list shows exactly these titles, in this order, then returns its rows.
+async function showing(page, expected) {
+  try {
+    await page.waitForFunction(
+      (wanted) =>
+        JSON.stringify(
+          [...document.querySelectorAll('[data-testid="tasks"] [data-testid="task-title"]')].map((title) => title.textContent),
+        ) === JSON.stringify(wanted),
+      expected,
+      { timeout: STEP_TIMEOUT_MS },
+    );
+  } catch (error) {
+    throw new Error(`the list shows ${JSON.stringify(await titles(page))}, not ${JSON.stringify(expected)}: ${error.message}`);
+  }
+  return rows(page);
 }
+
+// The list's heading says what the list shows once the service has answered: "6 tasks, by priority".
+const heading = (page) => page.getByTestId("list-heading");
+const sortedBy = (page, order) => heading(page).getByText(`, by ${order}`).waitFor();
+
+const row = (page, title) => page.getByTestId("task").filter({ has: page.getByText(title, { exact: true }) });
+
+async function add(page, { title, priority, tags, date, time, repeat }) {
+  const form = page.getByRole("form", { name: "Add a task" });
+  await form.getByLabel("New task").fill(title);
+  if (priority) await form.getByLabel("Priority").selectOption(priority);
+  if (tags) await form.getByLabel("Tags").fill(tags);
+  if (date) await form.getByLabel("Due date").fill(date);
+  if (time) await form.getByLabel("Due time").fill(time);
+  if (repeat) await form.getByLabel("Repeat").selectOption(repeat);
+  await form.getByRole("button", { name: "Add" }).click();
+  // Listed once the service has answered; the form is empty again by then.
+  if (title) await row(page, title).waitFor();
+}
+
+const toolbar = (page) => page.getByRole("search", { name: "Find tasks" });
 
 // What the browser can do with the user's session: ask the service for tasks directly.
 const asTheUser = (page, path) =>
@@ -58,48 +109,127 @@ const asTheUser = (page, path) =>
     { url: `${API_URL}${path}`, cookies: COOKIES },
   );
 const statusOfTask = async (page, id) => (await asTheUser(page, `/api/tasks/${id}`)).status;
-const taskIds = async (page) => (await asTheUser(page, "/api/tasks?sort=created_at")).body.map((task) => task.id);
 
-const report = await withChromium(async (page) => {
-  const result = {};
-  const alice = await signUp(page, "alice");
-  await page.getByTestId("browser-tasks").waitFor({ state: "attached" }); // loaded, empty
-  result.aliceFirstList = await browserTasks(page);
-
-  await add(page, "Buy milk");
-  await add(page, "Call mum");
-  await add(page, "Throw away");
-  // A controlled checkbox: checked once the service has answered and the list reloaded.
-  await page.getByLabel("Done: Buy milk").click();
-  await page.getByLabel("Done: Buy milk").and(page.locator(":checked")).waitFor();
-  await page.getByRole("button", { name: "Delete Throw away" }).click();
-  await page.getByTestId("browser-tasks").getByText("Throw away").waitFor({ state: "detached" });
-  result.aliceBrowserList = await browserTasks(page);
-  await add(page, "");
-  result.emptyTitleError = await page.getByLabel("Your tasks").getByRole("alert").innerText();
-
-  // The server's HTML itself holds the list (the browser list loads only after hydration).
+// The page's HTML as the server sends it, read without running its scripts.
+async function serverHtml(page) {
   const html = await (await page.request.get(APP_URL)).text();
-  result.serverHtmlHasTasks = ["[x] Buy milk", "[ ] Call mum"].map((text) => html.includes(text));
-  result.serverHtmlHasBrowserList = html.includes('data-testid="browser-tasks"');
-  await page.reload();
-  result.aliceServerList = await listed(page, "server-tasks");
-  result.aliceTaskIds = await taskIds(page);
+  return page.evaluate((source) => {
+    const doc = new DOMParser().parseFromString(source, "text/html");
+    return {
+      lists: doc.querySelectorAll('[data-testid="tasks"]').length,
+      rows: [...doc.querySelectorAll('[data-testid="tasks"] [data-testid="task"]')].map((item) => ({
+        title: item.querySelector('[data-testid="task-title"]').textContent,
+        done: item.querySelector('input[type="checkbox"]').hasAttribute("checked"),
+        overdue: item.classList.contains("overdue"),
+      })),
+    };
+  }, html);
+}
 
-  await page.getByRole("button", { name: "Sign out" }).click();
-  await page.getByRole("button", { name: "Sign up" }).waitFor();
+const report = await withChromium(
+  async (page) => {
+    const result = { timeZone: TIME_ZONE, pageErrors: [] };
+    // Uncaught errors, a failed hydration among them (a 4xx answer is logged too, and expected).
+    page.on("pageerror", (error) => result.pageErrors.push(error.message));
+    page.on("console", (message) => {
+      if (message.type() === "error" && !message.text().startsWith("Failed to load resource")) result.pageErrors.push(message.text());
+    });
+    const alice = await signUp(page, "alice");
+    await page.getByTestId("tasks").waitFor({ state: "attached" }); // rendered, empty
+    result.aliceFirstList = await rows(page);
 
-  await signUp(page, "bob");
-  await page.getByTestId("browser-tasks").waitFor({ state: "attached" });
-  result.bobServerList = await listed(page, "server-tasks");
-  result.bobBrowserList = await browserTasks(page);
-  result.bobGetsAlicesTask = await statusOfTask(page, result.aliceTaskIds[0]);
-  await page.getByRole("button", { name: "Sign out" }).click();
+    await add(page, { title: "Buy milk", priority: "high", tags: "shop, home", date: "2024-01-15" });
+    await add(page, { title: "Call mum", priority: "urgent", tags: "family", date: "2099-06-01", time: "18:30" });
+    await add(page, { title: "Water plants", tags: "home", date: "2030-03-10", repeat: "daily" });
+    await add(page, { title: "Read a book", priority: "low" });
+    await add(page, { title: "Throw away" });
+    result.added = await showing(page, ["Throw away", "Read a book", "Water plants", "Call mum", "Buy milk"]);
 
-  await signIn(page, alice);
-  result.aliceAgainServerList = await listed(page, "server-tasks");
-  result.aliceGetsHerTask = await statusOfTask(page, result.aliceTaskIds[0]);
-  return result;
-});
+    // Completing the daily task adds its next occurrence, the newest task.
+    await page.getByLabel("Done: Water plants").click();
+    result.afterRecurring = await showing(page, ["Water plants", "Throw away", "Read a book", "Water plants", "Call mum", "Buy milk"]);
+    result.recurringNotice = await page.getByRole("status").innerText();
+    result.nextLink = await page.locator(".task.done .next").innerText();
+
+    // Edit in place: the form opens on the task fetched with its ETag, which Save sends back.
+    const opened = page.waitForResponse((r) => r.request().method() === "GET" && /\/api\/tasks\/\d+$/.test(r.url()));
+    await page.getByRole("button", { name: "Edit Read a book" }).click();
+    result.editEtag = await (await opened).headerValue("etag");
+    const form = page.getByRole("form", { name: "Edit Read a book" });
+    await form.getByLabel("Title").fill("Read a novel");
+    await form.getByLabel("Priority").selectOption("high");
+    const saved = page.waitForRequest((r) => r.method() === "PATCH" && /\/api\/tasks\/\d+$/.test(r.url()));
+    await form.getByRole("button", { name: "Save" }).click();
+    result.editIfMatch = await (await saved).headerValue("if-match");
+    result.edited = await showing(page, ["Water plants", "Throw away", "Read a novel", "Water plants", "Call mum", "Buy milk"]);
+
+    // Search by the start of a word, then the toolbar's filters one at a time.
+    await toolbar(page).getByLabel("Search").fill("nov");
+    result.searched = await showing(page, ["Read a novel"]);
+    result.searchHeading = await heading(page).innerText();
+    await toolbar(page).getByLabel("Search").fill("");
+    await showing(page, result.edited.map((task) => task.title));
+    await toolbar(page).getByLabel("Priority filter").selectOption("high");
+    result.highPriority = await showing(page, ["Read a novel", "Buy milk"]);
+    await toolbar(page).getByLabel("Priority filter").selectOption("");
+    result.tagOptions = await toolbar(page).getByLabel("Tag filter").locator("option").allInnerTexts();
+    await toolbar(page).getByLabel("Tag filter").selectOption("home");
+    result.taggedHome = await showing(page, ["Water plants", "Water plants", "Buy milk"]);
+    await page.getByRole("button", { name: "Show tag shop" }).click(); // a chip picks its tag
+    result.taggedShop = await showing(page, ["Buy milk"]);
+    result.tagChosenByChip = await toolbar(page).getByLabel("Tag filter").inputValue();
+    await toolbar(page).getByLabel("Tag filter").selectOption("");
+    await toolbar(page).getByLabel("Show").selectOption("done");
+    result.done = await showing(page, ["Water plants"]);
+    await toolbar(page).getByLabel("Show").selectOption("open");
+    result.open = await showing(page, ["Water plants", "Throw away", "Read a novel", "Call mum", "Buy milk"]);
+    await toolbar(page).getByLabel("Show").selectOption("all");
+    await toolbar(page).getByLabel("Sort by").selectOption("priority");
+    await sortedBy(page, "priority");
+    result.byPriority = await rows(page);
+    await toolbar(page).getByLabel("Sort by").selectOption("due");
+    await sortedBy(page, "due date");
+    result.byDueDate = await titles(page);
+    await toolbar(page).getByLabel("Sort by").selectOption("newest");
+    await showing(page, result.edited.map((task) => task.title));
+
+    await page.getByRole("button", { name: "Delete Throw away" }).click();
+    result.afterDelete = await showing(page, ["Water plants", "Read a novel", "Water plants", "Call mum", "Buy milk"]);
+    result.tasksFromTheService = (await asTheUser(page, "/api/tasks?sort=created_at")).body;
+    if (SCREENSHOT) {
+      await page.mouse.move(0, 0); // no button left hovered in the picture
+      await page.screenshot({ path: SCREENSHOT, fullPage: true });
+    }
+
+    await add(page, { title: "" });
+    result.emptyTitleError = await page.getByLabel("Your tasks").getByRole("alert").innerText();
+
+    // The server's HTML itself holds the list: the first page, which the browser then owns.
+    result.aliceServerHtml = await serverHtml(page);
+    await page.reload();
+    result.aliceReloaded = await rows(page);
+
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.getByRole("button", { name: "Sign up" }).waitFor();
+
+    await signUp(page, "bob");
+    await page.getByTestId("tasks").waitFor({ state: "attached" });
+    result.bobServerHtml = await serverHtml(page);
+    // The browser asks the service too (for open tasks), with Bob's session.
+    const asked = page.waitForResponse((r) => r.request().method() === "GET" && r.url().includes("/api/tasks?"));
+    await toolbar(page).getByLabel("Show").selectOption("open");
+    result.bobBrowserStatus = (await asked).status();
+    await heading(page).getByText("0 open tasks", { exact: true }).waitFor();
+    result.bobBrowserList = await rows(page);
+    result.bobGetsAlicesTask = await statusOfTask(page, result.tasksFromTheService[0].id);
+    await page.getByRole("button", { name: "Sign out" }).click();
+
+    await signIn(page, alice);
+    result.aliceAgainList = await titles(page);
+    result.aliceGetsHerTask = await statusOfTask(page, result.tasksFromTheService[0].id);
+    return result;
+  },
+  { timezoneId: TIME_ZONE, viewport: { width: 1000, height: 800 } },
+);
 
 console.log(JSON.stringify(report));
