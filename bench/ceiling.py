@@ -15,11 +15,13 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import re
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import jwt
@@ -30,9 +32,25 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-COLUMNS = "id, user_id, title, description, status, created_at, updated_at"
+COLUMNS = (
+    "id, user_id, title, description, status, priority, tags, due_at, due_all_day, overdue_after,"
+    " timezone, remind_at, remind_before_minutes, reminder_acknowledged_at, recurrence_pattern,"
+    " recurrence_interval, recurrence_rule, next_task_id, created_at, updated_at"
+)
 STATUSES = ("pending", "in_progress", "completed")
-SORT_COLUMNS = ("created_at", "updated_at", "title", "status")
+PRIORITIES = ("low", "medium", "high", "urgent")  # ranks 1-4
+SORT_COLUMNS = {
+    "created_at": "created_at",
+    "updated_at": "updated_at",
+    "title": "title",
+    "status": "status",
+    "priority": "priority",
+    "due_date": "due_at",
+}
+TAG_SEPARATOR = "\x1f"
+MAX_SEARCH_TERMS = 8
+MAX_FILTER_TAGS = 20
+PARAMETER = re.compile(r"\$(\d+)")
 MAX_BODY_BYTES = 1024 * 1024
 MAX_TITLE = 200
 MAX_DESCRIPTION = 10_000
@@ -59,18 +77,48 @@ def json_response(content: Any, status: int = 200, headers: dict[str, str] | Non
     return Response(orjson.dumps(content, option=orjson.OPT_UTC_Z), status, headers, "application/json")
 
 
-def task_json(row: asyncpg.Record) -> dict[str, Any]:
-    """A task row in the service's JSON shape (field order included)."""
+def task_json(row: asyncpg.Record, now: datetime) -> dict[str, Any]:
+    """A task row in the service's JSON shape (field order included), derived fields computed."""
+    zone = ZoneInfo(row["timezone"] or "UTC")
+    done = row["status"] == "completed"
+    overdue_after = row["overdue_after"]
     return {
         "id": row["id"],
         "user_id": row["user_id"],
         "title": row["title"],
         "description": row["description"],
         "status": row["status"],
+        "priority": PRIORITIES[row["priority"] - 1],
+        "tags": row["tags"].split(TAG_SEPARATOR) if row["tags"] else [],
+        "due_date": moment_text(row["due_at"], zone, all_day=row["due_all_day"]),
+        "timezone": row["timezone"] or "UTC",
+        "remind_at": moment_text(row["remind_at"], zone, all_day=False),
+        "remind_before_minutes": row["remind_before_minutes"],
+        "reminder_acknowledged": row["reminder_acknowledged_at"] is not None,
+        "recurrence_pattern": row["recurrence_pattern"] or "none",
+        "recurrence_interval": row["recurrence_interval"],
+        "recurrence_rule": row["recurrence_rule"],
+        "is_recurring": row["recurrence_pattern"] is not None,
+        "next_task_id": row["next_task_id"],
+        "overdue": not done and overdue_after is not None and overdue_after < now,
         "created_at": row["created_at"],
         "updated_at": row["updated_at"],
-        "completed": row["status"] == "completed",
+        "completed": done,
     }
+
+
+def moment_text(moment: datetime | None, zone: ZoneInfo, *, all_day: bool) -> str | None:
+    """A date for an all-day task, else RFC 3339 in the task's zone (`Z` for UTC)."""
+    if moment is None:
+        return None
+    if all_day:
+        return moment.astimezone(UTC).date().isoformat()
+    local = moment.astimezone(zone)
+    offset = local.utcoffset()
+    if offset is None or offset % timedelta(minutes=1):
+        local = moment.astimezone(UTC)
+    text = local.isoformat()
+    return text.removesuffix("+00:00") + "Z" if text.endswith("+00:00") else text
 
 
 def unauthorized(detail: str, *, token_sent: bool = True) -> ApiError:
@@ -160,40 +208,100 @@ def query_int(request: Request, name: str, default: int, low: int, high: int | N
     return value
 
 
-def list_sql(status: str, sort: str) -> str:
-    """The page query; only whitelisted names ever reach the SQL text."""
-    column = sort.removeprefix("-")
-    if column not in SORT_COLUMNS or status not in ("all", *STATUSES):
-        raise ApiError(400, "invalid 'status' or 'sort'")
+def like_pattern(text: str) -> str:
+    """`text` anywhere, with LIKE's wildcards (and the escape, `/`) matched as typed."""
+    escaped = text.replace("/", "//").replace("%", "/%").replace("_", "/_")
+    return f"%{escaped}%"
+
+
+def list_filters(request: Request) -> tuple[list[str], list[Any]]:
+    """The WHERE conditions after the owner's (`$1`; `$2` and `$3` are the page) and their
+    arguments: status, completed, priorities, tags (any of them) and search words, with the
+    service's rules."""
+    query = request.query_params
+    conditions: list[str] = []
+    args: list[Any] = []
+
+    def add(condition: str, value: Any) -> None:
+        args.append(value)
+        conditions.append(condition.replace("$?", f"${len(args) + 3}"))
+
+    status = query.get("status", "all")
+    if status not in ("all", *STATUSES):
+        raise ApiError(400, "invalid 'status'")
+    if status != "all":
+        add("status = $?", status)
+    completed = query.get("completed")
+    if completed not in (None, "true", "false"):
+        raise ApiError(400, "invalid 'completed'")
+    if completed is not None:
+        conditions.append("status = 'completed'" if completed == "true" else "status <> 'completed'")
+    words = [word.strip().lower() for value in query.getlist("priority") for word in value.split(",")]
+    if any(word and word not in PRIORITIES for word in words):
+        raise ApiError(400, "invalid 'priority'")
+    ranks = sorted({PRIORITIES.index(word) + 1 for word in words if word})
+    if ranks:
+        add("priority = ANY($?::smallint[])", ranks)
+    names = (name.strip().casefold() for value in query.getlist("tags") for name in value.split(","))
+    tags = [tag for tag in dict.fromkeys(names) if tag]
+    if len(tags) > MAX_FILTER_TAGS:
+        raise ApiError(400, "invalid 'tags'")
+    if tags:
+        matches = []
+        for tag in tags:
+            args.append(like_pattern(f"{TAG_SEPARATOR}{tag}{TAG_SEPARATOR}"))
+            matches.append(f"tag_keys LIKE ${len(args) + 3} ESCAPE '/'")
+        conditions.append(f"({' OR '.join(matches)})")
+    terms = list(dict.fromkeys(query.get("search", "").casefold().split()))
+    if len(terms) > MAX_SEARCH_TERMS:
+        raise ApiError(400, "invalid 'search'")
+    for term in terms:
+        add("(title_folded LIKE $? ESCAPE '/' OR description_folded LIKE $? ESCAPE '/')", like_pattern(term))
+    return conditions, args
+
+
+def list_order(request: Request) -> str:
+    """The ORDER BY: only whitelisted names ever reach the SQL text; undated tasks last."""
+    sort = request.query_params.get("sort", "-created_at")
+    column = SORT_COLUMNS.get(sort.removeprefix("-"))
+    if column is None:
+        raise ApiError(400, "invalid 'sort'")
     direction = " DESC" if sort.startswith("-") else ""
-    where = "user_id = $1" + (" AND status = $4" if status != "all" else "")
-    return (
-        f"SELECT {COLUMNS} FROM task WHERE {where}"
-        f" ORDER BY {column}{direction}, id{direction} LIMIT $2 OFFSET $3"
-    )
+    nulls = " NULLS LAST" if column == "due_at" else ""
+    return f"{column}{direction}{nulls}, id{direction}"
 
 
 async def list_tasks(request: Request) -> Response:
     user = caller(request)
-    status = request.query_params.get("status", "all")
-    sort = request.query_params.get("sort", "-created_at")
+    conditions, filter_args = list_filters(request)
+    order = list_order(request)
     limit = query_int(request, "limit", 100, 1, 1000)
     offset = query_int(request, "offset", 0, 0, None)
-    args: tuple[Any, ...] = (user, limit, offset) + ((status,) if status != "all" else ())
+    where = " AND ".join(["user_id = $1", *conditions])
     pool: asyncpg.Pool = request.app.state.pool
-    rows = await pool.fetch(list_sql(status, sort), *args)
+    rows = await pool.fetch(
+        f"SELECT {COLUMNS} FROM task WHERE {where} ORDER BY {order} LIMIT $2 OFFSET $3",
+        user,
+        limit,
+        offset,
+        *filter_args,
+    )
     if len(rows) < limit and (rows or offset == 0):
         # A short page is the last one, so the total is known without counting (as the service does).
         total = offset + len(rows)
     else:
-        where = "user_id = $1" + (" AND status = $2" if status != "all" else "")
-        total = await pool.fetchval(f"SELECT count(*) FROM task WHERE {where}", user, *args[3:])
+        # The same conditions, renumbered for a statement without the page's two parameters.
+        counted = PARAMETER.sub(
+            lambda found: f"${int(found[1]) - 2}" if int(found[1]) > 3 else found[0], where
+        )
+        total = await pool.fetchval(f"SELECT count(*) FROM task WHERE {counted}", user, *filter_args)
     headers = {"X-Total-Count": str(total)}
     if offset + limit < total:
         headers["Link"] = (
             f'<{request.url.include_query_params(limit=limit, offset=offset + limit)}>; rel="next"'
         )
-    return json_response([task_json(row) for row in rows], headers=headers)
+    now = datetime.now(UTC)
+    return json_response([task_json(row, now) for row in rows], headers=headers)
 
 
 async def json_body(request: Request) -> Any:
@@ -257,8 +365,9 @@ async def create_task(request: Request) -> Response:
         "WITH slot AS (INSERT INTO task_quota (user_id, used) VALUES ($1::varchar, 0)"
         " ON CONFLICT (user_id) DO UPDATE SET used = task_quota.used WHERE task_quota.used < $6"
         " RETURNING user_id)"
-        " INSERT INTO task (user_id, title, description, status, created_at, updated_at)"
-        " SELECT slot.user_id, $2, $3, $4, $5, $5 FROM slot"
+        " INSERT INTO task (user_id, title, description, status, created_at, updated_at,"
+        " title_folded, description_folded)"
+        " SELECT slot.user_id, $2, $3, $4, $5, $5, $7, $8 FROM slot"
         f" RETURNING {COLUMNS}",
         user,
         title,
@@ -266,11 +375,13 @@ async def create_task(request: Request) -> Response:
         status,
         now,
         request.app.state.max_tasks,
+        title.casefold(),
+        None if description is None else description.casefold(),
     )
     if row is None:
         limit = request.app.state.max_tasks
         raise ApiError(409, f"Task limit reached: a user may keep at most {limit} tasks")
-    return json_response(task_json(row), 201, {"Location": f"{request.url.path}/{row['id']}"})
+    return json_response(task_json(row, now), 201, {"Location": f"{request.url.path}/{row['id']}"})
 
 
 async def get_task(request: Request) -> Response:
@@ -280,7 +391,7 @@ async def get_task(request: Request) -> Response:
     )
     if row is None:
         raise ApiError(404, "Task not found")
-    return json_response(task_json(row))
+    return json_response(task_json(row, datetime.now(UTC)))
 
 
 async def complete_task(request: Request) -> Response:
@@ -299,7 +410,7 @@ async def complete_task(request: Request) -> Response:
     )
     if row is None:
         await missed_write(request, user)
-    return json_response(task_json(row))
+    return json_response(task_json(row, datetime.now(UTC)))
 
 
 async def delete_task(request: Request) -> Response:
@@ -335,6 +446,11 @@ async def keep_session(_connection: asyncpg.Connection) -> None:
     (asyncpg still rolls back an interrupted transaction first)."""
 
 
+async def plan_each_run(connection: asyncpg.Connection) -> None:
+    """As the service does: kept statements planned for each run's values, not one generic plan."""
+    await connection.execute("SET plan_cache_mode = force_custom_plan")
+
+
 @asynccontextmanager
 async def lifespan(app: Starlette) -> AsyncIterator[None]:
     # As many connections as the service's pool may open (pool size + overflow).
@@ -343,7 +459,12 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
     app.state.max_tasks = int(os.environ.get("MAX_TASKS_PER_USER", DEFAULT_MAX_TASKS))
     app.state.tokens = TokenCache()
     async with asyncpg.create_pool(
-        os.environ["DATABASE_URL"], min_size=1, max_size=size, command_timeout=10, reset=keep_session
+        os.environ["DATABASE_URL"],
+        min_size=1,
+        max_size=size,
+        command_timeout=10,
+        init=plan_each_run,
+        reset=keep_session,
     ) as pool:
         app.state.pool = pool
         yield
