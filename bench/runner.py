@@ -29,8 +29,10 @@ from bench.load import read_users
 from bench.runs import combine, runs_overlap
 from bench.servers import REPO, Server, start_ceiling, start_peer, start_service
 from bench.wrk import ensure_wrk, run_wrk, wrk_version
+from todo_api.db.query import CompiledStatement
 
 KINDS = ("service", "ceiling")
+SCAN_KINDS = ("Index Only Scan", "Bitmap Heap Scan", "Index Scan", "Seq Scan")
 WORKLOADS = ("list", "mixed", "fixed", "info", "latency")
 # The service's default quota, given to both servers explicitly so they enforce the same one.
 MAX_TASKS_PER_USER = 10_000
@@ -77,31 +79,42 @@ def cpu_pins(enabled: bool) -> tuple[list[str], list[str], str]:
     return [taskset, "-c", server], [taskset, "-c", load], note
 
 
-def service_queries() -> tuple[str, str]:
-    """The list page and count statements exactly as SQLAlchemy emits them for the service."""
-    import sqlalchemy as sa
-    from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
+# The heavy user's lists a --scale run measures beside the first page: a search for a word
+# prefix ("gro" finds "groceries"), and their open high and urgent work tasks by due date.
+SCALE_LISTS = {
+    "search": "search=gro",
+    "filtered list": "completed=false&priority=high,urgent&tags=work&sort=due_date",
+}
 
-    from todo_api.tasks.statements import TASK_COLUMNS, columns, task_table
 
-    page = (
-        sa.select(*TASK_COLUMNS)
-        .where(columns.user_id == "")
-        .order_by(columns.created_at.desc(), columns.id.desc())
-        .limit(100)
-        .offset(0)
-    )
-    count = sa.select(sa.func.count()).select_from(task_table).where(columns.user_id == "")
-    dialect = asyncpg_dialect.dialect()
-    return str(page.compile(dialect=dialect)), str(count.compile(dialect=dialect))
+def service_statements() -> dict[str, tuple[CompiledStatement, dict[str, Any]]]:
+    """The statement the service runs (one per list: its page and, when the page is full, its
+    count) for the first page and each of SCALE_LISTS, with its values but the owner."""
+    from todo_api.tasks import listing
+    from todo_api.tasks.statements import page_query
+
+    filters = {
+        "first page": listing.TaskFilter(),
+        "search": listing.TaskFilter(search=listing.search_patterns("search", "gro")),
+        "filtered list": listing.TaskFilter(
+            completed=False,
+            priorities=listing.priority_ranks("priority", ["high,urgent"]),
+            tags=listing.tag_patterns("tags", ["work"]),
+            sort="due_date",
+            descending=False,
+        ),
+    }
+    page = {"limit": 100, "offset": 0, "now": datetime.now(UTC)}
+    return {
+        name: (page_query(task_filter.shape).postgres, task_filter.values | page)
+        for name, task_filter in filters.items()
+    }
 
 
 def scan_kind(plan: str) -> str:
-    """The scan node the plan reads the task table with."""
-    for kind in ("Index Only Scan", "Bitmap Heap Scan", "Index Scan", "Seq Scan"):
-        if kind in plan:
-            return kind
-    return "unknown"
+    """The first scan node of the plan: how it reads the task table for the page."""
+    found = {kind: plan.find(kind) for kind in SCAN_KINDS if kind in plan}
+    return min(found, key=found.__getitem__) if found else "unknown"
 
 
 class Runner:
@@ -122,6 +135,8 @@ class Runner:
         self.heavy_file = self.files / "heavy.tsv"
         self.check_results: dict[str, dict[str, bool]] = {}
         self.check_bodies: dict[str, Any] = {}
+        # Each server's answer to each of SCALE_LISTS, which must agree.
+        self.heavy_bodies: dict[str, dict[str, tuple[int, Any]]] = {}
         self.heavy_user_id: str | None = None
         self.wrk = ""
 
@@ -320,36 +335,60 @@ class Runner:
         """Alternating fixed-rate runs of both servers."""
         return self.alternating({kind: functools.partial(self.fixed_rate, kind) for kind in KINDS})
 
-    def first_page(self, kind: str) -> dict[str, Any]:
-        """The heavy user's first page, requested over one connection, one request at a time."""
-        with self.server(kind, "first-page") as server:
-            self.warm(server, "list", self.heavy_file, connections=1)
+    def heavy_list(self, kind: str, query: str | None) -> dict[str, Any]:
+        """The heavy user's list (the first page, or with `query`), requested over one connection,
+        one request at a time; its first answer is kept to compare with the other server's."""
+        mode = "list" if query is None else f"list?{query}"
+        with self.server(kind, "heavy-list") as server:
+            if query is not None:
+                token = read_users(self.heavy_file)[0].token
+                answer = httpx.get(
+                    f"{server.url}/api/tasks?{query}", headers={"Authorization": f"Bearer {token}"}
+                )
+                self.heavy_bodies.setdefault(query, {})[kind] = (answer.status_code, answer.json())
+            self.warm(server, mode, self.heavy_file, connections=1)
             result = self.wrk_load(
-                server, "list", self.options.duration, connections=1, load_file=self.heavy_file
+                server, mode, self.options.duration, connections=1, load_file=self.heavy_file
             )
         say(
-            f"first page of the heavy user, {kind}: p50 {result['p50_ms']:.2f} ms  "
+            f"{query or 'first page'} of the heavy user, {kind}: p50 {result['p50_ms']:.2f} ms  "
             f"non-2xx {result['non_2xx']}  socket errors {result['socket_errors']}"
         )
         return result
 
     def scale_checks(self) -> dict[str, Any]:
-        """The 10k-task user's first page: plans, and latency on one sequential connection."""
+        """The 10k-task user's first page, search and filtered list: the service's plans, and
+        latency on one sequential connection for both servers, which must answer alike."""
         assert self.heavy_user_id is not None
-        page_sql, count_sql = service_queries()
-        user_id = self.heavy_user_id
         asyncio.run(db.recreate_database(self.admin_url, self.options.database, template=self.template))
-        explain_page = asyncio.run(db.explain(self.run_url, page_sql, user_id, 100, 0))
-        explain_count = asyncio.run(db.explain(self.run_url, count_sql, user_id))
-        first_page = self.alternating({kind: functools.partial(self.first_page, kind) for kind in KINDS})
+        plans = {
+            name: asyncio.run(
+                db.explain(
+                    self.run_url, compiled.sql, *compiled.arguments(values | {"owner": self.heavy_user_id})
+                )
+            )
+            for name, (compiled, values) in service_statements().items()
+        }
+        first_page = self.alternating(
+            {kind: functools.partial(self.heavy_list, kind, None) for kind in KINDS}
+        )
+        lists = {}
+        for name, query in SCALE_LISTS.items():
+            runs = self.alternating({kind: functools.partial(self.heavy_list, kind, query) for kind in KINDS})
+            first, *others = self.heavy_bodies[query].values()
+            if any(other != first for other in others) or first[0] != 200 or not first[1]:
+                raise checks.ContractBroken(
+                    f"bench: the servers' answers to ?{query} differ or are empty; stopping, as one "
+                    "of them would be measured doing different work"
+                )
+            lists[name] = {"query": query, "matches": len(first[1]), "runs": runs}
         return {
             "rows": self.dataset.total_tasks,
             "heavy_tasks": self.dataset.heavy_tasks,
-            "explain_page": explain_page,
-            "explain_count": explain_count,
-            "page_scan": scan_kind(explain_page),
-            "count_scan": scan_kind(explain_count),
+            "plans": plans,
+            "page_scan": scan_kind(plans["first page"]),
             "first_page": first_page,
+            "lists": lists,
         }
 
     def latency(self) -> dict[str, Any]:

@@ -7,11 +7,13 @@ import string
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
 
+from todo_api.tasks.due_dates import overdue_after
+from todo_api.tasks.tags import tag_keys_column, tags_column
 from todo_api.tokens import create_token
 
 # Long enough for any run, and within the service's TOKEN_MAX_LIFETIME (24 h by default).
@@ -19,7 +21,30 @@ TOKEN_TTL_SECONDS = 12 * 3600
 YEAR_SECONDS = 365 * 24 * 3600
 STATUSES = ("pending", "in_progress", "completed")
 STATUS_WEIGHTS = (50, 20, 30)
-COPY_COLUMNS = ("user_id", "title", "description", "status", "created_at", "updated_at")
+# Ranks 1-4 (low, medium, high, urgent): mostly medium, as in the apps we read.
+PRIORITY_WEIGHTS = (25, 45, 22, 8)
+TAGS = ("work", "home", "errands", "finance", "health", "family", "reading", "travel", "car", "garden")
+# How many tags a task has: most none or one.
+TAG_COUNT_WEIGHTS = (40, 35, 20, 5)
+# Every column a seeded task has a value in; the rest keep their defaults (no reminder, no
+# recurrence, UTC). Timestamps come last, for seed_sqlite's conversion.
+COPY_COLUMNS = (
+    "user_id",
+    "title",
+    "description",
+    "status",
+    "title_folded",
+    "description_folded",
+    "priority",
+    "tags",
+    "tag_keys",
+    "due_all_day",
+    "created_at",
+    "updated_at",
+    "due_at",
+    "overdue_after",
+)
+FIRST_TIMESTAMP = COPY_COLUMNS.index("created_at")
 
 VERBS = (
     "Call",
@@ -139,7 +164,8 @@ def _descriptions(rng: random.Random, count: int) -> list[str | None]:
 
 
 def task_records(dataset: Dataset, users: list[str], rng: random.Random) -> Iterator[tuple[object, ...]]:
-    """One COPY record per task: statuses mixed, timestamps spread over the past year."""
+    """One COPY record per task: statuses, priorities and tags mixed, timestamps spread over the
+    past year, half of the tasks due within a quarter of their creation (some of them all-day)."""
     titles = _titles(rng, 2000)
     descriptions = _descriptions(rng, 1000)
     now = time.time()
@@ -150,14 +176,37 @@ def task_records(dataset: Dataset, users: list[str], rng: random.Random) -> Iter
         for _ in range(count):
             created = now - rng.random() * YEAR_SECONDS
             updated = min(now, created + rng.random() * 30 * 24 * 3600)
+            title = rng.choice(titles)
+            description = rng.choice(descriptions)
+            tags = rng.sample(TAGS, rng.choices(range(len(TAG_COUNT_WEIGHTS)), TAG_COUNT_WEIGHTS)[0])
+            due_at, all_day = _due(rng, created)
             yield (
                 user,
-                rng.choice(titles),
-                rng.choice(descriptions),
+                title,
+                description,
                 rng.choices(STATUSES, STATUS_WEIGHTS)[0],
+                title.casefold(),
+                None if description is None else description.casefold(),
+                rng.choices(range(1, len(PRIORITY_WEIGHTS) + 1), PRIORITY_WEIGHTS)[0],
+                tags_column(tags),
+                tag_keys_column(tags),
+                all_day,
                 datetime.fromtimestamp(created, UTC),
                 datetime.fromtimestamp(updated, UTC),
+                due_at,
+                overdue_after(due_at, all_day=all_day, zone=UTC),
             )
+
+
+def _due(rng: random.Random, created: float) -> tuple[datetime | None, bool]:
+    """No due date for half of the tasks; else one within 90 days of creation, a third all-day
+    (stored at midnight UTC of its date, as the service stores them)."""
+    if rng.random() < 0.5:
+        return None, False
+    due = datetime.fromtimestamp(created, UTC) + timedelta(seconds=rng.random() * 90 * 24 * 3600)
+    if rng.random() < 1 / 3:
+        return datetime.combine(due.date(), datetime.min.time(), UTC), True
+    return due.replace(second=0, microsecond=0), False
 
 
 def generate(dataset: Dataset, seed_value: int = 1) -> tuple[list[str], list[tuple[object, ...]]]:
@@ -216,9 +265,15 @@ def seed_sqlite(path: Path, dataset: Dataset) -> list[SeededUser]:
     as_text = "%Y-%m-%d %H:%M:%S.%f"
     with sqlite3.connect(path) as connection:
         connection.executemany(
-            f"INSERT INTO task ({', '.join(COPY_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO task ({', '.join(COPY_COLUMNS)}) VALUES ({', '.join('?' * len(COPY_COLUMNS))})",
             (
-                (*record[:4], *(moment.strftime(as_text) for moment in record[4:]))  # type: ignore[attr-defined]
+                (
+                    *record[:FIRST_TIMESTAMP],
+                    *(
+                        None if moment is None else moment.strftime(as_text)  # type: ignore[attr-defined]
+                        for moment in record[FIRST_TIMESTAMP:]
+                    ),
+                )
                 for record in records
             ),
         )

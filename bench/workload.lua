@@ -1,7 +1,8 @@
 -- wrk script for the task API: every request carries the next user's token.
 -- Usage: wrk ... -s bench/workload.lua URL -- LOAD_FILE MODE [API]
 --   LOAD_FILE: one line per user, "token<TAB>id,id,...[<TAB>user id]" (bench/seed.py, bench/pocketbase.py)
---   MODE: "list" (GET /api/tasks) or "mixed" (40% list, 30% get, 15% toggle, 15% create)
+--   MODE: "list" (GET /api/tasks), "list?QUERY" (GET /api/tasks?QUERY, the service's routes only)
+--         or "mixed" (40% list, 30% get, 15% toggle, 15% create)
 --   API: "service" (default) or "pocketbase": the same requests in PocketBase's routes, where
 --        a toggle is a PATCH of the status (PocketBase has no toggle) and a create names its owner
 -- At the end one line "BENCH_JSON {...}" carries the numbers bench/wrk.py reads.
@@ -11,6 +12,7 @@ local users = {}
 local mode = "list"
 local api = "service"
 local cursor = 0
+local query = nil
 statuses = {}
 
 local titles = {
@@ -26,6 +28,7 @@ end
 function init(args)
   mode = args[2] or "list"
   api = args[3] or "service"
+  query = mode:match("^list%?(.+)$")
   for line in io.lines(args[1]) do
     local token, ids, user_id = line:match("^([^\t]+)\t?([^\t]*)\t?(.*)$")
     local task_ids = {}
@@ -83,6 +86,9 @@ function request()
   local routes = api == "pocketbase" and pocketbase or service
   if mode == "list" then
     return routes.list(user)
+  end
+  if query then
+    return wrk.format("GET", "/api/tasks?" .. query, user.read)
   end
   local roll = math.random(100)
   if roll <= 40 then
