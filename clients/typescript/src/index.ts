@@ -91,18 +91,26 @@ export function nextLink(response: Response): string | null {
 export function queryOf(url: string): ListQuery {
   const params = new URL(url).searchParams;
   const query: Record<string, string | number | string[]> = {};
-  for (const [key, value] of params) {
+  for (const key of new Set(params.keys())) {
+    const value = params.get(key) ?? "";
     if (key === "limit" || key === "offset") query[key] = Number(value);
-    else if (key === "priority") query[key] = params.getAll(key);
+    else if (LIST_PARAMETERS.has(key)) query[key] = params.getAll(key);
     else query[key] = value;
   }
   return query as ListQuery;
 }
 
+// The list's parameters that take several values, each sent as a repeated parameter.
+const LIST_PARAMETERS = new Set(["priority", "tags", "tag"]);
+
 // The ETag each task came with, so a later write can send it as If-Match.
 const etags = new WeakMap<Task, string>();
 
-/** The ETag of the version a task object came from (every task this client returns has one). */
+/**
+ * The ETag of the version a task object came from: tasks from `getTask`, `createTask`,
+ * `updateTask` and `toggleTask` have one; tasks of a `listTasks` page have none (the list
+ * answer has no per-task ETag), so this is null for them.
+ */
 export function etagOf(task: Task): string | null {
   return etags.get(task) ?? null;
 }
@@ -143,6 +151,12 @@ export function createTodoClient(options: TodoClientOptions): TodoClient {
     new Headers(rest.headers).forEach((value, name) => headers.set(name, value));
     if (rest.body !== undefined) headers.set("Content-Type", "application/json");
     const etag = typeof ifMatch === "string" ? ifMatch : ifMatch ? etagOf(ifMatch) : null;
+    if (ifMatch && !etag) {
+      // Sending the write without the condition would drop the protection the caller asked for.
+      throw new TypeError(
+        `ifMatch: task ${typeof ifMatch === "string" ? "" : ifMatch.id} has no ETag (tasks of a listTasks page have none); fetch it with getTask first, or pass its ETag`,
+      );
+    }
     if (etag) headers.set("If-Match", etag);
     if (options.getToken) {
       const token = await options.getToken();

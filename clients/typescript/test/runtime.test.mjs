@@ -69,6 +69,19 @@ test("requests go to the base URL without a doubled slash, with the token and If
   assert.deepEqual(seen, [{ url: "http://localhost:8000/api/tasks/7", auth: "Bearer t", ifMatch: '"v1"' }]);
 });
 
+test("a task without an ETag as ifMatch is refused before anything is sent", async () => {
+  const seen = [];
+  const fake = async (url) => {
+    seen.push(url);
+    return Response.json([{ id: 7, title: "listed" }], { headers: { "X-Total-Count": "1" } });
+  };
+  const api = createTodoClient({ baseUrl: "http://localhost:8000", fetch: fake });
+  const [listed] = (await api.listTasks()).tasks;
+  await assert.rejects(api.updateTask(7, { title: "x" }, { ifMatch: listed }), TypeError);
+  await assert.rejects(api.deleteTask(7, { ifMatch: listed }), /task 7 has no ETag/);
+  assert.equal(seen.length, 1);
+});
+
 test("headers given to the client go with every request", async () => {
   let cookie;
   const fake = async (url, init) => {
@@ -113,6 +126,14 @@ test("several priorities go as a repeated parameter, null filters as none, and t
   const page = await api.listTasks({ priority: ["high", "urgent"], due_date_from: null, overdue: true, limit: 1 });
   assert.deepEqual(seen, ["http://localhost:8000/api/tasks?priority=high&priority=urgent&overdue=true&limit=1"]);
   assert.deepEqual(page.next, { priority: ["high", "urgent"], overdue: "true", limit: 1, offset: 1 });
+});
+
+test("the next page keeps every tag of a tag filter, under the name it was sent with", async () => {
+  const next = "http://localhost:8000/api/tasks?tags=a&tags=b&tag=c&tag=d&search=x&limit=1&offset=1";
+  const fake = async () => Response.json([], { headers: { "X-Total-Count": "2", Link: `<${next}>; rel="next"` } });
+  const api = createTodoClient({ baseUrl: "http://localhost:8000", fetch: fake });
+  const page = await api.listTasks({ tags: ["a", "b"], limit: 1 });
+  assert.deepEqual(page.next, { tags: ["a", "b"], tag: ["c", "d"], search: "x", limit: 1, offset: 1 });
 });
 
 test("tag calls name the tag in the path, slashes kept and the rest encoded", async () => {
