@@ -256,6 +256,62 @@ async def test_changing_a_recurrence_on_update(api: TaskApi) -> None:
     assert (await next_of(api, done))["due_date"] == "2027-03-31"
 
 
+@pytest.mark.parametrize(
+    ("body", "shown"),
+    [
+        ({"is_recurring": True, "recurrence_pattern": "weekly"}, ("weekly", None)),
+        ({"is_recurring": True, "recurrence_rule": "FREQ=DAILY"}, ("daily", "FREQ=DAILY")),
+        # A form's repeat switch is off: the pattern its select still holds is not a repetition.
+        ({"is_recurring": False, "recurrence_pattern": "daily"}, ("none", None)),
+        ({"is_recurring": False, "recurrence_rule": "FREQ=DAILY", "recurrence_interval": 3}, ("none", None)),
+        ({"is_recurring": False}, ("none", None)),
+    ],
+)
+async def test_is_recurring_is_accepted_as_the_switch_apps_send(
+    api: TaskApi, body: dict[str, Any], shown: tuple[Any, ...]
+) -> None:
+    task = await api.create("alice", due_date="2026-12-07", **body)
+
+    assert (task["recurrence_pattern"], task["recurrence_rule"]) == shown
+    assert task["is_recurring"] is (shown[0] != "none")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"is_recurring": True},
+        {"is_recurring": True, "recurrence_pattern": "none"},
+        {"is_recurring": True, "recurrence_rule": None},
+        {"is_recurring": "yes", "recurrence_pattern": "daily"},
+        {"is_recurring": None, "recurrence_pattern": "daily"},
+    ],
+)
+async def test_is_recurring_true_must_say_how_and_is_a_boolean(api: TaskApi, body: dict[str, Any]) -> None:
+    task = await api.create("alice", due_date="2026-12-07", recurrence_pattern="daily")
+
+    created = await api.call("POST", "alice", json={"title": "t", "due_date": "2026-12-07", **body})
+    updated = await api.call("PATCH", "alice", task["id"], json=body)
+
+    assert (created.status_code, updated.status_code) == (422, 422), (created.text, updated.text)
+    assert (await api.get("alice", task["id"])).json() == task
+
+
+async def test_is_recurring_false_stops_a_repetition_on_update(api: TaskApi) -> None:
+    task = await api.create("alice", due_date="2026-12-07", recurrence_rule="FREQ=WEEKLY;BYDAY=MO")
+
+    stopped = await api.call("PATCH", "alice", task["id"], json={"is_recurring": False})
+    done = await completed(api, stopped.json())
+
+    assert stopped.status_code == 200, stopped.text
+    assert (done["is_recurring"], done["recurrence_pattern"], done["recurrence_rule"]) == (
+        False,
+        "none",
+        None,
+    )
+    assert done["next_task_id"] is None
+    assert len((await api.list("alice")).json()) == 1
+
+
 async def test_completing_a_recurring_task_at_the_task_limit_is_409_and_changes_nothing(
     database_url: str, auth: Auth
 ) -> None:

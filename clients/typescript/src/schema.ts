@@ -608,7 +608,12 @@ export interface components {
              * @description How the task repeats: how the task repeats, instead of a pattern: an RFC 5545 RRULE such as FREQ=WEEKLY;BYDAY=MO,WE or FREQ=MONTHLY;INTERVAL=2 (RRULE: in front is taken too), repeating daily, weekly, monthly or yearly, ending (if it ends) with a local UNTIL=20271231T000000; wins over recurrence_pattern.
              */
             recurrence_rule?: string | null;
-        } & (unknown & unknown & unknown & unknown);
+            /**
+             * Is Recurring
+             * @description whether the task repeats, as apps with a repeat switch send it: false means it does not, whatever recurrence_pattern or recurrence_rule say; true needs one of them
+             */
+            is_recurring?: boolean;
+        } & (unknown & unknown & unknown & unknown & unknown);
         /**
          * TaskPriority
          * @enum {string}
@@ -779,7 +784,12 @@ export interface components {
              * @description A new repetition: how the task repeats, instead of a pattern: an RFC 5545 RRULE such as FREQ=WEEKLY;BYDAY=MO,WE or FREQ=MONTHLY;INTERVAL=2 (RRULE: in front is taken too), repeating daily, weekly, monthly or yearly, ending (if it ends) with a local UNTIL=20271231T000000; wins over recurrence_pattern; null removes the rule.
              */
             recurrence_rule?: string | null;
-        } & (unknown & unknown & unknown & (unknown | unknown | unknown | unknown | unknown | unknown | unknown | unknown | unknown | unknown | unknown | unknown | unknown | unknown));
+            /**
+             * Is Recurring
+             * @description whether the task repeats, as apps with a repeat switch send it: false means it does not, whatever recurrence_pattern or recurrence_rule say; true needs one of them; false stops it
+             */
+            is_recurring?: boolean;
+        } & (unknown & unknown & unknown & unknown & (unknown | unknown | unknown | unknown | unknown | unknown | unknown | unknown | unknown | unknown | unknown | unknown | unknown | unknown | unknown));
         /** ValidationError */
         ValidationError: {
             /** Location */

@@ -160,6 +160,10 @@ RECURRENCE_USE = (
     "them); completing it adds the next occurrence; without a due date it is due today"
 )
 RULE_USE = f"how the task repeats, instead of a pattern: {RULE_FORM}; wins over recurrence_pattern"
+IS_RECURRING_USE = (
+    "whether the task repeats, as apps with a repeat switch send it: false means it does not, "
+    "whatever recurrence_pattern or recurrence_rule say; true needs one of them"
+)
 REMIND_AT_USE = f"when to remind the owner: {REMIND_AT_RULE}; instead of remind_before_minutes"
 REMIND_BEFORE_USE = f"remind the owner {REMIND_BEFORE_RULE}; moves with the due date; instead of remind_at"
 DUE_DATE_RULE = f"{DUE_DATE_FORMS}; also accepted as due_at"
@@ -216,10 +220,23 @@ RELATIVE_REMINDER_NEEDS_DUE_DATE: JsonDict = {
         },
     }
 }
+# `is_recurring: true` says that a task repeats, not how: a pattern or a rule must say it.
+IS_RECURRING_SAYS_HOW: JsonDict = {
+    "not": {
+        "required": ["is_recurring"],
+        "properties": {
+            "is_recurring": {"const": True},
+            "recurrence_pattern": {"const": "none"},
+            "recurrence_rule": {"type": "null"},
+        },
+    }
+}
+NOT_RECURRING = {"recurrence_pattern": "none", "recurrence_rule": None}
 WRITE_RULES: list[JsonDict] = [
     STATUS_AGREES_WITH_COMPLETED,
     ONE_NAME_FOR_THE_DUE_DATE,
     ONE_KIND_OF_REMINDER,
+    IS_RECURRING_SAYS_HOW,
 ]
 INPUT_RULES: JsonDict = {"allOf": [*WRITE_RULES]}
 # An update names at least one writable field.
@@ -241,6 +258,7 @@ HAS_A_CHANGE: JsonDict = {
             "recurrence_pattern",
             "recurrence_interval",
             "recurrence_rule",
+            "is_recurring",
         )
     ]
 }
@@ -275,6 +293,28 @@ class TaskInput(BaseModel):
         status: TaskStatus | None = getattr(self, "status", None)
         if completed is not None and status is not None and completed != (status is TaskStatus.COMPLETED):
             raise ValueError("'completed' and 'status' disagree")
+        return self
+
+    @model_validator(mode="after")
+    def _is_recurring_is_a_switch(self) -> Self:
+        # Apps with a "repeat" checkbox beside the pattern send `is_recurring`: false means no
+        # repetition, whatever pattern the form still holds; true needs one (IS_RECURRING_SAYS_HOW).
+        if "is_recurring" not in self.model_fields_set:
+            return self
+        switch: bool | None = getattr(self, "is_recurring", None)
+        if switch is None:
+            raise ValueError("'is_recurring' cannot be null")
+        if not switch:
+            # Assigned, so that they count as sent: an update stops the repetition.
+            for name, value in NOT_RECURRING.items():
+                setattr(self, name, value)
+            return self
+        pattern = getattr(self, "recurrence_pattern", None)
+        if getattr(self, "recurrence_rule", None) is None and pattern in (None, "none"):
+            raise ValueError(
+                "is_recurring: true needs a recurrence_pattern other than none, or a recurrence_rule, "
+                "to say how the task repeats"
+            )
         return self
 
     def status_from_completed(self) -> TaskStatus | None:
@@ -341,6 +381,7 @@ class TaskCreate(TaskInput):
     recurrence_rule: Annotated[
         RecurrenceRule | None, Field(description=f"How the task repeats: {RULE_USE}.")
     ] = None
+    is_recurring: Annotated[StrictBool | SkipJsonSchema[None], Field(description=IS_RECURRING_USE)] = None
 
     @model_validator(mode="after")
     def _a_relative_reminder_has_a_due_date(self) -> Self:
@@ -402,6 +443,9 @@ class TaskUpdate(TaskInput):
     recurrence_rule: Annotated[
         RecurrenceRule | None, Field(description=f"A new repetition: {RULE_USE}; null removes the rule.")
     ] = None
+    is_recurring: Annotated[
+        StrictBool | SkipJsonSchema[None], Field(description=f"{IS_RECURRING_USE}; false stops it")
+    ] = None
 
     @model_validator(mode="after")
     def _has_a_change(self) -> Self:
@@ -410,7 +454,14 @@ class TaskUpdate(TaskInput):
                 "at least one of title, description, status, completed, priority, tags, due_date, "
                 "timezone, a reminder or a recurrence is required"
             )
-        for name in ("title", "status", "completed", "priority", "recurrence_pattern", "recurrence_interval"):
+        for name in (
+            "title",
+            "status",
+            "completed",
+            "priority",
+            "recurrence_pattern",
+            "recurrence_interval",
+        ):
             if name in self.model_fields_set and getattr(self, name) is None:
                 raise ValueError(f"'{name}' cannot be null")
         return self
