@@ -8,26 +8,31 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import uuid
 from collections.abc import Callable
 from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
-from tests.conftest import make_settings
+from tests.conftest import asyncpg_dsn, make_settings
 from todo_api.db.engine import create_engine
 from todo_api.main import create_app
-from todo_api.migrations import alembic_config, upgrade_database
+from todo_api.migrations import SEARCH_INDEX, alembic_config, upgrade_database
+from todo_api.tasks.listing import TaskFilter, search_patterns, tag_patterns
+from todo_api.tasks.statements import page_query
 
-HEAD = "0009"
+HEAD = "0010"
 
 
 async def _run_alembic(database_url: str, action: Callable[..., None], *args: str) -> None:
@@ -302,3 +307,110 @@ async def test_tasks_from_before_search_are_found_by_their_folded_words(
         "ship": ["ship it"],
         "nothing": [],
     }
+
+
+SEARCHED_COLUMNS = ("title_folded", "description_folded", "tag_keys")
+
+
+def _drop_owner_btree_indexes(connection: sa.Connection) -> None:
+    for index in sa.inspect(connection).get_indexes("task"):
+        if index["name"] != SEARCH_INDEX and index["column_names"][:1] == ["user_id"]:
+            connection.execute(sa.text(f'DROP INDEX "{index["name"]}"'))
+
+
+def _search_index(connection: sa.Connection) -> str | None:
+    found = connection.execute(
+        sa.text("SELECT indexdef FROM pg_indexes WHERE indexname = :name"), {"name": SEARCH_INDEX}
+    )
+    return found.scalar()
+
+
+@pytest.mark.changes_schema
+async def test_postgresql_searches_a_long_list_through_a_trigram_index(postgres_url: str) -> None:
+    # One user with 3,000 tasks among others: a search and a tag filter of theirs read only the
+    # tasks that can match (the service's own statements, planned for their values).
+    await _in_database(
+        postgres_url,
+        lambda connection: connection.execute(
+            sa.text(
+                "INSERT INTO task (user_id, title, title_folded, tags, tag_keys, created_at, updated_at) "
+                "SELECT CASE WHEN n % 4 = 0 THEN 'other-' || n ELSE 'heavy' END, 'task ' || n, "
+                "'task ' || n || CASE WHEN n % 500 = 0 THEN ' lisbon' ELSE '' END, "
+                "CASE WHEN n % 300 = 0 THEN 'travel' ELSE '' END, "
+                "CASE WHEN n % 300 = 0 THEN chr(31) || 'travel' || chr(31) ELSE '' END, now(), now() "
+                "FROM generate_series(1, 4000) AS n"
+            )
+        ),
+    )
+    await _in_database(postgres_url, _drop_owner_btree_indexes)
+    await _in_database(postgres_url, lambda connection: connection.execute(sa.text("ANALYZE task")))
+    filters = {
+        "search": TaskFilter(search=search_patterns("search", "lisbon")),
+        "tags": TaskFilter(tags=tag_patterns("tags", ["travel"])),
+    }
+
+    async def plan_of(task_filter: TaskFilter) -> str:
+        compiled = page_query(task_filter.shape).postgres
+        values = task_filter.values | {"owner": "heavy", "limit": 100, "offset": 0, "now": datetime.now(UTC)}
+        # At this size the planner reads the user's rows through the owner's b-tree indexes
+        # (dropped below) or the whole table; what is checked is that the trigram index matches
+        # the conditions the service writes. At 1,000,000 rows it is chosen on its own
+        # (docs/performance.md).
+        connection = await asyncpg.connect(
+            asyncpg_dsn(postgres_url), server_settings={"enable_seqscan": "off"}
+        )
+        try:
+            explained = await connection.fetch(f"EXPLAIN {compiled.sql}", *compiled.arguments(values))
+        finally:
+            await connection.close()
+        return "\n".join(row[0] for row in explained)
+
+    plans = {name: await plan_of(task_filter) for name, task_filter in filters.items()}
+    definition = await _in_database(postgres_url, _search_index)
+    await _run_alembic(postgres_url, command.downgrade, "0009")
+    after_downgrade = await _in_database(postgres_url, _search_index)
+
+    assert definition is not None
+    assert all(f"{column} gin_trgm_ops" in definition for column in SEARCHED_COLUMNS), definition
+    for name, plan in plans.items():
+        assert SEARCH_INDEX in plan, (name, plan[:3000])
+    assert after_downgrade is None
+
+
+async def test_without_its_extensions_the_search_index_is_left_out_with_a_warning(
+    postgres_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A role that may create tables in its schema but not extensions in its database (no CREATE
+    # on the database): the migration completes, and says what an administrator can run.
+    name = f"todo_no_extensions_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(asyncpg_dsn(postgres_url))
+    try:
+        # A password of its own, for servers that do not trust local connections.
+        password = uuid.uuid4().hex
+        await admin.execute(f"CREATE ROLE \"{name}\" LOGIN PASSWORD '{password}'")
+        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
+        as_admin = make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
+        inside = await asyncpg.connect(asyncpg_dsn(as_admin))
+        try:
+            await inside.execute(f'GRANT USAGE, CREATE ON SCHEMA public TO "{name}"')
+        finally:
+            await inside.close()
+        as_role = make_url(postgres_url).set(database=name, username=name, password=password)
+        url = as_role.render_as_string(hide_password=False)
+        caplog.set_level(logging.INFO, logger="todo_api.migrations")
+
+        await upgrade_database(make_settings(url))
+        revision = await _in_database(url, _revision)
+        index = await _in_database(url, _search_index)
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.execute(f'DROP ROLE IF EXISTS "{name}"')
+        await admin.close()
+
+    skipped = [r for r in caplog.records if getattr(r, "event", None) == "search_index_skipped"]
+    assert (revision, index) == (HEAD, None)
+    assert len(skipped) == 1
+    message = skipped[0].getMessage()
+    assert "permission denied" in message
+    assert "CREATE EXTENSION IF NOT EXISTS pg_trgm" in message
+    assert f"CREATE INDEX IF NOT EXISTS {SEARCH_INDEX} ON task USING gin" in message

@@ -90,6 +90,8 @@ class Task(SQLModel, table=True):
         sa.Index(None, "user_id", "priority", "id"),
         # The reminders due by a moment.
         sa.Index(None, "user_id", "remind_at"),
+        # On PostgreSQL, search and tag filters also have a trigram index (migration 0010), not
+        # declared here: it needs extensions the database may refuse, and SQLite has none.
         # Ids are never reused on SQLite either, so a stale id cannot name a newer task.
         {"sqlite_autoincrement": True},
     )

@@ -63,7 +63,7 @@ async def test_prepared_statements_follow_the_setting(
     assert (kept["count"] > 0) is expect_prepared
 
 
-async def test_kept_statements_are_planned_for_each_run_s_values(database: Database, database_url: str) -> None:
+async def test_kept_statements_are_planned_for_each_run(database: Database, database_url: str) -> None:
     # PostgreSQL would switch a kept statement to one generic plan after five runs: costed for
     # a user with the average number of tasks, it reads all of a heavy user's tasks.
     if not database.is_postgres:

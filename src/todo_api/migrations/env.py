@@ -14,7 +14,7 @@ from sqlmodel import SQLModel
 import todo_api.models  # noqa: F401  (registers the tables on the metadata)
 from todo_api.config import load_settings
 from todo_api.db.engine import create_engine
-from todo_api.migrations import SHARED_DATABASE_ATTRIBUTE, SHARED_DATABASE_FOREIGN_KEY
+from todo_api.migrations import SEARCH_INDEX, SHARED_DATABASE_ATTRIBUTE, SHARED_DATABASE_FOREIGN_KEY
 
 logger = logging.getLogger("todo_api.migrations")
 
@@ -31,6 +31,10 @@ def include_object(
     # A table only the database has is someone else's (Better Auth's "user", "session"…):
     # autogenerate must never write a migration that drops it.
     if type_ == "table" and reflected and compare_to is None:
+        return False
+    # PostgreSQL's trigram index for search (migration 0010) is not in the models: it needs
+    # extensions the database may not allow, so it may be missing, and SQLite has none.
+    if type_ == "index" and name == SEARCH_INDEX:
         return False
     return not (type_ == "foreign_key_constraint" and name == SHARED_DATABASE_FOREIGN_KEY)
 
