@@ -446,11 +446,6 @@ async def keep_session(_connection: asyncpg.Connection) -> None:
     (asyncpg still rolls back an interrupted transaction first)."""
 
 
-async def plan_each_run(connection: asyncpg.Connection) -> None:
-    """As the service does: kept statements planned for each run's values, not one generic plan."""
-    await connection.execute("SET plan_cache_mode = force_custom_plan")
-
-
 @asynccontextmanager
 async def lifespan(app: Starlette) -> AsyncIterator[None]:
     # As many connections as the service's pool may open (pool size + overflow).
@@ -463,7 +458,6 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         min_size=1,
         max_size=size,
         command_timeout=10,
-        init=plan_each_run,
         reset=keep_session,
     ) as pool:
         app.state.pool = pool

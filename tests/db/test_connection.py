@@ -63,28 +63,6 @@ async def test_prepared_statements_follow_the_setting(
     assert (kept["count"] > 0) is expect_prepared
 
 
-async def test_kept_statements_are_planned_for_each_run(database: Database, database_url: str) -> None:
-    # PostgreSQL would switch a kept statement to one generic plan after five runs: costed for
-    # a user with the average number of tasks, it reads all of a heavy user's tasks.
-    if not database.is_postgres:
-        pytest.skip("prepared statements are a PostgreSQL matter")
-    store = await open_database(make_settings(database_url, db_pool_size=1, db_max_overflow=0))
-    plans = sa.text(
-        "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement = :sql"
-    ).bindparams(sql=OWNED_IDS.postgres.sql)
-    try:
-        for run in range(12):
-            async with store.autocommit() as connection:
-                await connection.fetch(OWNED_IDS, {"owner": f"user-{run}"})
-        async with store.autocommit() as connection:
-            kept = await connection.fetch_one(plans)
-    finally:
-        await store.close()
-
-    assert kept is not None
-    assert (kept["generic_plans"], kept["custom_plans"]) == (0, 12)
-
-
 async def test_a_cancelled_write_is_rolled_back_before_its_connection_is_reused(
     database: Database, database_url: str
 ) -> None:

@@ -41,23 +41,10 @@ async def open_database(settings: Settings) -> Database:
         min_size=0,
         max_size=settings.db_pool_size + settings.db_max_overflow,
         max_inactive_connection_lifetime=1800,
-        init=_plan_each_run if settings.db_prepared_statements else None,
         reset=_keep_session,
         **postgres_connect_args(target, settings, driver_cache=False),
     )
     return PostgresDatabase(pool, acquire_timeout=settings.db_connect_timeout)
-
-
-async def _plan_each_run(connection: asyncpg.Connection) -> None:
-    """Plan every run of a kept statement for its own values, once per new connection.
-
-    After five runs PostgreSQL may switch a prepared statement to one generic plan, costed for
-    a user with the average number of tasks; for a user with thousands of them a filtered list
-    or a search then reads every one of their tasks twice (docs/performance.md has the plans and
-    the figures). Without kept statements (a transaction-mode pooler) each run is planned anyway,
-    and a session setting would outlive the transaction on a shared server connection.
-    """
-    await connection.execute("SET plan_cache_mode = force_custom_plan")
 
 
 async def _keep_session(_connection: asyncpg.Connection) -> None:
