@@ -267,6 +267,7 @@ async def _searchable(api: TaskApi) -> None:
         ("Call the plumber", "the kitchen sink drips"),
         ("Straße kehren", None),
         ("Save 50% on flights", "book_early"),
+        ("Empty C:\\temp\\new", None),
         ("Count to 500", None),
         ("ÜBER-Plan", "Grocery list for the week"),
     ]:
@@ -290,11 +291,17 @@ async def _searchable(api: TaskApi) -> None:
         ({"search": "5_0"}, []),
         ({"search": "%"}, ["Save 50% on flights"]),
         ({"search": "/"}, []),
+        # The escape character is matched as typed too, before a letter, a wildcard or itself.
+        ({"search": "\\"}, ["Empty C:\\temp\\new"]),
+        ({"search": "c:\\temp\\"}, ["Empty C:\\temp\\new"]),
+        ({"search": "\\%"}, []),
+        ({"search": "\\\\"}, []),
         (
             {"search": ""},
             [
                 "ÜBER-Plan",
                 "Count to 500",
+                "Empty C:\\temp\\new",
                 "Save 50% on flights",
                 "Straße kehren",
                 "Call the plumber",

@@ -18,6 +18,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.dialects.sqlite.pysqlite import dialect as pysqlite_dialect
 from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
 
 Row = Mapping[str, Any]
 Statement = sa.Select[Any] | sa.Insert | sa.Update | sa.Delete
@@ -26,17 +28,43 @@ _POSTGRES = asyncpg_dialect()  # type: ignore[no-untyped-call]  # SQLAlchemy lea
 _SQLITE = pysqlite_dialect()
 
 
-# The escape character of LIKE patterns built with `like_escaped`.
-LIKE_ESCAPE = "/"
+# The escape character of LIKE patterns built with `like_escaped`: PostgreSQL's default, so its
+# statements need no ESCAPE clause, which it turns into a function call on every row it reads
+# when a statement's plan is the generic one (the one kept for a prepared statement).
+LIKE_ESCAPE = "\\"
 
 
 def like_escaped(text: str) -> str:
-    """`text` for a LIKE pattern, its `%` and `_` matched as themselves (ESCAPE LIKE_ESCAPE)."""
+    """`text` for a LIKE pattern, its `%` and `_` matched as themselves (see `EscapedLike`)."""
     return (
         text.replace(LIKE_ESCAPE, LIKE_ESCAPE * 2)
         .replace("%", f"{LIKE_ESCAPE}%")
         .replace("_", f"{LIKE_ESCAPE}_")
     )
+
+
+class EscapedLike(sa.ColumnElement[bool]):
+    """`column LIKE pattern`, for a pattern escaped with `like_escaped`: with no ESCAPE clause on
+    PostgreSQL (LIKE_ESCAPE is its default), with one on SQLite (which has no default)."""
+
+    # Compiled once per statement by Query; SQLAlchemy's own statement cache is not needed.
+    inherit_cache = False
+    type = sa.Boolean()
+
+    def __init__(self, column: sa.ColumnElement[Any], pattern: sa.ColumnElement[Any]) -> None:
+        self.column = column
+        self.pattern = pattern
+
+
+@compiles(EscapedLike)
+def _like_with_escape(element: EscapedLike, compiler: SQLCompiler, **kw: Any) -> str:
+    column, pattern = compiler.process(element.column, **kw), compiler.process(element.pattern, **kw)
+    return f"{column} LIKE {pattern} ESCAPE '{LIKE_ESCAPE}'"
+
+
+@compiles(EscapedLike, "postgresql")
+def _like_default_escape(element: EscapedLike, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"{compiler.process(element.column, **kw)} LIKE {compiler.process(element.pattern, **kw)}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -84,6 +84,21 @@ class ListShape:
     has_due_date: bool | None = None
     overdue: bool | None = None
 
+    @property
+    def filtered(self) -> bool:
+        """Whether only some of the user's tasks pass: any filter at all."""
+        return (
+            self.status
+            or self.completed is not None
+            or self.priorities
+            or self.due_from
+            or self.due_before
+            or self.search_terms > 0
+            or self.tags > 0
+            or self.has_due_date is not None
+            or self.overdue is not None
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class TaskFilter:

@@ -86,7 +86,7 @@ def tags_of(column: str) -> list[str]:
 
 
 def key_pattern(name: str) -> str:
-    """A LIKE pattern (escaped with LIKE_ESCAPE) that matches a `tag_keys` text holding the tag
+    """A LIKE pattern (escaped with `like_escaped`) that matches a `tag_keys` text holding the tag
     `name` names."""
     return f"%{SEPARATOR}{like_escaped(tag_key(name))}{SEPARATOR}%"
 
