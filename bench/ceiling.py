@@ -209,8 +209,8 @@ def query_int(request: Request, name: str, default: int, low: int, high: int | N
 
 
 def like_pattern(text: str) -> str:
-    """`text` anywhere, with LIKE's wildcards (and the escape, `/`) matched as typed."""
-    escaped = text.replace("/", "//").replace("%", "/%").replace("_", "/_")
+    """`text` anywhere, with LIKE's wildcards (and its default escape, a backslash) matched as typed."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
 
 
@@ -250,13 +250,13 @@ def list_filters(request: Request) -> tuple[list[str], list[Any]]:
         matches = []
         for tag in tags:
             args.append(like_pattern(f"{TAG_SEPARATOR}{tag}{TAG_SEPARATOR}"))
-            matches.append(f"tag_keys LIKE ${len(args) + 3} ESCAPE '/'")
+            matches.append(f"tag_keys LIKE ${len(args) + 3}")
         conditions.append(f"({' OR '.join(matches)})")
     terms = list(dict.fromkeys(query.get("search", "").casefold().split()))
     if len(terms) > MAX_SEARCH_TERMS:
         raise ApiError(400, "invalid 'search'")
     for term in terms:
-        add("(title_folded LIKE $? ESCAPE '/' OR description_folded LIKE $? ESCAPE '/')", like_pattern(term))
+        add("(title_folded LIKE $? OR description_folded LIKE $?)", like_pattern(term))
     return conditions, args
 
 
@@ -279,22 +279,26 @@ async def list_tasks(request: Request) -> Response:
     offset = query_int(request, "offset", 0, 0, None)
     where = " AND ".join(["user_id = $1", *conditions])
     pool: asyncpg.Pool = request.app.state.pool
+    # As the service does: a filtered list counts its matches as it sorts them, in one statement.
+    counted = ", count(*) OVER () AS total" if conditions else ""
     rows = await pool.fetch(
-        f"SELECT {COLUMNS} FROM task WHERE {where} ORDER BY {order} LIMIT $2 OFFSET $3",
+        f"SELECT {COLUMNS}{counted} FROM task WHERE {where} ORDER BY {order} LIMIT $2 OFFSET $3",
         user,
         limit,
         offset,
         *filter_args,
     )
-    if len(rows) < limit and (rows or offset == 0):
+    if conditions and rows:
+        total = rows[0]["total"]
+    elif len(rows) < limit and (rows or offset == 0):
         # A short page is the last one, so the total is known without counting (as the service does).
         total = offset + len(rows)
     else:
         # The same conditions, renumbered for a statement without the page's two parameters.
-        counted = PARAMETER.sub(
+        renumbered = PARAMETER.sub(
             lambda found: f"${int(found[1]) - 2}" if int(found[1]) > 3 else found[0], where
         )
-        total = await pool.fetchval(f"SELECT count(*) FROM task WHERE {counted}", user, *filter_args)
+        total = await pool.fetchval(f"SELECT count(*) FROM task WHERE {renumbered}", user, *filter_args)
     headers = {"X-Total-Count": str(total)}
     if offset + limit < total:
         headers["Link"] = (

@@ -112,8 +112,10 @@ def service_statements() -> dict[str, tuple[CompiledStatement, dict[str, Any]]]:
 
 
 def scan_kind(plan: str) -> str:
-    """The first scan node of the plan: how it reads the task table for the page."""
-    found = {kind: plan.find(kind) for kind in SCAN_KINDS if kind in plan}
+    """How the plan reads the task table for the page: the first scan below its Limit (the
+    count, an InitPlan, is printed above it)."""
+    page = plan[plan.find("Limit") :]
+    found = {kind: page.find(kind) for kind in SCAN_KINDS if kind in page}
     return min(found, key=found.__getitem__) if found else "unknown"
 
 
