@@ -18,7 +18,7 @@ from todo_api.http_errors import documented
 from todo_api.models import utc_now
 from todo_api.state import DatabaseDep
 from todo_api.tasks import service, tag_router
-from todo_api.tasks.dependencies import IfMatch, TaskFilterDep, TaskId, TaskQuota
+from todo_api.tasks.dependencies import LIST_PARAMETERS_OPENAPI, IfMatch, TaskFilterDep, TaskId, TaskQuota
 from todo_api.tasks.families import route_families
 from todo_api.tasks.listing import reminder_horizon
 from todo_api.tasks.schemas import (
@@ -252,6 +252,7 @@ def add_task_routes(router: APIRouter) -> None:
             },
             400: documented("A query parameter is invalid; `detail` names the allowed values."),
         },
+        openapi_extra=LIST_PARAMETERS_OPENAPI,
     )
     router.add_api_route(
         "",
