@@ -156,8 +156,8 @@ LIST_PARAMETERS_OPENAPI: dict[str, Any] = {
 async def parse_task_filter(request: Request) -> TaskFilter:
     """A list's filters and order from its query parameters, each also under the names apps use.
 
-    Validated as one model: FastAPI's handling of each declared query parameter cost a list
-    request about a quarter of its time with these 19 (docs/performance.md)."""
+    Validated as one model rather than declared to FastAPI one by one, which costs a list far
+    more with this many parameters (docs/performance.md has the profile)."""
     query = request.query_params
     sent = {
         name: query.getlist(name) if name in REPEATED_PARAMETERS else query[name]
