@@ -90,25 +90,18 @@ SCALE_LISTS = {
 def service_statements() -> dict[str, tuple[CompiledStatement, dict[str, Any]]]:
     """The statement the service runs (one per list: its page and, when the page is full, its
     count) for the first page and each of SCALE_LISTS, with its values but the owner."""
-    from todo_api.tasks import listing
+    from starlette.datastructures import QueryParams
+
+    from todo_api.tasks.dependencies import list_filter
     from todo_api.tasks.statements import page_query
 
-    filters = {
-        "first page": listing.TaskFilter(),
-        "search": listing.TaskFilter(search=listing.search_patterns("search", "gro")),
-        "filtered list": listing.TaskFilter(
-            completed=False,
-            priorities=listing.priority_ranks("priority", ["high,urgent"]),
-            tags=listing.tag_patterns("tags", ["work"]),
-            sort="due_date",
-            descending=False,
-        ),
-    }
+    queries = {"first page": ""} | SCALE_LISTS
     page = {"limit": 100, "offset": 0, "now": datetime.now(UTC)}
-    return {
-        name: (page_query(task_filter.shape).postgres, task_filter.values | page)
-        for name, task_filter in filters.items()
-    }
+    statements = {}
+    for name, query in queries.items():
+        task_filter = list_filter(QueryParams(query))
+        statements[name] = (page_query(task_filter.shape).postgres, task_filter.values | page)
+    return statements
 
 
 def scan_kind(plan: str) -> str:

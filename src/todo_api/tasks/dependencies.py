@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Depends, Header, Path, Request
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from starlette.convertors import Convertor, register_url_convertor
+from starlette.datastructures import QueryParams
 
 from todo_api.errors import BadRequest
 from todo_api.state import app_state
@@ -126,10 +127,6 @@ class ListParameters(BaseModel):
     order: SortOrder | None = Field(None, description=_alias("sort_order"))
 
 
-# The parameters that may be sent several times (each value may also be comma-separated).
-REPEATED_PARAMETERS = frozenset({"priority", "tags", "tag"})
-
-
 def _query_parameter(name: str, schema: dict[str, Any]) -> dict[str, Any]:
     # As FastAPI documents a query parameter: optional, its description beside its schema.
     if schema.get("default", ...) is None:
@@ -143,14 +140,18 @@ def _query_parameter(name: str, schema: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+_LIST_PARAMETER_SCHEMAS: dict[str, Any] = ListParameters.model_json_schema()["properties"]
 # The OpenAPI description of ListParameters, for the list routes (openapi_extra): read from the
 # query string in one validation, they are not declared to FastAPI one by one.
 LIST_PARAMETERS_OPENAPI: dict[str, Any] = {
-    "parameters": [
-        _query_parameter(name, schema)
-        for name, schema in ListParameters.model_json_schema()["properties"].items()
-    ]
+    "parameters": [_query_parameter(name, schema) for name, schema in _LIST_PARAMETER_SCHEMAS.items()]
 }
+# The parameters that are lists: each may be sent several times (and comma-separated).
+REPEATED_PARAMETERS = frozenset(
+    name
+    for name, schema in _LIST_PARAMETER_SCHEMAS.items()
+    if any(option.get("type") == "array" for option in schema.get("anyOf", [schema]))
+)
 
 
 async def parse_task_filter(request: Request) -> TaskFilter:
@@ -158,7 +159,11 @@ async def parse_task_filter(request: Request) -> TaskFilter:
 
     Validated as one model rather than declared to FastAPI one by one, which costs a list far
     more with this many parameters (docs/performance.md has the profile)."""
-    query = request.query_params
+    return list_filter(request.query_params)
+
+
+def list_filter(query: QueryParams) -> TaskFilter:
+    """A list's filters and order from a query string's parameters (BadRequest if invalid)."""
     sent = {
         name: query.getlist(name) if name in REPEATED_PARAMETERS else query[name]
         for name in ListParameters.model_fields
