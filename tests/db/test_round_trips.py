@@ -40,6 +40,8 @@ def _matching(task: httpx.Response) -> dict[str, str]:
 CASES: list[tuple[str, Request, int, int]] = [
     ("list", lambda c, h, url: c.get("/api/tasks", headers=h), 200, 1),
     ("list, filtered", lambda c, h, url: c.get("/api/tasks?status=pending", headers=h), 200, 1),
+    # On the connections that plan each run, whose setting is made once, when each is opened.
+    ("list, searched", lambda c, h, url: c.get("/api/tasks?search=new", headers=h), 200, 1),
     # A full page: the total comes from a count in the same statement.
     ("list, a full page", lambda c, h, url: c.get("/api/tasks?limit=1&offset=1", headers=h), 200, 1),
     ("create", lambda c, h, url: c.post("/api/tasks", json={"title": "new"}, headers=h), 201, 1),

@@ -86,9 +86,15 @@ class Database(ABC):
         """For writes: one transaction, committed when the block ends, rolled back on any error."""
 
     @abstractmethod
-    def autocommit(self) -> AbstractAsyncContextManager[Connection]:
+    def autocommit(self, *, plan_per_call: bool = False) -> AbstractAsyncContextManager[Connection]:
         """For reads and one-statement writes: each statement commits on its own (a single
-        statement is atomic), so BEGIN and COMMIT, two round trips, are skipped."""
+        statement is atomic), so BEGIN and COMMIT, two round trips, are skipped.
+
+        `plan_per_call`: for a statement whose best plan depends on its values (a search of a
+        user with ten tasks or ten thousand), PostgreSQL plans every run with the values it
+        gets instead of settling on the one plan it keeps for a prepared statement, which is
+        costed for a user of average size. That costs a plan per run.
+        """
 
     @abstractmethod
     async def ping(self) -> None:
@@ -100,36 +106,50 @@ class Database(ABC):
 
 
 class PostgresDatabase(Database):
-    """An asyncpg pool: a transaction for multi-statement writes, autocommit for the rest."""
+    """An asyncpg pool: a transaction for multi-statement writes, autocommit for the rest.
 
-    def __init__(self, pool: asyncpg.Pool, *, acquire_timeout: float) -> None:
+    `planning_pool`, when given, serves `autocommit(plan_per_call=True)`: its connections
+    plan every run of a statement. Without one (prepared statements off, for a transaction-mode
+    pooler) every statement is prepared unnamed for its one run, so it is planned with its
+    values anyway.
+    """
+
+    def __init__(
+        self, pool: asyncpg.Pool, *, acquire_timeout: float, planning_pool: asyncpg.Pool | None = None
+    ) -> None:
         self._pool = pool
+        self._planning_pool = planning_pool or pool
         self._acquire_timeout = acquire_timeout
 
     @property
+    def _pools(self) -> tuple[asyncpg.Pool, ...]:
+        return tuple(dict.fromkeys((self._pool, self._planning_pool)))
+
+    @property
     def open_connections(self) -> int:
-        """How many connections the pool holds open now, idle or in use."""
-        return cast(int, self._pool.get_size())
+        """How many connections the pools hold open now, idle or in use."""
+        return sum(cast(int, pool.get_size()) for pool in self._pools)
 
     @property
     def idle_connections(self) -> int:
-        """How many open connections wait in the pool for a request."""
-        return cast(int, self._pool.get_idle_size())
+        """How many open connections wait in the pools for a request."""
+        return sum(cast(int, pool.get_idle_size()) for pool in self._pools)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
         async with _Checkout(self._pool, self._acquire_timeout) as connection, connection.transaction():
             yield PostgresConnection(connection)
 
-    def autocommit(self) -> AbstractAsyncContextManager[Connection]:
-        return _Autocommit(self._pool, self._acquire_timeout)
+    def autocommit(self, *, plan_per_call: bool = False) -> AbstractAsyncContextManager[Connection]:
+        return _Autocommit(self._planning_pool if plan_per_call else self._pool, self._acquire_timeout)
 
     async def ping(self) -> None:
         async with _Checkout(self._pool, self._acquire_timeout) as connection:
             await connection.fetchval("SELECT 1")
 
     async def close(self) -> None:
-        await self._pool.close()
+        for pool in self._pools:
+            await pool.close()
 
 
 class _Checkout:

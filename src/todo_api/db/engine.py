@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import socket
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,8 +31,38 @@ async def open_database(settings: Settings) -> Database:
         logger.warning(note)
     if target.is_sqlite:
         return SQLiteDatabase(target.url.database or "", command_timeout=settings.db_command_timeout)
+    size = settings.db_pool_size + settings.db_max_overflow
+    pool = await _pool(target, settings, max_size=size)
+    planning_pool = None
+    if settings.db_prepared_statements:
+        planning_pool = await _pool(
+            target, settings, max_size=max(2, size // 4), naming=PLANNING_POOL_SUFFIX, init=_plan_per_call
+        )
+    return PostgresDatabase(pool, acquire_timeout=settings.db_connect_timeout, planning_pool=planning_pool)
+
+
+APPLICATION_NAME = "todo-api"
+# Added to the application name pg_stat_activity shows for the connections that plan each run
+# (Database.autocommit's plan_per_call).
+PLANNING_POOL_SUFFIX = " (planned per call)"
+
+
+async def _pool(
+    target: DatabaseTarget,
+    settings: Settings,
+    *,
+    max_size: int,
+    naming: str = "",
+    init: Callable[[asyncpg.Connection], Awaitable[None]] | None = None,
+) -> asyncpg.Pool:
     url = target.url
-    pool = await asyncpg.create_pool(
+    connect_args = postgres_connect_args(target, settings, driver_cache=False)
+    if naming:
+        server_settings = connect_args["server_settings"]
+        connect_args["server_settings"] = server_settings | {
+            "application_name": server_settings["application_name"] + naming
+        }
+    return await asyncpg.create_pool(
         host=url.host,
         port=url.port,
         user=url.username,
@@ -39,12 +70,22 @@ async def open_database(settings: Settings) -> Database:
         database=url.database,
         # Opened on demand, so the service starts (and reports not ready) while the database is away.
         min_size=0,
-        max_size=settings.db_pool_size + settings.db_max_overflow,
+        max_size=max_size,
         max_inactive_connection_lifetime=1800,
         reset=_keep_session,
-        **postgres_connect_args(target, settings, driver_cache=False),
+        init=init,
+        **connect_args,
     )
-    return PostgresDatabase(pool, acquire_timeout=settings.db_connect_timeout)
+
+
+async def _plan_per_call(connection: asyncpg.Connection) -> None:
+    """Once per new connection: plan each run of a prepared statement with its values.
+
+    A SET rather than a startup parameter, which PgBouncer refuses unless told to ignore it.
+    Behind a transaction-mode pooler there is no planning pool (prepared statements are off);
+    `_keep_session` leaves the setting in place, as it leaves everything.
+    """
+    await connection.execute("SET plan_cache_mode = force_custom_plan")
 
 
 async def _keep_session(_connection: asyncpg.Connection) -> None:
@@ -79,7 +120,7 @@ def postgres_connect_args(
     connect_args: dict[str, Any] = {
         "timeout": settings.db_connect_timeout,
         "command_timeout": settings.db_command_timeout,
-        "server_settings": {"application_name": "todo-api"},
+        "server_settings": {"application_name": APPLICATION_NAME},
     } | target.connect_args
     if not settings.db_prepared_statements:
         # Transaction-mode poolers (PgBouncer, Neon's -pooler host) cannot keep them.

@@ -144,7 +144,8 @@ class SQLiteDatabase(Database):
         self.wrote()
 
     @asynccontextmanager
-    async def autocommit(self) -> AsyncIterator[Connection]:
+    async def autocommit(self, *, plan_per_call: bool = False) -> AsyncIterator[Connection]:
+        # The option is PostgreSQL's (its kept generic plans); SQLite has nothing to choose.
         yield _AutocommitConnection(self)
 
     async def read(self, statement: SQLiteStatement, values: Mapping[str, Any]) -> list[Row]:

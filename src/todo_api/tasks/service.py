@@ -42,6 +42,7 @@ from todo_api.tasks.statements import (
     WriteStatement,
     count_query,
     page_query,
+    planned_per_call,
     retag_statement,
     update_query,
     version_matches,
@@ -72,7 +73,7 @@ async def list_tasks(
     """One page of the user's tasks that pass `listing`, in its order, and how many pass in all."""
     shape = listing.shape
     matching: dict[str, Any] = {"owner": user_id, "now": utc_now()} | listing.values
-    async with database.autocommit() as connection:
+    async with database.autocommit(plan_per_call=planned_per_call(shape)) as connection:
         paging = {"limit": limit, "offset": offset}
         rows = await connection.fetch(page_query(shape), matching | paging)
         if rows or offset == 0:

@@ -214,6 +214,14 @@ def page_query(shape: ListShape) -> Query:
     return _filtered_page(shape) if shape.filtered else _whole_list_page(shape)
 
 
+def planned_per_call(shape: ListShape) -> bool:
+    """Whether the list's statement is best planned with its values on every run (see
+    `Database.autocommit`): a search. The plan PostgreSQL keeps is costed for a user with few
+    tasks and reads all of a user's tasks, thousands of them, where the trigram index reads
+    only the matches. (A tag filter's kept plan uses the index already.)"""
+    return shape.search_terms > 0
+
+
 def _filtered_page(shape: ListShape) -> Query:
     # The matching tasks are read once: counted as they are sorted, before the page is cut.
     # A kept (generic) plan is costed for a user with few tasks, so it reads all of the
