@@ -162,7 +162,8 @@ async def _truncate(url: str) -> None:
     connection = await asyncpg.connect(asyncpg_dsn(url))
     try:
         await connection.execute(
-            'TRUNCATE task, "user", session, account, verification, jwks RESTART IDENTITY'
+            "TRUNCATE task, conversation, message, "
+            '"user", session, account, verification, jwks RESTART IDENTITY'
         )
     finally:
         await connection.close()

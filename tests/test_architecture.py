@@ -17,11 +17,13 @@ from todo_api.errors import AppError
 PACKAGE = Path(__file__).parents[1] / "src" / "todo_api"
 # Modules that compose the app: nothing may import them.
 COMPOSERS = {"todo_api.main", "todo_api.cli"}
-FEATURES = ("todo_api.tasks", "todo_api.accounts", "todo_api.assistants")
+FEATURES = ("todo_api.tasks", "todo_api.conversations", "todo_api.accounts", "todo_api.assistants")
 FRAMEWORK = ("fastapi", "starlette")
 FRAMEWORK_FREE = [
     "todo_api.tasks.service",
     "todo_api.tasks.statements",
+    "todo_api.conversations.service",
+    "todo_api.conversations.statements",
     "todo_api.accounts.service",
     "todo_api.accounts.passwords",
     "todo_api.accounts.cookies",

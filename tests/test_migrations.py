@@ -32,7 +32,7 @@ from todo_api.migrations import SEARCH_INDEX, alembic_config, upgrade_database
 from todo_api.tasks.listing import TaskFilter, search_patterns, tag_patterns
 from todo_api.tasks.statements import page_query
 
-HEAD = "0010"
+HEAD = "0011"
 
 
 async def _run_alembic(database_url: str, action: Callable[..., None], *args: str) -> None:
@@ -414,3 +414,54 @@ async def test_without_its_extensions_the_search_index_is_left_out_with_a_warnin
     assert "permission denied" in message
     assert "CREATE EXTENSION IF NOT EXISTS pg_trgm" in message
     assert f"CREATE INDEX IF NOT EXISTS {SEARCH_INDEX} ON task USING gin" in message
+
+
+def _conversation_tables(connection: sa.Connection) -> set[str]:
+    return _tables(connection) & {"conversation", "message"}
+
+
+def _a_conversation_deleted_takes_its_messages(connection: sa.Connection) -> tuple[bool, list[Any]]:
+    """Whether a message of an unknown role is refused, and the messages left once a
+    conversation with two is deleted."""
+    now = datetime.now(UTC)
+    conversation_id = connection.execute(
+        sa.text(
+            "INSERT INTO conversation (user_id, title, created_at, updated_at) "
+            "VALUES ('alice', 'hello', :now, :now) RETURNING id"
+        ),
+        {"now": now},
+    ).scalar_one()
+    for role in ("user", "assistant"):
+        connection.execute(
+            sa.text(
+                "INSERT INTO message (conversation_id, user_id, role, content, created_at) "
+                "VALUES (:conversation, 'alice', :role, 'hi', :now)"
+            ),
+            {"conversation": conversation_id, "role": role, "now": now},
+        )
+    tool_role = _refused(
+        "INSERT INTO message (conversation_id, user_id, role, content, created_at) "
+        "VALUES (:conversation, 'alice', 'tool', 'x', :now)",
+        conversation=conversation_id,
+        now=now,
+    )(connection)
+    connection.execute(sa.text("DELETE FROM conversation WHERE id = :id"), {"id": conversation_id})
+    return tool_role, list(connection.execute(sa.text("SELECT id FROM message")))
+
+
+@pytest.mark.changes_schema
+async def test_the_conversation_tables_come_and_go_with_their_migration(database_url: str) -> None:
+    await _in_database(database_url, _insert_baseline_rows)
+    tasks = await _in_database(database_url, _rows)
+
+    await _run_alembic(database_url, command.downgrade, "0010")
+    at_0010 = await _in_database(database_url, lambda c: (_revision(c), _conversation_tables(c), _rows(c)))
+    await _run_alembic(database_url, command.upgrade, "head")
+    at_head = await _in_database(database_url, lambda c: (_revision(c), _conversation_tables(c), _rows(c)))
+    await _run_alembic(database_url, command.check)
+    refused_role, left = await _in_database(database_url, _a_conversation_deleted_takes_its_messages)
+
+    assert at_0010 == ("0010", set(), tasks)
+    assert at_head == (HEAD, {"conversation", "message"}, tasks)
+    assert refused_role
+    assert left == []

@@ -16,6 +16,7 @@ from todo_api.accounts import router as accounts
 from todo_api.assistants import router as assistants
 from todo_api.auth import BEARER_SCHEME, Authenticator
 from todo_api.config import Settings, load_settings
+from todo_api.conversations import router as conversations
 from todo_api.cors import RefusedPreflights
 from todo_api.db.connection import Database
 from todo_api.db.engine import open_database
@@ -165,7 +166,7 @@ def create_app(settings: Settings, *, freeze_at_start_up: bool = False) -> FastA
     )
     # Router dependencies run before the route's own, in the order given; the caller, the
     # path's user and the rate limit are already settled at the edge (ApiGate).
-    routers = tasks.build_routers()
+    routers = tasks.build_routers() + conversations.build_routers()
     if settings.builtin_auth:
         routers.append(accounts.build_router())
     routers += [assistants.build_router(mcp), health.build_router()]
@@ -177,7 +178,7 @@ def create_app(settings: Settings, *, freeze_at_start_up: bool = False) -> FastA
         document_session_cookie(
             app, session_cookies.name(accounts.SESSION_TOKEN), alternative_to=BEARER_SCHEME
         )
-    app.add_middleware(ApiGate, collections=tasks.COLLECTIONS)
+    app.add_middleware(ApiGate, collections=tasks.COLLECTIONS + conversations.COLLECTIONS)
     app.add_middleware(
         HardeningMiddleware,
         hsts=settings.is_production,

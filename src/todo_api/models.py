@@ -64,6 +64,8 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+# The largest id: the id columns are 32-bit integers.
+MAX_ID = 2**31 - 1
 STATUS_VALUES = ", ".join(f"'{status.value}'" for status in TaskStatus)
 
 
@@ -149,6 +151,73 @@ class Task(SQLModel, table=True):
 
 
 task_table: sa.Table = Task.__table__  # type: ignore[attr-defined]
+
+
+class MessageRole(StrEnum):
+    USER = "user"
+    ASSISTANT = "assistant"
+
+
+ROLE_VALUES = ", ".join(f"'{role.value}'" for role in MessageRole)
+
+
+class Conversation(SQLModel, table=True):
+    """A user's conversation with the assistant; `user_id` is the token's `sub`, as a task's."""
+
+    __tablename__ = "conversation"
+    __table_args__: Any = (
+        # The list: one user's conversations, the most recently active first, ties by id.
+        sa.Index(None, "user_id", "updated_at", "id"),
+        # Ids are never reused on SQLite either, so a stale id cannot name a newer conversation.
+        {"sqlite_autoincrement": True},
+    )
+
+    id: int | None = Field(default=None, sa_column=sa.Column(sa.Integer, sa.Identity(), primary_key=True))
+    user_id: str = Field(sa_column=sa.Column(sa.String(255), nullable=False))
+    # For a list of past conversations: the start of its first message, set when it starts.
+    title: str | None = Field(default=None, sa_column=sa.Column(sa.String(200), nullable=True))
+    # Kept by each message's insert, so a list shows it without counting every conversation's.
+    message_count: int = Field(default=0, sa_column=sa.Column(sa.Integer, nullable=False, server_default="0"))
+    created_at: datetime = Field(default_factory=utc_now, sa_column=sa.Column(UTCDateTime, nullable=False))
+    # When its last message was added: what the list is ordered by.
+    updated_at: datetime = Field(default_factory=utc_now, sa_column=sa.Column(UTCDateTime, nullable=False))
+
+
+conversation_table: sa.Table = Conversation.__table__  # type: ignore[attr-defined]
+
+
+class Message(SQLModel, table=True):
+    """One message of a conversation, deleted with it. An assistant message keeps the tool calls
+    it made with their results, so there is no separate `tool` role."""
+
+    __tablename__ = "message"
+    __table_args__: Any = (
+        sa.CheckConstraint(f"role IN ({ROLE_VALUES})", name="role"),
+        # A conversation's messages in order (ids grow with each message).
+        sa.Index(None, "conversation_id", "id"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: int | None = Field(default=None, sa_column=sa.Column(sa.Integer, sa.Identity(), primary_key=True))
+    conversation_id: int = Field(
+        sa_column=sa.Column(sa.Integer, sa.ForeignKey("conversation.id", ondelete="CASCADE"), nullable=False)
+    )
+    # The conversation's owner, as the issue's contract and other apps' tables have it.
+    user_id: str = Field(sa_column=sa.Column(sa.String(255), nullable=False))
+    role: str = Field(sa_column=sa.Column(sa.String(16), nullable=False))
+    content: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    # An assistant message's tool calls as JSON text, `[{"name", "arguments", "result"}, ...]`;
+    # NULL for none. Text rather than a JSON type: written and read whole, never queried.
+    tool_calls: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
+    # A user message the model never answered (a provider timeout or error): kept, shown, and
+    # left out of the history later turns send to the model.
+    unanswered: bool = Field(
+        default=False, sa_column=sa.Column(sa.Boolean, nullable=False, server_default=sa.false())
+    )
+    created_at: datetime = Field(default_factory=utc_now, sa_column=sa.Column(UTCDateTime, nullable=False))
+
+
+message_table: sa.Table = Message.__table__  # type: ignore[attr-defined]
 
 # PostgreSQL only: each user's number of tasks, which a create locks and checks in the same
 # statement as its insert. Migration 0004 creates it with the triggers that keep it equal to

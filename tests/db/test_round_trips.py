@@ -1,5 +1,6 @@
-"""Round trips to PostgreSQL per task request, counted on the wire by the benchmark's proxy
-(`bench.delay.DelayProxy`, here without delay), which the `latency` workload reports with.
+"""Round trips to PostgreSQL per task and conversation request, counted on the wire by the
+benchmark's proxy (`bench.delay.DelayProxy`, here without delay), which the `latency` workload
+reports with.
 
 Behind a database a region away, every round trip is felt by the user; one per request is the
 floor. The counts are of a warm connection: asyncpg prepares each statement once per connection,
@@ -15,7 +16,9 @@ import pytest
 from bench.delay import DelayProxy
 from sqlalchemy.engine import make_url
 
-from tests.conftest import serving
+from tests.conftest import serving, serving_app
+from tests.conversations.conftest import app_database
+from todo_api.conversations import service
 
 Auth = Callable[[str], dict[str, str]]
 Request = Callable[[httpx.AsyncClient, dict[str, str], str], Awaitable[httpx.Response]]
@@ -119,5 +122,51 @@ async def test_a_conditional_write_that_matches_is_one_round_trip(
         measured = await _count(
             proxy, lambda: client.request(method, path, headers=headers | _matching(task), **body)
         )
+
+    assert measured == (status, 1)
+
+
+# (name, path after /api/conversations, method, status). Each acts on a conversation of three
+# turns made just before it, through the service (the chat endpoint will make them).
+CONVERSATION_CASES: list[tuple[str, str, str, int]] = [
+    ("list", "", "GET", 200),
+    ("list, a full page", "?limit=1&offset=1", "GET", 200),
+    ("get with its messages", "/{id}", "GET", 200),
+    ("get, a page of older messages", "/{id}?limit=2&before=5", "GET", 200),
+    ("delete", "/{id}", "DELETE", 204),
+    ("get, not found", "/{id}0", "GET", 404),
+    ("delete, not found", "/{id}0", "DELETE", 404),
+]
+
+
+@pytest.mark.parametrize(
+    ("path", "method", "status"),
+    [case[1:] for case in CONVERSATION_CASES],
+    ids=[case[0] for case in CONVERSATION_CASES],
+)
+async def test_each_conversation_request_is_one_round_trip(
+    counter: tuple[DelayProxy, str], auth: Auth, path: str, method: str, status: int
+) -> None:
+    proxy, url = counter
+    headers = auth("alice")
+    async with serving_app(url, db_pool_size=1, db_max_overflow=0) as (app, client):
+        database = app_database(app)
+
+        async def conversation() -> str:
+            started = await service.start_conversation(database, user_id="alice", content="q")
+            conversation_id = started["conversation_id"]
+            for _ in range(2):
+                await service.add_assistant_message(
+                    database, user_id="alice", conversation_id=conversation_id, content="a"
+                )
+                await service.add_user_message(
+                    database, user_id="alice", conversation_id=conversation_id, content="q"
+                )
+            return "/api/conversations" + path.format(id=conversation_id)
+
+        for _ in range(2):
+            await client.request(method, await conversation(), headers=headers)
+        target = await conversation()
+        measured = await _count(proxy, lambda: client.request(method, target, headers=headers))
 
     assert measured == (status, 1)

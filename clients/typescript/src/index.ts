@@ -9,6 +9,10 @@ export type TaskCreate = components["schemas"]["TaskCreate"];
 export type TaskUpdate = components["schemas"]["TaskUpdate"];
 export type TaskStatus = components["schemas"]["TaskStatus"];
 export type Tag = components["schemas"]["TagPublic"];
+export type Conversation = components["schemas"]["ConversationPublic"];
+export type ConversationDetail = components["schemas"]["ConversationDetail"];
+export type Message = components["schemas"]["MessagePublic"];
+export type ToolCall = components["schemas"]["ToolCall"];
 /** One entry of a 422's `detail`: where (`loc`), what (`msg`, `type`) and the value sent (`input`). */
 export type ValidationIssue = components["schemas"]["ValidationError"];
 /** The query of `GET /api/tasks`: status, sort, limit, offset (all optional). */
@@ -68,6 +72,28 @@ export interface TaskPage {
   total: number;
   /** The query of the next page while there is one (from `Link: <…>; rel="next"`). */
   next: ListQuery | null;
+}
+
+/** One page of `listConversations`, the most recently active first. */
+export interface ConversationPage {
+  conversations: Conversation[];
+  /** All your conversations (`X-Total-Count`). */
+  total: number;
+  /** The `limit` and `offset` of the next page while there is one. */
+  next: { limit: number; offset: number } | null;
+}
+
+/** The messages of a conversation to get: the latest `limit`, or those before the message `before`. */
+export interface MessagesQuery {
+  limit?: number;
+  before?: number;
+}
+
+/** `getConversation`'s answer: the conversation with a page of its messages, oldest first. */
+export interface ConversationWithMessages {
+  conversation: ConversationDetail;
+  /** The query of the page of older messages while some remain, to pass back to `getConversation`. */
+  older: MessagesQuery | null;
 }
 
 /** The `X-Total-Count` of a list response. */
@@ -138,6 +164,12 @@ export interface TodoClient {
   renameTag(name: string, newName: string): Promise<Tag>;
   /** Remove a tag from every one of the user's tasks (the tasks stay). */
   deleteTag(name: string): Promise<void>;
+  /** The user's conversations with the assistant, the most recently active first. */
+  listConversations(query?: { limit?: number; offset?: number }): Promise<ConversationPage>;
+  /** A conversation with its latest messages (or those before `before`), oldest first. */
+  getConversation(id: number, query?: MessagesQuery): Promise<ConversationWithMessages>;
+  /** Delete a conversation and all its messages. */
+  deleteConversation(id: number): Promise<void>;
 }
 
 /** A client for one service; on the server, make one per request (its tokens are the caller's). */
@@ -229,7 +261,36 @@ export function createTodoClient(options: TodoClientOptions): TodoClient {
     async deleteTag(name) {
       await request(`/api/tags/${tagPath(name)}`, { method: "DELETE" });
     },
+    async listConversations(query = {}) {
+      const response = await request(`/api/conversations${searchOf(query)}`);
+      const link = nextLink(response);
+      const params = link ? new URL(link).searchParams : null;
+      return {
+        conversations: (await response.json()) as Conversation[],
+        total: totalCount(response),
+        next: params ? { limit: Number(params.get("limit")), offset: Number(params.get("offset")) } : null,
+      };
+    },
+    async getConversation(id, query = {}) {
+      const response = await request(`/api/conversations/${id}${searchOf(query)}`);
+      const link = nextLink(response);
+      const params = link ? new URL(link).searchParams : null;
+      return {
+        conversation: (await response.json()) as ConversationDetail,
+        older: params ? { limit: Number(params.get("limit")), before: Number(params.get("before")) } : null,
+      };
+    },
+    async deleteConversation(id) {
+      await request(`/api/conversations/${id}`, { method: "DELETE" });
+    },
   };
+}
+
+// A query string of numbers, those left out (undefined) not sent.
+function searchOf(query: { [key: string]: number | undefined } | MessagesQuery): string {
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(query)) if (value !== undefined) params.set(key, String(value));
+  return params.size ? `?${params}` : "";
 }
 
 // A tag's name in the path: each segment encoded, its slashes kept (the route takes them).

@@ -150,3 +150,37 @@ test("tag calls name the tag in the path, slashes kept and the rest encoded", as
     "DELETE http://localhost:8000/api/tags/50%25",
   ]);
 });
+
+test("conversation calls: the list's next page, a conversation's older messages, and delete", async () => {
+  const seen = [];
+  const fake = async (url, init) => {
+    seen.push(`${init.method ?? "GET"} ${url}`);
+    if (init.method === "DELETE") return new Response(null, { status: 204 });
+    if (url.includes("/api/conversations/3")) {
+      const older = "http://localhost:8000/api/conversations/3?limit=2&before=41";
+      return Response.json({ id: 3, messages: [{ id: 41 }, { id: 42 }] }, { headers: { Link: `<${older}>; rel="next"` } });
+    }
+    const next = "http://localhost:8000/api/conversations?limit=1&offset=1";
+    return Response.json([{ id: 3 }], { headers: { "X-Total-Count": "2", Link: `<${next}>; rel="next"` } });
+  };
+  const api = createTodoClient({ baseUrl: "http://localhost:8000", fetch: fake });
+  const page = await api.listConversations({ limit: 1 });
+  const { conversation, older } = await api.getConversation(3, { limit: 2, before: undefined });
+  await api.deleteConversation(3);
+  assert.deepEqual(page, { conversations: [{ id: 3 }], total: 2, next: { limit: 1, offset: 1 } });
+  assert.deepEqual(conversation.messages.map((message) => message.id), [41, 42]);
+  assert.deepEqual(older, { limit: 2, before: 41 });
+  assert.deepEqual(seen, [
+    "GET http://localhost:8000/api/conversations?limit=1",
+    "GET http://localhost:8000/api/conversations/3?limit=2",
+    "DELETE http://localhost:8000/api/conversations/3",
+  ]);
+});
+
+test("the last page of conversations and of messages has no next", async () => {
+  const fake = async (url) =>
+    url.includes("/3") ? Response.json({ id: 3, messages: [] }) : Response.json([], { headers: { "X-Total-Count": "0" } });
+  const api = createTodoClient({ baseUrl: "http://localhost:8000", fetch: fake });
+  assert.equal((await api.listConversations()).next, null);
+  assert.equal((await api.getConversation(3)).older, null);
+});

@@ -16,6 +16,8 @@ MIGRATIONS_DIR = Path(__file__).parent
 # and the foreign key migration 0002 then adds (the models do not declare it).
 SHARED_DATABASE_ATTRIBUTE = "better_auth_shared_database"
 SHARED_DATABASE_FOREIGN_KEY = "fk_task_user_id_user"
+# Its twin on conversations, which migration 0011 adds where tasks have it.
+CONVERSATION_USER_FOREIGN_KEY = "fk_conversation_user_id_user"
 # PostgreSQL's trigram index for search and tag filters, which migration 0010 adds where the
 # database allows its extensions (the models do not declare it).
 SEARCH_INDEX = "ix_task_search"

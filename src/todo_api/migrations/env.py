@@ -14,7 +14,12 @@ from sqlmodel import SQLModel
 import todo_api.models  # noqa: F401  (registers the tables on the metadata)
 from todo_api.config import load_settings
 from todo_api.db.engine import create_engine
-from todo_api.migrations import SEARCH_INDEX, SHARED_DATABASE_ATTRIBUTE, SHARED_DATABASE_FOREIGN_KEY
+from todo_api.migrations import (
+    CONVERSATION_USER_FOREIGN_KEY,
+    SEARCH_INDEX,
+    SHARED_DATABASE_ATTRIBUTE,
+    SHARED_DATABASE_FOREIGN_KEY,
+)
 
 logger = logging.getLogger("todo_api.migrations")
 
@@ -36,7 +41,10 @@ def include_object(
     # extensions the database may not allow, so it may be missing, and SQLite has none.
     if type_ == "index" and name == SEARCH_INDEX:
         return False
-    return not (type_ == "foreign_key_constraint" and name == SHARED_DATABASE_FOREIGN_KEY)
+    return not (
+        type_ == "foreign_key_constraint"
+        and name in {SHARED_DATABASE_FOREIGN_KEY, CONVERSATION_USER_FOREIGN_KEY}
+    )
 
 
 def run_on(connection: Connection) -> None:

@@ -8,10 +8,10 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Header, Path, Request
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
-from starlette.convertors import Convertor, register_url_convertor
 from starlette.datastructures import QueryParams
 
 from todo_api.errors import BadRequest
+from todo_api.path_ids import ID_RANGE, canonical_id
 from todo_api.state import app_state
 from todo_api.tasks import listing
 from todo_api.tasks.listing import (
@@ -29,41 +29,10 @@ from todo_api.tasks.listing import (
 )
 from todo_api.tasks.schemas import StatusFilter, versions_in
 
-MAX_TASK_ID = 2**31 - 1
-
-
-def _canonical_task_id(value: object) -> object:
-    # One spelling per task: "+1", "01", "1.0" or "1 " would otherwise all name task 1, and
-    # rules a proxy applies to /tasks/1 would not apply to them. The id column is a 32-bit
-    # integer, so a larger number names no task either (a 404, not a database error).
-    if isinstance(value, str):
-        canonical = len(value) <= 10 and value.isascii() and value.isdigit() and value[0] != "0"
-        if not canonical or int(value) > MAX_TASK_ID:
-            raise ValueError("not a task id")
-        return int(value)
-    return value
-
-
-class Digits(Convertor[str]):
-    """A path segment of digits, kept as text for TaskId to read: a task route then never matches
-    /api/tasks/reminders, whose other methods are a 405 (not a 404 for a task named "reminders")."""
-
-    regex = "[0-9]+"
-
-    def convert(self, value: str) -> str:
-        return value
-
-    def to_string(self, value: str) -> str:
-        return str(value)
-
-
-register_url_convertor("digits", Digits())
-
 TaskId = Annotated[
     int,
-    BeforeValidator(_canonical_task_id),
-    # The validator enforces the range; the schema states it.
-    Path(description="The task's id.", json_schema_extra={"minimum": 1, "maximum": MAX_TASK_ID}),
+    BeforeValidator(canonical_id),
+    Path(description="The task's id.", json_schema_extra=ID_RANGE),
 ]
 
 

@@ -10,16 +10,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request, Response, status
 from fastapi.openapi.models import Example
-from starlette.datastructures import URL
 
 from todo_api.auth import CurrentUser
 from todo_api.db.query import Row
+from todo_api.families import route_families
 from todo_api.http_errors import documented
 from todo_api.models import utc_now
+from todo_api.paging import PageLimit, PageOffset, page_headers, page_headers_openapi
 from todo_api.state import DatabaseDep
 from todo_api.tasks import service, tag_router
 from todo_api.tasks.dependencies import LIST_PARAMETERS_OPENAPI, IfMatch, TaskFilterDep, TaskId, TaskQuota
-from todo_api.tasks.families import route_families
 from todo_api.tasks.listing import reminder_horizon
 from todo_api.tasks.schemas import (
     CompletionChange,
@@ -124,15 +124,12 @@ async def list_tasks(
     database: DatabaseDep,
     user: CurrentUser,
     listing: TaskFilterDep,
-    limit: Annotated[int, Query(ge=1, le=1000, description="An integer from 1 to 1000.")] = 100,
-    # Bounded so a huge offset is a 400, not an integer the database cannot take.
-    offset: Annotated[int, Query(ge=0, le=2**31 - 1, description="An integer from 0 to 2147483647.")] = 0,
+    limit: PageLimit = 100,
+    offset: PageOffset = 0,
 ) -> Response:
     """The caller's tasks, filtered, sorted and paginated."""
     page = await service.list_tasks(database, user_id=user.id, listing=listing, limit=limit, offset=offset)
-    headers = {"X-Total-Count": str(page.total)}
-    if offset + limit < page.total:  # more remain (the URL is built only then)
-        headers["Link"] = next_page_link(request.url, limit=limit, offset=offset)
+    headers = page_headers(request.url, total=page.total, limit=limit, offset=offset)
     return Response(dump_tasks(page.items, now=utc_now()), headers=headers, media_type=JSON)
 
 
@@ -184,7 +181,7 @@ async def due_reminders(
             )
         ),
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=1000, description="An integer from 1 to 1000.")] = 100,
+    limit: PageLimit = 100,
 ) -> Response:
     """Your tasks whose reminder is due by `until` and not acknowledged (nor the task completed),
     the earliest first: for a frontend that polls to show notifications."""
@@ -224,11 +221,6 @@ async def delete_task(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-def next_page_link(url: URL, *, limit: int, offset: int) -> str:
-    """An RFC 8288 `Link` to the page after this one."""
-    return f'<{url.include_query_params(limit=limit, offset=offset + limit)}>; rel="next"'
-
-
 def add_task_routes(router: APIRouter) -> None:
     """Register every task route on `router` (one family's)."""
     router.add_api_route(
@@ -238,18 +230,7 @@ def add_task_routes(router: APIRouter) -> None:
         response_model=list[TaskPublic],
         summary="List your tasks",
         responses={
-            200: {
-                "headers": {
-                    "X-Total-Count": {
-                        "description": "Tasks matching the filter.",
-                        "schema": {"type": "integer"},
-                    },
-                    "Link": {
-                        "description": 'rel="next" link while more remain.',
-                        "schema": {"type": "string"},
-                    },
-                }
-            },
+            **page_headers_openapi("Tasks matching the filter."),
             400: documented("A query parameter is invalid; `detail` names the allowed values."),
         },
         openapi_extra=LIST_PARAMETERS_OPENAPI,

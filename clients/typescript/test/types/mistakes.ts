@@ -36,6 +36,13 @@ export async function mistakes(): Promise<void> {
   await api.listTasks({ sort_order: "up" });
   // @ts-expect-error a new tag name is text
   await api.renameTag("work", 5);
+  // @ts-expect-error a conversation id is a number
+  await api.getConversation("1");
+  // @ts-expect-error messages are paged by a message id, not an offset
+  await api.getConversation(1, { offset: 10 });
+  // @ts-expect-error a message's role is user or assistant
+  const role: "system" = (await api.getConversation(1)).conversation.messages[0]!.role;
+  void role;
   // @ts-expect-error tasks have no such field
   const missing: string = (await api.getTask(1)).name;
   void missing;
@@ -52,4 +59,15 @@ export async function rightly(): Promise<void> {
   const tags = await api.listTags();
   const first: number | undefined = tags[0]?.task_count;
   void first;
+  const { conversation, older } = await api.getConversation(1, { limit: 50 });
+  const said: [string, "user" | "assistant", string[]] = [
+    conversation.messages[0]?.content ?? "",
+    conversation.messages[0]?.role ?? "user",
+    conversation.messages[0]?.tool_calls.map((call) => call.name) ?? [],
+  ];
+  void said;
+  if (older) await api.getConversation(conversation.id, older);
+  const { conversations, next } = await api.listConversations({ limit: 20 });
+  if (next) await api.listConversations(next);
+  void conversations[0]?.title;
 }

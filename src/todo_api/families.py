@@ -1,4 +1,4 @@
-"""Each collection of the feature in two route families: `/api/<collection>` (the user from the
+"""Each collection of a feature in two route families: `/api/<collection>` (the user from the
 token) and `/api/{user_id}/<collection>` (the user also named in the path, which must be the
 token's), the same routes registered under each prefix so that each knows its full path."""
 
