@@ -6,7 +6,7 @@ always agree (turning shared database mode on later means migrating down past bo
 
 Revision ID: 0011
 Revises: 0010
-Create Date: 2026-12-08
+Create Date: 2026-12-07
 """
 
 from collections.abc import Sequence
