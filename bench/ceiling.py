@@ -3,8 +3,9 @@
 It keeps every check that matters to a client (HS256 with `exp` and `sub` required, owner-scoped
 statements, 404 for another user's task, title/description validation, the per-user task quota,
 X-Total-Count, Location) and the service's framework-free choices: verified tokens cached until
-they expire, no reset query when a connection goes back to the pool, and the same statements and
-round trips per request (one each, create included: its statement checks the quota too).
+they expire, no reset query when a connection goes back to the pool, searches planned with their
+values on a pool of their own, and the same statements and round trips per request (one each,
+create included: its statement checks the quota too).
 What it drops is the framework and the service's own layers (FastAPI, dependencies, schemas,
 middleware, request logs), so the gap between it and the service is what those cost.
 Run: `python -m bench.ceiling --port 8001` with DATABASE_URL and BETTER_AUTH_SECRET set.
@@ -278,7 +279,10 @@ async def list_tasks(request: Request) -> Response:
     limit = query_int(request, "limit", 100, 1, 1000)
     offset = query_int(request, "offset", 0, 0, None)
     where = " AND ".join(["user_id = $1", *conditions])
-    pool: asyncpg.Pool = request.app.state.pool
+    # As the service does: a search runs on connections that plan each run with its values.
+    pool: asyncpg.Pool = (
+        request.app.state.search_pool if "search" in request.query_params else request.app.state.pool
+    )
     # As the service does: a filtered list counts its matches as it sorts them, in one statement.
     counted = ", count(*) OVER () AS total" if conditions else ""
     rows = await pool.fetch(
@@ -457,15 +461,27 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
     app.state.secret = os.environ["BETTER_AUTH_SECRET"]
     app.state.max_tasks = int(os.environ.get("MAX_TASKS_PER_USER", DEFAULT_MAX_TASKS))
     app.state.tokens = TokenCache()
-    async with asyncpg.create_pool(
-        os.environ["DATABASE_URL"],
-        min_size=1,
-        max_size=size,
-        command_timeout=10,
-        reset=keep_session,
-    ) as pool:
+    async with (
+        asyncpg.create_pool(
+            os.environ["DATABASE_URL"], min_size=1, max_size=size, command_timeout=10, reset=keep_session
+        ) as pool,
+        asyncpg.create_pool(
+            os.environ["DATABASE_URL"],
+            min_size=0,
+            max_size=max(2, size // 4),
+            command_timeout=10,
+            reset=keep_session,
+            init=plan_per_call,
+        ) as search_pool,
+    ):
         app.state.pool = pool
+        app.state.search_pool = search_pool
         yield
+
+
+async def plan_per_call(connection: asyncpg.Connection) -> None:
+    """The service's search pool: each run of a statement planned with its values."""
+    await connection.execute("SET plan_cache_mode = force_custom_plan")
 
 
 app = Starlette(

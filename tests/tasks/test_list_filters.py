@@ -7,8 +7,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from starlette.datastructures import QueryParams
 
 from tests.tasks.conftest import TaskApi
+from todo_api.tasks.dependencies import list_filter
 
 PRIORITIES = ["low", "medium", "high", "urgent"]
 
@@ -352,3 +354,10 @@ async def test_search_follows_edits_of_the_title_and_the_description(api: TaskAp
     assert await titles(api, search="milk") == []
     assert after_description == [["Buy OAT drink"], [], ["Buy OAT drink"]]
     assert await titles(api, search="corner") == []
+
+
+@pytest.mark.parametrize("sent", ["status=all", "sort=-created_at", "tags=", "search=", "priority="])
+def test_a_list_sent_no_parameters_gets_the_filter_every_default_gives(sent: str) -> None:
+    # Lists without parameters skip reading the model, so its defaults must be what they get.
+    assert list_filter(QueryParams("")) == list_filter(QueryParams(sent))
+    assert list_filter(QueryParams("limit=5&offset=5")) == list_filter(QueryParams(sent))

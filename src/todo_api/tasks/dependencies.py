@@ -138,6 +138,8 @@ def list_filter(query: QueryParams) -> TaskFilter:
         for name in ListParameters.model_fields
         if name in query
     }
+    if not sent:
+        return UNFILTERED
     try:
         parameters = ListParameters.model_validate(sent)
     except ValidationError as error:
@@ -181,5 +183,8 @@ def _task_filter(sent: ListParameters) -> TaskFilter:
         descending=descending,
     )
 
+
+# Most lists send none of the parameters: their filter is made once (a TaskFilter is frozen).
+UNFILTERED = _task_filter(ListParameters())
 
 TaskFilterDep = Annotated[TaskFilter, Depends(parse_task_filter)]
