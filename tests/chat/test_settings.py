@@ -55,6 +55,8 @@ def test_tracing_needs_the_key_it_exports_with() -> None:
 def test_a_bad_chat_setting_stops_start_up_with_one_line(
     monkeypatch: pytest.MonkeyPatch, name: str, value: str, problem: str
 ) -> None:
+    for setting in Settings.model_fields:  # none of the environment's own
+        monkeypatch.delenv(setting.upper(), raising=False)
     monkeypatch.setenv(name, value)
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
 

@@ -97,7 +97,7 @@ async def stream(assistant: Assistant, opened: OpenTurn) -> AsyncIterator[str | 
     except (asyncio.CancelledError, GeneratorExit):
         # The client went away. Whatever awaits here is cancelled again at once, so the mark is
         # set by a task of its own.
-        _in_background(_unanswered(assistant, opened, None))
+        _in_background(_abandoned(assistant, opened))
         raise
     if reply is None:  # the assistant ended without its reply: a bug, not the model's failure
         raise RuntimeError("the assistant's stream ended without a reply")
@@ -147,6 +147,16 @@ async def _unanswered(assistant: Assistant, opened: OpenTurn, error: ModelUnansw
     await conversations.mark_unanswered(
         caller.state.database, user_id=caller.user.id, message_id=opened.message_id
     )
+
+
+async def _abandoned(assistant: Assistant, opened: OpenTurn) -> None:
+    try:
+        await _unanswered(assistant, opened, None)
+    except Exception as error:  # the database is away, or the app stopping: the mark is lost
+        logger.warning(
+            "unanswered chat message not marked",
+            extra={"event": "chat_mark_failed", "error": type(error).__name__},
+        )
 
 
 def _log_turn(assistant: Assistant, opened: OpenTurn, *, outcome: str) -> None:
