@@ -17,7 +17,13 @@ from todo_api.errors import AppError
 PACKAGE = Path(__file__).parents[1] / "src" / "todo_api"
 # Modules that compose the app: nothing may import them.
 COMPOSERS = {"todo_api.main", "todo_api.cli"}
-FEATURES = ("todo_api.tasks", "todo_api.conversations", "todo_api.accounts", "todo_api.assistants")
+FEATURES = (
+    "todo_api.tasks",
+    "todo_api.conversations",
+    "todo_api.chat",
+    "todo_api.accounts",
+    "todo_api.assistants",
+)
 FRAMEWORK = ("fastapi", "starlette")
 FRAMEWORK_FREE = [
     "todo_api.tasks.service",
@@ -117,9 +123,10 @@ def test_nothing_imports_the_modules_that_compose_the_app() -> None:
     assert importers == set()
 
 
-# What one feature may use of another: its service functions, the schemas they take, and the
-# list query they read (the tasks' filters and orders, which the MCP tools take too).
-FEATURE_FACES = ("service", "schemas", "listing")
+# What one feature may use of another: its service functions, the schemas they take, the list
+# query they read (the tasks' filters and orders, which the MCP tools take too), and the
+# assistants' catalogue of task tools (which the MCP server and the chat agent both publish).
+FEATURE_FACES = ("service", "schemas", "listing", "catalogue")
 
 
 def is_a_face_of(module: str, feature: str) -> bool:

@@ -8,6 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.chat.conftest import chat_settings
+from tests.chat.model_server import Say, scripted_model
 from tests.conftest import TokenFactory, serving
 
 
@@ -153,9 +155,11 @@ async def test_every_example_in_the_openapi_document_succeeds_as_shown(
     database_url: str, make_token: TokenFactory
 ) -> None:
     headers = {"Authorization": f"Bearer {make_token('alice')}"}
-    async with serving(database_url) as client:
+    # The chat examples need a model: the scripted one answers each of them.
+    async with scripted_model() as model, serving(database_url, **chat_settings(model)) as client:
         document = (await client.get("/openapi.json")).json()
         examples = request_examples(document)
+        model.answer(*[Say("Done.") for _ in examples])
         # Every example in the document is one of those (none hides in a schema or a parameter)...
         bodies = {
             f"/paths/{path}/{method}/requestBody/content/application/json/{keyword}"

@@ -37,6 +37,8 @@ DEVELOPMENT_URL = "http://localhost:8000"
 # Where the Next.js example (examples/nextjs) runs: allowed by CORS in development by default.
 DEVELOPMENT_CORS_ORIGINS = ("http://localhost:3000",)
 GENERATE_A_SECRET = "make one with `openssl rand -base64 48`"  # noqa: S105 (advice, not a secret)
+# The chat model's API when OPENAI_BASE_URL is unset.
+OPENAI_API_URL = "https://api.openai.com/v1"
 # Read from the working directory, after the environment (which wins).
 DOTENV_FILE = ".env"
 
@@ -95,6 +97,8 @@ class Settings(BaseSettings):
     rate_limit_writes: str = "120/minute"
     # Failed authentications per client address; beyond them a failure is a 429, not a 401.
     rate_limit_auth_failures: str = "60/minute"
+    # Chat turns per user, besides the write they count as: each costs a model call or more.
+    rate_limit_chat: str = "20/minute"
     redis_url: SecretStr | None = None
 
     # The edge, as `todo-api serve` runs uvicorn (see serving.py).
@@ -103,6 +107,27 @@ class Settings(BaseSettings):
     limit_concurrency: int = Field(default=1000, ge=1)
     # Proxies whose X-Forwarded-For/-Proto are believed; none unless configured.
     forwarded_allow_ips: Annotated[list[str], NoDecode] = []
+
+    # The chat endpoint's model, on any OpenAI-compatible Chat Completions API. Unset: the chat
+    # routes answer 503 and nothing else changes.
+    chat_model: str | None = None
+    # Unset: OpenAI's own API (https://api.openai.com/v1).
+    openai_base_url: AnyHttpUrl | None = None
+    openai_api_key: SecretStr | None = None
+    # Seconds one model call may take, well under a proxy's idle timeout; and how many times the
+    # client retries a call that failed on the way (a timeout, a 429, a 5xx) before giving up.
+    chat_timeout: float = Field(default=30.0, gt=0, le=300)
+    chat_max_retries: int = Field(default=1, ge=0, le=5)
+    # Model calls in one turn (each answer to a tool call is another): a model calling tools in
+    # a loop stops there, with an answer that says so.
+    chat_max_turns: int = Field(default=10, ge=1, le=50)
+    # What of a conversation the model is sent: its latest turns, within so many characters.
+    chat_history_turns: int = Field(default=20, ge=0, le=1000)
+    chat_history_characters: int = Field(default=20_000, ge=0, le=1_000_000)
+    chat_max_message_length: int = Field(default=4000, ge=1, le=100_000)
+    # The Agents SDK's trace export (to OpenAI, with OPENAI_API_KEY), without message contents.
+    # Off: no user's message leaves for a tracing service.
+    chat_tracing: bool = False
 
     # Sharing Better Auth's PostgreSQL database: a migration ties task.user_id to "user".id
     # (ON DELETE CASCADE), so deleting a Better Auth user deletes their tasks.
@@ -155,7 +180,9 @@ class Settings(BaseSettings):
             value = value.get_secret_value()
         return DatabaseURL(value) if isinstance(value, str) else value
 
-    @field_validator("rate_limit_reads", "rate_limit_writes", "rate_limit_auth_failures", mode="after")
+    @field_validator(
+        "rate_limit_reads", "rate_limit_writes", "rate_limit_auth_failures", "rate_limit_chat", mode="after"
+    )
     @classmethod
     def _check_rate(cls, value: str) -> str:
         try:
@@ -217,6 +244,9 @@ class Settings(BaseSettings):
         "jwt_audience",
         "redis_url",
         "log_format",
+        "chat_model",
+        "openai_base_url",
+        "openai_api_key",
         mode="before",
     )
     @classmethod
@@ -230,6 +260,32 @@ class Settings(BaseSettings):
         if value is not None and len(value.get_secret_value()) < MIN_SECRET_LENGTH:
             raise ValueError(f"must be at least {MIN_SECRET_LENGTH} characters")
         return value
+
+    @field_validator("chat_model", mode="after")
+    @classmethod
+    def _check_chat_model(cls, value: str | None) -> str | None:
+        if value is not None and (value != value.strip() or not value.isprintable()):
+            raise ValueError("must be a model name such as gpt-4o-mini, without spaces around it")
+        return value
+
+    @field_validator("openai_base_url", mode="after")
+    @classmethod
+    def _check_openai_base_url(cls, value: AnyHttpUrl | None) -> AnyHttpUrl | None:
+        if value is not None and (value.query is not None or value.fragment is not None):
+            raise ValueError("must be a base URL such as https://api.openai.com/v1, without a query")
+        return value
+
+    @model_validator(mode="after")
+    def _openai_needs_a_key(self) -> Self:
+        # Other providers may need none (a local Ollama); OpenAI's own API always does.
+        if self.chat_model is not None and self.openai_base_url is None and self.openai_api_key is None:
+            raise ValueError(
+                "CHAT_MODEL on OpenAI's API needs OPENAI_API_KEY (or OPENAI_BASE_URL for another "
+                "provider, such as a local Ollama that needs no key)"
+            )
+        if self.chat_tracing and self.openai_api_key is None:
+            raise ValueError("CHAT_TRACING exports traces to OpenAI with OPENAI_API_KEY, which is not set")
+        return self
 
     @model_validator(mode="after")
     def _production_needs_a_key(self) -> Self:
@@ -326,6 +382,11 @@ class Settings(BaseSettings):
     def accepts_sessions(self) -> bool:
         """Whether Better Auth's sessions (token or cookie) authenticate, besides JWTs."""
         return self.builtin_auth or self.better_auth_shared_database
+
+    @property
+    def chat_base_url(self) -> str:
+        """Where the chat model's Chat Completions API is: OPENAI_BASE_URL, else OpenAI's."""
+        return str(self.openai_base_url).rstrip("/") if self.openai_base_url else OPENAI_API_URL
 
     @property
     def is_production(self) -> bool:

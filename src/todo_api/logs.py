@@ -31,9 +31,10 @@ _RECORD_ATTRIBUTES = set(vars(logging.makeLogRecord({}))) | {
 # Loggers that speak only of their own set-up at INFO (Alembic names each plugin it loads; the
 # MCP SDK, its session manager's start and every stateless request's "session" ending).
 QUIET_BELOW_WARNING = ("alembic", "mcp")
-# Drivers that log statements with their parameters (password hashes, session tokens) at DEBUG:
-# kept at WARNING even when LOG_LEVEL=debug.
-NEVER_BELOW_WARNING = ("aiosqlite", "asyncpg", "sqlalchemy.engine", "sqlalchemy.pool")
+# Drivers that log statements with their parameters (password hashes, session tokens) at DEBUG,
+# and the OpenAI client, which logs each request to the chat model (the user's messages) at
+# DEBUG: kept at WARNING even when LOG_LEVEL=debug.
+NEVER_BELOW_WARNING = ("aiosqlite", "asyncpg", "sqlalchemy.engine", "sqlalchemy.pool", "openai")
 
 
 def extra_fields(record: logging.LogRecord) -> dict[str, Any]:

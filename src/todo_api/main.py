@@ -15,6 +15,7 @@ from todo_api import health
 from todo_api.accounts import router as accounts
 from todo_api.assistants import router as assistants
 from todo_api.auth import BEARER_SCHEME, Authenticator
+from todo_api.chat import router as chat
 from todo_api.config import Settings, load_settings
 from todo_api.conversations import router as conversations
 from todo_api.cors import RefusedPreflights
@@ -105,6 +106,7 @@ def build_rate_limiter(settings: Settings) -> RateLimiter | None:
         reads=settings.rate_limit_reads,
         writes=settings.rate_limit_writes,
         auth_failures=settings.rate_limit_auth_failures,
+        chat=settings.rate_limit_chat,
         storage_url=settings.redis_url.get_secret_value() if settings.redis_url else None,
     )
 
@@ -118,6 +120,7 @@ def create_app(settings: Settings, *, freeze_at_start_up: bool = False) -> FastA
     settings = with_dev_secret(settings)
     session_cookies = accounts.accepted_cookies(settings)
     mcp = assistants.MCPEndpoint()
+    chat_agent = chat.ChatAgent(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -145,7 +148,7 @@ def create_app(settings: Settings, *, freeze_at_start_up: bool = False) -> FastA
             gc.collect()
             gc.freeze()
         try:
-            async with mcp.running():
+            async with mcp.running(), chat_agent.running():
                 yield
         finally:
             if rate_limiter is not None:
@@ -166,7 +169,7 @@ def create_app(settings: Settings, *, freeze_at_start_up: bool = False) -> FastA
     )
     # Router dependencies run before the route's own, in the order given; the caller, the
     # path's user and the rate limit are already settled at the edge (ApiGate).
-    routers = tasks.build_routers() + conversations.build_routers()
+    routers = tasks.build_routers() + conversations.build_routers() + chat.build_routers()
     if settings.builtin_auth:
         routers.append(accounts.build_router())
     routers += [assistants.build_router(mcp), health.build_router()]
@@ -178,7 +181,8 @@ def create_app(settings: Settings, *, freeze_at_start_up: bool = False) -> FastA
         document_session_cookie(
             app, session_cookies.name(accounts.SESSION_TOKEN), alternative_to=BEARER_SCHEME
         )
-    app.add_middleware(ApiGate, collections=tasks.COLLECTIONS + conversations.COLLECTIONS)
+    chat.install_chat_agent(app, chat_agent)
+    app.add_middleware(ApiGate, collections=tasks.COLLECTIONS + conversations.COLLECTIONS + chat.COLLECTIONS)
     app.add_middleware(
         HardeningMiddleware,
         hsts=settings.is_production,

@@ -1,4 +1,4 @@
-"""Per-user rate limits on reads and writes, per-address limits on failed authentication and
+"""Per-user rate limits on reads, writes and chat turns, per-address limits on failed authentication and
 on sign-in and sign-up attempts, shared across workers through Redis when set."""
 
 from __future__ import annotations
@@ -136,11 +136,13 @@ class RateLimiter:
         writes: str,
         auth_failures: str,
         storage_url: str | None,
+        chat: str | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._clock = clock
         self._reads = parse(reads)
         self._writes = parse(writes)
+        self._chat = parse(chat) if chat is not None else None
         self._auth_failures = parse(auth_failures)
         self._sign_in_attempts = parse(SIGN_IN_ATTEMPTS)
         self._store = SharedSlidingWindows(storage_url) if storage_url else LocalSlidingWindows()
@@ -154,6 +156,12 @@ class RateLimiter:
         """Count one request for `user_id`, or raise TooManyRequests with a retry delay."""
         limit, kind = (self._writes, "write") if write else (self._reads, "read")
         await self._count(kind, user_id, limit, who={"user_id": user_id})
+
+    async def check_chat(self, user_id: str) -> None:
+        """Count one chat turn for `user_id` (a model call costs money), or raise TooManyRequests;
+        no limit of its own when none was given."""
+        if self._chat is not None:
+            await self._count("chat", user_id, self._chat, who={"user_id": user_id})
 
     async def check_failed_authentication(self, client: str | None) -> None:
         """Count one failed authentication from `client` (an address), or raise TooManyRequests."""

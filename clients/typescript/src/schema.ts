@@ -418,6 +418,50 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/chat": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Chat with the assistant about your tasks
+         * @description Send the assistant a message, in a new conversation or one of yours; it answers with the
+         *     task tools, acting for you only. JSON by default; server-sent events with
+         *     `Accept: text/event-stream`.
+         */
+        post: operations["chat"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/{user_id}/chat": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Chat with the assistant about your tasks
+         * @description Send the assistant a message, in a new conversation or one of yours; it answers with the
+         *     task tools, acting for you only. JSON by default; server-sent events with
+         *     `Accept: text/event-stream`.
+         */
+        post: operations["chat_for_user"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/auth/sign-up/email": {
         parameters: {
             query?: never;
@@ -576,6 +620,50 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * ChatRequest
+         * @description One message to the assistant.
+         */
+        ChatRequest: {
+            /**
+             * Message
+             * @description What you say to the assistant, up to CHAT_MAX_MESSAGE_LENGTH characters (4000 by default).
+             */
+            message: string;
+            /**
+             * Conversation Id
+             * @description The conversation to continue (one of yours); leave it out to start a new one.
+             */
+            conversation_id?: number | null;
+            /**
+             * Timezone
+             * @description Your IANA time zone (such as Europe/Berlin), in which the assistant reads dates such as 'tomorrow' and due times; UTC when left out.
+             */
+            timezone?: string | null;
+        };
+        /**
+         * ChatResponse
+         * @description The assistant's answer, stored in the conversation.
+         */
+        ChatResponse: {
+            /**
+             * Conversation Id
+             * @description The conversation, new or continued: send it with the next message.
+             */
+            conversation_id: number;
+            /**
+             * Response
+             * @description The assistant's answer.
+             */
+            response: string;
+            /**
+             * Tool Calls
+             * @description The task tools the assistant called for this answer, in order, with their results.
+             */
+            tool_calls: components["schemas"]["ToolCall"][];
+            /** @description The stored answer, as the conversation lists it. */
+            message: components["schemas"]["MessagePublic"];
+        };
         /**
          * CompletionChange
          * @description Body of PATCH …/complete: set `completed`, or send nothing to toggle.
@@ -4203,6 +4291,226 @@ export interface operations {
             };
             /** @description Database or signing keys unreachable; retry after `Retry-After` seconds. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+        };
+    };
+    chat: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ChatRequest"];
+            };
+        };
+        responses: {
+            /** @description With `Accept: text/event-stream`: server-sent events, each `data` one JSON object. `delta` (`{text}`): the next piece of the answer; `tool_call` (`{name, arguments, result}`): a task tool the assistant called, once it returned; then `done` (the same body as the JSON answer, once stored) or `error` (`{status, detail}`, the status the JSON answer would have had). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChatResponse"];
+                    "text/event-stream": string;
+                };
+            };
+            /** @description Missing, malformed, expired or otherwise invalid bearer token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description No such conversation for this user (another user's conversation is reported the same way). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Request body over 1 MiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description The body failed validation; `detail` lists each problem. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Rate limit reached: the caller's, or failed authentications from this address; retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Unexpected error (no internals are shown). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description The model provider failed, or its answer could not be read; the message is kept, marked unanswered. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Chat is not configured (CHAT_MODEL unset; `detail` names the settings), the model provider is rate-limiting this service (retry after `Retry-After` seconds when given; the message is kept, marked unanswered), or the database is unreachable. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description The model did not answer within CHAT_TIMEOUT; the message is kept, marked unanswered. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+        };
+    };
+    chat_for_user: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The caller's own id (the token's `sub`); any other is a 403. */
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ChatRequest"];
+            };
+        };
+        responses: {
+            /** @description With `Accept: text/event-stream`: server-sent events, each `data` one JSON object. `delta` (`{text}`): the next piece of the answer; `tool_call` (`{name, arguments, result}`): a task tool the assistant called, once it returned; then `done` (the same body as the JSON answer, once stored) or `error` (`{status, detail}`, the status the JSON answer would have had). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChatResponse"];
+                    "text/event-stream": string;
+                };
+            };
+            /** @description Missing, malformed, expired or otherwise invalid bearer token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description `user_id` in the path is not the token's `sub`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description No such conversation for this user (another user's conversation is reported the same way). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Request body over 1 MiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description The body failed validation; `detail` lists each problem. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Rate limit reached: the caller's, or failed authentications from this address; retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Unexpected error (no internals are shown). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description The model provider failed, or its answer could not be read; the message is kept, marked unanswered. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Chat is not configured (CHAT_MODEL unset; `detail` names the settings), the model provider is rate-limiting this service (retry after `Retry-After` seconds when given; the message is kept, marked unanswered), or the database is unreachable. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description The model did not answer within CHAT_TIMEOUT; the message is kept, marked unanswered. */
+            504: {
                 headers: {
                     [name: string]: unknown;
                 };

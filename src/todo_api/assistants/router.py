@@ -9,8 +9,7 @@ Stateless and answered with JSON, so any worker or instance can serve any reques
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request, Response
@@ -21,13 +20,13 @@ from todo_api.assistants.caller import MCP_PATH, Caller, current_caller
 from todo_api.auth import record_caller
 from todo_api.config import Settings
 from todo_api.errors import Forbidden, NotFound, Unauthenticated
+from todo_api.first_use import BuiltOnFirstUse
 from todo_api.state import app_state
 
 if TYPE_CHECKING:
     from todo_api.assistants.transport import RunningTools
 
 RESOURCE_METADATA_PATH = "/.well-known/oauth-protected-resource"
-OUTSIDE_THE_LIFESPAN = "/mcp called outside the app's lifespan"
 # The same for every caller (it changes only with the configuration).
 METADATA_CACHE_CONTROL = "public, max-age=3600"
 
@@ -58,40 +57,14 @@ class MCPEndpoint:
     (`running`; an app may be started again), and starts the MCP server on its first request."""
 
     def __init__(self) -> None:
-        self._open = False
-        self._starting: asyncio.Lock | None = None
-        self._tools: RunningTools | None = None
+        self._tools = BuiltOnFirstUse(_start_tools, _stop_tools, what=MCP_PATH)
         # An ASGI endpoint: the SDK's transport writes the response itself. POST only: stateless,
         # there is no session to DELETE, and a GET would open a stream nothing ever writes to.
         self.route = Route(MCP_PATH, self, methods=["POST"])
 
-    @asynccontextmanager
-    async def running(self) -> AsyncIterator[None]:
+    def running(self) -> AbstractAsyncContextManager[None]:
         """Serve /mcp while the context is open; stop the MCP server, if one started, on leaving."""
-        # A lock of this run's event loop: a restarted app may run on another.
-        starting = self._starting = asyncio.Lock()
-        self._open = True
-        try:
-            yield
-        finally:
-            self._open = False
-            async with starting:
-                tools, self._tools = self._tools, None
-            if tools is not None:
-                await tools.stop()
-
-    async def _running_tools(self) -> RunningTools:
-        if self._starting is None:
-            raise RuntimeError(OUTSIDE_THE_LIFESPAN)
-        async with self._starting:
-            if not self._open:
-                raise RuntimeError(OUTSIDE_THE_LIFESPAN)
-            if self._tools is None:
-                # Importing the SDK takes a second of CPU; in a thread, this worker goes on
-                # answering its other requests meanwhile.
-                running_tools = await asyncio.to_thread(_import_transport)
-                self._tools = await running_tools.start()
-            return self._tools
+        return self._tools.running()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # The access log names a request by its route's path; FastAPI records only its own routes.
@@ -106,12 +79,23 @@ class MCPEndpoint:
                 raise
             raise _pointing_to_metadata(refused, base + RESOURCE_METADATA_PATH) from None
         record_caller(scope, user)
-        tools = self._tools or await self._running_tools()
+        tools = await self._tools.get()
         caller = current_caller.set(Caller(user=user, state=app_state(request)))
         try:
             await tools.handle_request(scope, receive, send)
         finally:
             current_caller.reset(caller)
+
+
+async def _start_tools() -> RunningTools:
+    # Importing the SDK takes a second of CPU; in a thread, this worker goes on answering its
+    # other requests meanwhile.
+    running_tools = await asyncio.to_thread(_import_transport)
+    return await running_tools.start()
+
+
+async def _stop_tools(tools: RunningTools) -> None:
+    await tools.stop()
 
 
 def _import_transport() -> type[RunningTools]:
