@@ -41,7 +41,8 @@ class HTTPImplementation(StrEnum):
 
 
 def _response(status: int, phrase: str, detail: str) -> bytes:
-    """A whole response written before any request exists, so no middleware adds to it."""
+    """A whole response written before any request exists, so no middleware adds to it. Written
+    when it is sent (rarely), not kept from import, so that the tests run this code."""
     body = json.dumps({"detail": detail}).encode()
     head = (
         f"HTTP/1.1 {status} {phrase}\r\ncontent-type: application/json\r\n"
@@ -51,8 +52,8 @@ def _response(status: int, phrase: str, detail: str) -> bytes:
     return head.encode() + body
 
 
-HEAD_TOO_LARGE = _response(431, "Request Header Fields Too Large", "Request headers too large")
-HEAD_TOO_SLOW = _response(408, "Request Timeout", "Request headers not received in time")
+HEAD_TOO_LARGE = (431, "Request Header Fields Too Large", "Request headers too large")
+HEAD_TOO_SLOW = (408, "Request Timeout", "Request headers not received in time")
 
 
 @functools.cache
@@ -88,7 +89,7 @@ class _HeadLimits(asyncio.Protocol):
         if awaited and self._awaiting_head() and not self.transport.is_closing():
             self._head_bytes += len(data)
             if self._head_bytes > MAX_HEAD_BYTES:
-                self._answer_and_close(HEAD_TOO_LARGE)
+                self._answer_and_close(_response(*HEAD_TOO_LARGE))
                 return
         self._watch_head()
 
@@ -125,7 +126,7 @@ class _HeadLimits(asyncio.Protocol):
             "request head not received in time",
             extra={"event": "request_head_timeout", "client": self.client[0] if self.client else None},
         )
-        self._answer_and_close(HEAD_TOO_SLOW)
+        self._answer_and_close(_response(*HEAD_TOO_SLOW))
 
     def _answer_and_close(self, response: bytes) -> None:
         self._stop_deadline()

@@ -15,7 +15,7 @@ from todo_api.db.connection import PostgresDatabase
 from todo_api.db.engine import APPLICATION_NAME, PLANNING_POOL_SUFFIX, open_database
 from todo_api.db.query import CompiledStatement, Query
 from todo_api.models import task_table
-from todo_api.tasks.statements import SET_COMPLETION
+from todo_api.tasks.statements import completion_query
 
 OWNED_IDS = Query(sa.select(task_table.c.id).where(task_table.c.user_id == sa.bindparam("owner")))
 PREPARED_STATEMENTS = sa.select(sa.func.count().label("count")).select_from(sa.text("pg_prepared_statements"))
@@ -33,7 +33,7 @@ def test_a_compiled_statement_takes_values_by_name_and_keeps_its_own() -> None:
 
 
 def test_a_missing_value_is_an_error_not_a_null() -> None:
-    compiled = SET_COMPLETION[None].postgres
+    compiled = completion_query(None).postgres
 
     with pytest.raises(KeyError):
         compiled.arguments({"owner": "alice", "task_id": 1})

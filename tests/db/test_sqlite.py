@@ -21,7 +21,7 @@ from todo_api.db.query import Query
 from todo_api.db.sqlite import SQLiteDatabase
 from todo_api.models import task_table, utc_now
 from todo_api.tasks.listing import ListShape
-from todo_api.tasks.statements import CREATE_TASK, GET_TASK, SET_COMPLETION, count_query, page_query
+from todo_api.tasks.statements import CREATE_TASK, GET_TASK, completion_query, count_query, page_query
 
 GET_TITLES = Query(sa.select(task_table.c.title))
 
@@ -222,7 +222,7 @@ def test_a_connection_is_in_wal_mode_and_never_waits_for_locks_unless_asked(sqli
 
 
 def test_a_sqlite_statement_converts_timestamps_as_sqlalchemy_does() -> None:
-    compiled = SET_COMPLETION[True].sqlite
+    compiled = completion_query(True).sqlite
     moment = datetime(2026, 12, 2, 4, 30, 1, 250, tzinfo=UTC)
 
     arguments = compiled.arguments({"owner": "alice", "task_id": 7, "now": moment})

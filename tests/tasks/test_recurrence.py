@@ -356,8 +356,39 @@ async def test_twenty_concurrent_completions_add_one_occurrence(
     answers = await asyncio.gather(*(client.patch(url, json=body, headers=auth("alice")) for _ in range(20)))
 
     assert {answer.status_code for answer in answers} == {200}
+    if body is not None:
+        # Each asked for completed, however the requests interleaved: a request that waited for
+        # the first one's transaction finds the task completed and must leave it so.
+        assert {answer.json()["status"] for answer in answers} == {"completed"}
+        assert (await client.get(task_url, headers=auth("alice"))).json()["status"] == "completed"
     listed = (await client.get("/api/tasks?limit=1000", headers=auth("alice"))).json()
     occurrences = [task for task in listed if task["title"] == how]
     assert len(occurrences) == 2
     named = {answer.json()["next_task_id"] for answer in answers if answer.json()["status"] == "completed"}
     assert named == {max(task["id"] for task in occurrences)}
+
+
+@pytest.mark.parametrize("how", ["toggle", "set"])
+async def test_completing_a_recurring_task_honours_if_match(api: TaskApi, how: str) -> None:
+    created = await api.call(
+        "POST", "alice", json={"title": "Stretch", "due_date": "2026-12-07", "recurrence_pattern": "daily"}
+    )
+    task_id = created.json()["id"]
+    body = None if how == "toggle" else {"completed": True}
+    edited = await api.call("PATCH", "alice", task_id, json={"description": "ten minutes"})
+
+    stale = await api.call(
+        "PATCH", "alice", task_id, "/complete", json=body, headers={"If-Match": created.headers["etag"]}
+    )
+    unchanged = await api.get("alice", task_id)
+    listed_after_stale = (await api.call("GET", "alice")).json()
+    fresh = await api.call(
+        "PATCH", "alice", task_id, "/complete", json=body, headers={"If-Match": edited.headers["etag"]}
+    )
+
+    assert stale.status_code == 412
+    assert unchanged.json() == edited.json()
+    assert [task["id"] for task in listed_after_stale] == [task_id]
+    assert fresh.status_code == 200
+    assert fresh.json()["status"] == "completed"
+    assert (await api.get("alice", fresh.json()["next_task_id"])).json()["title"] == "Stretch"

@@ -35,11 +35,11 @@ from todo_api.tasks.statements import (
     DUE_REMINDERS,
     GET_TASK,
     LOCKED_TASK,
-    SET_COMPLETION,
     TAG_LISTS,
     TASK_EXISTS,
     TASKS_WITH_TAG,
     WriteStatement,
+    completion_query,
     count_query,
     page_query,
     planned_per_call,
@@ -250,7 +250,7 @@ async def set_completed(
     completing a recurring task for the first time also adds its next occurrence, in a
     transaction."""
     values: dict[str, Any] = {"owner": user_id, "task_id": task_id, "now": utc_now()}
-    row = await _write_returning(database, SET_COMPLETION[completed], values, if_match)
+    row = await _write_returning(database, completion_query(completed), values, if_match)
     if row["updated_at"] == values["now"]:
         return row
     # The statement left the task as it was: a recurring task to complete (see _completion).

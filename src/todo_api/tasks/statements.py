@@ -91,7 +91,12 @@ TASK_EXISTS = Query(sa.select(columns.id).where(*OWNED))
 DELETE_TASK = Query(sa.delete(task_table).where(*OWNED).returning(columns.id))
 
 
-def _completion(status: sa.ColumnElement[str]) -> Query:
+# Built on first use rather than at import, like the list statements, so that the tests (and
+# mutation testing) run the code that builds it.
+@functools.cache
+def completion_query(completed: bool | None) -> Query:
+    """Set a task's completion (`completed`), or toggle it (None)."""
+    status = STATUS_FOR_COMPLETED[completed]
     # A recurring task being completed for the first time needs its next occurrence added with
     # it, which takes a transaction: the statement leaves such a task as it is (its updated_at
     # too, which tells the service to take that path).
@@ -112,7 +117,6 @@ def _completion(status: sa.ColumnElement[str]) -> Query:
     )
 
 
-SET_COMPLETION = {completed: _completion(status) for completed, status in STATUS_FOR_COMPLETED.items()}
 NEW_DUE_AT = sa.bindparam("new_due_at", type_=UTCDateTime())
 NEW_DUE_ALL_DAY = sa.bindparam("new_due_all_day", type_=sa.Boolean)
 NEW_OVERDUE_AFTER = sa.bindparam("new_overdue_after", type_=UTCDateTime())
