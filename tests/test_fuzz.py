@@ -12,6 +12,7 @@ import asyncio
 import copy
 import json
 import re
+import threading
 import tomllib
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -27,7 +28,8 @@ from schemathesis import AuthContext, BaseSchema, Case, CheckContext, HookContex
 from schemathesis.config import SchemathesisConfig
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from tests.conftest import SECRET, make_settings
+from tests.chat.model_server import MODEL, Say, scripted_model
+from tests.conftest import PATIENCE, SECRET, make_settings
 from todo_api.config import Settings
 from todo_api.db.engine import create_engine
 from todo_api.main import create_app
@@ -161,6 +163,9 @@ def with_the_text_rules(document: dict[str, Any]) -> dict[str, Any]:
             if form.get("type") == "string":
                 form["enum"] = RULES
     document["components"]["schemas"]["TagRename"]["properties"]["name"]["pattern"] = TAG_NAME_PATTERN
+    for zone in document["components"]["schemas"]["ChatRequest"]["properties"]["timezone"].get("anyOf", []):
+        if zone.get("type") == "string":
+            zone["pattern"] = TIMEZONE_PATTERN
     # With every rule of the update schema at once, the generator gives up on it ("does not
     # support this part"); without the relative reminder and its one rule it copes.
     # tests/tasks/test_reminders.py sends relative reminders on update instead.
@@ -325,11 +330,37 @@ def reseed(settings: Settings) -> Iterator[Seeder]:
         seeder.close()
 
 
+@pytest.fixture(scope="module")
+def model_url() -> Iterator[str]:
+    """A model that answers every chat message with a sentence, so that the chat routes are
+    fuzzed answering (their failures and an unconfigured model have tests of their own). In a
+    thread with an event loop of its own, since the fuzzer calls the app from its own."""
+    url: list[str] = []
+    ready, stop = threading.Event(), threading.Event()
+
+    async def serve() -> None:
+        async with scripted_model() as model:
+            model.answer(*[Say("Noted.")] * 100_000)
+            url.append(model.url)
+            ready.set()
+            await asyncio.to_thread(stop.wait)
+
+    thread = threading.Thread(target=asyncio.run, args=(serve(),), daemon=True)
+    thread.start()
+    try:
+        assert ready.wait(PATIENCE), "the scripted model did not start"
+        yield url[0]
+    finally:
+        stop.set()
+        thread.join(PATIENCE)
+
+
 @pytest.fixture(name="settings")
-def fuzz_settings(database_url: str) -> Settings:
+def fuzz_settings(database_url: str, model_url: str) -> Settings:
     """Test settings without rate limits: they have their own tests, and the fuzzer sends
     thousands of requests as one user, which would otherwise be 429s."""
-    return make_settings(database_url, rate_limit_enabled=False, builtin_auth=False)
+    chat = {"chat_model": MODEL, "openai_base_url": model_url, "openai_api_key": "sk-placeholder-fuzz"}
+    return make_settings(database_url, rate_limit_enabled=False, builtin_auth=False, **chat)
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, StrictStr
 
 from todo_api.conversations.schemas import MessagePublic, ToolCall
 from todo_api.models import MAX_ID
@@ -12,6 +12,11 @@ from todo_api.tasks.schemas import TimeZoneName
 
 # The largest CHAT_MAX_MESSAGE_LENGTH; the configured one is checked by the route.
 LONGEST_MESSAGE = 100_000
+
+
+def whole_number(value: object) -> object:
+    """12.0 as 12: JSON has one kind of number, and some clients write every number that way."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 class ChatRequest(BaseModel):
@@ -30,12 +35,9 @@ class ChatRequest(BaseModel):
         ),
     ]
     conversation_id: Annotated[
-        StrictInt | None,
-        Field(
-            ge=1,
-            le=MAX_ID,
-            description="The conversation to continue (one of yours); leave it out to start a new one.",
-        ),
+        Annotated[StrictInt, Field(ge=1, le=MAX_ID)] | None,
+        BeforeValidator(whole_number),
+        Field(description="The conversation to continue (one of yours); leave it out to start a new one."),
     ] = None
     timezone: Annotated[
         TimeZoneName | None,
