@@ -167,6 +167,7 @@ def report(
         "PASSWORD": PASSWORD,
         "SCREENSHOT": str(screenshot),
         "CHAT_SCREENSHOT": str(chat_screenshot),
+        "CHAT": "1",
     }
     if setup.mode == "builtin":
         env["COOKIES"] = "1"
