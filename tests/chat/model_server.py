@@ -2,10 +2,16 @@
 (`POST /v1/chat/completions`, plain JSON or `stream: true` server-sent events, tool calls
 included, their arguments streamed in fragments), answering each request with the next reply of
 the test's script and recording what it was sent. The real `openai` client and the real Agents
-SDK talk to it over HTTP, as they would to a provider."""
+SDK talk to it over HTTP, as they would to a provider.
+
+`python -m tests.chat.model_server --port N` serves it in a process of its own, for the tests
+that run the service as a process (tests/interop): they give it its script with `PUT /script`
+(a JSON list of replies, see `reply_of`) and read what it was sent at `GET /received`.
+"""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import itertools
 import json
@@ -64,10 +70,11 @@ def pieces(text: str, count: int = 3) -> list[str]:
     return [text[start : start + size] for start in range(0, len(text), size)] or [""]
 
 
-def _streamed(chunks: list[bytes]) -> StreamingResponse:
+def _streamed(chunks: list[bytes], pause: float = 0.0) -> StreamingResponse:
     async def body() -> AsyncIterator[bytes]:
         for chunk in chunks:
             yield chunk
+            await asyncio.sleep(pause)
         yield b"data: [DONE]\n\n"
 
     return StreamingResponse(body(), media_type="text/event-stream")
@@ -75,9 +82,10 @@ def _streamed(chunks: list[bytes]) -> StreamingResponse:
 
 @dataclass
 class Say(Reply):
-    """Answer with text."""
+    """Answer with text; streamed, `pause` seconds after each piece (a model writing slowly)."""
 
     text: str
+    pause: float = 0.0
 
     async def respond(self, body: dict[str, Any], model: ScriptedModel) -> Response:
         if not body.get("stream"):
@@ -86,7 +94,7 @@ class Say(Reply):
         chunks += [_chunk({"content": piece}) for piece in pieces(self.text)]
         chunks.append(_chunk({}, "stop"))
         chunks.append(_chunk(None, usage={"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}))
-        return _streamed(chunks)
+        return _streamed(chunks, self.pause)
 
 
 @dataclass
@@ -199,8 +207,43 @@ class ScriptedModel:
             return JSONResponse({"error": {"message": "the script has no reply left"}}, 500)
         return await self.script.popleft().respond(body, self)
 
-    def app(self) -> Starlette:
-        return Starlette(routes=[Route("/v1/chat/completions", self.completions, methods=["POST"])])
+    async def models(self, request: Request) -> Response:
+        """The model list, as providers answer it (what a process's readiness check asks)."""
+        return JSONResponse(
+            {"object": "list", "data": [{"id": MODEL, "object": "model", "owned_by": "test"}]}
+        )
+
+    async def replace_script(self, request: Request) -> Response:
+        """A new script (a JSON list of replies), in place of what was left of the last."""
+        self.script = deque(reply_of(reply) for reply in await request.json())
+        self.received = []
+        return Response(status_code=204)
+
+    async def received_bodies(self, request: Request) -> Response:
+        """The body of every request since the script was given, in order."""
+        return JSONResponse([received.body for received in self.received])
+
+    def app(self, *, scriptable: bool = False) -> Starlette:
+        routes = [Route("/v1/chat/completions", self.completions, methods=["POST"])]
+        if scriptable:
+            routes += [
+                Route("/v1/models", self.models),
+                Route("/script", self.replace_script, methods=["PUT"]),
+                Route("/received", self.received_bodies),
+            ]
+        return Starlette(routes=routes)
+
+
+def reply_of(data: dict[str, Any]) -> Reply:
+    """A reply from its JSON: `{"say": text, "pause": seconds}`, `{"call": [[name, arguments], …]}`
+    or `{"fail": status}`."""
+    if "say" in data:
+        return Say(data["say"], float(data.get("pause", 0.0)))
+    if "call" in data:
+        return Call(*((name, arguments) for name, arguments in data["call"]))
+    if "fail" in data:
+        return Fail(int(data["fail"]))
+    raise ValueError(f"not a reply: {data!r}")
 
 
 @asynccontextmanager
@@ -236,3 +279,15 @@ def _listening() -> Iterator[socket.socket]:
         yield listening
     finally:
         listening.close()
+
+
+def main() -> None:
+    """Serve a scriptable model on 127.0.0.1 until stopped."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, required=True)
+    port = parser.parse_args().port
+    uvicorn.run(ScriptedModel().app(scriptable=True), host="127.0.0.1", port=port, log_level="warning")
+
+
+if __name__ == "__main__":
+    main()

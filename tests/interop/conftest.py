@@ -24,6 +24,7 @@ from sqlalchemy.engine import make_url
 
 from tests.conftest import run_sql
 from tests.interop.issuer_driver import BetterAuthIssuer, IssuerError, free_port, npm_ci, run_node_script
+from tests.interop.model_driver import ScriptedModelProcess
 from tests.interop.service_driver import TodoService
 
 # Placeholders: a throwaway secret and password for throwaway processes and users.
@@ -196,6 +197,13 @@ def jwks_service(issuer: BetterAuthIssuer, module_services: ServiceFactory) -> T
 def hs256_service(issuer: BetterAuthIssuer, module_services: ServiceFactory) -> TodoService:
     """The service configured only with the shared secret (HS256 bridge tokens)."""
     return module_services(hs256_settings(issuer))
+
+
+@pytest.fixture(scope="module")
+def scripted_model(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScriptedModelProcess]:
+    """The chat tests' scripted model in a process, for the test module's chatting services."""
+    with ScriptedModelProcess(tmp_path_factory.mktemp("model")) as model:
+        yield model
 
 
 @pytest.fixture(scope="module")

@@ -167,6 +167,15 @@ def test_a_newcomer_signs_up_adds_tasks_and_sees_them(report: dict[str, Any]) ->
     assert [(task["title"], task["done"]) for task in report["aliceServerHtml"]["rows"]] == listed
 
 
+def test_without_a_model_the_assistant_says_chat_is_not_configured(report: dict[str, Any]) -> None:
+    # The README's service has no CHAT_MODEL: a 503 whose sentence names the settings, not a failure.
+    assert report["chatOffNote"].startswith("Chat is not configured on this service: set CHAT_MODEL")
+    assert report["chatOffMessages"] == [
+        {"role": "user", "text": "hello", "chips": [], "unanswered": True},
+    ]
+    assert report["pageErrors"] == []
+
+
 def test_a_second_newcomer_sees_none_of_the_firsts_tasks(report: dict[str, Any]) -> None:
     assert report["bobBrowserList"] == []
     assert report["bobGetsAlicesTask"] == 404

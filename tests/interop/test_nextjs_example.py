@@ -8,6 +8,10 @@ Auth in the app: the service's own /api/auth signs users in, and its session coo
 the browser and forwarded by the app's server, stands for the user). Everything runs on
 localhost, one host name for the app, Better Auth and CORS, as the guide's local development
 block says.
+
+The service chats with the chat tests' scripted model, in a process of its own. The chat panel
+runs in every set-up: it calls the service from the browser with the set-up's own credentials
+(a bearer token, or the service's cookie on a cross-origin POST whose answer streams).
 """
 
 from __future__ import annotations
@@ -16,9 +20,11 @@ import asyncio
 import struct
 from collections.abc import Iterator
 from contextlib import ExitStack
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import pytest
@@ -27,6 +33,7 @@ from tests.conftest import asyncpg_dsn
 from tests.interop.conftest import PASSWORD, SECRET, Databases, run_in_chromium
 from tests.interop.example_app import ExampleApp, build_example
 from tests.interop.issuer_driver import IssuerError, free_port
+from tests.interop.model_driver import ScriptedModelProcess
 from tests.interop.service_driver import TodoService
 
 # The module's first test may build the client and the app first (bounded at 120 s and 600 s),
@@ -60,6 +67,7 @@ def setup(
     request: pytest.FixtureRequest,
     databases: Databases,
     built_example: None,
+    scripted_model: ScriptedModelProcess,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Setup]:
     mode: str = request.param
@@ -71,17 +79,21 @@ def setup(
         auth_database = (
             tasks_database if mode == "shared-database" else stack.enter_context(databases.fresh())
         )
-        service_env = {"DATABASE_URL": tasks_database, "CORS_ORIGINS": app_url} | (
-            # The service signs users in itself, and knows them by its session cookie.
-            {"BUILTIN_AUTH": "true", "BETTER_AUTH_SECRET": SECRET}
-            if mode == "builtin"
-            else {
-                "BUILTIN_AUTH": "false",
-                "BETTER_AUTH_URL": app_url,
-                "JWT_ISSUER": app_url,
-                "JWT_AUDIENCE": app_url,
-                "BETTER_AUTH_SHARED_DATABASE": "true" if mode == "shared-database" else "false",
-            }
+        service_env = (
+            {"DATABASE_URL": tasks_database, "CORS_ORIGINS": app_url}
+            | scripted_model.chat_settings()
+            | (
+                # The service signs users in itself, and knows them by its session cookie.
+                {"BUILTIN_AUTH": "true", "BETTER_AUTH_SECRET": SECRET}
+                if mode == "builtin"
+                else {
+                    "BUILTIN_AUTH": "false",
+                    "BETTER_AUTH_URL": app_url,
+                    "JWT_ISSUER": app_url,
+                    "JWT_AUDIENCE": app_url,
+                    "BETTER_AUTH_SHARED_DATABASE": "true" if mode == "shared-database" else "false",
+                }
+            )
         )
         service = TodoService(workdir / "service", service_env)
         app_env = {"AUTH_MODE": mode, "TODO_API_URL": localhost(service)} | (
@@ -108,16 +120,58 @@ def screenshot(setup: Setup, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def report(chromium: str, setup: Setup, screenshot: Path) -> dict[str, Any]:
+def chat_screenshot(screenshot: Path) -> Path:
+    """Where the journey leaves its picture of the chat panel."""
+    return screenshot.with_name("chat.png")
+
+
+TIME_ZONE = ZoneInfo("Pacific/Auckland")  # the journey's
+TOMORROW = (datetime.now(TIME_ZONE) + timedelta(days=1)).date()
+FIRST_REPLY = "Added “Buy milk”, due tomorrow, with high priority."
+SECOND_REPLY = "One task is due this week: Buy milk, tomorrow."
+# The model's replies to the journey's chat, in order; the answers are written slowly enough
+# for the page to be seen writing them.
+CHAT_SCRIPT: list[dict[str, Any]] = [
+    {
+        "call": [
+            [
+                "add_task",
+                {
+                    "title": "Buy milk",
+                    "priority": "high",
+                    "due_date": TOMORROW.isoformat(),
+                    "timezone": "Pacific/Auckland",
+                },
+            ]
+        ]
+    },
+    {"say": FIRST_REPLY, "pause": 0.4},
+    {"call": [["list_tasks", {"status": "pending"}]]},
+    {"say": SECOND_REPLY, "pause": 0.4},
+    {"say": "Hello! What shall we do today?", "pause": 0.4},
+]
+
+
+@pytest.fixture(scope="module")
+def report(
+    chromium: str,
+    setup: Setup,
+    screenshot: Path,
+    chat_screenshot: Path,
+    scripted_model: ScriptedModelProcess,
+) -> dict[str, Any]:
+    scripted_model.script(*CHAT_SCRIPT)
     env = {
         "APP_URL": setup.app.base_url,
         "API_URL": localhost(setup.service),
         "PASSWORD": PASSWORD,
         "SCREENSHOT": str(screenshot),
+        "CHAT_SCREENSHOT": str(chat_screenshot),
+        "CHAT": "1",
     }
     if setup.mode == "builtin":
         env["COOKIES"] = "1"
-    return run_in_chromium("nextjs-example.mjs", chromium, **env)
+    return run_in_chromium("nextjs-example.mjs", chromium, **env) | {"model": scripted_model.received()}
 
 
 def row(title: str, **fields: Any) -> dict[str, Any]:
@@ -242,8 +296,11 @@ def test_the_page_hydrates_and_runs_without_an_error(report: dict[str, Any]) -> 
     assert report["pageErrors"] == []
 
 
-def test_the_journey_leaves_a_full_page_screenshot(report: dict[str, Any], screenshot: Path) -> None:
-    png = screenshot.read_bytes()
+@pytest.mark.parametrize("picture", ["list", "chat"])
+def test_the_journey_leaves_full_page_screenshots(
+    report: dict[str, Any], picture: str, screenshot: Path, chat_screenshot: Path
+) -> None:
+    png = (screenshot if picture == "list" else chat_screenshot).read_bytes()
 
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     width, height = struct.unpack(">II", png[16:24])  # the IHDR chunk
@@ -262,6 +319,58 @@ def test_a_second_user_sees_none_of_the_first_users_tasks(report: dict[str, Any]
 def test_the_page_talks_only_to_the_app_and_the_service(report: dict[str, Any], setup: Setup) -> None:
     allowed = {urlsplit(setup.app.base_url).netloc, urlsplit(localhost(setup.service)).netloc}
     assert {urlsplit(url).netloc for url in report["requests"]} <= allowed
+
+
+def said(role: str, text: str, *chips: str, unanswered: bool = False) -> dict[str, Any]:
+    """A message of the chat panel as the journey reads it."""
+    return {"role": role, "text": text, "chips": list(chips), "unanswered": unanswered}
+
+
+FIRST_TURN = [
+    said("user", "add buy milk tomorrow with high priority"),
+    said("assistant", FIRST_REPLY, "add_task: Buy milk"),
+]
+SECOND_TURN = [
+    *FIRST_TURN,
+    said("user", "what's due this week?"),
+    said("assistant", SECOND_REPLY, "list_tasks: 1 task"),
+]
+
+
+def test_the_assistants_reply_streams_in_with_its_tool_call_as_a_chip(report: dict[str, Any]) -> None:
+    # Seen while the answer was still being written: a part of it, not yet all.
+    assert FIRST_REPLY.startswith(report["chatWhileWriting"])
+    assert report["chatWhileWriting"] != FIRST_REPLY
+    assert report["chatFirstTurn"] == FIRST_TURN
+
+
+def test_a_task_the_assistant_adds_shows_in_the_list_without_a_reload(report: dict[str, Any]) -> None:
+    due = f"{TOMORROW:%a} {TOMORROW.day} {TOMORROW:%b %Y}"
+    assert report["chatTasks"] == [row("Buy milk", priority="high", due=due)]
+    assert report["chatNotReloaded"] is True
+
+
+def test_a_second_message_continues_the_conversation(report: dict[str, Any]) -> None:
+    assert SECOND_REPLY.startswith(report["chatSecondWhileWriting"])
+    assert report["chatSecondTurn"] == SECOND_TURN
+    assert report["chatListings"] == ["add buy milk tomorrow with high priority"]
+    # The model was sent the first turn with the second message: one conversation.
+    second_turns_request = report["model"][2]
+    sent = [(message["role"], message.get("content")) for message in second_turns_request["messages"]]
+    assert ("user", "add buy milk tomorrow with high priority") in sent
+    assert ("assistant", FIRST_REPLY) in sent
+    assert sent[-1] == ("user", "what's due this week?")
+
+
+def test_past_conversations_are_listed_newest_first_and_reopen(report: dict[str, Any]) -> None:
+    assert report["chatConversations"] == ["hello", "add buy milk tomorrow with high priority"]
+    assert report["chatReopened"] == SECOND_TURN
+
+
+def test_a_deleted_conversation_leaves_the_panel_and_the_service(report: dict[str, Any]) -> None:
+    assert report["chatAfterDelete"] == ["hello"]
+    assert report["chatThreadAfterDelete"] == []
+    assert [conversation["title"] for conversation in report["chatConversationsFromTheService"]] == ["hello"]
 
 
 async def _tasks_and_owners(database_url: str) -> tuple[int, int, bool]:
@@ -284,4 +393,5 @@ def test_in_the_shared_database_the_tasks_belong_to_better_auths_users(
     if setup.mode != "shared-database":
         pytest.skip("only the shared-database set-up puts the tasks beside Better Auth's users")
 
-    assert asyncio.run(_tasks_and_owners(setup.tasks_database)) == (5, 5, True)
+    # Alice's five tasks, and the one Carol's assistant added.
+    assert asyncio.run(_tasks_and_owners(setup.tasks_database)) == (6, 6, True)

@@ -2,7 +2,8 @@
 
 The client is type-checked and built with `tsc --strict` here, its generated types are
 compared with a fresh generation from the service's schema, and `issuer/typed-client.mjs`
-drives every call with tokens from Better Auth's own `authClient.token()`.
+drives every call with tokens from Better Auth's own `authClient.token()`: the chat calls on a
+second service whose model is the chat tests' scripted one, in a process of its own.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from typing import Any
 
 import pytest
 
-from tests.interop.conftest import PASSWORD, unavailable
+from tests.interop.conftest import PASSWORD, ServiceFactory, jwks_settings, unavailable
 from tests.interop.example_app import CLIENT_DIR, build_client
 from tests.interop.issuer_driver import BetterAuthIssuer, IssuerError, run_node_script
+from tests.interop.model_driver import ScriptedModelProcess
 from tests.interop.service_driver import TodoService
 
 pytestmark = pytest.mark.interop
@@ -70,9 +72,40 @@ def test_the_runtime_passes_its_own_tests(built_client: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def report(built_client: Path, issuer: BetterAuthIssuer, jwks_service: TodoService) -> dict[str, Any]:
-    env = {"AUTH_URL": issuer.base_url, "API_URL": jwks_service.base_url, "PASSWORD": PASSWORD}
-    return run_node_script("typed-client.mjs", env, issuer.issuer_dir)
+def chat_service(
+    issuer: BetterAuthIssuer, module_services: ServiceFactory, scripted_model: ScriptedModelProcess
+) -> TodoService:
+    """The service on the same Better Auth, chatting with the scripted model."""
+    return module_services(jwks_settings(issuer) | scripted_model.chat_settings())
+
+
+# The model's replies to typed-client.mjs's chat calls, in their order.
+CHAT_SCRIPT: list[dict[str, Any]] = [
+    {"call": [["add_task", {"title": "Buy milk", "priority": "high"}]]},
+    {"say": "Added Buy milk, high priority."},
+    {"call": [["list_tasks", {"status": "pending"}]]},
+    {"say": "One task is due: Buy milk.", "pause": 0.05},
+    {"fail": 500},
+    {"say": "Once upon a time, there was a very long story.", "pause": 1.0},
+]
+
+
+@pytest.fixture(scope="module")
+def report(
+    built_client: Path,
+    issuer: BetterAuthIssuer,
+    jwks_service: TodoService,
+    chat_service: TodoService,
+    scripted_model: ScriptedModelProcess,
+) -> dict[str, Any]:
+    scripted_model.script(*CHAT_SCRIPT)
+    env = {
+        "AUTH_URL": issuer.base_url,
+        "API_URL": jwks_service.base_url,
+        "CHAT_API_URL": chat_service.base_url,
+        "PASSWORD": PASSWORD,
+    }
+    return run_node_script("typed-client.mjs", env, issuer.issuer_dir) | {"model": scripted_model.received()}
 
 
 def test_a_missing_or_relative_base_url_throws_a_clear_error(report: dict[str, Any]) -> None:
@@ -145,3 +178,82 @@ def test_no_token_and_a_bad_token_are_401(report: dict[str, Any]) -> None:
         "issues": [],
     }
     assert report["badToken"]["status"] == 401
+
+
+def test_chat_without_a_model_is_a_503_naming_the_settings(report: dict[str, Any]) -> None:
+    for failed in (report["chatNotConfigured"], report["chatStreamNotConfigured"]):
+        assert (failed["name"], failed["status"]) == ("ApiError", 503)
+        assert failed["message"].startswith("Chat is not configured on this service: set CHAT_MODEL")
+
+
+def test_chat_answers_with_its_tool_calls_and_the_stored_message(report: dict[str, Any]) -> None:
+    answer = report["chatAnswer"]
+    [call] = answer["tool_calls"]
+    assert (call["name"], call["arguments"]) == ("add_task", {"title": "Buy milk", "priority": "high"})
+    assert (call["result"]["title"], call["result"]["priority"]) == ("Buy milk", "high")
+    assert answer["response"] == "Added Buy milk, high priority."
+    assert (answer["message"]["role"], answer["message"]["content"]) == ("assistant", answer["response"])
+
+
+def test_chat_stream_yields_typed_events_and_the_stored_answer_last(report: dict[str, Any]) -> None:
+    events = report["streamed"]
+    kinds = [event["type"] for event in events]
+    assert kinds[0] == "tool_call"
+    assert set(kinds[1:-1]) == {"delta"}
+    assert len(kinds) > 3, "the text came in pieces"
+    assert kinds[-1] == "done"
+    call = events[0]["call"]
+    assert (call["name"], call["result"]["total"]) == ("list_tasks", 1)
+    done = events[-1]["answer"]
+    written = "".join(event["text"] for event in events[1:-1])
+    assert written == done["response"] == "One task is due: Buy milk."
+    assert done["conversation_id"] == report["chatAnswer"]["conversation_id"]
+    assert done["tool_calls"] == [call]
+    # The streamed turn continued the conversation: the model was sent the first turn.
+    continued = report["model"][2]
+    assert continued["stream"] is True
+    said = [(message["role"], message.get("content")) for message in continued["messages"]]
+    assert ("user", "add buy milk tomorrow with high priority") in said
+    assert said[-1] == ("user", "what's due this week?")
+
+
+def test_an_error_event_is_thrown_as_an_api_error(report: dict[str, Any]) -> None:
+    failed = report["streamFailure"]
+    assert (failed["name"], failed["status"], failed["before"]) == ("ApiError", 502, [])
+    assert "marked unanswered" in failed["message"]
+    assert report["unknownConversation"]["status"] == 404
+
+
+def test_an_aborted_stream_stops_and_its_message_is_kept_unanswered(report: dict[str, Any]) -> None:
+    assert report["aborted"]["error"] == "AbortError"
+    assert [event["type"] for event in report["aborted"]["before"]] == ["delta"]
+    messages = report["conversation"]["conversation"]["messages"]
+    assert [(m["role"], m["content"], m["unanswered"]) for m in messages] == [
+        ("user", "add buy milk tomorrow with high priority", False),
+        ("assistant", "Added Buy milk, high priority.", False),
+        ("user", "what's due this week?", False),
+        ("assistant", "One task is due: Buy milk.", False),
+        ("user", "and next week?", True),
+        ("user", "tell me a long story", True),
+    ]
+
+
+def test_conversation_calls_list_page_and_delete_what_chat_stored(report: dict[str, Any]) -> None:
+    conversation_id = report["chatAnswer"]["conversation_id"]
+    page = report["conversations"]
+    assert (page["total"], page["next"]) == (1, None)
+    [listed] = page["conversations"]
+    assert (listed["id"], listed["message_count"]) == (conversation_id, 6)
+    assert listed["title"].startswith("add buy milk")
+    messages = report["conversation"]["conversation"]["messages"]
+    latest, older = report["olderMessages"], report["olderStill"]
+    assert latest["conversation"]["messages"] == messages[-2:]
+    assert latest["older"] == {"limit": 2, "before": messages[-2]["id"]}
+    assert older["conversation"]["messages"] == messages[-4:-2]
+    assert report["afterDeleteConversations"] == {"conversations": [], "total": 0, "next": None}
+    assert report["deletedConversation"]["status"] == 404
+
+
+def test_another_users_conversation_is_not_found(report: dict[str, Any]) -> None:
+    assert report["bobGetsAlicesConversation"]["status"] == 404
+    assert report["bobContinuesAlicesConversation"]["status"] == 404

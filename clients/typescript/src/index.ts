@@ -13,6 +13,10 @@ export type Conversation = components["schemas"]["ConversationPublic"];
 export type ConversationDetail = components["schemas"]["ConversationDetail"];
 export type Message = components["schemas"]["MessagePublic"];
 export type ToolCall = components["schemas"]["ToolCall"];
+/** A message to the assistant: `message`, and `conversation_id` to continue a conversation. */
+export type ChatRequest = components["schemas"]["ChatRequest"];
+/** The assistant's answer, once stored in the conversation. */
+export type ChatResponse = components["schemas"]["ChatResponse"];
 /** One entry of a 422's `detail`: where (`loc`), what (`msg`, `type`) and the value sent (`input`). */
 export type ValidationIssue = components["schemas"]["ValidationError"];
 /** The query of `GET /api/tasks`: status, sort, limit, offset (all optional). */
@@ -96,6 +100,21 @@ export interface ConversationWithMessages {
   older: MessagesQuery | null;
 }
 
+/**
+ * One event of a streamed answer (`chatStream`), in the order the service sends them: `delta`s
+ * (the answer's text, piece by piece) and `tool_call`s (each task tool the assistant called,
+ * once it returned), then `done` with the same body as `chat`'s answer, always last.
+ */
+export type ChatEvent =
+  | { type: "delta"; text: string }
+  | { type: "tool_call"; call: ToolCall }
+  | { type: "done"; answer: ChatResponse };
+
+export interface ChatOptions {
+  /** Abort to stop waiting (and, streaming, the stream); the service keeps the message, marked unanswered. */
+  signal?: AbortSignal;
+}
+
 /** The `X-Total-Count` of a list response. */
 export function totalCount(response: Response): number {
   const value = Number(response.headers.get("X-Total-Count"));
@@ -170,6 +189,16 @@ export interface TodoClient {
   getConversation(id: number, query?: MessagesQuery): Promise<ConversationWithMessages>;
   /** Delete a conversation and all its messages. */
   deleteConversation(id: number): Promise<void>;
+  /** Send the assistant a message (a new conversation without `conversation_id`); its answer, once stored. */
+  chat(input: ChatRequest, options?: ChatOptions): Promise<ChatResponse>;
+  /**
+   * The same turn, streamed as the model writes it: iterate with `for await`; the request is
+   * sent when iteration starts. Every failure throws an ApiError, whether it came before the
+   * stream (404, 422, 429, 503 without a model…) or as the stream's `error` event (with the
+   * status the JSON answer would have had). Leaving the loop early, or aborting
+   * `options.signal`, closes the stream.
+   */
+  chatStream(input: ChatRequest, options?: ChatOptions): AsyncIterable<ChatEvent>;
 }
 
 /** A client for one service; on the server, make one per request (its tokens are the caller's). */
@@ -283,7 +312,98 @@ export function createTodoClient(options: TodoClientOptions): TodoClient {
     async deleteConversation(id) {
       await request(`/api/conversations/${id}`, { method: "DELETE" });
     },
+    async chat(input, { signal } = {}) {
+      const response = await request("/api/chat", { method: "POST", body: JSON.stringify(input), ...(signal ? { signal } : {}) });
+      return (await response.json()) as ChatResponse;
+    },
+    chatStream(input, { signal } = {}) {
+      return chatEvents(() =>
+        request("/api/chat", {
+          method: "POST",
+          body: JSON.stringify(input),
+          headers: { Accept: EVENT_STREAM },
+          ...(signal ? { signal } : {}),
+        }),
+      );
+    },
   };
+}
+
+const EVENT_STREAM = "text/event-stream";
+
+// What the `delta` and `error` events carry (the service documents them; its schema lists neither).
+interface TextDelta {
+  text: string;
+}
+interface StreamError {
+  status: number;
+  detail: string;
+}
+
+async function* chatEvents(open: () => Promise<Response>): AsyncGenerator<ChatEvent, void, undefined> {
+  const response = await open();
+  if (!response.body || !response.headers.get("Content-Type")?.startsWith(EVENT_STREAM)) {
+    await response.body?.cancel();
+    throw new Error(`todo-api-client: the chat answer is ${response.headers.get("Content-Type") ?? "empty"}, not ${EVENT_STREAM}`);
+  }
+  for await (const { event, data } of serverSentEvents(response.body)) {
+    if (event === "delta") yield { type: "delta", text: (JSON.parse(data) as TextDelta).text };
+    else if (event === "tool_call") yield { type: "tool_call", call: JSON.parse(data) as ToolCall };
+    else if (event === "done") {
+      yield { type: "done", answer: JSON.parse(data) as ChatResponse };
+      return;
+    } else if (event === "error") {
+      const failure = JSON.parse(data) as StreamError;
+      throw new ApiError(failure.status, failure.detail);
+    }
+    // An event this client does not know (a later version's) is skipped.
+  }
+  throw new Error("todo-api-client: the chat stream ended before its done event (the connection was lost?)");
+}
+
+/**
+ * The events of a `text/event-stream` body as the HTML standard reads them: lines end in
+ * `\n`, `\r\n` or `\r`, a blank line ends an event, its `data` lines are joined with `\n`,
+ * comments are skipped. Chunks may end anywhere (inside a line, a character or a `\r\n`).
+ * The body is cancelled when the caller stops early.
+ */
+async function* serverSentEvents(body: ReadableStream<Uint8Array>): AsyncGenerator<{ event: string; data: string }, void, undefined> {
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = "";
+  let event = "";
+  let data: string[] = [];
+  let ended = false;
+  try {
+    while (!ended) {
+      const { done, value } = await reader.read();
+      ended = done;
+      buffer += done ? decoder.decode() : decoder.decode(value, { stream: true });
+      for (;;) {
+        const end = /\r\n|\r|\n/.exec(buffer);
+        // A `\r` last in the chunk may be the first half of a `\r\n`: wait for the next chunk.
+        if (!end || (end[0] === "\r" && end.index === buffer.length - 1 && !ended)) break;
+        const line = buffer.slice(0, end.index);
+        buffer = buffer.slice(end.index + end[0].length);
+        if (line === "") {
+          if (data.length) yield { event: event || "message", data: data.join("\n") };
+          event = "";
+          data = [];
+          continue;
+        }
+        const colon = line.indexOf(":");
+        if (colon === 0) continue; // a comment
+        const field = colon < 0 ? line : line.slice(0, colon);
+        const value = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
+        if (field === "event") event = value;
+        else if (field === "data") data.push(value);
+      }
+    }
+    // An event without its blank line at the very end is incomplete, and dropped.
+  } finally {
+    // Stopped early (a break, an abort, an error): close the connection.
+    if (!ended) await reader.cancel().catch(() => undefined);
+  }
 }
 
 // A query string of numbers, those left out (undefined) not sent.

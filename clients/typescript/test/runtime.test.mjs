@@ -184,3 +184,107 @@ test("the last page of conversations and of messages has no next", async () => {
   assert.equal((await api.listConversations()).next, null);
   assert.equal((await api.getConversation(3)).older, null);
 });
+
+// A streamed answer from a fake fetch: the body in these chunks, each read separately.
+function streaming(chunks, { status = 200, type = "text/event-stream", seen = [] } = {}) {
+  return async (url, init) => {
+    seen.push({ url, accept: init.headers.get("Accept"), body: JSON.parse(init.body), signal: init.signal });
+    const encoder = new TextEncoder();
+    const body = new ReadableStream({
+      pull(controller) {
+        const next = chunks.shift();
+        if (next === undefined) controller.close();
+        else controller.enqueue(typeof next === "string" ? encoder.encode(next) : next);
+      },
+      cancel() {
+        seen.push("cancelled");
+      },
+    });
+    return new Response(body, { status, headers: { "Content-Type": type } });
+  };
+}
+
+const collect = async (events) => {
+  const all = [];
+  for await (const event of events) all.push(event);
+  return all;
+};
+
+const answer = { conversation_id: 12, response: "Added “Buy milk”.", tool_calls: [], message: { id: 3 } };
+
+test("chatStream reads events split anywhere across chunks, CRLF lines and comments included", async () => {
+  const call = { name: "add_task", arguments: { title: "Buy milk" }, result: { id: 1 } };
+  const text = [
+    ": a comment\n\n",
+    `event: tool_call\r\ndata: ${JSON.stringify(call)}\r\n\r\n`,
+    'event: delta\ndata: {"text": "Added “Buy"}\n\n',
+    'event: delta\rdata: {"text": " milk”."}\r\r',
+    `event: done\ndata: ${JSON.stringify(answer)}\n\n`,
+  ].join("");
+  const bytes = new TextEncoder().encode(text);
+  // One byte at a time: every line, event, CRLF and multi-byte character is cut somewhere.
+  const chunks = [...bytes].map((byte) => new Uint8Array([byte]));
+  const seen = [];
+  const api = createTodoClient({ baseUrl: "http://localhost:8000", getToken: async () => "t", fetch: streaming(chunks, { seen }) });
+
+  const events = await collect(api.chatStream({ message: "add buy milk", conversation_id: 12 }));
+
+  assert.deepEqual(events, [
+    { type: "tool_call", call },
+    { type: "delta", text: "Added “Buy" },
+    { type: "delta", text: " milk”." },
+    { type: "done", answer },
+  ]);
+  assert.deepEqual(seen[0].body, { message: "add buy milk", conversation_id: 12 });
+  assert.equal(seen[0].url, "http://localhost:8000/api/chat");
+  assert.equal(seen[0].accept, "text/event-stream");
+});
+
+test("an error event throws an ApiError with the status the answer would have had", async () => {
+  const failed = 'event: delta\ndata: {"text": "Hel"}\n\nevent: error\ndata: {"status": 502, "detail": "The model provider failed"}\n\n';
+  const api = createTodoClient({ baseUrl: "http://localhost:8000", fetch: streaming([failed]) });
+  const seen = [];
+  await assert.rejects(
+    (async () => {
+      for await (const event of api.chatStream({ message: "hi" })) seen.push(event.type);
+    })(),
+    (error) => error instanceof ApiError && error.status === 502 && error.message === "The model provider failed",
+  );
+  assert.deepEqual(seen, ["delta"]);
+});
+
+test("an error before the stream throws as any call's does, and so does a stream cut short", async () => {
+  const notConfigured = async () => Response.json({ detail: "Chat is not configured on this service" }, { status: 503 });
+  const api = createTodoClient({ baseUrl: "http://localhost:8000", fetch: notConfigured });
+  await assert.rejects(collect(api.chatStream({ message: "hi" })), (error) => error.status === 503 && /not configured/.test(error.message));
+  await assert.rejects(api.chat({ message: "hi" }), (error) => error.status === 503);
+
+  const cut = createTodoClient({ baseUrl: "http://localhost:8000", fetch: streaming(['event: delta\ndata: {"text": "Hel"}\n\nevent: done\ndata: {"conv']) });
+  await assert.rejects(collect(cut.chatStream({ message: "hi" })), /ended before its done event/);
+  const json = createTodoClient({ baseUrl: "http://localhost:8000", fetch: streaming(["{}"], { type: "application/json" }) });
+  await assert.rejects(collect(json.chatStream({ message: "hi" })), /is application\/json, not text\/event-stream/);
+});
+
+test("leaving the loop early cancels the body, and the signal goes to fetch", async () => {
+  const seen = [];
+  const chunks = ['event: delta\ndata: {"text": "one"}\n\n', 'event: delta\ndata: {"text": "two"}\n\n'];
+  const api = createTodoClient({ baseUrl: "http://localhost:8000", fetch: streaming(chunks, { seen }) });
+  const stop = new AbortController();
+  for await (const event of api.chatStream({ message: "hi" }, { signal: stop.signal })) {
+    assert.deepEqual(event, { type: "delta", text: "one" });
+    break;
+  }
+  assert.equal(seen[0].signal, stop.signal);
+  assert.equal(seen.at(-1), "cancelled");
+});
+
+test("chat sends the message and returns the JSON answer", async () => {
+  const seen = [];
+  const fake = async (url, init) => {
+    seen.push([url, init.method, JSON.parse(init.body), init.headers.get("Accept")]);
+    return Response.json(answer);
+  };
+  const api = createTodoClient({ baseUrl: "http://localhost:8000", fetch: fake });
+  assert.deepEqual(await api.chat({ message: "hi", timezone: "Europe/Berlin" }), answer);
+  assert.deepEqual(seen, [["http://localhost:8000/api/chat", "POST", { message: "hi", timezone: "Europe/Berlin" }, null]]);
+});

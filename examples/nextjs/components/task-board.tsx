@@ -3,6 +3,7 @@
 import { useRouter } from "next/navigation";
 import { useCallback, useEffect, useMemo, useRef, useState, type FormEvent } from "react";
 import type { Task } from "todo-api-client";
+import { ChatPanel } from "@/components/chat-panel";
 import { TaskFields } from "@/components/task-fields";
 import { TaskItem, type TaskActions } from "@/components/task-item";
 import type { PublicConfig } from "@/lib/config";
@@ -47,6 +48,16 @@ export function TaskBoard({ config, first }: { config: PublicConfig; first: Snap
       if (ticket === loads.current) setList({ ...page, tags, filters: wanted });
     },
     [api],
+  );
+
+  // The assistant's changes load the list again, as the toolbar shows it when its turn ends.
+  const shown = useRef({ filters, count: list.tasks.length });
+  useEffect(() => {
+    shown.current = { filters, count: list.tasks.length };
+  });
+  const reloadAfterChat = useCallback(
+    () => load(shown.current.filters, Math.max(PAGE_SIZE, shown.current.count)),
+    [load],
   );
 
   // Every failure is an ApiError whose message reads as it is (422s included).
@@ -139,82 +150,85 @@ export function TaskBoard({ config, first }: { config: PublicConfig; first: Snap
 
   const { tasks, tags } = list;
   return (
-    <section aria-label="Your tasks">
-      <button type="button" className="sign-out" onClick={() => void signOut()}>
-        Sign out
-      </button>
-      <form className="add" onSubmit={add} aria-label="Add a task">
-        <input name="title" className="grow" aria-label="New task" placeholder="What needs doing?" />
-        <TaskFields />
-        <button type="submit">Add</button>
-      </form>
-
-      <form className="toolbar" role="search" aria-label="Find tasks" onSubmit={(event) => event.preventDefault()}>
-        <input
-          type="search"
-          className="grow"
-          aria-label="Search"
-          placeholder="Search"
-          value={filters.search}
-          onChange={(event) => choose({ search: event.target.value })}
-        />
-        <select aria-label="Show" value={filters.show} onChange={(event) => choose({ show: event.target.value as Show })}>
-          <option value="all">all</option>
-          <option value="open">open</option>
-          <option value="done">done</option>
-        </select>
-        <select
-          aria-label="Priority filter"
-          value={filters.priority}
-          onChange={(event) => choose({ priority: event.target.value as Filters["priority"] })}
-        >
-          <option value="">any priority</option>
-          {PRIORITIES.map((priority) => (
-            <option key={priority} value={priority}>
-              {priority}
-            </option>
-          ))}
-        </select>
-        <select aria-label="Tag filter" value={filters.tag} onChange={(event) => choose({ tag: event.target.value })}>
-          <option value="">any tag</option>
-          {tags.map((tag) => (
-            <option key={tag.name} value={tag.name}>{`${tag.name} (${tag.task_count})`}</option>
-          ))}
-          {filters.tag && !tags.some((tag) => tag.name === filters.tag) && (
-            <option value={filters.tag}>{`${filters.tag} (0)`}</option>
-          )}
-        </select>
-        <select aria-label="Sort by" value={filters.sort} onChange={(event) => choose({ sort: event.target.value as SortName })}>
-          <option value="newest">newest first</option>
-          <option value="due">due date</option>
-          <option value="priority">priority</option>
-          <option value="title">title</option>
-        </select>
-      </form>
-
-      {error && <p role="alert">{error}</p>}
-      <p role="status">{notice}</p>
-
-      <h2 data-testid="list-heading">{heading(list)}</h2>
-      <ul className="tasks" data-testid="tasks">
-        {tasks.map((task) => (
-          <TaskItem
-            key={task.id}
-            task={task}
-            editing={editing?.id === task.id ? editing : null}
-            next={tasks.find((other) => other.id === task.next_task_id)}
-            actions={actions}
-          />
-        ))}
-      </ul>
-      {tasks.length === 0 && (
-        <p className="empty">{sameQuery(list.filters, DEFAULT_FILTERS) ? "Nothing to do yet." : "No task matches these filters."}</p>
-      )}
-      {list.next && (
-        <button type="button" onClick={() => void attempt(() => load(list.filters, tasks.length + PAGE_SIZE))}>
-          Show more
+    <div className="workspace">
+      <section aria-label="Your tasks">
+        <button type="button" className="sign-out" onClick={() => void signOut()}>
+          Sign out
         </button>
-      )}
-    </section>
+        <form className="add" onSubmit={add} aria-label="Add a task">
+          <input name="title" className="grow" aria-label="New task" placeholder="What needs doing?" />
+          <TaskFields />
+          <button type="submit">Add</button>
+        </form>
+
+        <form className="toolbar" role="search" aria-label="Find tasks" onSubmit={(event) => event.preventDefault()}>
+          <input
+            type="search"
+            className="grow"
+            aria-label="Search"
+            placeholder="Search"
+            value={filters.search}
+            onChange={(event) => choose({ search: event.target.value })}
+          />
+          <select aria-label="Show" value={filters.show} onChange={(event) => choose({ show: event.target.value as Show })}>
+            <option value="all">all</option>
+            <option value="open">open</option>
+            <option value="done">done</option>
+          </select>
+          <select
+            aria-label="Priority filter"
+            value={filters.priority}
+            onChange={(event) => choose({ priority: event.target.value as Filters["priority"] })}
+          >
+            <option value="">any priority</option>
+            {PRIORITIES.map((priority) => (
+              <option key={priority} value={priority}>
+                {priority}
+              </option>
+            ))}
+          </select>
+          <select aria-label="Tag filter" value={filters.tag} onChange={(event) => choose({ tag: event.target.value })}>
+            <option value="">any tag</option>
+            {tags.map((tag) => (
+              <option key={tag.name} value={tag.name}>{`${tag.name} (${tag.task_count})`}</option>
+            ))}
+            {filters.tag && !tags.some((tag) => tag.name === filters.tag) && (
+              <option value={filters.tag}>{`${filters.tag} (0)`}</option>
+            )}
+          </select>
+          <select aria-label="Sort by" value={filters.sort} onChange={(event) => choose({ sort: event.target.value as SortName })}>
+            <option value="newest">newest first</option>
+            <option value="due">due date</option>
+            <option value="priority">priority</option>
+            <option value="title">title</option>
+          </select>
+        </form>
+
+        {error && <p role="alert">{error}</p>}
+        <p role="status">{notice}</p>
+
+        <h2 data-testid="list-heading">{heading(list)}</h2>
+        <ul className="tasks" data-testid="tasks">
+          {tasks.map((task) => (
+            <TaskItem
+              key={task.id}
+              task={task}
+              editing={editing?.id === task.id ? editing : null}
+              next={tasks.find((other) => other.id === task.next_task_id)}
+              actions={actions}
+            />
+          ))}
+        </ul>
+        {tasks.length === 0 && (
+          <p className="empty">{sameQuery(list.filters, DEFAULT_FILTERS) ? "Nothing to do yet." : "No task matches these filters."}</p>
+        )}
+        {list.next && (
+          <button type="button" onClick={() => void attempt(() => load(list.filters, tasks.length + PAGE_SIZE))}>
+            Show more
+          </button>
+        )}
+      </section>
+      <ChatPanel api={api} onTasksChanged={reloadAfterChat} />
+    </div>
   );
 }

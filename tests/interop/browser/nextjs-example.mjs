@@ -3,11 +3,17 @@
 // one (its next occurrence appears, due a day later); edit a task in place (with If-Match);
 // search, filter by priority, tag and status, sort; delete; a validation error; the list in the
 // server's HTML; a full-page screenshot; sign out, a second user who sees none of it (and gets
-// 404 for the first user's task), and signing in again.
+// 404 for the first user's task), and signing in again. Then, with CHAT=1, a third user chats
+// with the assistant (the service's model answers from the script the test gave it): a message
+// that adds a task (the reply streams in, the tool call shows as a chip, the list shows the task
+// without a reload), a second message in the same conversation, a new conversation, the list of
+// conversations, reopening one and deleting it. Without CHAT=1 the service has no model, and the
+// first user's message gets the panel's note saying so.
 //
 // Usage: node nextjs-example.mjs   with CHROMIUM, APP_URL, API_URL, PASSWORD set, COOKIES=1 when
 // the service knows the user by its own session cookie (the built-in accounts) rather than by a
-// token from the app's /api/auth/token, and SCREENSHOT (optional): where to write the PNG.
+// token from the app's /api/auth/token, and SCREENSHOT, CHAT_SCREENSHOT (optional): where to
+// write the PNGs of the list and of the chat.
 import { STEP_TIMEOUT_MS, required, withChromium } from "./chromium.mjs";
 
 const APP_URL = required("APP_URL");
@@ -15,6 +21,8 @@ const API_URL = required("API_URL");
 const PASSWORD = required("PASSWORD");
 const COOKIES = process.env.COOKIES === "1";
 const SCREENSHOT = process.env.SCREENSHOT;
+const CHAT_SCREENSHOT = process.env.CHAT_SCREENSHOT;
+const CHAT = process.env.CHAT === "1";
 // Far from UTC, so that a local due time read in the wrong zone shows.
 const TIME_ZONE = "Pacific/Auckland";
 const suffix = Math.random().toString(16).slice(2, 10);
@@ -126,6 +134,93 @@ async function serverHtml(page) {
   }, html);
 }
 
+// The assistant's panel, and its conversation as the user reads it.
+const assistant = (page) => page.getByRole("complementary", { name: "Assistant" });
+const conversationTitles = (page) => assistant(page).getByTestId("conversation").locator(".title").allInnerTexts();
+const messages = (page) =>
+  assistant(page)
+    .getByTestId("message")
+    .evaluateAll((items) =>
+      items.map((item) => ({
+        role: item.classList.contains("user") ? "user" : "assistant",
+        text: item.querySelector("p")?.textContent ?? "",
+        chips: [...item.querySelectorAll('[data-testid="tool-call"]')].map((chip) => chip.textContent),
+        unanswered: item.querySelector(".unanswered") !== null,
+      })),
+    );
+
+// Sends a message; returns what the reply showed while it was still being written.
+async function ask(page, text) {
+  const form = page.getByRole("form", { name: "Message the assistant" });
+  await form.getByLabel("Message").fill(text);
+  await form.getByRole("button", { name: "Send" }).click();
+  const partly = await page.waitForFunction(() => {
+    const reply = [...document.querySelectorAll('[data-testid="message"].assistant')].at(-1);
+    const written = reply?.querySelector("p")?.textContent;
+    return reply?.getAttribute("aria-busy") === "true" && written && written !== "…" ? written : null;
+  });
+  const writing = await partly.jsonValue();
+  await form.getByRole("button", { name: "Send" }).waitFor(); // the answer is stored
+  return writing;
+}
+
+// Waits until the panel lists exactly these conversations, in this order.
+async function listing(page, expected) {
+  await page.waitForFunction(
+    (wanted) =>
+      JSON.stringify([...document.querySelectorAll('[data-testid="conversation"] .title')].map((title) => title.textContent)) ===
+      JSON.stringify(wanted),
+    expected,
+    { timeout: STEP_TIMEOUT_MS },
+  );
+  return conversationTitles(page);
+}
+
+// The service has no model: the message is sent, and the panel says chat is not configured.
+async function chatOff(page, result) {
+  const form = page.getByRole("form", { name: "Message the assistant" });
+  await form.getByLabel("Message").fill("hello");
+  await form.getByRole("button", { name: "Send" }).click();
+  result.chatOffNote = await assistant(page).locator(".note").innerText();
+  result.chatOffMessages = await messages(page);
+}
+
+async function chat(page, result) {
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.getByRole("button", { name: "Sign up" }).waitFor();
+  await signUp(page, "carol");
+  await assistant(page).getByText("No conversations yet.").waitFor();
+  await page.evaluate(() => {
+    window.notReloaded = true; // gone if the page loads again
+  });
+
+  result.chatWhileWriting = await ask(page, "add buy milk tomorrow with high priority");
+  result.chatFirstTurn = await messages(page);
+  result.chatTasks = await showing(page, ["Buy milk"]);
+  result.chatListings = await listing(page, ["add buy milk tomorrow with high priority"]);
+
+  result.chatSecondWhileWriting = await ask(page, "what's due this week?");
+  result.chatSecondTurn = await messages(page);
+  if (CHAT_SCREENSHOT) {
+    await page.mouse.move(0, 0);
+    await page.screenshot({ path: CHAT_SCREENSHOT, fullPage: true });
+  }
+  result.chatNotReloaded = await page.evaluate(() => window.notReloaded === true);
+
+  await assistant(page).getByRole("button", { name: "New" }).click();
+  await ask(page, "hello");
+  result.chatConversations = await listing(page, ["hello", "add buy milk tomorrow with high priority"]);
+
+  await assistant(page).getByRole("button", { name: /^add buy milk/ }).click();
+  await assistant(page).getByRole("region", { name: "Conversation: add buy milk tomorrow with high priority" }).waitFor();
+  result.chatReopened = await messages(page);
+
+  await assistant(page).getByRole("button", { name: "Delete conversation add buy milk tomorrow with high priority" }).click();
+  result.chatAfterDelete = await listing(page, ["hello"]);
+  result.chatThreadAfterDelete = await messages(page);
+  result.chatConversationsFromTheService = (await asTheUser(page, "/api/conversations")).body;
+}
+
 const report = await withChromium(
   async (page) => {
     const result = { timeZone: TIME_ZONE, pageErrors: [] };
@@ -227,6 +322,8 @@ const report = await withChromium(
     await signIn(page, alice);
     result.aliceAgainList = await titles(page);
     result.aliceGetsHerTask = await statusOfTask(page, result.tasksFromTheService[0].id);
+
+    await (CHAT ? chat : chatOff)(page, result);
     return result;
   },
   { timezoneId: TIME_ZONE, viewport: { width: 1000, height: 800 } },

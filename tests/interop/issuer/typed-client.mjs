@@ -2,7 +2,10 @@
 // client with jwtClient() signs two users up, `cachedToken(authClient.token)` provides the
 // tokens, and every call goes to a real todo-api. Only the cookie jar stands in for the browser.
 //
-// Usage: node typed-client.mjs   with AUTH_URL, API_URL, PASSWORD set.
+// Chat: API_URL has no model (its chat calls are 503s); CHAT_API_URL is a service on the same
+// Better Auth whose model answers from the script the test gave it, in the order below.
+//
+// Usage: node typed-client.mjs   with AUTH_URL, API_URL, CHAT_API_URL, PASSWORD set.
 // Prints one JSON object with what each call returned.
 import { createAuthClient } from "better-auth/client";
 import { jwtClient } from "better-auth/client/plugins";
@@ -11,6 +14,7 @@ import { required } from "./env.mjs";
 
 const AUTH_URL = required("AUTH_URL");
 const API_URL = required("API_URL");
+const CHAT_API_URL = required("CHAT_API_URL");
 const PASSWORD = required("PASSWORD");
 
 // A browser keeps Better Auth's session cookie and sends its page's Origin; Node does neither.
@@ -46,7 +50,8 @@ async function signedInUser(name) {
     return token?.token ?? null;
   });
   const api = createTodoClient({ baseUrl: API_URL, getToken });
-  return { id: data.user.id, api, getToken, fetches: () => tokenFetches };
+  const chat = createTodoClient({ baseUrl: CHAT_API_URL, getToken });
+  return { id: data.user.id, api, chat, getToken, fetches: () => tokenFetches };
 }
 
 async function failure(promise) {
@@ -55,7 +60,8 @@ async function failure(promise) {
     return { resolved: true };
   } catch (error) {
     if (!(error instanceof ApiError)) throw error;
-    return { name: error.name, status: error.status, detail: error.detail, message: error.message, issues: error.issues };
+    const failed = { name: error.name, status: error.status, detail: error.detail, message: error.message, issues: error.issues };
+    return error.before ? { ...failed, before: error.before } : failed;
   }
 }
 
@@ -109,5 +115,53 @@ const nobody = createTodoClient({ baseUrl: API_URL, getToken: async () => null }
 report.notSignedIn = await failure(nobody.listTasks());
 const forged = createTodoClient({ baseUrl: API_URL, getToken: async () => "not-a-token" });
 report.badToken = await failure(forged.listTasks());
+
+// Chat, on the service without a model: a 503 saying what to set, streaming or not.
+report.chatNotConfigured = await failure(alice.api.chat({ message: "hello" }));
+report.chatStreamNotConfigured = await failure(events(alice.api.chatStream({ message: "hello" })));
+
+// Every event of a stream, or where it failed and what came before.
+async function events(stream, { stopAfterDelta } = {}) {
+  const seen = [];
+  try {
+    for await (const event of stream) {
+      seen.push(event);
+      if (stopAfterDelta && event.type === "delta") stopAfterDelta.abort();
+    }
+    return seen;
+  } catch (error) {
+    if (error instanceof ApiError) throw Object.assign(error, { before: seen });
+    return { error: error.name, before: seen };
+  }
+}
+
+const chat = alice.chat;
+report.chatAnswer = await chat.chat({ message: "add buy milk tomorrow with high priority", timezone: "Europe/Berlin" });
+const conversationId = report.chatAnswer.conversation_id;
+report.streamed = await events(chat.chatStream({ message: "what's due this week?", conversation_id: conversationId }));
+// The model fails once the stream has begun: the error event is thrown.
+const streamFailure = await failure(events(chat.chatStream({ message: "and next week?", conversation_id: conversationId })));
+report.streamFailure = streamFailure;
+// A long answer, stopped after its first piece.
+const stop = new AbortController();
+report.aborted = await events(
+  chat.chatStream({ message: "tell me a long story", conversation_id: conversationId }, { signal: stop.signal }),
+  { stopAfterDelta: stop },
+);
+report.unknownConversation = await failure(events(chat.chatStream({ message: "hi", conversation_id: 999_999_999 })));
+report.bobGetsAlicesConversation = await failure(bob.chat.getConversation(conversationId));
+report.bobContinuesAlicesConversation = await failure(bob.chat.chat({ message: "hi", conversation_id: conversationId }));
+// The stopped turn is marked unanswered once the service sees the client gone.
+for (let tries = 0; tries < 50; tries += 1) {
+  report.conversation = await chat.getConversation(conversationId);
+  if (report.conversation.conversation.messages.at(-1).unanswered) break;
+  await new Promise((resolve) => setTimeout(resolve, 100));
+}
+report.conversations = await chat.listConversations();
+report.olderMessages = await chat.getConversation(conversationId, { limit: 2 });
+report.olderStill = await chat.getConversation(conversationId, report.olderMessages.older);
+await chat.deleteConversation(conversationId);
+report.afterDeleteConversations = await chat.listConversations();
+report.deletedConversation = await failure(chat.getConversation(conversationId));
 
 console.log(JSON.stringify(report));

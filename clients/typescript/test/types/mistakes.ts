@@ -46,6 +46,29 @@ export async function mistakes(): Promise<void> {
   // @ts-expect-error tasks have no such field
   const missing: string = (await api.getTask(1)).name;
   void missing;
+  // @ts-expect-error a chat message is text
+  await api.chat({ message: 42 });
+  // @ts-expect-error the field is `message`
+  await api.chat({ text: "hi" });
+  // @ts-expect-error a conversation id is a number
+  await api.chat({ message: "hi", conversation_id: "12" });
+  // @ts-expect-error a misspelt field in a chat request
+  await api.chat({ message: "hi", conversationId: 12 });
+  // @ts-expect-error the message goes in an object
+  api.chatStream("hi");
+  // @ts-expect-error stopping takes an AbortSignal
+  api.chatStream({ message: "hi" }, { signal: true });
+  // @ts-expect-error an answer's conversation id is a number
+  const conversationId: string = (await api.chat({ message: "hi" })).conversation_id;
+  void conversationId;
+  for await (const event of api.chatStream({ message: "hi" })) {
+    // @ts-expect-error no such event: it is tool_call
+    if (event.type === "tool_calls") continue;
+    // @ts-expect-error only a done event carries the answer
+    if (event.type === "delta") void event.answer;
+    // @ts-expect-error a tool call's name is in `call`
+    if (event.type === "tool_call") void event.name;
+  }
 }
 
 export async function rightly(): Promise<void> {
@@ -70,4 +93,21 @@ export async function rightly(): Promise<void> {
   const { conversations, next } = await api.listConversations({ limit: 20 });
   if (next) await api.listConversations(next);
   void conversations[0]?.title;
+  const answer = await api.chat({ message: "add buy milk tomorrow", timezone: "Europe/Berlin" });
+  const stop = new AbortController();
+  let written = "";
+  for await (const event of api.chatStream({ message: "what's due?", conversation_id: answer.conversation_id }, { signal: stop.signal })) {
+    if (event.type === "delta") written += event.text;
+    else if (event.type === "tool_call") void [event.call.name, event.call.arguments, event.call.result];
+    else {
+      const done: [number, string, string[], boolean] = [
+        event.answer.conversation_id,
+        event.answer.response,
+        event.answer.tool_calls.map((call) => call.name),
+        event.answer.message.unanswered,
+      ];
+      void done;
+    }
+  }
+  void written;
 }
