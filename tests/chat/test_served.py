@@ -44,7 +44,7 @@ async def test_events_reach_the_client_while_the_model_is_still_writing(
     finish = asyncio.Event()
     model.answer(Say("Hello there, this answer streams.", hold=finish))
     async with streamed_turn(database_url, model, auth, "hi") as lines:
-        read = []
+        read: list[str] = []
         # The model has sent its first piece and waits: the first delta must arrive now, or
         # never (the wait for it fails the test) if the stream were held back.
         while not read or not read[-1].startswith("data: "):
