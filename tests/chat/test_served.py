@@ -13,7 +13,7 @@ import httpx
 
 from tests.chat.conftest import chat_app, parse_events
 from tests.chat.model_server import Say, ScriptedModel, Silent, served
-from tests.conftest import PATIENCE, answered_within
+from tests.conftest import PATIENCE, answered_within, eventually
 
 
 @asynccontextmanager
@@ -77,3 +77,26 @@ async def test_a_silent_model_gets_heartbeats_before_its_answer(
     events = parse_events("\n".join([first, *rest]))
     assert [event.name for event in events][-1] == "done"
     assert events[-1].data["response"] == "At last."
+
+
+async def test_a_client_gone_while_the_model_is_silent_leaves_the_message_unanswered(
+    database_url: str, model: ScriptedModel, auth: Callable[[str], dict[str, str]]
+) -> None:
+    never = asyncio.Event()
+    model.answer(Silent(Say("Too late."), until=never))
+    headers = auth("alice") | {"Accept": "text/event-stream"}
+    async with (
+        chat_app(database_url, model, auth, chat_heartbeat=0.05) as (app, chat),
+        served(app) as url,
+        httpx.AsyncClient(base_url=url, timeout=PATIENCE) as client,
+    ):
+        async with client.stream("POST", "/api/chat", json={"message": "hi"}, headers=headers) as response:
+            conversation_id = int(response.headers["x-conversation-id"])
+            assert await answered_within(anext(response.aiter_lines())) == ": keep-alive"
+        # The client went away between heartbeats, while the model was still silent.
+
+        async def marked() -> bool:
+            stored = (await chat.conversation("alice", conversation_id)).json()
+            return bool(stored["messages"][-1]["unanswered"])
+
+        await eventually(marked, "marked unanswered")
