@@ -170,12 +170,31 @@ def _notes(results: dict[str, Any]) -> list[str]:
             f"{mcp_cost['rest_get_us']:.0f} µs ({mcp_cost['rest_get_median_us']:.0f}): "
             f"{mcp_cost['mcp_over_rest']:.2f}× the REST cost per call."
         )
+    chat_cost = results.get("chat")
+    if chat_cost:
+        lines.append(chat_cost_line(chat_cost))
     if results.get("checks"):
         # A failed check stops the run, so a report exists only when every check passed.
         lines.append(
             "- Contract checks before loading: all passed; the list JSON of both servers was identical."
         )
     return lines
+
+
+def chat_cost_line(chat_cost: dict[str, Any]) -> str:
+    """The chat turn's cost in the service (`bench.chatcost`), the model's own time excluded."""
+    return (
+        "- A chat turn in the service, without the model's own time (the whole app over an ASGI client, "
+        "SQLite, the scripted Chat Completions model in a process of its own answering at once; best of 7 "
+        f"passes of {chat_cost['turns_per_pass']:.0f} turns, median in brackets): a turn answered with text "
+        f"(one model call) {chat_cost['plain_cpu_us'] / 1000:.1f} ms of CPU "
+        f"({chat_cost['plain_cpu_median_us'] / 1000:.1f}), {chat_cost['plain_wall_us'] / 1000:.1f} ms of wall "
+        f"time ({chat_cost['plain_wall_median_us'] / 1000:.1f}); a turn with one `add_task` call (two model "
+        f"calls) {chat_cost['tool_cpu_us'] / 1000:.1f} ms of CPU ({chat_cost['tool_cpu_median_us'] / 1000:.1f}), "
+        f"{chat_cost['tool_wall_us'] / 1000:.1f} ms of wall time ({chat_cost['tool_wall_median_us'] / 1000:.1f}). "
+        "Wall time is the turn's less the model server's own answering time: it keeps the loopback round "
+        "trips to the model and the waits for SQLite's commits."
+    )
 
 
 def _targets_lines(rows: list[dict[str, Any]]) -> list[str]:

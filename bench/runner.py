@@ -22,7 +22,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from bench import checks, db, jwtcost, latency, logcost, machine, mcpcost, pyspy, seed, sessioncost
+from bench import chatcost, checks, db, jwtcost, latency, logcost, machine, mcpcost, pyspy, seed, sessioncost
 from bench.cpu import CpuMeter
 from bench.delay import DelayProxy
 from bench.load import read_users
@@ -504,6 +504,7 @@ class Runner:
         asyncio.run(db.recreate_database(self.admin_url, self.options.database, template=self.template))
         results["session"] = sessioncost.measure(self.run_url, self.secret)
         results["mcp"] = mcpcost.measure()
+        results["chat"] = chatcost.measure()
         if self.options.profile:
             results["profile"] = {
                 "list": self.profile("list"),

@@ -3,15 +3,20 @@ distinct events, and no secrets."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import signal
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.chat.conftest import PROVIDER_KEY, chat_settings
+from tests.chat.model_server import Call, Say, scripted_model
 from tests.conftest import PRODUCTION_SECRET, SECRET, TokenFactory, make_settings
 from tests.test_cli import HEAD, run, serving
 from todo_api.logs import ConsoleFormatter, JSONFormatter
@@ -203,3 +208,71 @@ def test_a_served_process_never_logs_tokens(tmp_path: Path, level: str) -> None:
     for part in (token, token.split(".")[2]):
         assert part not in stderr
         assert part not in stdout
+
+
+# A process that logs as `todo-api serve` sets it up, and chats: one answer whole, one streamed.
+CHATTING_PROCESS = """
+import asyncio, json, sys
+import httpx
+from tests.conftest import SECRET, make_settings
+from todo_api.logs import configure_logging
+from todo_api.main import create_app
+
+async def main():
+    configure_logging(sys.argv[3], json_lines=True)
+    app = create_app(make_settings(database_url=sys.argv[1], **json.loads(sys.argv[2])))
+    headers = {"Authorization": "Bearer " + sys.argv[4]}
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver", headers=headers, timeout=60
+    ) as client:
+        whole = await client.post("/api/chat", json={"message": "secret-question-text"})
+        streamed = await client.post(
+            "/api/chat",
+            json={"message": "second-secret-question", "conversation_id": whole.json()["conversation_id"]},
+            headers={"Accept": "text/event-stream"},
+        )
+        print(whole.status_code, streamed.status_code, "secret-answer-text" in streamed.text)
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.parametrize("level", ["info", "debug"])
+async def test_a_chat_turn_logs_no_line_of_the_http_or_model_clients_and_no_content(
+    database_url: str, make_token: TokenFactory, level: str
+) -> None:
+    token = make_token("alice")
+    async with scripted_model() as model:
+        model.answer(
+            Say("first-secret-answer"),
+            Call(("add_task", {"title": "secret-task-title"})),
+            Say("secret-answer-text"),
+        )
+        settings = json.dumps({key: str(value) for key, value in chat_settings(model).items()})
+        command = [sys.executable, "-c", CHATTING_PROCESS, database_url, settings, level, token]
+        # The model's server answers in this event loop while the other process waits on it.
+        result = await asyncio.to_thread(
+            subprocess.run, command, capture_output=True, text=True, timeout=120, check=False
+        )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["200", "200", "True"]
+    lines = [json.loads(line) for line in result.stderr.splitlines()]
+    loggers = {line["logger"] for line in lines}
+    turns = [line for line in lines if line.get("event") == "chat_turn"]
+    assert [turn["tool_calls"] for turn in turns] == [[], ["add_task"]]
+    # Not one line per model call (or per request of the test's own client) from the HTTP
+    # clients at INFO, and never the model client's requests or httpcore's headers, even at DEBUG.
+    quiet = ("openai", "httpcore") if level == "debug" else ("openai", "httpcore", "httpx")
+    assert [name for name in loggers if name.startswith(quiet)] == []
+    for secret in (
+        "secret-question-text",
+        "second-secret-question",
+        "first-secret-answer",
+        "secret-task-title",
+        "secret-answer-text",
+        PROVIDER_KEY,
+        token,
+        token.split(".")[2],
+    ):
+        assert secret not in result.stderr

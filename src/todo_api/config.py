@@ -125,6 +125,10 @@ class Settings(BaseSettings):
     chat_history_turns: int = Field(default=20, ge=0, le=1000)
     chat_history_characters: int = Field(default=20_000, ge=0, le=1_000_000)
     chat_max_message_length: int = Field(default=4000, ge=1, le=100_000)
+    # Seconds a streamed answer may stay silent (the model thinking, a tool running) before an
+    # SSE comment keeps it alive: well under the idle timeouts of common proxies and load
+    # balancers (60 s for nginx and AWS's, 55 s for Heroku's router).
+    chat_heartbeat: float = Field(default=15.0, gt=0, le=60)
     # The Agents SDK's trace export (to OpenAI, with OPENAI_API_KEY), without message contents.
     # Off: no user's message leaves for a tracing service.
     chat_tracing: bool = False

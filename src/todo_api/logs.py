@@ -28,13 +28,24 @@ _RECORD_ATTRIBUTES = set(vars(logging.makeLogRecord({}))) | {
     "taskName",
     "color_message",
 }
-# Loggers that speak only of their own set-up at INFO (Alembic names each plugin it loads; the
-# MCP SDK, its session manager's start and every stateless request's "session" ending).
-QUIET_BELOW_WARNING = ("alembic", "mcp")
-# Drivers that log statements with their parameters (password hashes, session tokens) at DEBUG,
-# and the OpenAI client, which logs each request to the chat model (the user's messages) at
-# DEBUG: kept at WARNING even when LOG_LEVEL=debug.
-NEVER_BELOW_WARNING = ("aiosqlite", "asyncpg", "sqlalchemy.engine", "sqlalchemy.pool", "openai")
+# Loggers that speak only of their own set-up, or of each outgoing request, at INFO (Alembic
+# names each plugin it loads; the MCP SDK, its session manager's start and every stateless
+# request's "session" ending; httpx, and the httpx2 the OpenAI client is built on, one line per
+# HTTP request: each call to the chat model, each fetch of signing keys).
+QUIET_BELOW_WARNING = ("alembic", "mcp", "httpx", "httpx2")
+# Drivers that log statements with their parameters (password hashes, session tokens) at DEBUG;
+# the OpenAI client (the Agents SDK's `openai.agents` included), which logs each request to the
+# chat model (the user's messages) at DEBUG; and httpcore, which logs the headers HTTP answers
+# carry (a provider's cookies): kept at WARNING even when LOG_LEVEL=debug.
+NEVER_BELOW_WARNING = (
+    "aiosqlite",
+    "asyncpg",
+    "sqlalchemy.engine",
+    "sqlalchemy.pool",
+    "openai",
+    "httpcore",
+    "httpcore2",
+)
 
 
 def extra_fields(record: logging.LogRecord) -> dict[str, Any]:

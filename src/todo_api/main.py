@@ -196,7 +196,9 @@ def create_app(settings: Settings, *, freeze_at_start_up: bool = False) -> FastA
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "If-Match", "X-Request-ID"],
-            expose_headers=EXPOSED_HEADERS + (accounts.EXPOSED_HEADERS if settings.builtin_auth else []),
+            expose_headers=EXPOSED_HEADERS
+            + chat.EXPOSED_HEADERS
+            + (accounts.EXPOSED_HEADERS if settings.builtin_auth else []),
             # Bearer tokens only, unless Better Auth's session cookie is accepted: then
             # credentialed CORS, for exactly the configured origins.
             allow_credentials=settings.accepts_sessions,

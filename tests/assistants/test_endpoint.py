@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from tests.conftest import PRODUCTION_SECRET, SECRET, TokenFactory, answered_within, make_settings, serving
+from todo_api.assistants.catalogue import NAMES_A_USER
 from todo_api.hardening import MAX_BODY_BYTES
 from todo_api.main import create_app
 from todo_api.tokens import create_token
@@ -313,6 +314,33 @@ async def test_no_tool_schema_has_a_pattern_and_the_title_rule_is_in_words(
         assert title["type"] == "string"
         assert title["minLength"] == 1
         assert "1 to 200 characters" in schema["description"]
+
+
+@pytest.mark.parametrize(
+    ("tool", "arguments", "refused"),
+    [
+        ("add_task", {"title": "t", "user_id": "alice"}, "user_id"),
+        ("list_tasks", {"user_id": "alice"}, "user_id"),
+        ("delete_task", {"task_id": 1, "owner": "alice", "user_id": "alice"}, "owner, user_id"),
+    ],
+)
+async def test_an_argument_a_tool_does_not_take_is_refused_and_nothing_is_done(
+    database_url: str, make_token: TokenFactory, tool: str, arguments: dict[str, Any], refused: str
+) -> None:
+    async with serving(database_url) as client:
+        alices = await call_tool(client, make_token("alice"), "add_task", {"title": "alice's"})
+        response = await call_tool(client, make_token("bob"), tool, arguments)
+        bobs = await call_tool(client, make_token("bob"), "list_tasks", {})
+        still = await call_tool(client, make_token("alice"), "list_tasks", {})
+
+    # The same sentence the chat agent's tools answer (tests/chat/test_isolation.py).
+    assert response.json()["result"] == {
+        "content": [{"type": "text", "text": f"Invalid arguments: {refused} not taken; {NAMES_A_USER}"}],
+        "isError": True,
+    }
+    assert bobs.json()["result"]["structuredContent"]["total"] == 0
+    task = alices.json()["result"]["structuredContent"]
+    assert still.json()["result"]["structuredContent"]["tasks"] == [task]
 
 
 @pytest.mark.parametrize(

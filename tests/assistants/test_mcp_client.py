@@ -10,6 +10,7 @@ import pytest
 from tests.assistants.conftest import error_text, mcp_session, new_user, structured
 from tests.conftest import TokenFactory
 from tests.interop.service_driver import TodoService
+from todo_api.assistants.catalogue import NAMES_A_USER
 
 pytestmark = pytest.mark.slow
 TOOLS = {"add_task", "list_tasks", "get_task", "update_task", "complete_task", "delete_task"}
@@ -118,12 +119,21 @@ async def test_another_users_task_is_not_found_for_every_tool_that_takes_an_id(
 
 async def test_no_tool_takes_a_user_id(mcp_service: TodoService, make_token: TokenFactory) -> None:
     owner, other = new_user(), new_user()
+    async with mcp_session(mcp_url(mcp_service), make_token(owner)) as session:
+        task = structured(await session.call_tool("add_task", {"title": "the owner's"}))
     async with mcp_session(mcp_url(mcp_service), make_token(other)) as session:
-        added = structured(await session.call_tool("add_task", {"title": "t", "user_id": owner}))
-        listed = structured(await session.call_tool("list_tasks", {"user_id": owner}))
+        added = await session.call_tool("add_task", {"title": "t", "user_id": owner})
+        listed = await session.call_tool("list_tasks", {"user_id": owner})
+        completed = await session.call_tool("complete_task", {"task_id": task["id"], "user_id": owner})
+        theirs = structured(await session.call_tool("list_tasks", {}))
+    async with mcp_session(mcp_url(mcp_service), make_token(owner)) as session:
+        owners = structured(await session.call_tool("list_tasks", {}))
 
-    assert added["user_id"] == other
-    assert [task["user_id"] for task in listed["tasks"]] == [other]
+    # Refused in one sentence, as the chat agent refuses it, and nothing done.
+    refusal = "Invalid arguments: user_id not taken; " + NAMES_A_USER
+    assert [error_text(result) for result in (added, listed, completed)] == [refusal] * 3
+    assert theirs["total"] == 0
+    assert owners["tasks"] == [task]
 
 
 @pytest.mark.parametrize(

@@ -38,16 +38,18 @@ class Event:
 
 
 def parse_events(text: str) -> list[Event]:
-    """The events of a text/event-stream body, each `data` read as JSON."""
+    """The events of a text/event-stream body, each `data` read as JSON; comments (a line that
+    begins with a colon: the heartbeats) are skipped, as an SSE parser skips them."""
     events = []
     for block in text.split("\n\n"):
-        if not block.strip():
-            continue
         fields: dict[str, list[str]] = {}
         for line in block.split("\n"):
+            if not line or line.startswith(":"):
+                continue
             name, _, value = line.partition(": ")
             fields.setdefault(name, []).append(value)
-        events.append(Event(fields["event"][0], json.loads("\n".join(fields["data"]))))
+        if fields:
+            events.append(Event(fields["event"][0], json.loads("\n".join(fields["data"]))))
     return events
 
 

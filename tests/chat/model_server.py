@@ -4,21 +4,26 @@ included, their arguments streamed in fragments), answering each request with th
 the test's script and recording what it was sent. The real `openai` client and the real Agents
 SDK talk to it over HTTP, as they would to a provider.
 
-`python -m tests.chat.model_server --port N` serves it in a process of its own, for the tests
-that run the service as a process (tests/interop): they give it its script with `PUT /script`
-(a JSON list of replies, see `reply_of`) and read what it was sent at `GET /received`.
+`python -m tests.chat.model_server` serves one in a process of its own and prints its URL:
+with `--port N` on that port, for the tests that run the service as a process (tests/interop),
+which give it its script with `PUT /script` (a JSON list of replies, see `reply_of`) and read
+what it was sent at `GET /received`; with `--by-rule`, answering by rule (see `by_rule`) until
+its standard input closes, as the benchmark's model, whose work is then not the service's.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import json
 import socket
+import sys
+import time
 from collections import deque
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,8 +32,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
-
-from tests.conftest import answered_within, eventually
+from starlette.types import ASGIApp
 
 MODEL = "scripted-model"
 _ids = itertools.count(1)
@@ -70,11 +74,10 @@ def pieces(text: str, count: int = 3) -> list[str]:
     return [text[start : start + size] for start in range(0, len(text), size)] or [""]
 
 
-def _streamed(chunks: list[bytes], pause: float = 0.0) -> StreamingResponse:
+def _streamed(chunks: list[bytes]) -> StreamingResponse:
     async def body() -> AsyncIterator[bytes]:
         for chunk in chunks:
             yield chunk
-            await asyncio.sleep(pause)
         yield b"data: [DONE]\n\n"
 
     return StreamingResponse(body(), media_type="text/event-stream")
@@ -82,19 +85,37 @@ def _streamed(chunks: list[bytes], pause: float = 0.0) -> StreamingResponse:
 
 @dataclass
 class Say(Reply):
-    """Answer with text; streamed, `pause` seconds after each piece (a model writing slowly)."""
+    """Answer with text; streamed, `pause` seconds after each piece (a model writing slowly),
+    and `hold` (when given) awaited after the first piece, so the rest of the answer comes only
+    once the test sets it."""
 
     text: str
     pause: float = 0.0
+    hold: asyncio.Event | None = None
 
     async def respond(self, body: dict[str, Any], model: ScriptedModel) -> Response:
         if not body.get("stream"):
             return JSONResponse(_completion({"role": "assistant", "content": self.text}, "stop"))
-        chunks = [_chunk({"role": "assistant", "content": ""})]
-        chunks += [_chunk({"content": piece}) for piece in pieces(self.text)]
-        chunks.append(_chunk({}, "stop"))
-        chunks.append(_chunk(None, usage={"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}))
-        return _streamed(chunks, self.pause)
+        first = [_chunk({"role": "assistant", "content": ""})]
+        text = pieces(self.text)
+        first.append(_chunk({"content": text[0]}))
+        rest = [_chunk({"content": piece}) for piece in text[1:]]
+        rest.append(_chunk({}, "stop"))
+        rest.append(_chunk(None, usage={"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}))
+        hold, pause = self.hold, self.pause
+
+        async def held() -> AsyncIterator[bytes]:
+            for chunk in first:
+                yield chunk
+            if hold is not None:
+                await hold.wait()
+            for chunk in rest:
+                if pause:
+                    await asyncio.sleep(pause)  # a model writing slowly, for a person to see
+                yield chunk
+            yield b"data: [DONE]\n\n"
+
+        return StreamingResponse(held(), media_type="text/event-stream")
 
 
 @dataclass
@@ -172,6 +193,29 @@ class Hang(Reply):
 
 
 @dataclass
+class Silent(Reply):
+    """Say nothing until `until` is set, then answer with `reply`: a model thinking for long."""
+
+    reply: Reply
+    until: asyncio.Event
+
+    async def respond(self, body: dict[str, Any], model: ScriptedModel) -> Response:
+        await self.until.wait()
+        return await self.reply.respond(body, model)
+
+
+@dataclass
+class Think(Reply):
+    """Answer with what `decide` makes of the request, as a model reads its instructions, the
+    conversation and the tools' results to choose its answer."""
+
+    decide: Callable[[Received], Reply]
+
+    async def respond(self, body: dict[str, Any], model: ScriptedModel) -> Response:
+        return await self.decide(Received(body, {})).respond(body, model)
+
+
+@dataclass
 class Received:
     """A request the model got."""
 
@@ -186,26 +230,67 @@ class Received:
     def tool_names(self) -> list[str]:
         return [tool["function"]["name"] for tool in self.body.get("tools", [])]
 
+    @property
+    def instructions(self) -> str:
+        """The system message: the agent's instructions."""
+        first = self.messages[0]
+        assert first["role"] == "system", first
+        return str(first["content"])
+
+    def tool_results(self) -> list[Any]:
+        """What each tool call in the conversation returned, in order, read as JSON."""
+        return [json.loads(m["content"]) for m in self.messages if m["role"] == "tool"]
+
+
+def by_rule(received: Received) -> Reply:
+    """The benchmark's model: a tool's result is answered "Done.", a message beginning with
+    "add " is an add_task of the rest, anything else is answered "Hello."."""
+    last = received.messages[-1]
+    if last["role"] == "tool":
+        return Say("Done.")
+    content = str(last.get("content") or "")
+    if content.startswith("add "):
+        return Call(("add_task", {"title": content.removeprefix("add ")}))
+    return Say("Hello.")
+
 
 class ScriptedModel:
     """The server's state: the script still to answer, and what it was sent."""
 
-    def __init__(self) -> None:
+    def __init__(self, otherwise: Callable[[Received], Reply] | None = None, *, record: bool = True) -> None:
         self.script: deque[Reply] = deque()
         self.received: list[Received] = []
         self.released = asyncio.Event()
         self.url = ""
+        # Answers a request when the script has no reply left (none: a 500 saying so).
+        self.otherwise = otherwise
+        self.record = record
+        # Seconds spent answering (reading the request, building the answer), for the benchmark.
+        self.busy_seconds = 0.0
+        self.answered = 0
 
     def answer(self, *replies: Reply) -> None:
         """Queue replies: each request takes the next one."""
         self.script.extend(replies)
 
     async def completions(self, request: Request) -> Response:
-        body = await request.json()
-        self.received.append(Received(body, dict(request.headers)))
-        if not self.script:
+        started = time.perf_counter()
+        try:
+            body = await request.json()
+            received = Received(body, dict(request.headers))
+            if self.record:
+                self.received.append(received)
+            if self.script:
+                return await self.script.popleft().respond(body, self)
+            if self.otherwise is not None:
+                return await self.otherwise(received).respond(body, self)
             return JSONResponse({"error": {"message": "the script has no reply left"}}, 500)
-        return await self.script.popleft().respond(body, self)
+        finally:
+            self.busy_seconds += time.perf_counter() - started
+            self.answered += 1
+
+    async def stats(self, request: Request) -> Response:
+        return JSONResponse({"busy_seconds": self.busy_seconds, "answered": self.answered})
 
     async def models(self, request: Request) -> Response:
         """The model list, as providers answer it (what a process's readiness check asks)."""
@@ -224,7 +309,10 @@ class ScriptedModel:
         return JSONResponse([received.body for received in self.received])
 
     def app(self, *, scriptable: bool = False) -> Starlette:
-        routes = [Route("/v1/chat/completions", self.completions, methods=["POST"])]
+        routes = [
+            Route("/v1/chat/completions", self.completions, methods=["POST"]),
+            Route("/stats", self.stats),
+        ]
         if scriptable:
             routes += [
                 Route("/v1/models", self.models),
@@ -246,47 +334,78 @@ def reply_of(data: dict[str, Any]) -> Reply:
     raise ValueError(f"not a reply: {data!r}")
 
 
-@asynccontextmanager
-async def scripted_model() -> AsyncIterator[ScriptedModel]:
-    """The model's server on a free port of 127.0.0.1, in this event loop, for the block."""
-    model = ScriptedModel()
-    with _listening() as listening:
-        model.url = f"http://127.0.0.1:{listening.getsockname()[1]}/v1"
-        server = uvicorn.Server(
-            uvicorn.Config(model.app(), log_level="warning", lifespan="off", timeout_graceful_shutdown=5)
-        )
-        serving = asyncio.create_task(server.serve(sockets=[listening]))
+# How long a server may take to start or to stop.
+PATIENCE = 30.0
 
-        async def started() -> bool:
+
+@asynccontextmanager
+async def served(app: ASGIApp, *, port: int = 0, **options: Any) -> AsyncIterator[str]:
+    """uvicorn serving `app` on 127.0.0.1 (on `port`, or a free one), in this event loop, for the
+    block: its base URL (`http://127.0.0.1:<port>`)."""
+    listening = socket.create_server(("127.0.0.1", port))
+    # Inherited by each connection it accepts: an answer's head and body, written apart, are
+    # sent at once rather than the body waiting for the client's delayed ACK (40 ms on Linux).
+    listening.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    config: dict[str, Any] = {
+        "log_level": "warning",
+        "lifespan": "off",
+        "timeout_graceful_shutdown": 5,
+    } | options
+    server = uvicorn.Server(uvicorn.Config(app, **config))
+    serving = asyncio.create_task(server.serve(sockets=[listening]))
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + PATIENCE
+    try:
+        while not server.started:
             if serving.done():
                 serving.result()  # raises what stopped it
-            return server.started
-
+                raise RuntimeError("uvicorn stopped before it started")
+            if loop.time() > deadline:
+                raise TimeoutError(f"uvicorn did not start within {PATIENCE:g} s")
+            await asyncio.sleep(0.01)
+        yield f"http://127.0.0.1:{listening.getsockname()[1]}"
+    finally:
+        server.should_exit = True
         try:
-            await eventually(started, "serving")
+            await asyncio.wait_for(serving, PATIENCE)
+        finally:
+            listening.close()
+
+
+@asynccontextmanager
+async def scripted_model(model: ScriptedModel | None = None) -> AsyncIterator[ScriptedModel]:
+    """The model's server on a free port of 127.0.0.1, in this event loop, for the block."""
+    model = model or ScriptedModel()
+    async with served(model.app()) as url:
+        model.url = f"{url}/v1"
+        try:
             yield model
         finally:
+            model.released.set()  # a Hang still waiting ends, so the server can stop
+
+
+async def _serve(arguments: argparse.Namespace) -> None:
+    model = ScriptedModel(by_rule, record=False) if arguments.by_rule else ScriptedModel()
+    async with served(model.app(scriptable=True), port=arguments.port) as url:
+        model.url = f"{url}/v1"
+        print(model.url, flush=True)
+        try:
+            if arguments.by_rule:
+                # Until stdin closes: the process that started this one ended it, or went away.
+                await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+            else:
+                await asyncio.Event().wait()  # until stopped
+        finally:
             model.released.set()
-            server.should_exit = True
-            await answered_within(serving)
-
-
-@contextmanager
-def _listening() -> Iterator[socket.socket]:
-    listening = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        listening.bind(("127.0.0.1", 0))
-        yield listening
-    finally:
-        listening.close()
 
 
 def main() -> None:
-    """Serve a scriptable model on 127.0.0.1 until stopped."""
+    """Serve a model on 127.0.0.1 until stopped (or, by rule, until stdin closes)."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--port", type=int, required=True)
-    port = parser.parse_args().port
-    uvicorn.run(ScriptedModel().app(scriptable=True), host="127.0.0.1", port=port, log_level="warning")
+    parser.add_argument("--port", type=int, default=0, help="the port (default: a free one)")
+    parser.add_argument("--by-rule", action="store_true", help="answer by rule (the benchmark's model)")
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve(parser.parse_args()))
 
 
 if __name__ == "__main__":

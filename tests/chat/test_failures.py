@@ -49,7 +49,49 @@ async def test_a_provider_failure_is_a_gateway_error_and_the_message_is_kept(
     assert "provider-secret-text" not in response.text
     assert "Traceback" not in response.text
     assert PROVIDER_KEY not in response.text
-    await _assert_kept_unanswered(chat, await _only_conversation(chat), "add buy milk")
+    conversation_id = await _only_conversation(chat)
+    assert response.headers["x-conversation-id"] == str(conversation_id)
+    await _assert_kept_unanswered(chat, conversation_id, "add buy milk")
+
+
+async def test_a_failed_turn_names_its_conversation_so_a_retry_continues_it(
+    chat: Chat, model: ScriptedModel
+) -> None:
+    model.answer(Fail(500), Say("Hello again."))
+
+    failed = await chat.send("alice", "hello")
+    retried = await chat.ok("alice", "hello", int(failed.headers["x-conversation-id"]))
+
+    assert failed.status_code == 502
+    assert retried["conversation_id"] == await _only_conversation(chat)
+    stored = (await chat.conversation("alice", retried["conversation_id"])).json()
+    assert [(m["content"], m["unanswered"]) for m in stored["messages"]] == [
+        ("hello", True),
+        ("hello", False),
+        ("Hello again.", False),
+    ]
+
+
+async def test_the_conversation_header_is_documented_and_readable_across_origins(
+    database_url: str, model: ScriptedModel, auth: Callable[[str], dict[str, str]]
+) -> None:
+    model.answer(Say("hi"))
+    origin = "http://localhost:3000"
+    async with chat_app(database_url, model, auth, cors_origins=[origin]) as (_, chat):
+        document = (await chat.client.get("/openapi.json")).json()
+        response = await chat.client.post(
+            "/api/chat", json={"message": "hi"}, headers=auth("alice") | {"Origin": origin}
+        )
+
+    assert response.status_code == 200
+    assert response.headers["x-conversation-id"] == str(response.json()["conversation_id"])
+    exposed = response.headers["access-control-expose-headers"].lower().split(", ")
+    assert "x-conversation-id" in exposed
+    for path in ("/api/chat", "/api/{user_id}/chat"):
+        answers = document["paths"][path]["post"]["responses"]
+        for status in ("200", "502", "503", "504"):
+            assert "X-Conversation-ID" in answers[status]["headers"], (path, status)
+        assert "headers" not in answers["404"]
 
 
 async def test_a_provider_rate_limit_passes_its_retry_after_on(chat: Chat, model: ScriptedModel) -> None:
@@ -59,6 +101,7 @@ async def test_a_provider_rate_limit_passes_its_retry_after_on(chat: Chat, model
 
     assert response.status_code == 503
     assert response.headers["retry-after"] == "7"
+    assert response.headers["x-conversation-id"] == str(await _only_conversation(chat))
 
 
 async def test_a_provider_rate_limit_without_retry_after_has_none(chat: Chat, model: ScriptedModel) -> None:
@@ -81,6 +124,7 @@ async def test_a_model_slower_than_chat_timeout_is_a_504(
 
     assert response.status_code == 504
     assert response.json()["detail"].startswith("The model took too long to answer")
+    assert response.headers["x-conversation-id"] == str(conversation_id)
 
 
 async def test_an_unanswered_message_is_not_sent_to_the_model_again(chat: Chat, model: ScriptedModel) -> None:

@@ -31,6 +31,7 @@ async def test_the_answer_streams_as_server_sent_events(chat: Chat, model: Scrip
     assert response.headers["content-type"].startswith("text/event-stream")
     assert response.headers["x-accel-buffering"] == "no"
     events = parse_events(response.text)
+    assert response.headers["x-conversation-id"] == str(events[-1].data["conversation_id"])
     names = [event.name for event in events]
     assert names[0] == "tool_call"
     assert set(names[1:-1]) == {"delta"}
@@ -82,6 +83,7 @@ async def test_a_failure_while_streaming_is_an_error_event_and_the_message_is_ke
     assert "marked unanswered" in event.data["detail"]
     assert "provider-secret-text" not in response.text
     [conversation] = (await chat.client.get("/api/conversations", headers=chat.auth("alice"))).json()
+    assert response.headers["x-conversation-id"] == str(conversation["id"])
     stored = (await chat.conversation("alice", conversation["id"])).json()
     assert [(m["content"], m["unanswered"]) for m in stored["messages"]] == [("hello", True)]
 

@@ -14,8 +14,10 @@ async def test_a_message_starts_a_conversation_and_the_answer_is_stored(
 ) -> None:
     model.answer(Say("Hello! What shall we do?"))
 
-    answer = await chat.ok("alice", "hi there")
+    response = await chat.send("alice", "hi there")
+    answer = response.json()
 
+    assert response.headers["x-conversation-id"] == str(answer["conversation_id"])
     assert answer["response"] == "Hello! What shall we do?"
     assert answer["tool_calls"] == []
     message = answer["message"]

@@ -8,6 +8,8 @@ docstrings the tools' descriptions. No SDK here; a failure is raised as it is, a
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable
+
 from pydantic import ValidationError
 
 from todo_api.assistants import service
@@ -59,6 +61,7 @@ RULES = (
     "reported as not found. Use list_tasks to find a task's id before changing it."
 )
 DATABASE_UNAVAILABLE = "The database is unavailable; retry shortly."
+NAMES_A_USER = "the tools act for the signed-in user only, and no argument names a user"
 UNEXPECTED = "The task service failed unexpectedly; the error was logged. Try again later."
 
 
@@ -74,6 +77,15 @@ def failure_sentence(error: Exception, *, path: str) -> str:
         return DATABASE_UNAVAILABLE
     log_unhandled_error(error, path=path, client=None)
     return UNEXPECTED
+
+
+def refused_arguments(given: Iterable[str], taken: Collection[str]) -> str | None:
+    """The sentence refusing the arguments given that a tool does not take (a `user_id`, say:
+    refused, not ignored, so the model learns it cannot), or None when it takes them all."""
+    unknown = sorted(set(given) - set(taken))
+    if not unknown:
+        return None
+    return f"Invalid arguments: {', '.join(unknown)} not taken; {NAMES_A_USER}"
 
 
 def describe(error: ValidationError) -> str:

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from todo_api.assistants import catalogue
 from todo_api.assistants.caller import MCP_PATH
-from todo_api.assistants.catalogue import describe, failure_sentence
+from todo_api.assistants.catalogue import describe, failure_sentence, refused_arguments
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -60,19 +60,34 @@ def tool_error_text(error: ToolError) -> str:
 
 
 class TaskToolsServer(MCPServer[Any]):
-    """The SDK's server, with every anticipated tool failure answered in our own sentence."""
+    """The SDK's server, with every anticipated tool failure answered in our own sentence, and
+    an argument a tool does not take refused as the chat agent refuses it (the SDK's argument
+    models ignore one)."""
+
+    # Each tool's argument names, read from the tools' listed schemas on the first call.
+    arguments_taken: dict[str, frozenset[str]] | None = None
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
     ) -> CallToolResult | InputRequiredResult:
+        if self.arguments_taken is None:
+            self.arguments_taken = {
+                tool.name: frozenset(tool.input_schema.get("properties", {}))
+                for tool in await self.list_tools()
+            }
+        taken = self.arguments_taken.get(name)
+        if taken is not None and (refused := refused_arguments(arguments, taken)):
+            return _tool_error(refused)
         try:
             return await super().call_tool(name, arguments, context)
         except UnexpectedToolError:
             raise  # a crash: the SDK logs it and tells the model only that the tool failed
         except ToolError as error:
-            return CallToolResult(
-                content=[TextContent(type="text", text=tool_error_text(error))], is_error=True
-            )
+            return _tool_error(tool_error_text(error))
+
+
+def _tool_error(sentence: str) -> CallToolResult:
+    return CallToolResult(content=[TextContent(type="text", text=sentence)], is_error=True)
 
 
 READ_ONLY = ToolAnnotations(readOnlyHint=True, openWorldHint=False)

@@ -37,7 +37,7 @@ from agents.tool_context import ToolContext
 from openai.types.responses import ResponseTextDeltaEvent
 from pydantic import BaseModel, JsonValue
 
-from todo_api.assistants.catalogue import TASK_TOOLS, current_caller, failure_sentence
+from todo_api.assistants.catalogue import TASK_TOOLS, current_caller, failure_sentence, refused_arguments
 from todo_api.chat.errors import ModelBusy, ModelFailed, ModelTimedOut, ModelUnanswered
 from todo_api.chat.turns import CHAT_PATH, Reply, Turn
 from todo_api.config import Settings
@@ -50,7 +50,6 @@ logger = logging.getLogger(__name__)
 
 # Sent to providers that need no key (a local Ollama): the client refuses to start without one.
 NO_KEY = "unused"
-NAMES_A_USER = "the tools act for the signed-in user only, and no argument names a user"
 
 
 def stopped_early(max_turns: int) -> str:
@@ -203,9 +202,8 @@ def task_tool(function: Callable[..., Awaitable[BaseModel]]) -> FunctionTool:
         result: JsonValue
         if given is None:
             result = "Invalid arguments: not a JSON object"
-        elif unknown := sorted(set(given) - known):
-            # `user_id` or the like: refused, not ignored, so the model learns it cannot.
-            result = f"Invalid arguments: {', '.join(unknown)} not taken; {NAMES_A_USER}"
+        elif refused := refused_arguments(given, known):
+            result = refused
         else:
             acting = current_caller.set(turn.caller)
             try:

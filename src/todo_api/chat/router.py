@@ -8,9 +8,9 @@ caller only. Without CHAT_MODEL the routes answer 503 and nothing else depends o
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import orjson
 from fastapi import APIRouter, Body, Depends, Request, Response
@@ -36,6 +36,8 @@ from todo_api.state import app_state
 if TYPE_CHECKING:
     from starlette.applications import Starlette
 
+T = TypeVar("T")
+
 JSON = "application/json"
 EVENT_STREAM = "text/event-stream"
 # The first path segment of both families, which the edge guards.
@@ -44,21 +46,51 @@ COLLECTIONS = (COLLECTION,)
 # Proxies hold a streamed answer back unless told not to (nginx reads X-Accel-Buffering); the
 # hardening layer already makes every API answer Cache-Control: no-store.
 STREAM_HEADERS = {"X-Accel-Buffering": "no"}
+# What a stream sends while the model is silent (CHAT_HEARTBEAT): an SSE comment, which every
+# EventSource and SSE parser skips.
+HEARTBEAT = b": keep-alive\n\n"
+# The turn's conversation, on every answer once the message is stored (a failed turn's too), so
+# a client that retries continues that conversation instead of starting another.
+CONVERSATION_ID_HEADER = "X-Conversation-ID"
+# What a browser's script on another origin may read of a chat answer (CORS).
+EXPOSED_HEADERS = [CONVERSATION_ID_HEADER]
+CONVERSATION_ID_DOCUMENTED = {
+    CONVERSATION_ID_HEADER: {
+        "description": (
+            "The conversation the message was stored in, new or continued: on a failed turn too "
+            "(send it as `conversation_id` to retry in the same conversation)."
+        ),
+        "schema": {"type": "integer"},
+    }
+}
+
+
+def _with_conversation_id(response: dict[str, Any]) -> dict[str, Any]:
+    return response | {"headers": CONVERSATION_ID_DOCUMENTED}
+
 
 CHAT_ERRORS: dict[int | str, dict[str, Any]] = {
     404: documented(
         "No such conversation for this user (another user's conversation is reported the same way)."
     ),
     422: {"description": "The body failed validation; `detail` lists each problem."},
-    502: documented(
-        "The model provider failed, or its answer could not be read; the message is kept, marked unanswered."
+    502: _with_conversation_id(
+        documented(
+            "The model provider failed, or its answer could not be read; the message is kept, marked "
+            "unanswered."
+        )
     ),
-    503: documented(
-        "Chat is not configured (CHAT_MODEL unset; `detail` names the settings), the model provider is "
-        "rate-limiting this service (retry after `Retry-After` seconds when given; the message is kept, "
-        "marked unanswered), or the database is unreachable."
+    503: _with_conversation_id(
+        documented(
+            "Chat is not configured (CHAT_MODEL unset; `detail` names the settings), the model provider "
+            "is rate-limiting this service (retry after `Retry-After` seconds when given; the message is "
+            "kept, marked unanswered, and `X-Conversation-ID` names its conversation), or the database "
+            "is unreachable."
+        )
     ),
-    504: documented("The model did not answer within CHAT_TIMEOUT; the message is kept, marked unanswered."),
+    504: _with_conversation_id(
+        documented("The model did not answer within CHAT_TIMEOUT; the message is kept, marked unanswered.")
+    ),
 }
 
 
@@ -147,12 +179,19 @@ async def chat(
         message=body.message,
         timezone=body.timezone,
     )
+    conversation = {CONVERSATION_ID_HEADER: str(opened.conversation_id)}
     if EVENT_STREAM in request.headers.get("accept", ""):
         return StreamingResponse(
-            _events(service.stream(assistant, opened)), media_type=EVENT_STREAM, headers=STREAM_HEADERS
+            _events(service.stream(assistant, opened), heartbeat=state.settings.chat_heartbeat),
+            media_type=EVENT_STREAM,
+            headers=STREAM_HEADERS | conversation,
         )
-    answered = await service.answer(assistant, opened)
-    return Response(answered.model_dump_json(), media_type=JSON)
+    try:
+        answered = await service.answer(assistant, opened)
+    except AppError as error:
+        error.headers.update(conversation)
+        raise
+    return Response(answered.model_dump_json(), media_type=JSON, headers=conversation)
 
 
 def add_chat_routes(router: APIRouter) -> None:
@@ -167,6 +206,7 @@ def add_chat_routes(router: APIRouter) -> None:
             200: {
                 "content": {EVENT_STREAM: {"schema": {"type": "string"}}},
                 "description": STREAM_DESCRIPTION,
+                "headers": CONVERSATION_ID_DOCUMENTED,
             },
             **CHAT_ERRORS,
         },
@@ -193,11 +233,17 @@ def _check_length(message: str, longest: int) -> None:
         )
 
 
-async def _events(pieces: AsyncIterator[str | ToolCall | ChatResponse]) -> AsyncIterator[bytes]:
-    """The turn as server-sent events: `delta`, `tool_call`, then `done` or `error`."""
+async def _events(
+    pieces: AsyncGenerator[str | ToolCall | ChatResponse, None], *, heartbeat: float
+) -> AsyncIterator[bytes]:
+    """The turn as server-sent events: `delta`, `tool_call`, then `done` or `error`; and a
+    comment whenever `heartbeat` seconds pass without one, so no proxy takes the silence of a
+    model still thinking for a dead connection."""
     try:
-        async for piece in pieces:
-            if isinstance(piece, str):
+        async for piece in _paced(pieces, heartbeat):
+            if piece is None:
+                yield HEARTBEAT
+            elif isinstance(piece, str):
                 yield _event("delta", TextDelta(text=piece))
             elif isinstance(piece, ToolCall):
                 yield _event("tool_call", piece)
@@ -206,6 +252,32 @@ async def _events(pieces: AsyncIterator[str | ToolCall | ChatResponse]) -> Async
     except (ModelUnanswered, AppError) as error:
         # The status line is sent: what the JSON answer's status would have been is in the event.
         yield _event("error", StreamError(status=error.status_code, detail=error.detail))
+
+
+async def _paced(pieces: AsyncGenerator[T, None], every: float) -> AsyncIterator[T | None]:
+    """`pieces` as they come, with a None each time `every` seconds pass without one."""
+    waiting: asyncio.Future[T] | None = None
+    try:
+        while True:
+            if waiting is None:
+                waiting = asyncio.ensure_future(anext(pieces))
+            done, _ = await asyncio.wait({waiting}, timeout=every)
+            if not done:
+                yield None
+                continue
+            try:
+                piece = waiting.result()
+            except StopAsyncIteration:
+                return
+            waiting = None
+            yield piece
+    finally:
+        if waiting is None:
+            await pieces.aclose()  # left between pieces: the source ends as if read to its end
+        elif not waiting.done():
+            # Left while a piece was awaited (the client went away): the source is cancelled
+            # where it waits, as it would be if it were read directly.
+            waiting.cancel()
 
 
 def _event(name: str, data: BaseModel) -> bytes:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncGenerator, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,7 +80,9 @@ async def answer(assistant: Assistant, opened: OpenTurn) -> ChatResponse:
     return await _answered(assistant, opened, reply)
 
 
-async def stream(assistant: Assistant, opened: OpenTurn) -> AsyncIterator[str | ToolCall | ChatResponse]:
+async def stream(
+    assistant: Assistant, opened: OpenTurn
+) -> AsyncGenerator[str | ToolCall | ChatResponse, None]:
     """The answer as the model writes it (text, then each tool call as it returns), and last the
     stored answer; or the error that kept the model from answering. A stream left before its
     end (the client went away) leaves the message unanswered too."""
