@@ -368,22 +368,24 @@ async def test_twenty_concurrent_completions_add_one_occurrence(
     assert named == {max(task["id"] for task in occurrences)}
 
 
-@pytest.mark.parametrize("how", ["toggle", "set"])
+@pytest.mark.parametrize("how", ["toggle", "set", "patch"])
 async def test_completing_a_recurring_task_honours_if_match(api: TaskApi, how: str) -> None:
     created = await api.call(
         "POST", "alice", json={"title": "Stretch", "due_date": "2026-12-07", "recurrence_pattern": "daily"}
     )
     task_id = created.json()["id"]
-    body = None if how == "toggle" else {"completed": True}
+    suffix, body = {"toggle": ("/complete", None), "set": ("/complete", {"completed": True})}.get(
+        how, ("", {"completed": True})
+    )
     edited = await api.call("PATCH", "alice", task_id, json={"description": "ten minutes"})
 
     stale = await api.call(
-        "PATCH", "alice", task_id, "/complete", json=body, headers={"If-Match": created.headers["etag"]}
+        "PATCH", "alice", task_id, suffix, json=body, headers={"If-Match": created.headers["etag"]}
     )
     unchanged = await api.get("alice", task_id)
     listed_after_stale = (await api.call("GET", "alice")).json()
     fresh = await api.call(
-        "PATCH", "alice", task_id, "/complete", json=body, headers={"If-Match": edited.headers["etag"]}
+        "PATCH", "alice", task_id, suffix, json=body, headers={"If-Match": edited.headers["etag"]}
     )
 
     assert stale.status_code == 412
