@@ -4316,6 +4316,8 @@ export interface operations {
             /** @description With `Accept: text/event-stream`: server-sent events, each `data` one JSON object. `delta` (`{text}`): the next piece of the answer; `tool_call` (`{name, arguments, result}`): a task tool the assistant called, once it returned; then `done` (the same body as the JSON answer, once stored) or `error` (`{status, detail}`, the status the JSON answer would have had). */
             200: {
                 headers: {
+                    /** @description The conversation the message was stored in, new or continued: on a failed turn too (send it as `conversation_id` to retry in the same conversation). */
+                    "X-Conversation-ID"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4378,15 +4380,19 @@ export interface operations {
             /** @description The model provider failed, or its answer could not be read; the message is kept, marked unanswered. */
             502: {
                 headers: {
+                    /** @description The conversation the message was stored in, new or continued: on a failed turn too (send it as `conversation_id` to retry in the same conversation). */
+                    "X-Conversation-ID"?: number;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorDetail"];
                 };
             };
-            /** @description Chat is not configured (CHAT_MODEL unset; `detail` names the settings), the model provider is rate-limiting this service (retry after `Retry-After` seconds when given; the message is kept, marked unanswered), or the database is unreachable. */
+            /** @description Chat is not configured (CHAT_MODEL unset; `detail` names the settings), the model provider is rate-limiting this service (retry after `Retry-After` seconds when given; the message is kept, marked unanswered, and `X-Conversation-ID` names its conversation), or the database is unreachable. */
             503: {
                 headers: {
+                    /** @description The conversation the message was stored in, new or continued: on a failed turn too (send it as `conversation_id` to retry in the same conversation). */
+                    "X-Conversation-ID"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4396,6 +4402,8 @@ export interface operations {
             /** @description The model did not answer within CHAT_TIMEOUT; the message is kept, marked unanswered. */
             504: {
                 headers: {
+                    /** @description The conversation the message was stored in, new or continued: on a failed turn too (send it as `conversation_id` to retry in the same conversation). */
+                    "X-Conversation-ID"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4423,6 +4431,8 @@ export interface operations {
             /** @description With `Accept: text/event-stream`: server-sent events, each `data` one JSON object. `delta` (`{text}`): the next piece of the answer; `tool_call` (`{name, arguments, result}`): a task tool the assistant called, once it returned; then `done` (the same body as the JSON answer, once stored) or `error` (`{status, detail}`, the status the JSON answer would have had). */
             200: {
                 headers: {
+                    /** @description The conversation the message was stored in, new or continued: on a failed turn too (send it as `conversation_id` to retry in the same conversation). */
+                    "X-Conversation-ID"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4494,15 +4504,19 @@ export interface operations {
             /** @description The model provider failed, or its answer could not be read; the message is kept, marked unanswered. */
             502: {
                 headers: {
+                    /** @description The conversation the message was stored in, new or continued: on a failed turn too (send it as `conversation_id` to retry in the same conversation). */
+                    "X-Conversation-ID"?: number;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorDetail"];
                 };
             };
-            /** @description Chat is not configured (CHAT_MODEL unset; `detail` names the settings), the model provider is rate-limiting this service (retry after `Retry-After` seconds when given; the message is kept, marked unanswered), or the database is unreachable. */
+            /** @description Chat is not configured (CHAT_MODEL unset; `detail` names the settings), the model provider is rate-limiting this service (retry after `Retry-After` seconds when given; the message is kept, marked unanswered, and `X-Conversation-ID` names its conversation), or the database is unreachable. */
             503: {
                 headers: {
+                    /** @description The conversation the message was stored in, new or continued: on a failed turn too (send it as `conversation_id` to retry in the same conversation). */
+                    "X-Conversation-ID"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4512,6 +4526,8 @@ export interface operations {
             /** @description The model did not answer within CHAT_TIMEOUT; the message is kept, marked unanswered. */
             504: {
                 headers: {
+                    /** @description The conversation the message was stored in, new or continued: on a failed turn too (send it as `conversation_id` to retry in the same conversation). */
+                    "X-Conversation-ID"?: number;
                     [name: string]: unknown;
                 };
                 content: {
