@@ -109,10 +109,11 @@ class _HeadLimits(asyncio.Protocol):
             self._head_deadline = self.loop.call_later(_header_timeout(), self._head_timed_out)
 
     def _stop_deadline(self) -> None:
+        # The byte count is reset where the next deadline starts (`_watch_head`): only bytes
+        # received while a deadline runs are counted.
         if self._head_deadline is not None:
             self._head_deadline.cancel()
             self._head_deadline = None
-        self._head_bytes = 0
 
     def _head_timed_out(self) -> None:
         self._head_deadline = None

@@ -359,3 +359,16 @@ def test_an_all_day_task_is_overdue_once_its_day_has_ended_in_its_zone(
 
     assert is_overdue(overdue_at, done=False, now=now) is overdue
     assert is_overdue(overdue_at, done=True, now=now) is False
+
+
+async def test_reopening_a_task_while_moving_its_due_date_does_both(api: TaskApi) -> None:
+    # A due date change takes the read-then-write path; `completed: false` must reopen there too.
+    task = await api.create("alice", title="Renew passport", due_date="2026-12-10")
+    assert (await api.call("PATCH", "alice", task["id"], "/complete")).json()["status"] == "completed"
+
+    reopened = await api.call(
+        "PATCH", "alice", task["id"], json={"completed": False, "due_date": "2027-01-15"}
+    )
+
+    assert reopened.status_code == 200, reopened.text
+    assert (reopened.json()["status"], reopened.json()["due_date"]) == ("pending", "2027-01-15")
