@@ -221,7 +221,10 @@ def test_an_error_event_is_thrown_as_an_api_error(report: dict[str, Any]) -> Non
     failed = report["streamFailure"]
     assert (failed["name"], failed["status"], failed["before"]) == ("ApiError", 502, [])
     assert "marked unanswered" in failed["message"]
+    # The message was kept in its conversation, which the error names for a retry.
+    assert failed["conversationId"] == report["chatAnswer"]["conversation_id"]
     assert report["unknownConversation"]["status"] == 404
+    assert "conversationId" not in report["unknownConversation"]
 
 
 def test_an_aborted_stream_stops_and_its_message_is_kept_unanswered(report: dict[str, Any]) -> None:

@@ -46,6 +46,9 @@ export class ApiError extends Error {
     readonly detail: string | ValidationIssue[] | undefined,
     /** Seconds to wait before retrying, from `Retry-After` (429, 503). */
     readonly retryAfter: number | null = null,
+    /** A failed chat turn's conversation, from `X-Conversation-ID`: the message was kept there,
+     * so pass it back as `conversation_id` to retry in the same conversation. */
+    readonly conversationId: number | null = null,
   ) {
     super(describe(status, detail));
     this.name = "ApiError";
@@ -233,7 +236,12 @@ export function createTodoClient(options: TodoClientOptions): TodoClient {
       if (response.status === 401) invalidate(options.getToken);
       const body = (await response.json().catch(() => null)) as { detail?: string | ValidationIssue[] } | null;
       const retryAfter = Number(response.headers.get("Retry-After"));
-      throw new ApiError(response.status, body?.detail, Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : null);
+      throw new ApiError(
+        response.status,
+        body?.detail,
+        Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : null,
+        conversationOf(response),
+      );
     }
     return response;
   }
@@ -340,6 +348,12 @@ interface StreamError {
   detail: string;
 }
 
+/** The conversation a chat answer names in `X-Conversation-ID`, if it names one. */
+function conversationOf(response: Response): number | null {
+  const id = Number(response.headers.get("X-Conversation-ID") ?? Number.NaN);
+  return Number.isInteger(id) && id > 0 ? id : null;
+}
+
 async function* chatEvents(open: () => Promise<Response>): AsyncGenerator<ChatEvent, void, undefined> {
   const response = await open();
   if (!response.body || !response.headers.get("Content-Type")?.startsWith(EVENT_STREAM)) {
@@ -354,7 +368,7 @@ async function* chatEvents(open: () => Promise<Response>): AsyncGenerator<ChatEv
       return;
     } else if (event === "error") {
       const failure = JSON.parse(data) as StreamError;
-      throw new ApiError(failure.status, failure.detail);
+      throw new ApiError(failure.status, failure.detail, null, conversationOf(response));
     }
     // An event this client does not know (a later version's) is skipped.
   }

@@ -64,6 +64,9 @@ export function ChatPanel({ api, onTasksChanged }: { api: TodoClient; onTasksCha
         }
       }
     } catch (caught) {
+      // The message was kept in a conversation (a new one, if this was its first turn): the next
+      // message goes on there.
+      if (caught instanceof ApiError && caught.conversationId !== null) setConversationId(caught.conversationId);
       // The service keeps the message, marked unanswered; so does the panel, without an empty answer.
       setMessages((current) => [
         ...current.slice(0, -2),

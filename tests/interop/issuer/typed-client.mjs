@@ -60,7 +60,15 @@ async function failure(promise) {
     return { resolved: true };
   } catch (error) {
     if (!(error instanceof ApiError)) throw error;
-    const failed = { name: error.name, status: error.status, detail: error.detail, message: error.message, issues: error.issues };
+    const failed = {
+      name: error.name,
+      status: error.status,
+      detail: error.detail,
+      message: error.message,
+      issues: error.issues,
+      // Only a failed chat turn's error names its conversation.
+      ...(error.conversationId === null ? {} : { conversationId: error.conversationId }),
+    };
     return error.before ? { ...failed, before: error.before } : failed;
   }
 }
