@@ -16,6 +16,12 @@ from todo_api.errors import AppError, BadRequest
 MAX_DEPTH = 64
 
 
+def whole_number(value: object) -> object:
+    """12.0 as 12, anything else as it is: JSON has one kind of number, and some clients write
+    every number with a fraction."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 class InvalidJSON(AppError):
     """A body that is not JSON we accept: 422 in FastAPI's list shape, with a sentence."""
 

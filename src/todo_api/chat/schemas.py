@@ -7,16 +7,12 @@ from typing import Annotated
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, StrictStr
 
 from todo_api.conversations.schemas import MessagePublic, ToolCall
+from todo_api.json_bodies import whole_number
 from todo_api.models import MAX_ID
 from todo_api.tasks.schemas import TimeZoneName
 
 # The largest CHAT_MAX_MESSAGE_LENGTH; the configured one is checked by the route.
 LONGEST_MESSAGE = 100_000
-
-
-def whole_number(value: object) -> object:
-    """12.0 as 12: JSON has one kind of number, and some clients write every number that way."""
-    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 class ChatRequest(BaseModel):

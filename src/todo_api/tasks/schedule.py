@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
+from todo_api.json_bodies import whole_number
 from todo_api.tasks.due_dates import due_instant, overdue_after, zone
 from todo_api.tasks.recurrence import anchor_day_of, rule_frequency
 
@@ -40,8 +41,7 @@ _SPAN = re.compile(
 
 def parse_remind_before(value: object) -> int:
     """Minutes before the due date, from a number or from text like 90, 30m, 1h30m or 2d."""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)  # JSON has one kind of number: 30.0 is 30
+    value = whole_number(value)
     if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_REMIND_BEFORE_MINUTES:
         return value
     if isinstance(value, str) and (span := _SPAN.fullmatch(value.strip().lower())):

@@ -24,6 +24,7 @@ from pydantic import (
 from pydantic.config import JsonDict
 from pydantic.json_schema import SkipJsonSchema
 
+from todo_api.json_bodies import whole_number
 from todo_api.models import DEFAULT_PRIORITY, PRIORITY_WORDS, TaskPriority, TaskStatus
 from todo_api.tasks.due_dates import (
     DUE_DATE_FORMS,
@@ -142,8 +143,7 @@ RemindBefore = Annotated[
 
 
 def _interval(value: object) -> int:
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)  # JSON has one kind of number: 2.0 is 2
+    value = whole_number(value)
     if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_INTERVAL:
         return value
     raise ValueError(f"must be a whole number from 1 to {MAX_INTERVAL}")
