@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 import uvicorn
+from uvicorn.server import ServerState
 
 from tests.conftest import make_settings
 from todo_api import serving
@@ -392,6 +393,29 @@ async def test_a_head_growing_past_max_head_bytes_is_answered_431_and_closed(
 
     assert received == TOO_LARGE
     assert timeout_warnings(caplog) == []
+
+
+async def test_a_head_read_in_many_pieces_is_counted_whole(header_timeout: None) -> None:
+    # A socket cannot make the server read a head in many pieces (the kernel may join what a
+    # client sends apart), so the pieces go straight to the protocol, on a real connection.
+    options = uvicorn_options(settings(keep_alive_timeout=KEEP_ALIVE), HTTPImplementation.HTTPTOOLS)
+    config = uvicorn.Config(app, lifespan="off", **options)
+    config.load()
+    protocol = GuardedHttpToolsProtocol(config=config, server_state=ServerState(), app_state={})
+    ours, theirs = socket.socketpair()
+    theirs.setblocking(False)
+    loop = asyncio.get_running_loop()
+    transport, _ = await loop.connect_accepted_socket(lambda: protocol, sock=ours)
+    try:
+        head = head_of(MAX_HEAD_BYTES + 1)
+        for start in range(0, len(head), 1024):
+            protocol.data_received(head[start : start + 1024])
+        received, _ = await Client(theirs).until_closed()
+    finally:
+        transport.close()
+        theirs.close()
+
+    assert received == TOO_LARGE
 
 
 async def test_a_head_of_max_head_bytes_is_not_too_large(httptools_port: int) -> None:

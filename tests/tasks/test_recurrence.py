@@ -7,9 +7,10 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import asyncpg
 import pytest
 
-from tests.conftest import serving
+from tests.conftest import asyncpg_dsn, rows, serving
 from tests.tasks.conftest import TaskApi
 from tests.tasks.test_races import Auth, postgres_client  # noqa: F401  (a fixture)
 
@@ -394,3 +395,70 @@ async def test_completing_a_recurring_task_honours_if_match(api: TaskApi, how: s
     assert fresh.status_code == 200
     assert fresh.json()["status"] == "completed"
     assert (await api.get("alice", fresh.json()["next_task_id"])).json()["title"] == "Stretch"
+
+
+async def a_request_waiting_for_a_row_lock(database_url: str) -> None:
+    """Until one of the service's statements waits for a row lock taken by the test."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 10
+    while not await rows(
+        database_url,
+        "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() "
+        "AND application_name = 'todo-api' AND wait_event_type = 'Lock' AND query LIKE '%FOR UPDATE%'",
+    ):
+        if loop.time() > deadline:
+            pytest.fail("the completion never waited for the task's lock")
+        await asyncio.sleep(0.02)
+
+
+@pytest.mark.parametrize("change", ["edited", "completed"])
+async def test_a_change_landing_inside_a_recurring_completion_is_seen(
+    postgres_client,  # noqa: F811
+    auth: Auth,
+    database_url: str,
+    change: str,
+) -> None:
+    # Completing a recurring task takes two steps: a statement that finds the task needs its
+    # next occurrence, then a transaction that reads it locked and writes. A change landing
+    # between them is made to land there: the test holds a FOR KEY SHARE lock on the row, which
+    # lets the first statement's UPDATE through and stops the locked read until the test has
+    # changed the task and committed.
+    client = postgres_client
+    created = await client.post(
+        "/api/tasks",
+        json={"title": "Stretch", "due_date": "2026-12-07", "recurrence_pattern": "daily"},
+        headers=auth("alice"),
+    )
+    task_id = created.json()["id"]
+    url = f"/api/tasks/{task_id}/complete"
+    connection = await asyncpg.connect(asyncpg_dsn(database_url))
+    try:
+        async with connection.transaction():
+            await connection.execute("SELECT 1 FROM task WHERE id = $1 FOR KEY SHARE", task_id)
+            if change == "edited":
+                # Completion only for the version the client saw: the task changed since.
+                headers = auth("alice") | {"If-Match": created.headers["etag"]}
+                completing = asyncio.create_task(client.patch(url, json={"completed": True}, headers=headers))
+                changed = "UPDATE task SET description = 'ten minutes', "
+            else:
+                # A toggle turns over the state it finds: the task completed meanwhile is reopened.
+                completing = asyncio.create_task(client.patch(url, headers=auth("alice")))
+                changed = "UPDATE task SET status = 'completed', "
+            await a_request_waiting_for_a_row_lock(database_url)
+            later = "updated_at = updated_at + interval '1 second' WHERE id = $1"
+            await connection.execute(changed + later, task_id)
+        answer = await completing
+    finally:
+        await connection.close()
+
+    stored = (await client.get(f"/api/tasks/{task_id}", headers=auth("alice"))).json()
+    listed = (await client.get("/api/tasks", headers=auth("alice"))).json()
+    if change == "edited":
+        assert answer.status_code == 412
+        assert stored["status"] == "pending"
+        assert stored["description"] == "ten minutes"
+    else:
+        assert answer.status_code == 200
+        assert answer.json()["status"] == stored["status"] == "pending"
+        assert answer.json()["completed"] is False
+    assert [task["id"] for task in listed] == [task_id]
