@@ -219,6 +219,48 @@ class Message(SQLModel, table=True):
 
 message_table: sa.Table = Message.__table__  # type: ignore[attr-defined]
 
+EVENT_TYPES = ("task.created", "task.updated", "task.completed", "task.deleted", "reminder.due")
+
+
+class EventSequence(SQLModel, table=True):
+    """The number of each user's latest event. Written by the triggers of migration 0012 (one
+    row per user, locked by each write of theirs until it commits, so their events commit in
+    the order of their numbers)."""
+
+    __tablename__ = "event_sequence"
+
+    user_id: str = Field(sa_column=sa.Column(sa.String(255), primary_key=True))
+    last_seq: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
+
+
+event_sequence_table: sa.Table = EventSequence.__table__  # type: ignore[attr-defined]
+
+
+class TaskEvent(SQLModel, table=True):
+    """The outbox: one row per change of a task, written by the change's own statement (the
+    triggers of migration 0012), kept for EVENTS_RETENTION."""
+
+    __tablename__ = "task_event"
+    __table_args__: Any = (
+        sa.CheckConstraint("type IN ({})".format(", ".join(f"'{kind}'" for kind in EVENT_TYPES)), name="type"),
+        # Pruned by age.
+        sa.Index(None, "at"),
+    )
+
+    user_id: str = Field(sa_column=sa.Column(sa.String(255), primary_key=True))
+    # The user's events are numbered 1, 2, 3, ... in the order they committed.
+    seq: int = Field(sa_column=sa.Column(sa.BigInteger, primary_key=True))
+    # A UUID, for consumers that deduplicate.
+    event_id: str = Field(sa_column=sa.Column(sa.String(36), nullable=False))
+    type: str = Field(sa_column=sa.Column(sa.String(32), nullable=False))
+    task_id: int = Field(sa_column=sa.Column(sa.Integer, nullable=False))
+    # The task after the change as a JSON object of its columns; NULL for a deletion.
+    task: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
+    at: datetime = Field(sa_column=sa.Column(UTCDateTime, nullable=False))
+
+
+task_event_table: sa.Table = TaskEvent.__table__  # type: ignore[attr-defined]
+
 # PostgreSQL only: each user's number of tasks, which a create locks and checks in the same
 # statement as its insert. Migration 0004 creates it with the triggers that keep it equal to
 # the task count. Kept off the models' metadata: SQLite has no such table (its one write lock

@@ -1,0 +1,76 @@
+"""An event as clients receive it: the JSON of `EventPublic`, in a Server-Sent Events frame."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import orjson
+from pydantic import BaseModel, Field
+
+from todo_api.tasks.schemas import TaskPublic, public_fields
+
+EventType = Literal["task.created", "task.updated", "task.completed", "task.deleted", "reminder.due"]
+# The task columns an event keeps as timestamps, written as text in its JSON snapshot.
+SNAPSHOT_TIMES = (
+    "due_at",
+    "overdue_after",
+    "remind_at",
+    "reminder_acknowledged_at",
+    "created_at",
+    "updated_at",
+)
+
+
+class EventPublic(BaseModel):
+    """One change of one of your tasks, as the events stream and the Redis relay send it."""
+
+    event_id: str = Field(description="A UUID: the same event is always the same id (deduplicate on it).")
+    seq: int = Field(description="Your events are numbered 1, 2, 3, ... in the order they happened.")
+    type: EventType
+    user_id: str
+    task_id: int
+    task: TaskPublic | None = Field(description="The task after the change; null for `task.deleted`.")
+    at: datetime
+
+
+def snapshot_row(snapshot: str) -> dict[str, Any]:
+    """A task row (as the task statements return one) from the JSON an event keeps of it.
+
+    PostgreSQL writes its times with an offset, SQLite as naive UTC (SQLAlchemy's format);
+    both are read as aware UTC times. SQLite writes booleans as 0 and 1.
+    """
+    row: dict[str, Any] = orjson.loads(snapshot)
+    for name in SNAPSHOT_TIMES:
+        text = row.get(name)
+        if text is not None:
+            moment = datetime.fromisoformat(text)
+            row[name] = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    row["due_all_day"] = bool(row["due_all_day"])
+    return row
+
+
+def event_fields(event: Mapping[str, Any], *, now: datetime) -> dict[str, Any]:
+    """An outbox row as `EventPublic` shows it, its task as the task routes show one at `now`."""
+    snapshot = event["task"]
+    return {
+        "event_id": event["event_id"],
+        "seq": event["seq"],
+        "type": event["type"],
+        "user_id": event["user_id"],
+        "task_id": event["task_id"],
+        "task": None if snapshot is None else public_fields(snapshot_row(snapshot), now=now),
+        "at": event["at"],
+    }
+
+
+def dump_event(event: Mapping[str, Any], *, now: datetime) -> bytes:
+    return orjson.dumps(event_fields(event, now=now), option=orjson.OPT_UTC_Z)
+
+
+def event_frame(event: Mapping[str, Any], *, now: datetime) -> bytes:
+    """The Server-Sent Events frame of one event: its number as the `id:` a reconnecting
+    client sends back (Last-Event-ID), its type as the `event:` name."""
+    data = dump_event(event, now=now)
+    return b"id: %d\nevent: %s\ndata: %s\n\n" % (event["seq"], event["type"].encode(), data)

@@ -1,0 +1,57 @@
+"""Reading a user's events: what they missed since a position, or that they must start over."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from todo_api.db.connection import Database
+from todo_api.db.query import Row
+from todo_api.events.statements import EVENTS_AFTER, POSITION, POSITIONS, PRUNE
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """Where a user's events stand: the number of the latest (0 before the first) and of the
+    oldest still kept (None when none is)."""
+
+    last: int
+    oldest: int | None
+
+    def can_resume(self, after: int) -> bool:
+        """Whether a client that has seen every event up to `after` can be sent the rest: the
+        next one is still kept (or there is none yet), and `after` is not from the future (a
+        number from another database, say)."""
+        if after > self.last:
+            return False
+        return after == self.last or (self.oldest is not None and self.oldest <= after + 1)
+
+
+async def position(database: Database, *, user_id: str) -> Position:
+    async with database.autocommit() as connection:
+        row = await connection.fetch_one(POSITION, {"owner": user_id})
+    assert row is not None  # noqa: S101  # a SELECT without FROM has one row
+    return Position(last=row["last_seq"] or 0, oldest=row["oldest"])
+
+
+async def events_after(database: Database, *, user_id: str, after: int, limit: int) -> list[Row]:
+    """The user's events numbered above `after`, oldest first, at most `limit`."""
+    async with database.autocommit() as connection:
+        return await connection.fetch(EVENTS_AFTER, {"owner": user_id, "after": after, "limit": limit})
+
+
+async def positions(database: Database, *, user_ids: list[str]) -> dict[str, int]:
+    """The number of the latest event of each of these users that has any."""
+    values: dict[str, Any] = {"users": orjson.dumps(user_ids).decode()}
+    async with database.autocommit() as connection:
+        rows = await connection.fetch(POSITIONS, values)
+    return {row["user_id"]: row["last_seq"] for row in rows}
+
+
+async def prune(database: Database, *, before: datetime) -> None:
+    """Delete the events older than `before` (every user's)."""
+    async with database.autocommit() as connection:
+        await connection.fetch(PRUNE, {"before": before})
