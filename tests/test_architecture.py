@@ -23,6 +23,7 @@ FEATURES = (
     "todo_api.chat",
     "todo_api.accounts",
     "todo_api.assistants",
+    "todo_api.events",
 )
 FRAMEWORK = ("fastapi", "starlette")
 FRAMEWORK_FREE = [
@@ -30,6 +31,10 @@ FRAMEWORK_FREE = [
     "todo_api.tasks.statements",
     "todo_api.conversations.service",
     "todo_api.conversations.statements",
+    "todo_api.events.service",
+    "todo_api.events.statements",
+    "todo_api.events.feed",
+    "todo_api.events.stream",
     "todo_api.accounts.service",
     "todo_api.accounts.passwords",
     "todo_api.accounts.cookies",

@@ -71,6 +71,17 @@ class SessionUsers(Protocol):
         """The user of the session a signed session cookie names."""
 
 
+class TicketUsers(Protocol):
+    """Single-use tickets for the one kind of request a browser cannot add a header to: an
+    EventSource opening an events stream (the events feature answers; this module asks)."""
+
+    def takes_tickets(self, method: str, path: str) -> bool:
+        """Whether a request to `path` may be authenticated by a `?ticket=`."""
+
+    async def user_for_ticket(self, ticket: str) -> str | None:
+        """The user the ticket was issued to, spending it; None when unknown, spent or expired."""
+
+
 @dataclass(frozen=True, slots=True)
 class Authenticator:
     """Proves who a request's caller is, with the keys and sessions the lifespan opened."""
@@ -80,6 +91,7 @@ class Authenticator:
     rate_limiter: RateLimiter | None
     # With the built-in sign-in or a shared Better Auth database: Better Auth sessions.
     session_users: SessionUsers | None = None
+    ticket_users: TicketUsers | None = None
 
     async def authenticate(self, connection: HTTPConnection) -> User:
         """The verified caller: from the Authorization header, else from the session cookie.
@@ -89,6 +101,10 @@ class Authenticator:
         origin, or ServiceUnavailable when the signing keys cannot be fetched.
         """
         header = connection.headers.get("authorization")
+        if not header and self.ticket_users is not None and "ticket" in connection.query_params:
+            tickets = self.ticket_users
+            if tickets.takes_tickets(connection.scope["method"], connection.scope["path"]):
+                return await self._ticket_user(connection, connection.query_params["ticket"], tickets)
         if not header and self.session_users is not None:
             cookie = self.session_users.session_cookie(connection.headers.get("cookie", ""))
             if cookie is not None:
@@ -147,6 +163,13 @@ class Authenticator:
         if user_id is None:
             reason = f"{INVALID_TOKEN}: no live session"
             raise await self._refuse(connection, reason, token_sent=True, public=INVALID_TOKEN)
+        return User(id=user_id)
+
+    async def _ticket_user(self, connection: HTTPConnection, ticket: str, tickets: TicketUsers) -> User:
+        user_id = await tickets.user_for_ticket(ticket)
+        if user_id is None:
+            reason = "Invalid ticket: unknown, already used or expired"
+            raise await self._refuse(connection, reason, token_sent=True)
         return User(id=user_id)
 
     async def _cookie_user(

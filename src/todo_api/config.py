@@ -133,6 +133,21 @@ class Settings(BaseSettings):
     # Off: no user's message leaves for a tracing service.
     chat_tracing: bool = False
 
+    # Live events (GET /api/events) and the outbox they come from (migration 0012).
+    # Days an event is kept: a client away for longer is told to start over (a `reset`).
+    events_retention_days: float = Field(default=7.0, gt=0, le=365)
+    # Seconds a stream may stay silent before an SSE comment keeps it alive (see chat_heartbeat).
+    events_heartbeat: float = Field(default=15.0, gt=0, le=60)
+    # PostgreSQL wakes streams with LISTEN/NOTIFY on a connection of its own, which must reach
+    # the database directly: a transaction-mode pooler (DB_PREPARED_STATEMENTS=false; Neon's
+    # -pooler host) drops LISTEN. Unset: DATABASE_URL.
+    events_listen_url: DatabaseURL | None = None
+    # Seconds between looks at the outbox where no notification comes: SQLite (writes from any
+    # process on the file), and PostgreSQL while its listening connection is away.
+    events_poll_interval: float = Field(default=0.25, gt=0, le=60)
+    # Open streams per user on one instance (each holds a connection and a little memory).
+    events_max_streams_per_user: int = Field(default=10, ge=1, le=1000)
+
     # Sharing Better Auth's PostgreSQL database: a migration ties task.user_id to "user".id
     # (ON DELETE CASCADE), so deleting a Better Auth user deletes their tasks.
     better_auth_shared_database: bool = False
@@ -175,7 +190,7 @@ class Settings(BaseSettings):
         # names the service itself only when BUILTIN_AUTH is asked for.
         return fields.get("jwks_url") is None and fields.get("better_auth_url") is None
 
-    @field_validator("database_url", mode="before")
+    @field_validator("database_url", "events_listen_url", mode="before")
     @classmethod
     def _parse_database_url(cls, value: object) -> object:
         # Parsed here, once: a bad URL is reported against DATABASE_URL (DatabaseURLError is a
@@ -183,6 +198,13 @@ class Settings(BaseSettings):
         if isinstance(value, SecretStr) and not isinstance(value, DatabaseURL):
             value = value.get_secret_value()
         return DatabaseURL(value) if isinstance(value, str) else value
+
+    @field_validator("events_listen_url", mode="after")
+    @classmethod
+    def _check_listen_url(cls, value: DatabaseURL | None) -> DatabaseURL | None:
+        if value is not None and value.target.is_sqlite:
+            raise ValueError("must be a PostgreSQL URL (SQLite has no notifications to listen to)")
+        return value
 
     @field_validator(
         "rate_limit_reads", "rate_limit_writes", "rate_limit_auth_failures", "rate_limit_chat", mode="after"
@@ -251,6 +273,7 @@ class Settings(BaseSettings):
         "chat_model",
         "openai_base_url",
         "openai_api_key",
+        "events_listen_url",
         mode="before",
     )
     @classmethod

@@ -24,6 +24,7 @@ from todo_api.db.engine import open_database
 from todo_api.dev_secret import with_dev_secret
 from todo_api.docs import document_session_cookie, install_docs
 from todo_api.edge import ApiGate
+from todo_api.events import router as events
 from todo_api.hardening import HardeningMiddleware
 from todo_api.http_errors import install_error_handlers
 from todo_api.logs import RequestLogMiddleware, configure_logging
@@ -121,6 +122,7 @@ def create_app(settings: Settings, *, freeze_at_start_up: bool = False) -> FastA
     session_cookies = accounts.accepted_cookies(settings)
     mcp = assistants.MCPEndpoint()
     chat_agent = chat.ChatAgent(settings)
+    event_feed = events.EventFeed(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -134,6 +136,7 @@ def create_app(settings: Settings, *, freeze_at_start_up: bool = False) -> FastA
             session_users=(
                 accounts.SessionUsersInDatabase(database, session_cookies) if session_cookies else None
             ),
+            ticket_users=events.TicketUsersInDatabase(database),
         )
         install_state(
             app,
@@ -148,7 +151,7 @@ def create_app(settings: Settings, *, freeze_at_start_up: bool = False) -> FastA
             gc.collect()
             gc.freeze()
         try:
-            async with mcp.running(), chat_agent.running():
+            async with mcp.running(), chat_agent.running(), event_feed.running(database):
                 yield
         finally:
             if rate_limiter is not None:
@@ -169,7 +172,9 @@ def create_app(settings: Settings, *, freeze_at_start_up: bool = False) -> FastA
     )
     # Router dependencies run before the route's own, in the order given; the caller, the
     # path's user and the rate limit are already settled at the edge (ApiGate).
-    routers = tasks.build_routers() + conversations.build_routers() + chat.build_routers()
+    routers = (
+        tasks.build_routers() + conversations.build_routers() + chat.build_routers() + events.build_routers()
+    )
     if settings.builtin_auth:
         routers.append(accounts.build_router())
     routers += [assistants.build_router(mcp), health.build_router()]
@@ -182,7 +187,9 @@ def create_app(settings: Settings, *, freeze_at_start_up: bool = False) -> FastA
             app, session_cookies.name(accounts.SESSION_TOKEN), alternative_to=BEARER_SCHEME
         )
     chat.install_chat_agent(app, chat_agent)
-    app.add_middleware(ApiGate, collections=tasks.COLLECTIONS + conversations.COLLECTIONS + chat.COLLECTIONS)
+    events.install_event_feed(app, event_feed)
+    collections = tasks.COLLECTIONS + conversations.COLLECTIONS + chat.COLLECTIONS + events.COLLECTIONS
+    app.add_middleware(ApiGate, collections=collections)
     app.add_middleware(
         HardeningMiddleware,
         hsts=settings.is_production,
@@ -195,7 +202,7 @@ def create_app(settings: Settings, *, freeze_at_start_up: bool = False) -> FastA
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-            allow_headers=["Authorization", "Content-Type", "If-Match", "X-Request-ID"],
+            allow_headers=["Authorization", "Content-Type", "If-Match", "X-Request-ID", "Last-Event-ID"],
             expose_headers=EXPOSED_HEADERS
             + chat.EXPOSED_HEADERS
             + (accounts.EXPOSED_HEADERS if settings.builtin_auth else []),

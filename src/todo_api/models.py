@@ -220,6 +220,7 @@ class Message(SQLModel, table=True):
 message_table: sa.Table = Message.__table__  # type: ignore[attr-defined]
 
 EVENT_TYPES = ("task.created", "task.updated", "task.completed", "task.deleted", "reminder.due")
+EVENT_TYPE_VALUES = ", ".join(f"'{kind}'" for kind in EVENT_TYPES)
 
 
 class EventSequence(SQLModel, table=True):
@@ -242,7 +243,7 @@ class TaskEvent(SQLModel, table=True):
 
     __tablename__ = "task_event"
     __table_args__: Any = (
-        sa.CheckConstraint("type IN ({})".format(", ".join(f"'{kind}'" for kind in EVENT_TYPES)), name="type"),
+        sa.CheckConstraint(f"type IN ({EVENT_TYPE_VALUES})", name="type"),
         # Pruned by age.
         sa.Index(None, "at"),
     )
@@ -260,6 +261,21 @@ class TaskEvent(SQLModel, table=True):
 
 
 task_event_table: sa.Table = TaskEvent.__table__  # type: ignore[attr-defined]
+
+
+class EventTicket(SQLModel, table=True):
+    """A single-use ticket that opens a user's events stream (`?ticket=`) for a browser's
+    EventSource, which cannot send an Authorization header. Only its SHA-256 is kept."""
+
+    __tablename__ = "event_ticket"
+    __table_args__: Any = (sa.Index(None, "expires_at"),)
+
+    digest: str = Field(sa_column=sa.Column(sa.String(64), primary_key=True))
+    user_id: str = Field(sa_column=sa.Column(sa.String(255), nullable=False))
+    expires_at: datetime = Field(sa_column=sa.Column(UTCDateTime, nullable=False))
+
+
+event_ticket_table: sa.Table = EventTicket.__table__  # type: ignore[attr-defined]
 
 # PostgreSQL only: each user's number of tasks, which a create locks and checks in the same
 # statement as its insert. Migration 0004 creates it with the triggers that keep it equal to

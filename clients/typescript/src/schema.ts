@@ -13,7 +13,7 @@ export interface paths {
         };
         /**
          * List your tasks
-         * @description The caller's tasks, filtered, sorted and paginated.
+         * @description The caller's tasks, filtered, sorted and paginated; with `since`, what changed since then.
          */
         get: operations["list_tasks"];
         put?: never;
@@ -131,7 +131,7 @@ export interface paths {
         };
         /**
          * List your tasks
-         * @description The caller's tasks, filtered, sorted and paginated.
+         * @description The caller's tasks, filtered, sorted and paginated; with `since`, what changed since then.
          */
         get: operations["list_tasks_for_user"];
         put?: never;
@@ -462,6 +462,90 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Stream your changes (Server-Sent Events)
+         * @description Your changes as they happen (Server-Sent Events).
+         */
+        get: operations["stream_events"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/events/tickets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Get a ticket to open your stream from a browser
+         * @description A single-use ticket that opens your events stream within a minute: `new EventSource(
+         *     "/api/events?ticket=…")`, for browsers, whose EventSource cannot send a bearer token. Never
+         *     put the token itself in a URL.
+         */
+        post: operations["create_ticket"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/{user_id}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Stream your changes (Server-Sent Events)
+         * @description Your changes as they happen (Server-Sent Events).
+         */
+        get: operations["stream_events_for_user"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/{user_id}/events/tickets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Get a ticket to open your stream from a browser
+         * @description A single-use ticket that opens your events stream within a minute: `new EventSource(
+         *     "/api/events?ticket=…")`, for browsers, whose EventSource cannot send a bearer token. Never
+         *     put the token itself in a URL.
+         */
+        post: operations["create_ticket_for_user"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/auth/sign-up/email": {
         parameters: {
             query?: never;
@@ -742,6 +826,38 @@ export interface components {
         ErrorDetail: {
             /** Detail */
             detail: string;
+        };
+        /**
+         * EventPublic
+         * @description One change of one of your tasks, as the events stream and the Redis relay send it.
+         */
+        EventPublic: {
+            /**
+             * Event Id
+             * @description A UUID: the same event is always the same id (deduplicate on it).
+             */
+            event_id: string;
+            /**
+             * Seq
+             * @description Your events are numbered 1, 2, 3, ... in the order they happened.
+             */
+            seq: number;
+            /**
+             * Type
+             * @enum {string}
+             */
+            type: "task.created" | "task.updated" | "task.completed" | "task.deleted" | "reminder.due";
+            /** User Id */
+            user_id: string;
+            /** Task Id */
+            task_id: number;
+            /** @description The task after the change; null for `task.deleted`. */
+            task: components["schemas"]["TaskPublic"] | null;
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
         };
         /** HTTPValidationError */
         HTTPValidationError: {
@@ -1064,6 +1180,23 @@ export interface components {
             is_recurring?: boolean;
         } & (unknown & unknown & unknown & unknown & (unknown | unknown | unknown | unknown | unknown | unknown | unknown | unknown | unknown | unknown | unknown | unknown | unknown | unknown | unknown));
         /**
+         * Ticket
+         * @description A single-use ticket for `GET /api/events?ticket=…`.
+         */
+        Ticket: {
+            /**
+             * Ticket
+             * @description Opens one stream, once, within a minute.
+             */
+            ticket: string;
+            /**
+             * Expires At
+             * Format: date-time
+             * @description When it stops working.
+             */
+            expires_at: string;
+        };
+        /**
          * ToolCall
          * @description One call the assistant made to a task tool while answering, and what it returned.
          */
@@ -1112,6 +1245,8 @@ export interface operations {
                 limit?: number;
                 /** @description An integer from 0 to 2147483647. */
                 offset?: number;
+                /** @description A sync token (a list's `X-Sync-Token`, or an event's `seq`): answers with the tasks changed after it instead of a page, each once in the order of its latest change, a deleted one as `{"id": 7, "deleted": true}`, and the next token in `X-Sync-Token` (410 when the changes after it are no longer kept: list again). Takes only `limit`. */
+                since?: string | null;
                 /** @description One of: all, pending, in_progress, completed. */
                 status?: "all" | "pending" | "in_progress" | "completed";
                 /** @description true: only completed tasks; false: only those not completed. */
@@ -2087,6 +2222,8 @@ export interface operations {
                 limit?: number;
                 /** @description An integer from 0 to 2147483647. */
                 offset?: number;
+                /** @description A sync token (a list's `X-Sync-Token`, or an event's `seq`): answers with the tasks changed after it instead of a page, each once in the order of its latest change, a deleted one as `{"id": 7, "deleted": true}`, and the next token in `X-Sync-Token` (410 when the changes after it are no longer kept: list again). Takes only `limit`. */
+                since?: string | null;
                 /** @description One of: all, pending, in_progress, completed. */
                 status?: "all" | "pending" | "in_progress" | "completed";
                 /** @description true: only completed tasks; false: only those not completed. */
@@ -4528,6 +4665,381 @@ export interface operations {
                 headers: {
                     /** @description The conversation the message was stored in, new or continued: on a failed turn too (send it as `conversation_id` to retry in the same conversation). */
                     "X-Conversation-ID"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+        };
+    };
+    stream_events: {
+        parameters: {
+            query?: {
+                /** @description A ticket from `POST /api/events/tickets`, for a browser's EventSource. */
+                ticket?: string | null;
+                /** @description The same, for a new EventSource (which cannot send the header): the last event's `id`, or a task list's `X-Sync-Token` to get every change since that list. */
+                last_event_id?: string | null;
+            };
+            header?: {
+                /** @description The `id` of the last event you have (EventSource sends it when it reconnects). */
+                "Last-Event-ID"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /**
+             * @description Server-Sent Events, one per change of one of your tasks, in the order they happened, from any
+             *     device or instance:
+             *
+             *     ```
+             *     id: 42
+             *     event: task.updated
+             *     data: {"event_id": "…", "seq": 42, "type": "task.updated", "task_id": 7, "task": {…}, …}
+             *     ```
+             *
+             *     `data` is an `EventPublic` (in the schemas). The stream starts with `event: ready` (`data:
+             *     {"seq": n}`, the position it is live from), and says `event: reset` when the events after the
+             *     position you gave are no longer kept (refetch your tasks; the stream goes on from the new
+             *     position). A `: keep-alive` comment comes after EVENTS_HEARTBEAT seconds of silence.
+             */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                    "application/json": components["schemas"]["EventPublic"];
+                };
+            };
+            /** @description `Last-Event-ID` or `last_event_id` is not a whole number. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Missing, malformed, expired or otherwise invalid bearer token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Request body over 1 MiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Too many of your streams are open at once (EVENTS_MAX_STREAMS_PER_USER). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Unexpected error (no internals are shown). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Database or signing keys unreachable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+        };
+    };
+    create_ticket: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Ticket"];
+                };
+            };
+            /** @description Missing, malformed, expired or otherwise invalid bearer token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Request body over 1 MiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Rate limit reached: the caller's, or failed authentications from this address; retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Unexpected error (no internals are shown). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Database or signing keys unreachable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+        };
+    };
+    stream_events_for_user: {
+        parameters: {
+            query?: {
+                /** @description A ticket from `POST /api/events/tickets`, for a browser's EventSource. */
+                ticket?: string | null;
+                /** @description The same, for a new EventSource (which cannot send the header): the last event's `id`, or a task list's `X-Sync-Token` to get every change since that list. */
+                last_event_id?: string | null;
+            };
+            header?: {
+                /** @description The `id` of the last event you have (EventSource sends it when it reconnects). */
+                "Last-Event-ID"?: string | null;
+            };
+            path: {
+                /** @description The caller's own id (the token's `sub`); any other is a 403. */
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /**
+             * @description Server-Sent Events, one per change of one of your tasks, in the order they happened, from any
+             *     device or instance:
+             *
+             *     ```
+             *     id: 42
+             *     event: task.updated
+             *     data: {"event_id": "…", "seq": 42, "type": "task.updated", "task_id": 7, "task": {…}, …}
+             *     ```
+             *
+             *     `data` is an `EventPublic` (in the schemas). The stream starts with `event: ready` (`data:
+             *     {"seq": n}`, the position it is live from), and says `event: reset` when the events after the
+             *     position you gave are no longer kept (refetch your tasks; the stream goes on from the new
+             *     position). A `: keep-alive` comment comes after EVENTS_HEARTBEAT seconds of silence.
+             */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                    "application/json": components["schemas"]["EventPublic"];
+                };
+            };
+            /** @description `Last-Event-ID` or `last_event_id` is not a whole number. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Missing, malformed, expired or otherwise invalid bearer token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description `user_id` in the path is not the token's `sub`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Request body over 1 MiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Too many of your streams are open at once (EVENTS_MAX_STREAMS_PER_USER). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Unexpected error (no internals are shown). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Database or signing keys unreachable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+        };
+    };
+    create_ticket_for_user: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The caller's own id (the token's `sub`); any other is a 403. */
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Ticket"];
+                };
+            };
+            /** @description Missing, malformed, expired or otherwise invalid bearer token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description `user_id` in the path is not the token's `sub`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Request body over 1 MiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Rate limit reached: the caller's, or failed authentications from this address; retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Unexpected error (no internals are shown). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Database or signing keys unreachable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
 
 from todo_api.db.connection import Database
 from todo_api.db.query import Row
-from todo_api.events.statements import EVENTS_AFTER, POSITION, POSITIONS, PRUNE
+from todo_api.events.statements import (
+    ADD_TICKET,
+    EVENTS_AFTER,
+    POSITION,
+    POSITIONS,
+    PRUNE,
+    PRUNE_TICKETS,
+    REDEEM_TICKET,
+)
+from todo_api.models import utc_now
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +63,33 @@ async def positions(database: Database, *, user_ids: list[str]) -> dict[str, int
 
 
 async def prune(database: Database, *, before: datetime) -> None:
-    """Delete the events older than `before` (every user's)."""
+    """Delete the events older than `before` (every user's), and expired tickets."""
     async with database.autocommit() as connection:
         await connection.fetch(PRUNE, {"before": before})
+        await connection.fetch(PRUNE_TICKETS, {"now": utc_now()})
+
+
+# A ticket opens one stream, within this many seconds of being issued.
+TICKET_LIFETIME = timedelta(seconds=60)
+
+
+async def issue_ticket(database: Database, *, user_id: str) -> tuple[str, datetime]:
+    """A new single-use ticket for the user's events stream, and when it expires."""
+    ticket = secrets.token_urlsafe(32)
+    expires_at = utc_now() + TICKET_LIFETIME
+    values = {"digest": _digest(ticket), "owner": user_id, "expires_at": expires_at}
+    async with database.autocommit() as connection:
+        await connection.fetch(ADD_TICKET, values)
+    return ticket, expires_at
+
+
+async def redeem_ticket(database: Database, *, ticket: str) -> str | None:
+    """The user a ticket was issued to, once: it is spent as it is read. None when it is
+    unknown, spent or expired."""
+    async with database.autocommit() as connection:
+        row = await connection.fetch_one(REDEEM_TICKET, {"digest": _digest(ticket), "now": utc_now()})
+    return None if row is None else str(row["user_id"])
+
+
+def _digest(ticket: str) -> str:
+    return hashlib.sha256(ticket.encode("utf-8", "surrogatepass")).hexdigest()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from todo_api.db.query import Query
-from todo_api.models import UTCDateTime, event_sequence_table, task_event_table
+from todo_api.models import UTCDateTime, event_sequence_table, event_ticket_table, task_event_table
 
 events = task_event_table.c
 counters = event_sequence_table.c
@@ -52,3 +52,19 @@ POSITIONS = Query(
     ),
 )
 PRUNE = Query(sa.delete(task_event_table).where(events.at < sa.bindparam("before", type_=UTCDateTime())))
+
+tickets = event_ticket_table.c
+NOW = sa.bindparam("now", type_=UTCDateTime())
+DIGEST = sa.bindparam("digest", type_=sa.String)
+ADD_TICKET = Query(
+    sa.insert(event_ticket_table).values(
+        digest=DIGEST, user_id=OWNER, expires_at=sa.bindparam("expires_at", type_=UTCDateTime())
+    )
+)
+# Used once: the ticket is deleted as it is read.
+REDEEM_TICKET = Query(
+    sa.delete(event_ticket_table)
+    .where(tickets.digest == DIGEST, tickets.expires_at > NOW)
+    .returning(tickets.user_id)
+)
+PRUNE_TICKETS = Query(sa.delete(event_ticket_table).where(tickets.expires_at <= NOW))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from todo_api.errors import BadRequest, Conflict, NotFound
+from todo_api.errors import AppError, BadRequest, Conflict, NotFound
 
 
 class TaskNotFound(NotFound):
@@ -35,3 +35,14 @@ class InvalidListParameter(BadRequest):
 
     def __init__(self, name: str, rule: str) -> None:
         super().__init__(f"invalid '{name}': {rule}")
+
+
+class SyncTokenExpired(AppError):
+    """The changes after a sync token are no longer all kept (EVENTS_RETENTION_DAYS), or the
+    token is not one of this database's: the client must list its tasks afresh."""
+
+    status_code = 410
+    default_detail = (
+        "This sync token is too old (or unknown): list your tasks again and sync from that "
+        "list's X-Sync-Token"
+    )

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Body, Query, Request, Response, status
 from fastapi.openapi.models import Example
 
 from todo_api.auth import CurrentUser
+from todo_api.db.connection import Database
 from todo_api.db.query import Row
 from todo_api.families import route_families
 from todo_api.http_errors import documented
@@ -19,7 +21,16 @@ from todo_api.models import utc_now
 from todo_api.paging import PageLimit, PageOffset, page_headers, page_headers_openapi
 from todo_api.state import DatabaseDep
 from todo_api.tasks import service, tag_router
-from todo_api.tasks.dependencies import LIST_PARAMETERS_OPENAPI, IfMatch, TaskFilterDep, TaskId, TaskQuota
+from todo_api.tasks.dependencies import (
+    LIST_PARAMETERS_OPENAPI,
+    UNFILTERED,
+    IfMatch,
+    SyncSince,
+    TaskFilterDep,
+    TaskId,
+    TaskQuota,
+)
+from todo_api.tasks.errors import InvalidListParameter
 from todo_api.tasks.listing import reminder_horizon
 from todo_api.tasks.schemas import (
     CompletionChange,
@@ -29,9 +40,15 @@ from todo_api.tasks.schemas import (
     dump_task,
     dump_tasks,
     etag_for,
+    public_fields,
 )
 
 JSON = "application/json"
+# A task deleted since a sync token, in the changes since it.
+TOMBSTONE = {"deleted": True}
+# Where the user's changes stood when a list was read: `since` (and the events stream's
+# `last_event_id`) take it back, to get every change after that list.
+SYNC_TOKEN_HEADER = "X-Sync-Token"  # noqa: S105 (a header name, not a secret)
 # The first path segment of both families, /api/tasks and /api/{user_id}/tasks, which the
 # edge guards.
 COLLECTION = "tasks"
@@ -124,13 +141,36 @@ async def list_tasks(
     database: DatabaseDep,
     user: CurrentUser,
     listing: TaskFilterDep,
+    since: SyncSince = None,
     limit: PageLimit = 100,
     offset: PageOffset = 0,
 ) -> Response:
-    """The caller's tasks, filtered, sorted and paginated."""
+    """The caller's tasks, filtered, sorted and paginated; with `since`, what changed since then."""
+    if since is not None:
+        if listing is not UNFILTERED or offset:
+            raise InvalidListParameter("since", SINCE_ALONE)
+        return await _changes(request, database, user.id, since=since, limit=limit)
     page = await service.list_tasks(database, user_id=user.id, listing=listing, limit=limit, offset=offset)
     headers = page_headers(request.url, total=page.total, limit=limit, offset=offset)
+    headers[SYNC_TOKEN_HEADER] = str(page.sync_token)
     return Response(dump_tasks(page.items, now=utc_now()), headers=headers, media_type=JSON)
+
+
+SINCE_ALONE = "a sync returns every change, so it takes no filter, sort or offset (only limit)"
+
+
+async def _changes(request: Request, database: Database, user_id: str, *, since: int, limit: int) -> Response:
+    found = await service.changes_since(database, user_id=user_id, since=since, limit=limit)
+    now = utc_now()
+    body = [
+        TOMBSTONE | {"id": task_id} if row is None else public_fields(row, now=now)
+        for task_id, row in found.changes
+    ]
+    headers = {SYNC_TOKEN_HEADER: str(found.sync_token)}
+    if found.more:
+        following = request.url.include_query_params(since=found.sync_token)
+        headers["Link"] = f'<{following}>; rel="next"'
+    return Response(orjson.dumps(body, option=orjson.OPT_UTC_Z), headers=headers, media_type=JSON)
 
 
 async def create_task(

@@ -22,7 +22,13 @@ from todo_api.db.connection import Connection, Database, ForeignKeyViolation
 from todo_api.db.query import Query, Row
 from todo_api.errors import PreconditionFailed, Unauthenticated
 from todo_api.models import PRIORITY_RANKS, TaskStatus, utc_now
-from todo_api.tasks.errors import ScheduleRefused, TagNotFound, TaskLimitReached, TaskNotFound
+from todo_api.tasks.errors import (
+    ScheduleRefused,
+    SyncTokenExpired,
+    TagNotFound,
+    TaskLimitReached,
+    TaskNotFound,
+)
 from todo_api.tasks.listing import TaskFilter
 from todo_api.tasks.occurrences import add_next_occurrence, adds_an_occurrence, as_written
 from todo_api.tasks.schedule import RECURRENCE_FIELDS, Schedule, ScheduleConflict, rescheduled
@@ -39,6 +45,7 @@ from todo_api.tasks.statements import (
     TASK_EXISTS,
     TASKS_WITH_TAG,
     WriteStatement,
+    changes_query,
     completion_query,
     count_query,
     page_query,
@@ -65,6 +72,8 @@ class TaskPage:
 
     items: list[Row]
     total: int
+    # The number of the user's latest event when the page was read (X-Sync-Token).
+    sync_token: int
 
 
 async def list_tasks(
@@ -76,12 +85,46 @@ async def list_tasks(
     async with database.autocommit(plan_per_call=planned_per_call(shape)) as connection:
         paging = {"limit": limit, "offset": offset}
         rows = await connection.fetch(page_query(shape), matching | paging)
-        if rows or offset == 0:
-            return TaskPage(items=rows, total=rows[0]["total"] if rows else 0)
+        # Always one row at least: an empty page is one row of NULLs with the sync token.
+        sync_token = rows[0]["sync_token"]
+        if rows[0]["id"] is not None:
+            return TaskPage(items=rows, total=rows[0]["total"], sync_token=sync_token)
+        if offset == 0:
+            return TaskPage(items=[], total=0, sync_token=sync_token)
         # Past the last page no row carries the total: only then a second statement counts
         # (one row, always: a count without GROUP BY).
         counted = await connection.fetch(count_query(shape), matching)
-    return TaskPage(items=rows, total=counted[0]["total"])
+    return TaskPage(items=[], total=counted[0]["total"], sync_token=sync_token)
+
+
+@dataclass(frozen=True, slots=True)
+class TaskChanges:
+    """The user's tasks changed since a sync token, in the order of their latest change: each
+    task's row as it is now, or its id alone (None) when it was deleted; and the token to
+    give next time (where these changes end)."""
+
+    changes: list[tuple[int, Row | None]]
+    sync_token: int
+    # Whether `limit` cut the changes short: more follow after `sync_token`.
+    more: bool
+
+
+async def changes_since(database: Database, *, user_id: str, since: int, limit: int) -> TaskChanges:
+    """What changed in the user's tasks after the sync token `since` (an event's number), or
+    SyncTokenExpired when the events after it are no longer all kept."""
+    values = {"owner": user_id, "since": since, "limit": limit}
+    async with database.autocommit() as connection:
+        rows = await connection.fetch(changes_query(), values)
+    head = rows[0]
+    latest, oldest = head["sync_token"], head["oldest_event"]
+    # Resumable while the next event is kept (or none has come since), and not from the future.
+    if since > latest or (since < latest and (oldest is None or oldest > since + 1)):
+        raise SyncTokenExpired()
+    if head["changed_id"] is None:
+        return TaskChanges(changes=[], sync_token=latest, more=False)
+    changes = [(row["changed_id"], row if row["id"] is not None else None) for row in rows]
+    more = len(rows) == limit
+    return TaskChanges(changes=changes, sync_token=rows[-1]["changed_seq"] if more else latest, more=more)
 
 
 async def create_task(database: Database, *, user_id: str, data: TaskCreate, max_tasks: int) -> Row:

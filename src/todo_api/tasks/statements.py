@@ -17,10 +17,18 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 from todo_api.db.query import EscapedLike, Query
-from todo_api.models import TaskStatus, UTCDateTime, task_quota_table, task_table
+from todo_api.models import (
+    TaskStatus,
+    UTCDateTime,
+    event_sequence_table,
+    task_event_table,
+    task_quota_table,
+    task_table,
+)
 from todo_api.tasks.listing import PRIORITY_SLOTS, SEARCH_SLOTS, TAG_SLOTS, ListShape
 
 columns = task_table.c
+counters = event_sequence_table.c
 TASK_COLUMNS = (
     columns.id,
     columns.user_id,
@@ -214,8 +222,58 @@ WriteStatement = sa.Update | sa.Delete
 # One statement per shape of list, compiled on first use; bounded, as the shapes number thousands.
 @functools.lru_cache(maxsize=256)
 def page_query(shape: ListShape) -> Query:
-    """One page and, in the same statement, how many match in all (one round trip)."""
-    return _filtered_page(shape) if shape.filtered else _whole_list_page(shape)
+    """One page and, in the same statement, how many match in all and where the user's events
+    stand (one round trip)."""
+    listed = _filtered_page(shape) if shape.filtered else _whole_list_page(shape)
+    return Query(_with_sync_token(listed, shape))
+
+
+# The number of the user's latest event (the outbox, migration 0012); 0 before the first.
+SYNC_TOKEN = sa.func.coalesce(
+    sa.select(counters.last_seq).where(counters.user_id == OWNER).scalar_subquery(), 0
+).label("sync_token")
+
+
+def _with_sync_token(listed: sa.Select[Any], shape: ListShape) -> sa.Select[Any]:
+    # Read by the page's own statement, so the list and its token are one moment: a client that
+    # asks for the changes since the token misses none and repeats none the page showed. An
+    # empty page is one row of NULLs carrying the token.
+    page = listed.subquery("listed")
+    head = sa.select(SYNC_TOKEN).subquery("head")
+    order = _order(shape, page.c[SORT_COLUMNS[shape.sort].name], page.c.id)
+    return sa.select(head.c.sync_token, *page.c).select_from(head.outerjoin(page, sa.true())).order_by(*order)
+
+
+events = task_event_table.c
+# The number of the oldest event still kept (NULL for none): a sync from before it missed some.
+OLDEST_EVENT = (
+    sa.select(sa.func.min(events.seq)).where(events.user_id == OWNER).scalar_subquery().label("oldest_event")
+)
+
+
+@functools.cache
+def changes_query() -> Query:
+    """The user's tasks changed after the event `since`, each once, in the order of its latest
+    change, at most `limit`: the task as it is now, or NULLs (with `changed_id`) for one deleted
+    since. With them, where the user's events stand (one row of NULLs when nothing changed)."""
+    changed = (
+        sa.select(events.task_id.label("changed_id"), sa.func.max(events.seq).label("changed_seq"))
+        .where(events.user_id == OWNER, events.seq > sa.bindparam("since", type_=sa.BigInteger))
+        .group_by(events.task_id)
+        .order_by(sa.func.max(events.seq))
+        .limit(LIMIT)
+        .subquery("changed")
+    )
+    head = sa.select(SYNC_TOKEN, OLDEST_EVENT).subquery("head")
+    found = sa.and_(columns.id == changed.c.changed_id, columns.user_id == OWNER)
+    joined = head.outerjoin(changed, sa.true()).outerjoin(task_table, found)
+    return Query(
+        sa.select(
+            head.c.sync_token, head.c.oldest_event, changed.c.changed_id, changed.c.changed_seq, *TASK_COLUMNS
+        )
+        .select_from(joined)
+        .order_by(changed.c.changed_seq)
+    )
 
 
 def planned_per_call(shape: ListShape) -> bool:
@@ -226,12 +284,12 @@ def planned_per_call(shape: ListShape) -> bool:
     return shape.search_terms > 0
 
 
-def _filtered_page(shape: ListShape) -> Query:
+def _filtered_page(shape: ListShape) -> sa.Select[Any]:
     # The matching tasks are read once: counted as they are sorted, before the page is cut.
     # A kept (generic) plan is costed for a user with few tasks, so it reads all of the
     # user's tasks whatever the filter; once is then half the work of a page and a count.
     total = sa.func.count().over().label("total")
-    return Query(
+    return (
         sa.select(*TASK_COLUMNS, total)
         .where(*_list_conditions(shape))
         .order_by(*_order(shape, SORT_COLUMNS[shape.sort], columns.id))
@@ -240,7 +298,7 @@ def _filtered_page(shape: ListShape) -> Query:
     )
 
 
-def _whole_list_page(shape: ListShape) -> Query:
+def _whole_list_page(shape: ListShape) -> sa.Select[Any]:
     sort_column = SORT_COLUMNS[shape.sort]
     # Ties are broken by id so pages never overlap or skip rows.
     page = (
@@ -259,7 +317,7 @@ def _whole_list_page(shape: ListShape) -> Query:
         else_=_count_statement(shape).scalar_subquery(),
     ).label("total")
     page_order = _order(shape, page.c[sort_column.name], page.c.id)
-    return Query(sa.select(page, total).order_by(*page_order))
+    return sa.select(page, total).order_by(*page_order)
 
 
 def _order(
