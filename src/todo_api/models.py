@@ -242,7 +242,9 @@ class TaskEvent(SQLModel, table=True):
 
     __tablename__ = "task_event"
     __table_args__: Any = (
-        sa.CheckConstraint("type IN ({})".format(", ".join(f"'{kind}'" for kind in EVENT_TYPES)), name="type"),
+        sa.CheckConstraint(
+            "type IN ({})".format(", ".join(f"'{kind}'" for kind in EVENT_TYPES)), name="type"
+        ),
         # Pruned by age.
         sa.Index(None, "at"),
     )
