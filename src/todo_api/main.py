@@ -24,6 +24,7 @@ from todo_api.db.engine import open_database
 from todo_api.dev_secret import with_dev_secret
 from todo_api.docs import document_session_cookie, install_docs
 from todo_api.edge import ApiGate
+from todo_api.events.relay import running_relay
 from todo_api.hardening import HardeningMiddleware
 from todo_api.http_errors import install_error_handlers
 from todo_api.logs import RequestLogMiddleware, configure_logging
@@ -148,7 +149,7 @@ def create_app(settings: Settings, *, freeze_at_start_up: bool = False) -> FastA
             gc.collect()
             gc.freeze()
         try:
-            async with mcp.running(), chat_agent.running():
+            async with mcp.running(), chat_agent.running(), running_relay(settings, database):
                 yield
         finally:
             if rate_limiter is not None:

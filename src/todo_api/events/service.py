@@ -1,4 +1,5 @@
-"""Reading a user's events: what they missed since a position, or that they must start over."""
+"""Reading a user's events: what they missed since a position, or that they must start over;
+what the relay has yet to publish, and marking it published."""
 
 from __future__ import annotations
 
@@ -10,7 +11,15 @@ import orjson
 
 from todo_api.db.connection import Database
 from todo_api.db.query import Row
-from todo_api.events.statements import EVENTS_AFTER, POSITION, POSITIONS, PRUNE
+from todo_api.events.statements import (
+    EVENTS_AFTER,
+    POSITION,
+    POSITIONS,
+    PRUNE,
+    PRUNE_PUBLISHED,
+    PUBLISHED_UP_TO,
+    UNPUBLISHED,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +60,21 @@ async def positions(database: Database, *, user_ids: list[str]) -> dict[str, int
     return {row["user_id"]: row["last_seq"] for row in rows}
 
 
-async def prune(database: Database, *, before: datetime) -> None:
-    """Delete the events older than `before` (every user's)."""
+async def prune(database: Database, *, before: datetime, keep_unpublished: bool) -> None:
+    """Delete the events older than `before` (every user's); with `keep_unpublished` (while a
+    relay is configured), not those the relay has yet to publish, however old."""
     async with database.autocommit() as connection:
-        await connection.fetch(PRUNE, {"before": before})
+        await connection.fetch(PRUNE_PUBLISHED if keep_unpublished else PRUNE, {"before": before})
+
+
+async def unpublished(database: Database, *, limit: int) -> list[Row]:
+    """The events the relay has not published, each user's in order, users one after another."""
+    async with database.autocommit() as connection:
+        return await connection.fetch(UNPUBLISHED, {"limit": limit})
+
+
+async def mark_published(database: Database, positions: dict[str, int]) -> None:
+    """Record that each user's events up to their number here are published."""
+    async with database.transaction() as connection:
+        for user_id, seq in sorted(positions.items()):
+            await connection.fetch(PUBLISHED_UP_TO, {"owner": user_id, "seq": seq})
