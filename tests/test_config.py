@@ -541,3 +541,46 @@ def test_production_public_url_must_use_https() -> None:
         environment="production", better_auth_secret=PRODUCTION_SECRET, public_url="http://127.0.0.1:8000"
     )
     assert local.public_url is not None
+
+
+def test_the_events_relay_is_off_by_default_and_publishes_to_redis_url_unless_told_another() -> None:
+    assert load_settings(_env_file=None).events_relay == "off"
+
+    shared = load_settings(events_relay="Redis", redis_url="redis://limits:6379/0", _env_file=None)
+    own = load_settings(
+        events_relay="redis",
+        redis_url="redis://limits:6379/0",
+        events_relay_redis_url="rediss://events:6380/1",
+        _env_file=None,
+    )
+
+    assert (shared.events_relay, shared.events_relay_url) == ("redis", "redis://limits:6379/0")
+    assert own.events_relay_url == "rediss://events:6380/1"
+    assert (own.events_relay_stream, own.events_relay_maxlen) == ("todo-api.events", 100_000)
+    assert load_settings(events_relay="", _env_file=None).events_relay == "off"
+
+
+def test_the_redis_relay_without_a_redis_is_refused_in_one_line() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(events_relay="redis", redis_url="", _env_file=None)
+
+    assert str(caught.value) == (
+        "invalid configuration: EVENTS_RELAY=redis needs EVENTS_RELAY_REDIS_URL or REDIS_URL (redis://...)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("events_relay", "kafka"),
+        ("events_relay_redis_url", "http://:hunter2-placeholder@events:6379"),
+        ("events_relay_stream", "todo events"),
+        ("events_relay_maxlen", "10"),
+    ],
+)
+def test_bad_relay_settings_name_the_variable_and_never_a_url(name: str, value: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(**{name: value}, _env_file=None)
+
+    assert str(caught.value).startswith(f"invalid configuration: {name.upper()}: ")
+    assert "hunter2" not in str(caught.value)

@@ -101,6 +101,17 @@ class Settings(BaseSettings):
     rate_limit_chat: str = "20/minute"
     redis_url: SecretStr | None = None
 
+    # The relay that publishes the outbox to other services (events/relay.py). Off: the events
+    # stay in the database only. `redis`: CloudEvents on a Redis Stream.
+    events_relay: Literal["off", "redis"] = "off"
+    # Unset: REDIS_URL, the Redis every deployment with shared rate limits already has.
+    events_relay_redis_url: SecretStr | None = None
+    events_relay_stream: str = "todo-api.events"
+    # The stream is trimmed to about this many entries (XADD MAXLEN ~), oldest first.
+    events_relay_maxlen: int = Field(default=100_000, ge=1000)
+    # The CloudEvents `source` of every event: a URI reference naming this service.
+    events_relay_source: str = "/todo-api"
+
     # The edge, as `todo-api serve` runs uvicorn (see serving.py).
     header_timeout: float = Field(default=10.0, gt=0, le=300)
     keep_alive_timeout: int = Field(default=5, ge=1, le=3600)
@@ -217,11 +228,25 @@ class Settings(BaseSettings):
             raise ValueError(f"'{value}' is not a rate such as '600/minute' or '10/second'") from None
         return value
 
-    @field_validator("redis_url", mode="after")
+    @field_validator("redis_url", "events_relay_redis_url", mode="after")
     @classmethod
     def _check_redis_url(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and not value.get_secret_value().startswith(("redis://", "rediss://")):
             raise ValueError("must start with redis:// or rediss://")
+        return value
+
+    @field_validator("events_relay", mode="before")
+    @classmethod
+    def _relay_off_when_empty(cls, value: object) -> object:
+        if isinstance(value, str):
+            return value.strip().lower() or "off"
+        return value
+
+    @field_validator("events_relay_stream", "events_relay_source", mode="after")
+    @classmethod
+    def _check_name(cls, value: str) -> str:
+        if not value or value != value.strip() or not value.isprintable() or " " in value:
+            raise ValueError("must be a non-empty name without spaces")
         return value
 
     @field_validator("cors_origins", mode="before")
@@ -269,6 +294,7 @@ class Settings(BaseSettings):
         "jwt_issuer",
         "jwt_audience",
         "redis_url",
+        "events_relay_redis_url",
         "log_format",
         "chat_model",
         "openai_base_url",
@@ -312,6 +338,12 @@ class Settings(BaseSettings):
             )
         if self.chat_tracing and self.openai_api_key is None:
             raise ValueError("CHAT_TRACING exports traces to OpenAI with OPENAI_API_KEY, which is not set")
+        return self
+
+    @model_validator(mode="after")
+    def _relay_needs_redis(self) -> Self:
+        if self.events_relay == "redis" and self.events_relay_url is None:
+            raise ValueError("EVENTS_RELAY=redis needs EVENTS_RELAY_REDIS_URL or REDIS_URL (redis://...)")
         return self
 
     @model_validator(mode="after")
@@ -409,6 +441,12 @@ class Settings(BaseSettings):
     def accepts_sessions(self) -> bool:
         """Whether Better Auth's sessions (token or cookie) authenticate, besides JWTs."""
         return self.builtin_auth or self.better_auth_shared_database
+
+    @property
+    def events_relay_url(self) -> str | None:
+        """The Redis the events relay publishes to: EVENTS_RELAY_REDIS_URL, else REDIS_URL."""
+        url = self.events_relay_redis_url or self.redis_url
+        return url.get_secret_value() if url is not None else None
 
     @property
     def chat_base_url(self) -> str:

@@ -151,7 +151,12 @@ def create_app(settings: Settings, *, freeze_at_start_up: bool = False) -> FastA
             gc.collect()
             gc.freeze()
         try:
-            async with mcp.running(), chat_agent.running(), event_feed.running(database):
+            async with (
+                mcp.running(),
+                chat_agent.running(),
+                event_feed.running(database),
+                events.running_relay(settings, database),
+            ):
                 yield
         finally:
             if rate_limiter is not None:

@@ -277,6 +277,19 @@ class EventTicket(SQLModel, table=True):
 
 event_ticket_table: sa.Table = EventTicket.__table__  # type: ignore[attr-defined]
 
+
+class EventRelay(SQLModel, table=True):
+    """How far the events relay has published each user's events (migration 0013): the number
+    of the last one a broker acknowledged. Only the relay writes it."""
+
+    __tablename__ = "event_relay"
+
+    user_id: str = Field(sa_column=sa.Column(sa.String(255), primary_key=True))
+    published_seq: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
+
+
+event_relay_table: sa.Table = EventRelay.__table__  # type: ignore[attr-defined]
+
 # PostgreSQL only: each user's number of tasks, which a create locks and checks in the same
 # statement as its insert. Migration 0004 creates it with the triggers that keep it equal to
 # the task count. Kept off the models' metadata: SQLite has no such table (its one write lock

@@ -160,7 +160,7 @@ async def test_old_events_are_pruned(
     cutoff = utc_now() - timedelta(days=7)
     await _age_event(database_url, seq=1, days=8)
 
-    await service.prune(database_of(app), before=cutoff)
+    await service.prune(database_of(app), before=cutoff, keep_unpublished=False)
 
     assert [event["seq"] for event in await events_of(app, "alice")] == [2]
     assert await service.position(database_of(app), user_id="alice") == Position(last=2, oldest=2)

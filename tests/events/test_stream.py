@@ -127,7 +127,9 @@ async def test_a_position_that_cannot_be_resumed_is_a_reset(
     if given == "pruned":
         for seq in (1, 2):
             await _age_event(database_url, seq=seq, days=30)
-        await service.prune(app.state.todo_api.database, before=utc_now() - timedelta(days=7))
+        await service.prune(
+            app.state.todo_api.database, before=utc_now() - timedelta(days=7), keep_unpublished=False
+        )
     last_seen = "1" if given == "pruned" else "99"
 
     async with opened(url, auth("alice") | {"Last-Event-ID": last_seen}) as stream:

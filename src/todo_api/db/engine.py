@@ -98,6 +98,26 @@ async def _keep_session(_connection: asyncpg.Connection) -> None:
     """
 
 
+async def connect_session(settings: Settings, *, naming: str) -> asyncpg.Connection:
+    """A PostgreSQL connection of its own, outside the pools, for what lives as long as a session
+    (a session-level advisory lock, LISTEN); `naming` is added to its name in pg_stat_activity."""
+    target = settings.database_url.target
+    url = target.url
+    connect_args = postgres_connect_args(target, settings, driver_cache=False)
+    server_settings = connect_args["server_settings"]
+    connect_args["server_settings"] = server_settings | {
+        "application_name": server_settings["application_name"] + naming
+    }
+    return await asyncpg.connect(
+        host=url.host,
+        port=url.port,
+        user=url.username,
+        password=url.password,
+        database=url.database,
+        **connect_args,
+    )
+
+
 def create_engine(settings: Settings) -> AsyncEngine:
     """A SQLAlchemy engine for the configured database, for migrations (requests use `open_database`)."""
     target = settings.database_url.target

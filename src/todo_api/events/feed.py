@@ -126,7 +126,9 @@ class EventFeed:
         retention = timedelta(days=self.settings.events_retention_days)
         while True:
             try:
-                await service.prune(database, before=utc_now() - retention)
+                # While a relay is configured, what it has yet to publish stays, however old.
+                keep_unpublished = self.settings.events_relay != "off"
+                await service.prune(database, before=utc_now() - retention, keep_unpublished=keep_unpublished)
             except UNAVAILABLE_ERRORS as error:
                 logger.warning(
                     "old events not pruned",

@@ -16,6 +16,7 @@ from todo_api.db.connection import Database
 from todo_api.events import service
 from todo_api.events.errors import InvalidPosition
 from todo_api.events.feed import EventFeed
+from todo_api.events.relay import running_relay
 from todo_api.events.schemas import EventPublic
 from todo_api.events.stream import events_stream
 from todo_api.families import route_families
@@ -172,4 +173,11 @@ class TicketUsersInDatabase:
         return await service.redeem_ticket(self._database, ticket=ticket)
 
 
-__all__ = ["COLLECTIONS", "EventFeed", "TicketUsersInDatabase", "build_routers", "install_event_feed"]
+__all__ = [
+    "COLLECTIONS",
+    "EventFeed",
+    "TicketUsersInDatabase",
+    "build_routers",
+    "install_event_feed",
+    "running_relay",
+]

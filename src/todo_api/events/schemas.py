@@ -1,4 +1,5 @@
-"""An event as clients receive it: the JSON of `EventPublic`, in a Server-Sent Events frame."""
+"""An event as clients receive it: the JSON of `EventPublic`, in a Server-Sent Events frame; and
+as other services receive it from the relay, the same JSON inside a CloudEvents 1.0 envelope."""
 
 from __future__ import annotations
 
@@ -74,3 +75,30 @@ def event_frame(event: Mapping[str, Any], *, now: datetime) -> bytes:
     client sends back (Last-Event-ID), its type as the `event:` name."""
     data = dump_event(event, now=now)
     return b"id: %d\nevent: %s\ndata: %s\n\n" % (event["seq"], event["type"].encode(), data)
+
+
+CLOUDEVENTS_VERSION = "1.0"
+
+
+def cloud_event(event: Mapping[str, Any], *, source: str, now: datetime) -> bytes:
+    """An outbox row as a CloudEvents 1.0 event in structured mode (JSON), its `data` the event
+    as `EventPublic` writes it (docs/events.md).
+
+    `type` is the event's own (`task.created`...): `source` already names the producer, and
+    consumers of the relay and of the events stream match the same names. `sequence` follows
+    the CloudEvents sequence extension, a string whose text order is the events' order: the
+    user's number, zero-padded. It orders the events of one `userid`, not of the whole source.
+    """
+    envelope = {
+        "specversion": CLOUDEVENTS_VERSION,
+        "id": event["event_id"],
+        "source": source,
+        "type": event["type"],
+        "subject": str(event["task_id"]),
+        "time": event["at"],
+        "datacontenttype": "application/json",
+        "userid": event["user_id"],
+        "sequence": f"{event['seq']:020d}",
+        "data": event_fields(event, now=now),
+    }
+    return orjson.dumps(envelope, option=orjson.OPT_UTC_Z)

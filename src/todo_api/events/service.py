@@ -1,4 +1,5 @@
-"""Reading a user's events: what they missed since a position, or that they must start over."""
+"""Reading a user's events: what they missed since a position, or that they must start over;
+what the relay has yet to publish, and marking it published."""
 
 from __future__ import annotations
 
@@ -18,8 +19,11 @@ from todo_api.events.statements import (
     POSITION,
     POSITIONS,
     PRUNE,
+    PRUNE_PUBLISHED,
     PRUNE_TICKETS,
+    PUBLISHED_UP_TO,
     REDEEM_TICKET,
+    UNPUBLISHED,
 )
 from todo_api.models import utc_now
 
@@ -62,11 +66,26 @@ async def positions(database: Database, *, user_ids: list[str]) -> dict[str, int
     return {row["user_id"]: row["last_seq"] for row in rows}
 
 
-async def prune(database: Database, *, before: datetime) -> None:
-    """Delete the events older than `before` (every user's), and expired tickets."""
+async def prune(database: Database, *, before: datetime, keep_unpublished: bool) -> None:
+    """Delete the events older than `before` (every user's); with `keep_unpublished` (while a
+    relay is configured), not those the relay has yet to publish, however old; and expired
+    tickets."""
     async with database.autocommit() as connection:
-        await connection.fetch(PRUNE, {"before": before})
+        await connection.fetch(PRUNE_PUBLISHED if keep_unpublished else PRUNE, {"before": before})
         await connection.fetch(PRUNE_TICKETS, {"now": utc_now()})
+
+
+async def unpublished(database: Database, *, limit: int) -> list[Row]:
+    """The events the relay has not published, each user's in order, users one after another."""
+    async with database.autocommit() as connection:
+        return await connection.fetch(UNPUBLISHED, {"limit": limit})
+
+
+async def mark_published(database: Database, positions: dict[str, int]) -> None:
+    """Record that each user's events up to their number here are published."""
+    async with database.transaction() as connection:
+        for user_id, seq in sorted(positions.items()):
+            await connection.fetch(PUBLISHED_UP_TO, {"owner": user_id, "seq": seq})
 
 
 # A ticket opens one stream, within this many seconds of being issued.
