@@ -109,7 +109,9 @@ async def stream_events(
     del ticket  # redeemed at the edge, where the caller is proven
     feed: EventFeed = request.app.state.todo_api_events
     subscription = feed.subscribe(user.id)
-    frames = events_stream(subscription, database, after=after, heartbeat=feed.settings.events_heartbeat)
+    frames = await events_stream(
+        subscription, database, after=after, heartbeat=feed.settings.events_heartbeat
+    )
     return StreamingResponse(frames, media_type=EVENT_STREAM, headers=STREAM_HEADERS)
 
 

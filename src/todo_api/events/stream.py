@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 import orjson
 
-from todo_api.db.connection import Database
+from todo_api.db.connection import UNAVAILABLE_ERRORS, Database
 from todo_api.events import service
 from todo_api.events.feed import Subscription
 from todo_api.events.schemas import event_frame
@@ -20,6 +20,8 @@ BATCH = 500
 # How long a browser's EventSource waits before it reconnects (the `retry:` field), in ms.
 RECONNECT_MILLISECONDS = 1000
 HEARTBEAT = b": keep-alive\n\n"
+# Seconds between reads of the outbox while the database is away.
+RETRY_SECONDS = 1.0
 RESET_DETAIL = "Events since that position are no longer kept: fetch your tasks again"
 
 
@@ -30,25 +32,35 @@ def position_frame(name: str, seq: int, detail: str | None = None) -> bytes:
     return b"id: %d\nevent: %s\ndata: %s\n\n" % (seq, name.encode(), orjson.dumps(data))
 
 
-def events_stream(
+async def events_stream(
     subscription: Subscription, database: Database, *, after: int | None, heartbeat: float
 ) -> AsyncIterator[bytes]:
     """Frames for one client until it leaves: `after` is the last event it has (None: none, so
     from now on); a `reset` when the events after it are no longer kept. The subscription is
     closed when the frames end, or when they are dropped unread (a client gone before the
     first), whichever comes first."""
-    frames = _frames(subscription, database, after=after, heartbeat=heartbeat)
+    try:
+        # Read before the answer starts (a database away is then a 503, not a broken stream),
+        # and after subscribing, so nothing committed after this read goes unseen.
+        position = await service.position(database, user_id=subscription.user_id)
+    except BaseException:
+        subscription.close()
+        raise
+    frames = _frames(subscription, database, after=after, heartbeat=heartbeat, position=position)
     weakref.finalize(frames, subscription.close)
     return frames
 
 
 async def _frames(
-    subscription: Subscription, database: Database, *, after: int | None, heartbeat: float
+    subscription: Subscription,
+    database: Database,
+    *,
+    after: int | None,
+    heartbeat: float,
+    position: service.Position,
 ) -> AsyncIterator[bytes]:
     user_id, wakeup = subscription.user_id, subscription.wakeup
     try:
-        # Subscribed before the first read, so nothing committed after that read goes unseen.
-        position = await service.position(database, user_id=user_id)
         yield b"retry: %d\n\n" % RECONNECT_MILLISECONDS
         if after is None:
             after = position.last
@@ -60,7 +72,15 @@ async def _frames(
             yield position_frame("ready", after)
         while True:
             wakeup.clear()
-            batch = await service.events_after(database, user_id=user_id, after=after, limit=BATCH)
+            try:
+                batch = await service.events_after(database, user_id=user_id, after=after, limit=BATCH)
+            except UNAVAILABLE_ERRORS:
+                # The database is away: the stream stays open (heartbeats go on) and reads again
+                # after a while; the client misses nothing, as the outbox keeps it all.
+                wakeup.set()
+                yield HEARTBEAT
+                await asyncio.sleep(RETRY_SECONDS)
+                continue
             if batch and batch[0]["seq"] != after + 1:
                 # Pruned while the client was connected (or it lagged a whole retention window).
                 after = (await service.position(database, user_id=user_id)).last
