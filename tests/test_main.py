@@ -44,7 +44,7 @@ def test_a_worker_without_redis_loads_neither_alembic_nor_the_redis_client() -> 
 
 
 async def test_objects_built_at_start_up_are_kept_out_of_garbage_collection(settings: Settings) -> None:
-    app = create_app(settings, freeze_at_start_up=True)
+    app = create_app(settings, serving_process=True)
     try:
         async with app.router.lifespan_context(app):
             frozen = gc.get_freeze_count()

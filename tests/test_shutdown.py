@@ -21,7 +21,7 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.conftest import SECRET, asyncpg_dsn, eventually, rows
+from tests.conftest import SECRET, answered_within, asyncpg_dsn, eventually, rows
 from tests.interop.issuer_driver import free_port
 from todo_api.tokens import create_token
 
@@ -169,3 +169,29 @@ async def test_a_kill_during_a_write_gives_no_success_and_leaves_it_whole_or_und
     assert isinstance(answer, httpx.TransportError), answer
     assert [row["title"] for row in stored] in ([], ["in flight"])
     assert sum(row["used"] for row in counted) == len(stored)
+
+
+async def test_sigterm_ends_open_event_streams_at_once_and_exits_cleanly(served: Served) -> None:
+    headers = {"Authorization": f"Bearer {create_token('alice', SECRET, ttl_seconds=600)}"}
+    async with (
+        httpx.AsyncClient(base_url=served.base_url, timeout=60) as client,
+        client.stream("GET", "/api/events", headers=headers) as stream,
+    ):
+        lines = stream.aiter_lines()
+        while (await anext(lines)) != "event: ready":
+            pass
+        served.process.send_signal(signal.SIGTERM)
+        # Without being told, the server would wait GRACEFUL_SHUTDOWN_SECONDS (30) for the
+        # stream and then cut it: it must end well before.
+        rest = await answered_within(_read_to_the_end(lines), seconds=15)
+    exit_code = await asyncio.to_thread(served.process.wait, 15)
+    log = served.log.read_text(errors="replace")
+
+    assert "ready" not in rest  # nothing more, just the end
+    assert exit_code == 0
+    assert "Traceback" not in log
+    assert "timeout graceful shutdown exceeded" not in log
+
+
+async def _read_to_the_end(lines: AsyncIterator[str]) -> str:
+    return "\n".join([line async for line in lines])

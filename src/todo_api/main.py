@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gc
 from collections.abc import AsyncIterator
@@ -30,6 +31,7 @@ from todo_api.http_errors import install_error_handlers
 from todo_api.logs import RequestLogMiddleware, configure_logging
 from todo_api.ratelimit import RateLimiter
 from todo_api.state import AppState, install_state
+from todo_api.stopping import on_stop_signal
 from todo_api.tasks import router as tasks
 from todo_api.tokens import JWKSCache, KeySetCache, TokenVerifier, VerifiedTokenCache
 
@@ -112,11 +114,13 @@ def build_rate_limiter(settings: Settings) -> RateLimiter | None:
     )
 
 
-def create_app(settings: Settings, *, freeze_at_start_up: bool = False) -> FastAPI:
+def create_app(settings: Settings, *, serving_process: bool = False) -> FastAPI:
     """Build the service for these settings; the lifespan opens and closes its resources.
 
-    `freeze_at_start_up` is for serving processes (see the lifespan); an app built inside a
-    test process would freeze that process's whole heap.
+    `serving_process` is for the processes that serve requests (`todo-api serve`, or an ASGI
+    server importing `todo_api.main:app`): the heap built at start-up is frozen (see the
+    lifespan), and a stop signal ends the events streams at once (`stopping.py`). An app
+    built inside a test process must do neither to that process.
     """
     settings = with_dev_secret(settings)
     session_cookies = accounts.accepted_cookies(settings)
@@ -147,9 +151,12 @@ def create_app(settings: Settings, *, freeze_at_start_up: bool = False) -> FastA
         # Everything built so far (routes, schemas, models, metadata) lives as long as the
         # process. Moving it out of the collector's reach keeps full collections short, which
         # would otherwise stall every request in flight (tail latency) and cost CPU for nothing.
-        if freeze_at_start_up:
+        if serving_process:
             gc.collect()
             gc.freeze()
+        stop_signal = (
+            on_stop_signal(event_feed.close_streams) if serving_process else contextlib.nullcontext()
+        )
         try:
             async with (
                 mcp.running(),
@@ -157,7 +164,8 @@ def create_app(settings: Settings, *, freeze_at_start_up: bool = False) -> FastA
                 event_feed.running(database),
                 events.running_relay(settings, database),
             ):
-                yield
+                with stop_signal:
+                    yield
         finally:
             if rate_limiter is not None:
                 await rate_limiter.aclose()
@@ -225,7 +233,7 @@ def build_app_from_environment() -> FastAPI:
     """The app `uvicorn todo_api.main:app` serves: settings from the environment and `.env`."""
     settings = load_settings()
     configure_logging(settings.log_level, json_lines=settings.log_json)
-    return create_app(settings, freeze_at_start_up=True)
+    return create_app(settings, serving_process=True)
 
 
 @functools.cache

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from todo_api.errors import AppError, BadRequest
+from todo_api.errors import AppError, BadRequest, ServiceUnavailable
 
 # Seconds a client over its number of streams is asked to wait: a closed one is freed at once.
 STREAMS_RETRY_AFTER = 5
@@ -22,3 +22,10 @@ class TooManyStreams(AppError):
 
 class InvalidPosition(BadRequest):
     default_detail = "Last-Event-ID (or last_event_id) must be a whole number of 0 or more"
+
+
+class ServerStopping(ServiceUnavailable):
+    """This instance is stopping: a new stream belongs on another."""
+
+    def __init__(self) -> None:
+        super().__init__("This instance is stopping: reconnect in a moment", retry_after=1)

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 from todo_api.db.connection import UNAVAILABLE_ERRORS, Database
 from todo_api.db.notifications import Listener
 from todo_api.events import service
-from todo_api.events.errors import TooManyStreams
+from todo_api.events.errors import ServerStopping, TooManyStreams
 from todo_api.models import utc_now
 
 if TYPE_CHECKING:
@@ -48,6 +48,8 @@ class EventFeed:
         self._listener: Listener | None = None
         # The latest event number each subscribed user had when last looked at (polling).
         self._seen: dict[str, int] = {}
+        # Set when the server is stopping: every stream ends (its client reconnects elsewhere).
+        self.closing = False
 
     @contextlib.asynccontextmanager
     async def running(self, database: Database) -> AsyncIterator[None]:
@@ -80,6 +82,8 @@ class EventFeed:
     def subscribe(self, user_id: str) -> Subscription:
         """A wake-up for a new stream of the user's, set whenever their events may have moved;
         TooManyStreams past EVENTS_MAX_STREAMS_PER_USER. Closed by the stream when it ends."""
+        if self.closing:
+            raise ServerStopping()
         streams = self._streams.setdefault(user_id, set())
         if len(streams) >= self.settings.events_max_streams_per_user:
             raise TooManyStreams(self.settings.events_max_streams_per_user)
@@ -99,6 +103,11 @@ class EventFeed:
     def wake(self, user_id: str) -> None:
         for wakeup in self._streams.get(user_id, ()):
             wakeup.set()
+
+    def close_streams(self) -> None:
+        """End every stream, now and from now on: the server is stopping."""
+        self.closing = True
+        self.wake_all()
 
     def wake_all(self) -> None:
         for user_id in list(self._streams):
@@ -146,6 +155,11 @@ class Subscription:
         self._feed = feed
         self.user_id = user_id
         self.wakeup = asyncio.Event()
+
+    @property
+    def ended(self) -> bool:
+        """Whether the stream must end (the server is stopping)."""
+        return self._feed.closing
 
     def close(self) -> None:
         """Give the place back (again is harmless)."""

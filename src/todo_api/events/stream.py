@@ -70,7 +70,7 @@ async def _frames(
             yield position_frame("reset", after, RESET_DETAIL)
         else:
             yield position_frame("ready", after)
-        while True:
+        while not subscription.ended:
             wakeup.clear()
             try:
                 batch = await service.events_after(database, user_id=user_id, after=after, limit=BATCH)
