@@ -106,3 +106,13 @@ async def explain(url: str, sql: str, *args: object) -> str:
         return "\n".join(row[0] for row in rows)
     finally:
         await connection.close()
+
+
+async def run_statements(url: str, statements: list[str]) -> None:
+    """Run each of `statements` on the database at `url`, in order."""
+    connection = await asyncpg.connect(url)
+    try:
+        for statement in statements:
+            await connection.execute(statement)
+    finally:
+        await connection.close()

@@ -68,8 +68,8 @@ class EmbeddedRunner(Runner):
     def env(self, log_level: str) -> dict[str, str]:
         return super().env(log_level) | {"DATABASE_URL": f"sqlite:///{self.files / 'service-run.db'}"}
 
-    def start_server(self, kind: str, tag: str, log_level: str) -> Server:
-        """`kind` started on a fresh copy of its own seeded data."""
+    def start_server(self, kind: str, tag: str, log_level: str, env: dict[str, str] | None = None) -> Server:
+        """`kind` started on a fresh copy of its own seeded data (`env` added to the service's)."""
         log = self.logs / f"embedded-{kind}-{tag}.log"
         if kind == "pocketbase":
             data = self.files / "pocketbase-run"
@@ -80,7 +80,7 @@ class EmbeddedRunner(Runner):
         for leftover in run.parent.glob(f"{run.name}*"):
             leftover.unlink()
         shutil.copyfile(self.sqlite_template, run)
-        return start_service(self.env(log_level), log, self.server_pin)
+        return start_service(self.env(log_level) | (env or {}), log, self.server_pin)
 
     def contract_checks(self, server: Server) -> tuple[dict[str, bool], Any]:
         """Each server's own contract; both must list the same titles for the same seeded user."""

@@ -173,10 +173,45 @@ def _notes(results: dict[str, Any]) -> list[str]:
     chat_cost = results.get("chat")
     if chat_cost:
         lines.append(chat_cost_line(chat_cost))
+    lines += live_lines(results)
     if results.get("checks"):
         # A failed check stops the run, so a report exists only when every check passed.
         lines.append(
             "- Contract checks before loading: all passed; the list JSON of both servers was identical."
+        )
+    return lines
+
+
+def live_lines(results: dict[str, Any]) -> list[str]:
+    """The `live` workload: delivery to open events streams beside `mixed`, and the outbox's cost."""
+    lines = []
+    live = results.get("live")
+    if live:
+        delivery, memory = live["delivery"], live["memory"]
+        per_stream = (memory["streams_open"]["rss_kib"] - memory["idle"]["rss_kib"]) / max(
+            delivery["opened"], 1
+        )
+        lines.append(
+            f"- Live: {delivery['opened']:,} events streams open on the one worker "
+            f"({delivery['errors']} refused or broken) while wrk ran `mixed` ({live['mixed']['rps']:.0f} 2xx req/s "
+            f"beside them): {delivery['events']:,} events delivered, from the change's commit-time stamp to the "
+            f"frame read by the client, p50 {ms(delivery['p50_ms'])} ms, p90 {ms(delivery['p90_ms'])} ms, "
+            f"p99 {ms(delivery['p99_ms'])} ms, max {ms(delivery['max_ms'])} ms. The worker's resident memory: "
+            f"{memory['idle']['rss_kib'] / 1024:.0f} MiB before the streams, "
+            f"{memory['streams_open']['rss_kib'] / 1024:.0f} MiB with them open ({per_stream:.0f} KiB a stream), "
+            f"{memory['after_mixed']['rss_kib'] / 1024:.0f} MiB after `mixed`."
+        )
+    outbox = results.get("outbox")
+    if outbox:
+        verdict = (
+            "inside the run-to-run spread" if outbox["runs_overlap"] else "outside the run-to-run spread"
+        )
+        lines.append(
+            f"- The outbox's cost: `mixed` on the service ran at {rps(outbox['with_outbox'])} 2xx req/s with its "
+            f"triggers writing an event for every change, {rps(outbox['without_outbox'])} with them turned off "
+            f"({outbox['change_percent']:+.0f}%, {verdict}); CPU per request "
+            f"{outbox['with_outbox']['server_cpu_us_per_request']:.0f} µs against "
+            f"{outbox['without_outbox']['server_cpu_us_per_request']:.0f} µs."
         )
     return lines
 

@@ -33,7 +33,11 @@ from todo_api.db.query import CompiledStatement
 
 KINDS = ("service", "ceiling")
 SCAN_KINDS = ("Index Only Scan", "Bitmap Heap Scan", "Index Scan", "Seq Scan")
-WORKLOADS = ("list", "mixed", "fixed", "info", "latency")
+WORKLOADS = ("list", "mixed", "fixed", "info", "latency", "live")
+# Open events streams on the one worker while `mixed` runs (the `live` workload).
+LIVE_STREAMS = 1000
+# The outbox's triggers (migration 0012), turned off to measure what writing events costs.
+OUTBOX_TRIGGERS = ("task_event_on_insert_or_delete", "task_event_on_update")
 # The service's default quota, given to both servers explicitly so they enforce the same one.
 MAX_TASKS_PER_USER = 10_000
 
@@ -181,9 +185,11 @@ class Runner:
         }
 
     @contextmanager
-    def server(self, kind: str, tag: str, log_level: str = "warning") -> Iterator[Server]:
+    def server(
+        self, kind: str, tag: str, log_level: str = "warning", env: dict[str, str] | None = None
+    ) -> Iterator[Server]:
         """`kind` serving a fresh copy of the template database; contract checks on its first start."""
-        server = self.start_server(kind, tag, log_level)
+        server = self.start_server(kind, tag, log_level, env)
         try:
             if kind not in self.check_results:
                 self.check_contract(kind, server)
@@ -191,11 +197,11 @@ class Runner:
         finally:
             server.stop()
 
-    def start_server(self, kind: str, tag: str, log_level: str) -> Server:
-        """`kind` started on a fresh copy of the template database."""
+    def start_server(self, kind: str, tag: str, log_level: str, env: dict[str, str] | None = None) -> Server:
+        """`kind` started on a fresh copy of the template database (`env` added to its environment)."""
         asyncio.run(db.recreate_database(self.admin_url, self.options.database, template=self.template))
         start = start_service if kind == "service" else start_ceiling
-        return start(self.env(log_level), self.logs / f"{kind}-{tag}.log", self.server_pin)
+        return start(self.env(log_level) | (env or {}), self.logs / f"{kind}-{tag}.log", self.server_pin)
 
     def contract_checks(self, server: Server) -> tuple[dict[str, bool], Any]:
         """Each check's result on `server`, and the list body every server must agree on."""
@@ -439,6 +445,75 @@ class Runner:
         say(f"profile {name}: {summary['samples']} samples; top layers {summary['layers'][:4]}")
         return summary
 
+    def live(self) -> dict[str, Any]:
+        """LIVE_STREAMS open events streams on the service while wrk runs `mixed`: how long each
+        change takes to reach its user's stream, what the streams cost in memory, and `mixed`
+        beside them."""
+        # The streams and wrk's connections, all within the worker's connection limit.
+        room = {"LIMIT_CONCURRENCY": str(LIVE_STREAMS + 4 * self.options.connections)}
+        with self.server("service", "live", env=room) as server:
+            self.warm(server, "mixed")
+            idle = server.memory_kib()
+            command = [sys.executable, "-m", "bench.streams", server.url, str(self.load_file)]
+            command += ["--streams", str(LIVE_STREAMS)]
+            streams = subprocess.Popen(
+                [*self.load_pin, *command],
+                cwd=REPO,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            assert streams.stdin is not None and streams.stdout is not None
+            opened = streams.stdout.readline().strip()
+            with_streams = server.memory_kib()
+            result = self.wrk_load(
+                server, "mixed", self.options.duration, connections=self.options.connections
+            )
+            after = server.memory_kib()
+            streams.stdin.close()
+            delivery = json.loads(streams.stdout.readline())
+            streams.wait(timeout=60)
+        say(
+            f"live: {opened}; mixed {result['rps']:.0f} 2xx/s beside them; delivery p50 "
+            f"{delivery['p50_ms']} ms p99 {delivery['p99_ms']} ms over {delivery['events']} events"
+        )
+        return {
+            "streams": LIVE_STREAMS,
+            "delivery": delivery,
+            "mixed": result,
+            "memory": {"idle": idle, "streams_open": with_streams, "after_mixed": after},
+        }
+
+    def closed_loop_without_outbox(self, mode: str) -> dict[str, Any]:
+        """`closed_loop` of the service on a copy whose outbox triggers are off (no events written)."""
+        asyncio.run(db.recreate_database(self.admin_url, self.options.database, template=self.template))
+        asyncio.run(
+            db.run_statements(
+                self.run_url, [f"ALTER TABLE task DISABLE TRIGGER {name}" for name in OUTBOX_TRIGGERS]
+            )
+        )
+        server = start_service(
+            self.env("warning"), self.logs / f"service-{mode}-no-outbox.log", self.server_pin
+        )
+        try:
+            self.warm(server, mode)
+            return self.wrk_load(server, mode, self.options.duration, connections=self.options.connections)
+        finally:
+            server.stop()
+
+    def outbox_cost(self) -> dict[str, Any]:
+        """`mixed` on the service with and without its outbox's triggers, alternating."""
+        runs = self.alternating(
+            {
+                "with_outbox": functools.partial(self.closed_loop, "service", "mixed"),
+                "without_outbox": functools.partial(self.closed_loop_without_outbox, "mixed"),
+            }
+        )
+        with_rps, without_rps = runs["with_outbox"]["rps"], runs["without_outbox"]["rps"]
+        runs["change_percent"] = 100 * (with_rps / max(without_rps, 1e-9) - 1)
+        runs["runs_overlap"] = runs_overlap(runs["with_outbox"], runs["without_outbox"])
+        return runs
+
     def run(self) -> dict[str, Any]:
         """Every step in order, then the databases and token files are removed whatever happened."""
         try:
@@ -497,6 +572,9 @@ class Runner:
             results["fixed_rate"] = self.fixed_rates()
         if "latency" in workloads:
             results["latency"] = self.latency()
+        if "live" in workloads:
+            results["live"] = self.live()
+            results["outbox"] = self.outbox_cost()
         if self.dataset.heavy_tasks:
             results["scale"] = self.scale_checks()
         results["jwt"] = jwtcost.measure([user.token for user in read_users(self.load_file)], self.secret)
