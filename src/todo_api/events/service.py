@@ -1,4 +1,5 @@
-"""Reading a user's events: what they missed since a position, or that they must start over."""
+"""Reading a user's events: what they missed since a position, or that they must start over;
+and firing the reminders that are due, every user's."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import orjson
 
 from todo_api.db.connection import Database
 from todo_api.db.query import Row
-from todo_api.events.statements import EVENTS_AFTER, POSITION, POSITIONS, PRUNE
+from todo_api.events.statements import EVENTS_AFTER, FIRE_DUE, POSITION, POSITIONS, PRUNE
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,3 +56,17 @@ async def prune(database: Database, *, before: datetime) -> None:
     """Delete the events older than `before` (every user's)."""
     async with database.autocommit() as connection:
         await connection.fetch(PRUNE, {"before": before})
+
+
+async def fire_due(database: Database, *, now: datetime, limit: int) -> int:
+    """Fire up to `limit` of the reminders due by `now` (the earliest first): each is marked
+    fired and written as its owner's `reminder.due` event, all in one statement, which commits
+    on its own. How many fired; fewer than `limit` when no more were due.
+
+    Due: its instant has come, it has not fired for that instant, it is not acknowledged and
+    its task is not completed (a deleted task has none). Any number of instances may call this
+    at once: each reminder fires once (see `statements.FIRE_DUE`).
+    """
+    async with database.autocommit() as connection:
+        rows = await connection.fetch(FIRE_DUE, {"now": now, "limit": limit})
+    return len(rows)
