@@ -133,6 +133,11 @@ class Settings(BaseSettings):
     # Off: no user's message leaves for a tracing service.
     chat_tracing: bool = False
 
+    # Every instance fires the due reminders (a `reminder.due` event each) every so many seconds;
+    # a reminder fires once however many instances run.
+    reminders_enabled: bool = True
+    reminder_interval: float = Field(default=5.0, gt=0, le=3600)
+
     # Sharing Better Auth's PostgreSQL database: a migration ties task.user_id to "user".id
     # (ON DELETE CASCADE), so deleting a Better Auth user deletes their tasks.
     better_auth_shared_database: bool = False

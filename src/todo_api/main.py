@@ -24,6 +24,7 @@ from todo_api.db.engine import open_database
 from todo_api.dev_secret import with_dev_secret
 from todo_api.docs import document_session_cookie, install_docs
 from todo_api.edge import ApiGate
+from todo_api.events.reminders import ReminderScheduler
 from todo_api.hardening import HardeningMiddleware
 from todo_api.http_errors import install_error_handlers
 from todo_api.logs import RequestLogMiddleware, configure_logging
@@ -147,10 +148,14 @@ def create_app(settings: Settings, *, freeze_at_start_up: bool = False) -> FastA
         if freeze_at_start_up:
             gc.collect()
             gc.freeze()
+        reminders = ReminderScheduler(database, interval=settings.reminder_interval)
+        if settings.reminders_enabled:
+            reminders.start()
         try:
             async with mcp.running(), chat_agent.running():
                 yield
         finally:
+            await reminders.stop()
             if rate_limiter is not None:
                 await rate_limiter.aclose()
             if http is not None:

@@ -4,8 +4,10 @@ fire at once; one not yet due, acknowledged, or of a completed or deleted task n
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,9 +17,10 @@ import orjson
 import pytest
 from fastapi import FastAPI
 
-from tests.conftest import asyncpg_dsn, eventually, serving_app
-from todo_api.db.connection import Database
+from tests.conftest import answered_within, asyncpg_dsn, eventually, serving_app
+from todo_api.db.connection import Connection, Database
 from todo_api.events import service
+from todo_api.events.reminders import ReminderScheduler, retry_delay
 from todo_api.events.schemas import EventPublic, dump_event
 from todo_api.events.statements import EVENTS_CHANNEL, FIRE_DUE
 from todo_api.models import utc_now
@@ -308,3 +311,93 @@ def test_sqlites_claim_reads_the_index_of_reminders_to_fire(database_url: str) -
         ).fetchall()
 
     assert any("ix_task_reminder_to_fire" in str(row[-1]) for row in plan), plan
+
+
+async def test_the_apps_scheduler_fires_due_reminders_on_its_own(database_url: str, auth: Auth) -> None:
+    async with serving_app(database_url, reminders_enabled=True, reminder_interval=0.05) as (app, client):
+        task = await create(client, auth, remind_at=rfc3339(utc_now() - timedelta(minutes=5)))
+
+        async def fired() -> bool:
+            return [event["task_id"] for event in await fired_of(app)] == [task["id"]]
+
+        await eventually(fired, "fired")
+
+
+class FailingFirst(Database):
+    """The app's database, whose first `failures` units of work fail as a lost server would."""
+
+    def __init__(self, database: Database, failures: int) -> None:
+        self.database = database
+        self.failures = failures
+
+    def transaction(self) -> AbstractAsyncContextManager[Connection]:
+        return self.database.transaction()
+
+    @asynccontextmanager
+    async def autocommit(self, *, plan_per_call: bool = False) -> AsyncIterator[Connection]:
+        if self.failures > 0:
+            self.failures -= 1
+            raise ConnectionResetError("SELECT secret FROM somewhere")
+        async with self.database.autocommit() as connection:
+            yield connection
+
+    async def ping(self) -> None:
+        await self.database.ping()
+
+    async def close(self) -> None:
+        await self.database.close()
+
+
+async def test_the_scheduler_outlives_database_errors_and_says_so_in_one_line(
+    served: tuple[FastAPI, httpx.AsyncClient], auth: Auth, caplog: pytest.LogCaptureFixture
+) -> None:
+    app, client = served
+    task = await create(client, auth, remind_at=rfc3339(utc_now() - timedelta(minutes=5)))
+    failing = FailingFirst(database_of(app), failures=2)
+    scheduler = ReminderScheduler(failing, interval=0.01)
+    caplog.set_level(logging.WARNING, logger="todo_api.events.reminders")
+
+    scheduler.start()
+    try:
+
+        async def fired() -> bool:
+            return [event["task_id"] for event in await fired_of(app)] == [task["id"]]
+
+        await eventually(fired, "fired after the errors")
+    finally:
+        await answered_within(scheduler.stop(), 5)
+
+    warnings = [record for record in caplog.records if record.name == "todo_api.events.reminders"]
+    assert [record.getMessage() for record in warnings] == [
+        "due reminders could not be fired; trying again in 0.02 s",
+        "due reminders could not be fired; trying again in 0.04 s",
+    ]
+    assert {record.__dict__["error"] for record in warnings} == {"ConnectionResetError"}
+    assert all("SELECT" not in str(record.__dict__) for record in warnings)
+
+
+async def test_stopping_the_scheduler_does_not_wait_for_its_next_tick(served: tuple[FastAPI, Any]) -> None:
+    app, _ = served
+    scheduler = ReminderScheduler(database_of(app), interval=3600)
+    scheduler.start()
+    await asyncio.sleep(0)
+
+    await answered_within(scheduler.stop(), 5)
+
+
+def test_a_long_outage_waits_at_most_a_minute_between_attempts() -> None:
+    assert [retry_delay(5, failures) for failures in (0, 1, 2, 3, 4, 10_000)] == [5, 10, 20, 40, 60, 60]
+    assert retry_delay(120, 3) == 120
+
+
+async def test_a_tick_fires_a_backlog_larger_than_a_batch(
+    served: tuple[FastAPI, httpx.AsyncClient], auth: Auth
+) -> None:
+    app, client = served
+    start = utc_now()
+    for minutes in range(5):
+        await create(client, auth, remind_at=rfc3339(start + timedelta(minutes=minutes)))
+    scheduler = ReminderScheduler(database_of(app), interval=5, batch=2, clock=lambda: start + LATER)
+
+    assert (await scheduler.tick(), await scheduler.tick()) == (5, 0)
+    assert len(await fired_of(app)) == 5
