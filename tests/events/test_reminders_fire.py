@@ -15,7 +15,9 @@ import asyncpg
 import httpx
 import orjson
 import pytest
+from bench.delay import DelayProxy
 from fastapi import FastAPI
+from sqlalchemy.engine import make_url
 
 from tests.conftest import answered_within, asyncpg_dsn, eventually, serving_app
 from todo_api.db.connection import Connection, Database
@@ -281,6 +283,28 @@ async def test_fired_reminders_are_announced_to_their_users(
         await eventually(both_heard, "announced")
     finally:
         await listener.close()
+
+
+async def test_a_batch_of_many_users_reminders_is_one_round_trip(postgres_url: str, auth: Auth) -> None:
+    url = make_url(postgres_url)
+    proxy = DelayProxy(url.host or "127.0.0.1", url.port or 5432, rtt_ms=0)
+    proxy.start()
+    proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    start = utc_now()
+    try:
+        # Pool size 1: the first batch prepares the statement on the connection measured after.
+        async with serving_app(proxied, db_pool_size=1, db_max_overflow=0) as (app, client):
+            for round_ in (1, 2):
+                for user in ("alice", "bob", "carol"):
+                    for _ in range(3):
+                        await create(client, auth, user, remind_at=rfc3339(start + round_ * SOON))
+                before = proxy.round_trips
+                fired = await fire(app, start + round_ * SOON)
+                measured = proxy.round_trips - before
+    finally:
+        proxy.stop()
+
+    assert (fired, measured) == (9, 1)
 
 
 async def test_the_claim_reads_the_index_of_reminders_to_fire(postgres_url: str, served: Any) -> None:
