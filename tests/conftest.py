@@ -90,12 +90,14 @@ class IsolatedSettings(Settings):
 
 
 def make_settings(database_url: str, **overrides: Any) -> Settings:
-    """Test settings for `database_url`: HS256 with the test secret, no auto-migration."""
+    """Test settings for `database_url`: HS256 with the test secret, no auto-migration, and no
+    reminder scheduler (whose statements would land among a test's own; its tests turn it on)."""
     values: dict[str, Any] = {
         "database_url": database_url,
         "better_auth_secret": SECRET,
         "migrate_on_startup": False,
         "db_connect_timeout": 2.0,
+        "reminders_enabled": False,
     }
     return IsolatedSettings(**(values | overrides))
 

@@ -35,6 +35,7 @@ FRAMEWORK_FREE = [
     "todo_api.events.statements",
     "todo_api.events.feed",
     "todo_api.events.stream",
+    "todo_api.events.reminders",
     "todo_api.accounts.service",
     "todo_api.accounts.passwords",
     "todo_api.accounts.cookies",

@@ -159,6 +159,11 @@ class Settings(BaseSettings):
     # Open streams per user on one instance (each holds a connection and a little memory).
     events_max_streams_per_user: int = Field(default=10, ge=1, le=1000)
 
+    # Every instance fires the due reminders (a `reminder.due` event each) every so many seconds;
+    # a reminder fires once however many instances run.
+    reminders_enabled: bool = True
+    reminder_interval: float = Field(default=5.0, gt=0, le=3600)
+
     # Sharing Better Auth's PostgreSQL database: a migration ties task.user_id to "user".id
     # (ON DELETE CASCADE), so deleting a Better Auth user deletes their tasks.
     better_auth_shared_database: bool = False

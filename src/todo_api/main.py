@@ -157,6 +157,9 @@ def create_app(settings: Settings, *, serving_process: bool = False) -> FastAPI:
         stop_signal = (
             on_stop_signal(event_feed.close_streams) if serving_process else contextlib.nullcontext()
         )
+        reminders = events.ReminderScheduler(database, interval=settings.reminder_interval)
+        if settings.reminders_enabled:
+            reminders.start()
         try:
             async with (
                 mcp.running(),
@@ -167,6 +170,7 @@ def create_app(settings: Settings, *, serving_process: bool = False) -> FastAPI:
                 with stop_signal:
                     yield
         finally:
+            await reminders.stop()
             if rate_limiter is not None:
                 await rate_limiter.aclose()
             if http is not None:

@@ -92,6 +92,20 @@ class Task(SQLModel, table=True):
         sa.Index(None, "user_id", "priority", "id"),
         # The reminders due by a moment.
         sa.Index(None, "user_id", "remind_at"),
+        # The reminders still to fire, every user's, by when (migration 0014): the schedulers'
+        # claim repeats this condition so that both planners use the index.
+        sa.Index(
+            "ix_task_reminder_to_fire",
+            "remind_at",
+            postgresql_where=sa.text(
+                "remind_at IS NOT NULL AND remind_at IS DISTINCT FROM reminder_fired_for "
+                "AND reminder_acknowledged_at IS NULL AND status <> 'completed'"
+            ),
+            sqlite_where=sa.text(
+                "remind_at IS NOT NULL AND remind_at IS NOT reminder_fired_for "
+                "AND reminder_acknowledged_at IS NULL AND status <> 'completed'"
+            ),
+        ),
         # On PostgreSQL, search and tag filters also have a trigram index (migration 0010), not
         # declared here: it needs extensions the database may refuse, and SQLite has none.
         # Ids are never reused on SQLite either, so a stale id cannot name a newer task.
@@ -134,6 +148,10 @@ class Task(SQLModel, table=True):
     reminder_acknowledged_at: datetime | None = Field(
         default=None, sa_column=sa.Column(UTCDateTime, nullable=True)
     )
+    # The `remind_at` whose reminder last fired (a `reminder.due` event): a reminder fires once,
+    # and again only when moved to another instant. Set without touching `updated_at`, so
+    # firing is no change of the task (no `task.updated` event, no new ETag).
+    reminder_fired_for: datetime | None = Field(default=None, sa_column=sa.Column(UTCDateTime, nullable=True))
     # How it repeats (tasks/recurrence.py): a pattern, every `interval` of it, or an RRULE (then
     # the pattern is its frequency); the day of the month a monthly or yearly one keeps; and the
     # occurrence completing it created, so that completing it again creates none.

@@ -26,6 +26,7 @@ from todo_api.db.connection import UNAVAILABLE_ERRORS, Database
 from todo_api.db.notifications import Listener
 from todo_api.events import service
 from todo_api.events.errors import ServerStopping, TooManyStreams
+from todo_api.events.statements import EVENTS_CHANNEL
 from todo_api.models import utc_now
 
 if TYPE_CHECKING:
@@ -34,7 +35,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-CHANNEL = "todo_api_events"
 # How often old events are pruned.
 PRUNE_INTERVAL = 3600.0
 
@@ -58,7 +58,11 @@ class EventFeed:
         target = self._listen_target()
         if target is not None:
             self._listener = Listener(
-                target, self.settings, channel=CHANNEL, on_message=self.wake, on_connected=self.wake_all
+                target,
+                self.settings,
+                channel=EVENTS_CHANNEL,
+                on_message=self.wake,
+                on_connected=self.wake_all,
             )
             tasks.append(asyncio.create_task(self._listener.run()))
         try:

@@ -17,6 +17,7 @@ from todo_api.events import service
 from todo_api.events.errors import InvalidPosition
 from todo_api.events.feed import EventFeed
 from todo_api.events.relay import running_relay
+from todo_api.events.reminders import ReminderScheduler
 from todo_api.events.schemas import EventPublic
 from todo_api.events.stream import events_stream
 from todo_api.families import route_families
@@ -178,6 +179,7 @@ class TicketUsersInDatabase:
 __all__ = [
     "COLLECTIONS",
     "EventFeed",
+    "ReminderScheduler",
     "TicketUsersInDatabase",
     "build_routers",
     "install_event_feed",

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from todo_api.tasks.schemas import TaskPublic, public_fields
 
 EventType = Literal["task.created", "task.updated", "task.completed", "task.deleted", "reminder.due"]
+REMINDER_DUE: EventType = "reminder.due"
 # The task columns an event keeps as timestamps, written as text in its JSON snapshot.
 SNAPSHOT_TIMES = (
     "due_at",
@@ -24,15 +25,33 @@ SNAPSHOT_TIMES = (
 )
 
 
+class ReminderPublic(BaseModel):
+    """A reminder that fired: whose task, and when it was due and set to remind."""
+
+    task_id: int
+    title: str = Field(description="The task's title when the reminder fired.")
+    due_at: str | None = Field(
+        description="The task's due date as the task shows it (`due_date`); null when it has none."
+    )
+    remind_at: str = Field(description="The instant the reminder was set for, as the task shows it.")
+    user_id: str
+
+
 class EventPublic(BaseModel):
-    """One change of one of your tasks, as the events stream and the Redis relay send it."""
+    """One change of one of your tasks, or one of its reminders firing, as the events stream and
+    the Redis relay send it."""
 
     event_id: str = Field(description="A UUID: the same event is always the same id (deduplicate on it).")
     seq: int = Field(description="Your events are numbered 1, 2, 3, ... in the order they happened.")
     type: EventType
     user_id: str
     task_id: int
-    task: TaskPublic | None = Field(description="The task after the change; null for `task.deleted`.")
+    task: TaskPublic | None = Field(
+        description="The task after the change (for `reminder.due`, as it fired); null for `task.deleted`."
+    )
+    reminder: ReminderPublic | None = Field(
+        description="For `reminder.due`, the reminder that fired; null for the other types."
+    )
     at: datetime
 
 
@@ -55,14 +74,28 @@ def snapshot_row(snapshot: str) -> dict[str, Any]:
 def event_fields(event: Mapping[str, Any], *, now: datetime) -> dict[str, Any]:
     """An outbox row as `EventPublic` shows it, its task as the task routes show one at `now`."""
     snapshot = event["task"]
+    task = None if snapshot is None else public_fields(snapshot_row(snapshot), now=now)
     return {
         "event_id": event["event_id"],
         "seq": event["seq"],
         "type": event["type"],
         "user_id": event["user_id"],
         "task_id": event["task_id"],
-        "task": None if snapshot is None else public_fields(snapshot_row(snapshot), now=now),
+        "task": task,
+        "reminder": reminder_fields(task) if event["type"] == REMINDER_DUE and task is not None else None,
         "at": event["at"],
+    }
+
+
+def reminder_fields(task: Mapping[str, Any]) -> dict[str, Any]:
+    """A fired reminder as `ReminderPublic` shows it, from its task as the task routes show it
+    (so its times are written as the task's are)."""
+    return {
+        "task_id": task["id"],
+        "title": task["title"],
+        "due_at": task["due_date"],
+        "remind_at": task["remind_at"],
+        "user_id": task["user_id"],
     }
 
 

@@ -1,5 +1,6 @@
 """Reading a user's events: what they missed since a position, or that they must start over;
-what the relay has yet to publish, and marking it published."""
+what the relay has yet to publish, and marking it published; firing the reminders that are
+due, every user's."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from todo_api.db.query import Row
 from todo_api.events.statements import (
     ADD_TICKET,
     EVENTS_AFTER,
+    FIRE_DUE,
     POSITION,
     POSITIONS,
     PRUNE,
@@ -112,3 +114,17 @@ async def redeem_ticket(database: Database, *, ticket: str) -> str | None:
 
 def _digest(ticket: str) -> str:
     return hashlib.sha256(ticket.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+async def fire_due(database: Database, *, now: datetime, limit: int) -> int:
+    """Fire up to `limit` of the reminders due by `now` (the earliest first): each is marked
+    fired and written as its owner's `reminder.due` event, all in one statement, which commits
+    on its own. How many fired; fewer than `limit` when no more were due.
+
+    Due: its instant has come, it has not fired for that instant, it is not acknowledged and
+    its task is not completed (a deleted task has none). Any number of instances may call this
+    at once: each reminder fires once (see `statements.FIRE_DUE`).
+    """
+    async with database.autocommit() as connection:
+        rows = await connection.fetch(FIRE_DUE, {"now": now, "limit": limit})
+    return len(rows)

@@ -1,23 +1,26 @@
 """The events feature's statements: reading a user's outbox after a position, the relay's
-reading of what it has not published and advancing past it, and pruning.
+reading of what it has not published and advancing past it, pruning, and firing due reminders.
 
-The outbox is written by the task table's triggers (migration 0012), never by these.
+A task's changes are written to the outbox by the task table's triggers (migration 0012), never
+by these; a reminder's firing is no change of its task, and FIRE_DUE writes its event.
 """
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from todo_api.db.query import Query
 from todo_api.models import (
+    TaskStatus,
     UTCDateTime,
     event_relay_table,
     event_sequence_table,
     event_ticket_table,
     task_event_table,
+    task_table,
 )
 
 events = task_event_table.c
@@ -140,4 +143,108 @@ TRY_RELAY_LOCK = Query(
             "held"
         )
     )
+)
+
+# Firing due reminders (every user's; see `service.fire_due`).
+tasks = task_table.c
+REMINDER_DUE = "reminder.due"
+# The channel migration 0012's trigger announces a user's new events on (the payload: their id).
+EVENTS_CHANNEL = "todo_api_events"
+# Each term of the index of reminders still to fire (migration 0014) as it is written there,
+# `completed` as a literal rather than a parameter, so that both planners read that index.
+TO_FIRE = (
+    tasks.remind_at <= sa.bindparam("now", type_=UTCDateTime()),
+    tasks.remind_at.is_not(None),
+    tasks.remind_at.is_distinct_from(tasks.reminder_fired_for),
+    tasks.reminder_acknowledged_at.is_(None),
+    tasks.status != sa.literal_column(f"'{TaskStatus.COMPLETED.value}'"),
+)
+# The earliest due first, so that a backlog (the service was down) drains in order.
+DUE = (
+    sa.select(tasks.id)
+    .where(*TO_FIRE)
+    .order_by(tasks.remind_at)
+    .limit(sa.bindparam("limit", type_=sa.Integer))
+    # Its own FROM, never correlated with the UPDATE around it.
+    .correlate(None)
+)
+# Marking a reminder fired leaves updated_at as it was: no `task.updated` event, no new ETag.
+MARK_FIRED = {"reminder_fired_for": tasks.remind_at}
+
+
+def _fire_on_postgres() -> sa.Select[Any]:
+    """Claim, mark, number, write and announce a batch of due reminders in one statement.
+
+    FOR UPDATE SKIP LOCKED makes the claim exclusive: a reminder another instance's batch holds
+    is skipped, and one it has marked since this statement began is re-read locked and fails the
+    condition; so each fires once however many instances run. The users' counters are bumped
+    in user id order, so two batches never wait for each other's counters in a circle.
+    """
+    due = DUE.with_for_update(skip_locked=True).cte("due")
+    snapshot = (
+        # The task as migration 0012's trigger keeps it (its whole row less the folded columns).
+        sa.func.to_jsonb(task_table.table_valued())
+        .op("-")(sa.literal_column("'title_folded'"))
+        .op("-")(sa.literal_column("'description_folded'"))
+        .op("-")(sa.literal_column("'tag_keys'"))
+    )
+    fired = (
+        sa.update(task_table)
+        .where(tasks.id == due.c.id)
+        .values(MARK_FIRED)
+        .returning(tasks.id, tasks.user_id, tasks.remind_at, sa.cast(snapshot, sa.Text).label("task"))
+        .cte("fired")
+    )
+    per_user = (
+        sa.select(fired.c.user_id, sa.func.count().label("fired"))
+        .group_by(fired.c.user_id)
+        .order_by(fired.c.user_id)
+    )
+    bump = postgresql.insert(event_sequence_table).from_select(["user_id", "last_seq"], per_user)
+    bumped = (
+        bump.on_conflict_do_update(
+            index_elements=[counters.user_id], set_={"last_seq": counters.last_seq + bump.excluded.last_seq}
+        )
+        # Delivered when the transaction commits, and only then, as the triggers' are.
+        .returning(
+            counters.user_id,
+            counters.last_seq,
+            sa.func.pg_notify(sa.literal_column(f"'{EVENTS_CHANNEL}'"), counters.user_id).label("notified"),
+        )
+        .cte("bumped")
+    )
+    # A user's reminders of this batch take the numbers up to their bumped counter, in order.
+    number = (
+        bumped.c.last_seq
+        - sa.func.count().over(partition_by=fired.c.user_id)
+        + sa.func.row_number().over(partition_by=fired.c.user_id, order_by=(fired.c.remind_at, fired.c.id))
+    )
+    written = (
+        sa.insert(task_event_table)
+        .from_select(
+            ["user_id", "seq", "event_id", "type", "task_id", "task", "at"],
+            sa.select(
+                fired.c.user_id,
+                number,
+                sa.cast(sa.func.gen_random_uuid(), sa.Text),
+                sa.literal_column(f"'{REMINDER_DUE}'"),
+                fired.c.id,
+                fired.c.task,
+                sa.func.clock_timestamp(),
+            ).join_from(fired, bumped, fired.c.user_id == bumped.c.user_id),
+        )
+        .returning(events.user_id, events.task_id)
+        .cte("written")
+    )
+    return sa.select(written.c.user_id, written.c.task_id)
+
+
+# Rows: one per reminder fired, (user_id, task_id). SQLite's one writer makes its statement
+# exclusive; the trigger of migration 0014 writes each event as the row is marked.
+FIRE_DUE = Query(
+    sa.update(task_table)
+    .where(tasks.id.in_(DUE))
+    .values(MARK_FIRED)
+    .returning(tasks.user_id, tasks.id.label("task_id")),
+    postgres=_fire_on_postgres(),
 )
