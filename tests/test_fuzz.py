@@ -130,8 +130,10 @@ RULES = [
 # name with another value, they are refused, a rule no schema can state.
 QUERY_ALIASES = {"due_after", "due_before", "sort_by", "order", "q", "search_query", "tag"}
 # The tags a list is filtered by: any names, up to 20 distinct ones in all (repeated parameters
-# or comma-separated), a rule no schema can state; tests/tasks/test_tags.py sends them.
-UNSTATED = {"tags"}
+# or comma-separated), a rule no schema can state; tests/tasks/test_tags.py sends them. And a
+# sync (`since`), which takes no other list parameter but `limit`, another such rule;
+# tests/tasks/test_sync.py sends it.
+UNSTATED = {"tags", "since"}
 
 
 def with_tag_rules(schema: dict[str, Any]) -> None:
@@ -260,8 +262,14 @@ def shows_only_callers_tasks(ctx: CheckContext, response: Response, case: Case) 
     """No response shows a task Alice does not own."""
     if not 200 <= response.status_code < 300 or not response.content:
         return None
-    body = response.json()
-    for item in body if isinstance(body, list) else [body]:
+    if "text/event-stream" in "".join(response.headers.get("content-type", [])):
+        # An events stream: each frame's data, and the task it carries.
+        items = [json.loads(line[6:]) for line in response.text.splitlines() if line.startswith("data: ")]
+        items += [item["task"] for item in items if isinstance(item.get("task"), dict)]
+    else:
+        body = response.json()
+        items = body if isinstance(body, list) else [body]
+    for item in items:
         if isinstance(item, dict) and item.get("user_id", CALLER) != CALLER:
             raise AssertionError(f"{CALLER} was shown {item['user_id']}'s task {item.get('id')}")
     return None
@@ -368,7 +376,9 @@ def fuzz_settings(database_url: str, model_url: str) -> Settings:
     """Test settings without rate limits: they have their own tests, and the fuzzer sends
     thousands of requests as one user, which would otherwise be 429s."""
     chat = {"chat_model": MODEL, "openai_base_url": model_url, "openai_api_key": "sk-placeholder-fuzz"}
-    return make_settings(database_url, rate_limit_enabled=False, builtin_auth=False, **chat)
+    # An events stream ends after its lifetime, so the fuzzer reads each one whole.
+    events = {"events_stream_lifetime": 0.05}
+    return make_settings(database_url, rate_limit_enabled=False, builtin_auth=False, **chat, **events)
 
 
 @pytest.fixture

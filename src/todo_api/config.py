@@ -156,6 +156,9 @@ class Settings(BaseSettings):
     # Seconds between looks at the outbox where no notification comes: SQLite (writes from any
     # process on the file), and PostgreSQL while its listening connection is away.
     events_poll_interval: float = Field(default=0.25, gt=0, le=60)
+    # Seconds a stream stays open before it ends and its client reconnects where it left off
+    # (EventSource does so by itself): connections move to new instances, none is held for ever.
+    events_stream_lifetime: float = Field(default=3600.0, gt=0, le=86400)
     # Open streams per user on one instance (each holds a connection and a little memory).
     events_max_streams_per_user: int = Field(default=10, ge=1, le=1000)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,11 +14,14 @@ from fastapi import FastAPI
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
 
 ASSETS_URL = "/docs-assets"
 ASSETS_DIR = Path(fastapi_offline.__file__).parent / "static"
 _INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
 COOKIE_SCHEME = "SessionCookie"
+SCHEMA_REF = "#/components/schemas/{model}"
 
 
 def content_security_policy(page: HTMLResponse) -> str:
@@ -90,6 +94,26 @@ def document_session_cookie(app: FastAPI, cookie_name: str, *, alternative_to: s
                 for operation in operations.values():
                     if {alternative_to: []} in operation.get("security", []):
                         operation["security"].append({COOKIE_SCHEME: []})
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def document_schemas(app: FastAPI, models: Sequence[type[BaseModel]]) -> None:
+    """Add `models` (and the models they use) to the document's schemas, for what no route
+    answers as JSON but clients must read: the events a stream's `data` carries."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        first = app.openapi_schema is None
+        schema = build()
+        if first:  # FastAPI caches the schema it built; amend it once
+            _, definitions = models_json_schema(
+                [(model, "serialization") for model in models], ref_template=SCHEMA_REF
+            )
+            known = schema["components"]["schemas"]
+            for name, definition in definitions.get("$defs", {}).items():
+                known.setdefault(name, definition)
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -23,7 +23,7 @@ from todo_api.cors import RefusedPreflights
 from todo_api.db.connection import Database
 from todo_api.db.engine import open_database
 from todo_api.dev_secret import with_dev_secret
-from todo_api.docs import document_session_cookie, install_docs
+from todo_api.docs import document_schemas, document_session_cookie, install_docs
 from todo_api.edge import ApiGate
 from todo_api.events import router as events
 from todo_api.hardening import HardeningMiddleware
@@ -157,20 +157,11 @@ def create_app(settings: Settings, *, serving_process: bool = False) -> FastAPI:
         stop_signal = (
             on_stop_signal(event_feed.close_streams) if serving_process else contextlib.nullcontext()
         )
-        reminders = events.ReminderScheduler(database, interval=settings.reminder_interval)
-        if settings.reminders_enabled:
-            reminders.start()
         try:
-            async with (
-                mcp.running(),
-                chat_agent.running(),
-                event_feed.running(database),
-                events.running_relay(settings, database),
-            ):
+            async with mcp.running(), chat_agent.running(), events.running(event_feed, settings, database):
                 with stop_signal:
                     yield
         finally:
-            await reminders.stop()
             if rate_limiter is not None:
                 await rate_limiter.aclose()
             if http is not None:
@@ -199,6 +190,7 @@ def create_app(settings: Settings, *, serving_process: bool = False) -> FastAPI:
         app.include_router(router)
     install_error_handlers(app, routes=[route for router in routers for route in router.routes])
     install_docs(app)
+    document_schemas(app, events.DOCUMENTED_MODELS)
     if session_cookies is not None:
         document_session_cookie(
             app, session_cookies.name(accounts.SESSION_TOKEN), alternative_to=BEARER_SCHEME

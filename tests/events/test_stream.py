@@ -154,15 +154,21 @@ async def test_a_silent_stream_gets_heartbeats(database_url: str, auth: Auth) ->
     assert (heartbeat.name, heartbeat.data) == (":", "keep-alive")
 
 
-@pytest.mark.parametrize("given", ["x", "-1", "1.5", "٣", "99999999999999999999"])
-async def test_a_position_that_is_not_a_whole_number_is_a_400(
-    client: httpx.AsyncClient, auth: Auth, given: str
+@pytest.mark.parametrize("given", ["x", "-1", "1.5", "٣", "99999999999999999999", "null"])
+async def test_a_position_that_is_not_a_whole_number_is_a_reset_or_a_400(
+    live: tuple[FastAPI, httpx.AsyncClient, str], auth: Auth, given: str
 ) -> None:
-    header = await client.get("/api/events", headers=auth("alice") | {"Last-Event-ID": given.encode()})
+    _, client, url = live
+    await create(client, auth, "alice", title="kept")
+    # An EventSource sends back whatever id it was given: one not of ours means start over
+    # (refused, the browser would give up); the query parameter is the client's own, and typed.
+    async with opened(url, auth("alice") | {"Last-Event-ID": given.encode()}) as stream:
+        reset = await stream.next()
     query = await client.get("/api/events", headers=auth("alice"), params={"last_event_id": given})
 
-    assert header.status_code == query.status_code == 400
-    assert "whole number" in header.json()["detail"]
+    assert (reset.name, reset.data["seq"]) == ("reset", 1)
+    assert query.status_code == 400
+    assert "whole number" in query.json()["detail"]
 
 
 async def test_streams_per_user_are_limited(database_url: str, auth: Auth) -> None:
@@ -206,3 +212,26 @@ async def test_without_a_token_the_stream_is_a_401(client: httpx.AsyncClient) ->
     response = await client.get("/api/events")
 
     assert response.status_code == 401
+
+
+async def test_a_stream_ends_after_its_lifetime_and_resumes_where_it_left_off(
+    database_url: str, auth: Auth
+) -> None:
+    async with (
+        serving_app(database_url, events_stream_lifetime=0.5) as (app, client),
+        served(app) as url,
+        httpx.AsyncClient(base_url=url, timeout=30) as browser,
+    ):
+        await create(client, auth, "alice", title="before")
+        async with browser.stream(
+            "GET", "/api/events", headers=auth("alice") | {"Last-Event-ID": "0"}
+        ) as first:
+            text = (await first.aread()).decode()
+        await create(client, auth, "alice", title="between")
+        async with opened(url, auth("alice") | {"Last-Event-ID": "1"}) as again:
+            await again.next()
+            between = await again.next()
+
+    assert text.startswith("retry: 1000")
+    assert "id: 1\nevent: task.created" in text
+    assert (between.id, between.data["task"]["title"]) == ("2", "between")

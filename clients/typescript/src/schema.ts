@@ -827,38 +827,6 @@ export interface components {
             /** Detail */
             detail: string;
         };
-        /**
-         * EventPublic
-         * @description One change of one of your tasks, as the events stream and the Redis relay send it.
-         */
-        EventPublic: {
-            /**
-             * Event Id
-             * @description A UUID: the same event is always the same id (deduplicate on it).
-             */
-            event_id: string;
-            /**
-             * Seq
-             * @description Your events are numbered 1, 2, 3, ... in the order they happened.
-             */
-            seq: number;
-            /**
-             * Type
-             * @enum {string}
-             */
-            type: "task.created" | "task.updated" | "task.completed" | "task.deleted" | "reminder.due";
-            /** User Id */
-            user_id: string;
-            /** Task Id */
-            task_id: number;
-            /** @description The task after the change; null for `task.deleted`. */
-            task: components["schemas"]["TaskPublic"] | null;
-            /**
-             * At
-             * Format: date-time
-             */
-            at: string;
-        };
         /** HTTPValidationError */
         HTTPValidationError: {
             /** Detail */
@@ -1229,6 +1197,84 @@ export interface components {
             /** Context */
             ctx?: Record<string, never>;
         };
+        /**
+         * EventPublic
+         * @description One change of one of your tasks, or one of its reminders firing, as the events stream and
+         *     the Redis relay send it.
+         */
+        EventPublic: {
+            /**
+             * Event Id
+             * @description A UUID: the same event is always the same id (deduplicate on it).
+             */
+            event_id: string;
+            /**
+             * Seq
+             * @description Your events are numbered 1, 2, 3, ... in the order they happened.
+             */
+            seq: number;
+            /**
+             * Type
+             * @enum {string}
+             */
+            type: "task.created" | "task.updated" | "task.completed" | "task.deleted" | "reminder.due";
+            /** User Id */
+            user_id: string;
+            /** Task Id */
+            task_id: number;
+            /** @description The task after the change (for `reminder.due`, as it fired); null for `task.deleted`. */
+            task: components["schemas"]["TaskPublic"] | null;
+            /** @description For `reminder.due`, the reminder that fired; null for the other types. */
+            reminder: components["schemas"]["ReminderPublic"] | null;
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+        };
+        /**
+         * ReminderPublic
+         * @description A reminder that fired: whose task, and when it was due and set to remind.
+         */
+        ReminderPublic: {
+            /** Task Id */
+            task_id: number;
+            /**
+             * Title
+             * @description The task's title when the reminder fired.
+             */
+            title: string;
+            /**
+             * Due At
+             * @description The task's due date as the task shows it (`due_date`); null when it has none.
+             */
+            due_at: string | null;
+            /**
+             * Remind At
+             * @description The instant the reminder was set for, as the task shows it.
+             */
+            remind_at: string;
+            /** User Id */
+            user_id: string;
+        };
+        /**
+         * StreamPosition
+         * @description The `data` of `ready` (the stream is live from `seq`) and `reset` (the events after the
+         *     position given are no longer kept: refetch, and go on from `seq`).
+         */
+        StreamPosition: {
+            /**
+             * Seq
+             * @description The number of the last event you now have.
+             */
+            seq: number;
+            /**
+             * Detail
+             * @description Why a `reset` came (absent from `ready`).
+             * @default null
+             */
+            detail: string | null;
+        };
     };
     responses: never;
     parameters: never;
@@ -1241,12 +1287,12 @@ export interface operations {
     list_tasks: {
         parameters: {
             query?: {
+                /** @description A sync token (a list's `X-Sync-Token`, or an event's `seq`): answers with the tasks changed after it instead of a page, each once in the order of its latest change, a deleted one as `{"id": 7, "deleted": true}`, and the next token in `X-Sync-Token` (410 when the changes after it are no longer kept: list again). Takes only `limit`. */
+                since?: number | null;
                 /** @description An integer from 1 to 1000. */
                 limit?: number;
                 /** @description An integer from 0 to 2147483647. */
                 offset?: number;
-                /** @description A sync token (a list's `X-Sync-Token`, or an event's `seq`): answers with the tasks changed after it instead of a page, each once in the order of its latest change, a deleted one as `{"id": 7, "deleted": true}`, and the next token in `X-Sync-Token` (410 when the changes after it are no longer kept: list again). Takes only `limit`. */
-                since?: string | null;
                 /** @description One of: all, pending, in_progress, completed. */
                 status?: "all" | "pending" | "in_progress" | "completed";
                 /** @description true: only completed tasks; false: only those not completed. */
@@ -2218,12 +2264,12 @@ export interface operations {
     list_tasks_for_user: {
         parameters: {
             query?: {
+                /** @description A sync token (a list's `X-Sync-Token`, or an event's `seq`): answers with the tasks changed after it instead of a page, each once in the order of its latest change, a deleted one as `{"id": 7, "deleted": true}`, and the next token in `X-Sync-Token` (410 when the changes after it are no longer kept: list again). Takes only `limit`. */
+                since?: number | null;
                 /** @description An integer from 1 to 1000. */
                 limit?: number;
                 /** @description An integer from 0 to 2147483647. */
                 offset?: number;
-                /** @description A sync token (a list's `X-Sync-Token`, or an event's `seq`): answers with the tasks changed after it instead of a page, each once in the order of its latest change, a deleted one as `{"id": 7, "deleted": true}`, and the next token in `X-Sync-Token` (410 when the changes after it are no longer kept: list again). Takes only `limit`. */
-                since?: string | null;
                 /** @description One of: all, pending, in_progress, completed. */
                 status?: "all" | "pending" | "in_progress" | "completed";
                 /** @description true: only completed tasks; false: only those not completed. */
@@ -4678,11 +4724,11 @@ export interface operations {
             query?: {
                 /** @description A ticket from `POST /api/events/tickets`, for a browser's EventSource. */
                 ticket?: string | null;
-                /** @description The same, for a new EventSource (which cannot send the header): the last event's `id`, or a task list's `X-Sync-Token` to get every change since that list. */
-                last_event_id?: string | null;
+                /** @description a whole number: the last event's `id`, for a new EventSource (which cannot send Last-Event-ID), or a task list's `X-Sync-Token` to get every change since that list */
+                last_event_id?: number | null;
             };
             header?: {
-                /** @description The `id` of the last event you have (EventSource sends it when it reconnects). */
+                /** @description The `id` of the last event you have (EventSource sends it when it reconnects); one that names no event of ours is answered with a `reset`. */
                 "Last-Event-ID"?: string | null;
             };
             path?: never;
@@ -4710,8 +4756,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": string;
-                    "application/json": components["schemas"]["EventPublic"];
+                    "text/event-stream": {
+                        /** @description The event's `seq` (digits). */
+                        id: string;
+                        /** @enum {string} */
+                        event: "ready" | "reset" | "task.created" | "task.updated" | "task.completed" | "task.deleted" | "reminder.due";
+                        data: string;
+                    };
                 };
             };
             /** @description `Last-Event-ID` or `last_event_id` is not a whole number. */
@@ -4849,11 +4900,11 @@ export interface operations {
             query?: {
                 /** @description A ticket from `POST /api/events/tickets`, for a browser's EventSource. */
                 ticket?: string | null;
-                /** @description The same, for a new EventSource (which cannot send the header): the last event's `id`, or a task list's `X-Sync-Token` to get every change since that list. */
-                last_event_id?: string | null;
+                /** @description a whole number: the last event's `id`, for a new EventSource (which cannot send Last-Event-ID), or a task list's `X-Sync-Token` to get every change since that list */
+                last_event_id?: number | null;
             };
             header?: {
-                /** @description The `id` of the last event you have (EventSource sends it when it reconnects). */
+                /** @description The `id` of the last event you have (EventSource sends it when it reconnects); one that names no event of ours is answered with a `reset`. */
                 "Last-Event-ID"?: string | null;
             };
             path: {
@@ -4884,8 +4935,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": string;
-                    "application/json": components["schemas"]["EventPublic"];
+                    "text/event-stream": {
+                        /** @description The event's `seq` (digits). */
+                        id: string;
+                        /** @enum {string} */
+                        event: "ready" | "reset" | "task.created" | "task.updated" | "task.completed" | "task.deleted" | "reminder.due";
+                        data: string;
+                    };
                 };
             };
             /** @description `Last-Event-ID` or `last_event_id` is not a whole number. */

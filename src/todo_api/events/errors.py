@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from todo_api.errors import AppError, BadRequest, ServiceUnavailable
+from todo_api.errors import AppError, ServiceUnavailable
 
 # Seconds a client over its number of streams is asked to wait: a closed one is freed at once.
 STREAMS_RETRY_AFTER = 5
@@ -18,10 +18,6 @@ class TooManyStreams(AppError):
             f"At most {most} event streams may be open at once (EVENTS_MAX_STREAMS_PER_USER); close one",
             {"Retry-After": str(STREAMS_RETRY_AFTER)},
         )
-
-
-class InvalidPosition(BadRequest):
-    default_detail = "Last-Event-ID (or last_event_id) must be a whole number of 0 or more"
 
 
 class ServerStopping(ServiceUnavailable):

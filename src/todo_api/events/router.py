@@ -14,14 +14,13 @@ from starlette.responses import StreamingResponse
 from todo_api.auth import CurrentUser
 from todo_api.db.connection import Database
 from todo_api.events import service
-from todo_api.events.errors import InvalidPosition
+from todo_api.events.background import running
 from todo_api.events.feed import EventFeed
-from todo_api.events.relay import running_relay
-from todo_api.events.reminders import ReminderScheduler
 from todo_api.events.schemas import EventPublic
 from todo_api.events.stream import events_stream
 from todo_api.families import route_families
 from todo_api.http_errors import documented
+from todo_api.models import EVENT_TYPES
 from todo_api.state import DatabaseDep
 
 if TYPE_CHECKING:
@@ -52,6 +51,37 @@ position you gave are no longer kept (refetch your tasks; the stream goes on fro
 position). A `: keep-alive` comment comes after EVENTS_HEARTBEAT seconds of silence."""
 
 
+# One frame of the stream, as Server-Sent Events parsers read it (the schema of each event of a
+# text/event-stream answer, before OpenAPI 3.2's itemSchema). `data` is JSON: an EventPublic,
+# or a StreamPosition for `ready` and `reset`.
+FRAME_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string", "description": "The event's `seq` (digits)."},
+        "event": {"type": "string", "enum": ["ready", "reset", *EVENT_TYPES]},
+        "data": {
+            "type": "string",
+            "contentMediaType": "application/json",
+            "contentSchema": {
+                "anyOf": [
+                    {"$ref": "#/components/schemas/EventPublic"},
+                    {"$ref": "#/components/schemas/StreamPosition"},
+                ]
+            },
+        },
+    },
+    "required": ["id", "event", "data"],
+}
+
+
+class StreamPosition(BaseModel):
+    """The `data` of `ready` (the stream is live from `seq`) and `reset` (the events after the
+    position given are no longer kept: refetch, and go on from `seq`)."""
+
+    seq: int = Field(description="The number of the last event you now have.")
+    detail: str | None = Field(default=None, description="Why a `reset` came (absent from `ready`).")
+
+
 class Ticket(BaseModel):
     """A single-use ticket for `GET /api/events?ticket=…`."""
 
@@ -64,33 +94,43 @@ def install_event_feed(app: Starlette, feed: EventFeed) -> None:
     app.state.todo_api_events = feed
 
 
+# A Last-Event-ID that names no event of ours (another server's, say): the client must start over.
+NOT_OURS = MAX_POSITION + 1
+
+
 def last_event_position(
     header: Annotated[
         str | None,
         Header(
             alias="Last-Event-ID",
-            description="The `id` of the last event you have (EventSource sends it when it reconnects).",
+            description=(
+                "The `id` of the last event you have (EventSource sends it when it reconnects); "
+                "one that names no event of ours is answered with a `reset`."
+            ),
         ),
     ] = None,
     query: Annotated[
-        str | None,
+        int | None,
         Query(
             alias="last_event_id",
+            ge=0,
+            le=MAX_POSITION,
             description=(
-                "The same, for a new EventSource (which cannot send the header): the last event's `id`, "
-                "or a task list's `X-Sync-Token` to get every change since that list."
+                "a whole number: the last event's `id`, for a new EventSource (which cannot send "
+                "Last-Event-ID), or a task list's `X-Sync-Token` to get every change since that list"
             ),
         ),
     ] = None,
 ) -> int | None:
-    """The position a client resumes from: the header, else the query parameter; None for neither."""
-    given = header if header is not None else query
-    if given is None or given == "":
-        return None
-    text = given.strip()
-    if not text.isascii() or not text.isdigit() or int(text) > MAX_POSITION:
-        raise InvalidPosition()
-    return int(text)
+    """The position a client resumes from: the header, else the query parameter; None for neither.
+
+    The header is whatever an EventSource was last sent as an `id`; one that is not a number of
+    ours is read as a position past every event, which the stream answers with a `reset`
+    (refused, a browser's EventSource would give up instead of starting over)."""
+    if header is None:
+        return query
+    text = header.strip()
+    return int(text) if text.isascii() and text.isdigit() and int(text) <= MAX_POSITION else NOT_OURS
 
 
 Position = Annotated[int | None, Depends(last_event_position)]
@@ -110,8 +150,13 @@ async def stream_events(
     del ticket  # redeemed at the edge, where the caller is proven
     feed: EventFeed = request.app.state.todo_api_events
     subscription = feed.subscribe(user.id)
+    settings = feed.settings
     frames = await events_stream(
-        subscription, database, after=after, heartbeat=feed.settings.events_heartbeat
+        subscription,
+        database,
+        after=after,
+        heartbeat=settings.events_heartbeat,
+        lifetime=settings.events_stream_lifetime,
     )
     return StreamingResponse(frames, media_type=EVENT_STREAM, headers=STREAM_HEADERS)
 
@@ -133,11 +178,7 @@ def add_event_routes(router: APIRouter) -> None:
         summary="Stream your changes (Server-Sent Events)",
         response_class=StreamingResponse,
         responses={
-            200: {
-                "description": STREAM_DESCRIPTION,
-                "content": {EVENT_STREAM: {"schema": {"type": "string"}}},
-                "model": EventPublic,
-            },
+            200: {"description": STREAM_DESCRIPTION, "content": {EVENT_STREAM: {"schema": FRAME_SCHEMA}}},
             400: documented("`Last-Event-ID` or `last_event_id` is not a whole number."),
             429: documented("Too many of your streams are open at once (EVENTS_MAX_STREAMS_PER_USER)."),
         },
@@ -176,12 +217,15 @@ class TicketUsersInDatabase:
         return await service.redeem_ticket(self._database, ticket=ticket)
 
 
+# Documented with the schemas: no route answers it as JSON, but a stream's `data` carries it.
+DOCUMENTED_MODELS = (EventPublic, StreamPosition)
+
 __all__ = [
     "COLLECTIONS",
+    "DOCUMENTED_MODELS",
     "EventFeed",
-    "ReminderScheduler",
     "TicketUsersInDatabase",
     "build_routers",
     "install_event_feed",
-    "running_relay",
+    "running",
 ]

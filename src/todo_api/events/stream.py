@@ -33,7 +33,7 @@ def position_frame(name: str, seq: int, detail: str | None = None) -> bytes:
 
 
 async def events_stream(
-    subscription: Subscription, database: Database, *, after: int | None, heartbeat: float
+    subscription: Subscription, database: Database, *, after: int | None, heartbeat: float, lifetime: float
 ) -> AsyncIterator[bytes]:
     """Frames for one client until it leaves: `after` is the last event it has (None: none, so
     from now on); a `reset` when the events after it are no longer kept. The subscription is
@@ -46,7 +46,9 @@ async def events_stream(
     except BaseException:
         subscription.close()
         raise
-    frames = _frames(subscription, database, after=after, heartbeat=heartbeat, position=position)
+    frames = _frames(
+        subscription, database, after=after, heartbeat=heartbeat, lifetime=lifetime, position=position
+    )
     weakref.finalize(frames, subscription.close)
     return frames
 
@@ -57,9 +59,14 @@ async def _frames(
     *,
     after: int | None,
     heartbeat: float,
+    lifetime: float,
     position: service.Position,
 ) -> AsyncIterator[bytes]:
     user_id, wakeup = subscription.user_id, subscription.wakeup
+    loop = asyncio.get_running_loop()
+    # A stream ends after `lifetime` (its client reconnects where it left off), so connections
+    # move to new instances and none is held for ever.
+    ends_at = loop.time() + lifetime
     try:
         yield b"retry: %d\n\n" % RECONNECT_MILLISECONDS
         if after is None:
@@ -70,7 +77,7 @@ async def _frames(
             yield position_frame("reset", after, RESET_DETAIL)
         else:
             yield position_frame("ready", after)
-        while not subscription.ended:
+        while not subscription.ended and (left := ends_at - loop.time()) > 0:
             wakeup.clear()
             try:
                 batch = await service.events_after(database, user_id=user_id, after=after, limit=BATCH)
@@ -93,8 +100,9 @@ async def _frames(
             if len(batch) == BATCH:
                 continue
             try:
-                await asyncio.wait_for(wakeup.wait(), heartbeat)
+                await asyncio.wait_for(wakeup.wait(), min(heartbeat, left))
             except TimeoutError:
-                yield HEARTBEAT
+                if left > heartbeat:
+                    yield HEARTBEAT
     finally:
         subscription.close()

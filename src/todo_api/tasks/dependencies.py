@@ -14,7 +14,6 @@ from todo_api.errors import BadRequest
 from todo_api.path_ids import ID_RANGE, canonical_id
 from todo_api.state import app_state
 from todo_api.tasks import listing
-from todo_api.tasks.errors import InvalidListParameter
 from todo_api.tasks.listing import (
     DUE_BOUND_RULE,
     MAX_SEARCH_LENGTH,
@@ -194,28 +193,16 @@ TaskFilterDep = Annotated[TaskFilter, Depends(parse_task_filter)]
 # The outbox numbers events with 64-bit integers.
 MAX_SYNC_TOKEN = 2**63 - 1
 
-
-def sync_since(
-    since: Annotated[
-        str | None,
-        Query(
-            description=(
-                "A sync token (a list's `X-Sync-Token`, or an event's `seq`): answers with the tasks "
-                "changed after it instead of a page, each once in the order of its latest change, a "
-                'deleted one as `{"id": 7, "deleted": true}`, and the next token in `X-Sync-Token` '
-                "(410 when the changes after it are no longer kept: list again). Takes only `limit`."
-            )
+SyncSince = Annotated[
+    int | None,
+    Query(
+        ge=0,
+        le=MAX_SYNC_TOKEN,
+        description=(
+            "A sync token (a list's `X-Sync-Token`, or an event's `seq`): answers with the tasks "
+            "changed after it instead of a page, each once in the order of its latest change, a "
+            'deleted one as `{"id": 7, "deleted": true}`, and the next token in `X-Sync-Token` '
+            "(410 when the changes after it are no longer kept: list again). Takes only `limit`."
         ),
-    ] = None,
-) -> int | None:
-    if since is None:
-        return None
-    text = since.strip()
-    if not text.isascii() or not text.isdigit() or int(text) > MAX_SYNC_TOKEN:
-        raise InvalidListParameter(
-            "since", "a sync token: a whole number of 0 or more (a list's X-Sync-Token)"
-        )
-    return int(text)
-
-
-SyncSince = Annotated[int | None, Depends(sync_since)]
+    ),
+]
