@@ -162,7 +162,7 @@ async def _truncate(url: str) -> None:
     connection = await asyncpg.connect(asyncpg_dsn(url))
     try:
         await connection.execute(
-            "TRUNCATE task, task_event, event_sequence, conversation, message, "
+            "TRUNCATE task, task_event, event_sequence, idempotency_key, conversation, message, "
             '"user", session, account, verification, jwks RESTART IDENTITY'
         )
     finally:
