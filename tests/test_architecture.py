@@ -30,6 +30,8 @@ FRAMEWORK_FREE = [
     "todo_api.tasks.statements",
     "todo_api.conversations.service",
     "todo_api.conversations.statements",
+    "todo_api.idempotency.service",
+    "todo_api.idempotency.statements",
     "todo_api.accounts.service",
     "todo_api.accounts.passwords",
     "todo_api.accounts.cookies",

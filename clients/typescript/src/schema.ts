@@ -1238,7 +1238,10 @@ export interface operations {
     create_task: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A key of your choosing (1 to 255 visible ASCII characters; a UUID will do) that makes the write safe to retry: the first successful answer is kept with the key for your account for IDEMPOTENCY_TTL (24 hours), and a retry with the key and the same request gets it again, with `Idempotent-Replayed: true`, instead of writing twice. A refused request (4xx) uses no key. */
+                "idempotency-key"?: string | null;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1255,13 +1258,19 @@ export interface operations {
                     Location?: string;
                     /** @description The task's version, for If-Match. */
                     ETag?: string;
+                    /** @description `true` when this is the stored answer to an earlier request with the same key. */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["TaskPublic"];
                 };
             };
-            /** @description The body could not be read as JSON text (for example, not UTF-8). */
+            /**
+             * @description The body could not be read as JSON text (for example, not UTF-8).
+             *
+             *     Idempotency-Key is not 1 to 255 visible ASCII characters.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1279,7 +1288,11 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorDetail"];
                 };
             };
-            /** @description The user already has the maximum number of tasks. */
+            /**
+             * @description The user already has the maximum number of tasks.
+             *
+             *     A request with the same Idempotency-Key is still in progress; retry after `Retry-After` seconds.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1306,7 +1319,11 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorDetail"];
                 };
             };
-            /** @description The body failed validation; `detail` lists each problem. */
+            /**
+             * @description The body failed validation; `detail` lists each problem.
+             *
+             *     The Idempotency-Key was already used for a different request (`detail` says so).
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1433,7 +1450,10 @@ export interface operations {
     acknowledge_reminder: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A key of your choosing (1 to 255 visible ASCII characters; a UUID will do) that makes the write safe to retry: the first successful answer is kept with the key for your account for IDEMPOTENCY_TTL (24 hours), and a retry with the key and the same request gets it again, with `Idempotent-Replayed: true`, instead of writing twice. A refused request (4xx) uses no key. */
+                "idempotency-key"?: string | null;
+            };
             path: {
                 /** @description The task's id. */
                 task_id: number;
@@ -1447,10 +1467,21 @@ export interface operations {
                 headers: {
                     /** @description The task's version, for If-Match. */
                     ETag?: string;
+                    /** @description `true` when this is the stored answer to an earlier request with the same key. */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["TaskPublic"];
+                };
+            };
+            /** @description Idempotency-Key is not 1 to 255 visible ASCII characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
                 };
             };
             /** @description Missing, malformed, expired or otherwise invalid bearer token. */
@@ -1471,6 +1502,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorDetail"];
                 };
             };
+            /** @description A request with the same Idempotency-Key is still in progress; retry after `Retry-After` seconds. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
             /** @description Request body over 1 MiB. */
             413: {
                 headers: {
@@ -1480,14 +1520,12 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorDetail"];
                 };
             };
-            /** @description Validation Error */
+            /** @description The Idempotency-Key was already used for a different request (`detail` says so). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
-                };
+                content?: never;
             };
             /** @description Rate limit reached: the caller's, or failed authentications from this address; retry after `Retry-After` seconds. */
             429: {
@@ -1612,6 +1650,8 @@ export interface operations {
             header?: {
                 /** @description ETag(s) from an earlier response; the write happens only if one still matches. */
                 "if-match"?: string | null;
+                /** @description A key of your choosing (1 to 255 visible ASCII characters; a UUID will do) that makes the write safe to retry: the first successful answer is kept with the key for your account for IDEMPOTENCY_TTL (24 hours), and a retry with the key and the same request gets it again, with `Idempotent-Replayed: true`, instead of writing twice. A refused request (4xx) uses no key. */
+                "idempotency-key"?: string | null;
             };
             path: {
                 /** @description The task's id. */
@@ -1630,13 +1670,19 @@ export interface operations {
                 headers: {
                     /** @description The task's version, for If-Match. */
                     ETag?: string;
+                    /** @description `true` when this is the stored answer to an earlier request with the same key. */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["TaskPublic"];
                 };
             };
-            /** @description The body could not be read as JSON text (for example, not UTF-8). */
+            /**
+             * @description The body could not be read as JSON text (for example, not UTF-8).
+             *
+             *     Idempotency-Key is not 1 to 255 visible ASCII characters.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1663,7 +1709,11 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorDetail"];
                 };
             };
-            /** @description remind_before_minutes for a task that has no due date (nothing was written). */
+            /**
+             * @description remind_before_minutes for a task that has no due date (nothing was written).
+             *
+             *     A request with the same Idempotency-Key is still in progress; retry after `Retry-After` seconds.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1699,7 +1749,11 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorDetail"];
                 };
             };
-            /** @description The body failed validation; `detail` lists each problem. */
+            /**
+             * @description The body failed validation; `detail` lists each problem.
+             *
+             *     The Idempotency-Key was already used for a different request (`detail` says so).
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1741,6 +1795,8 @@ export interface operations {
             header?: {
                 /** @description ETag(s) from an earlier response; the write happens only if one still matches. */
                 "if-match"?: string | null;
+                /** @description A key of your choosing (1 to 255 visible ASCII characters; a UUID will do) that makes the write safe to retry: the first successful answer is kept with the key for your account for IDEMPOTENCY_TTL (24 hours), and a retry with the key and the same request gets it again, with `Idempotent-Replayed: true`, instead of writing twice. A refused request (4xx) uses no key. */
+                "idempotency-key"?: string | null;
             };
             path: {
                 /** @description The task's id. */
@@ -1753,9 +1809,20 @@ export interface operations {
             /** @description Successful Response */
             204: {
                 headers: {
+                    /** @description `true` when this is the stored answer to an earlier request with the same key. */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Idempotency-Key is not 1 to 255 visible ASCII characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
             };
             /** @description Missing, malformed, expired or otherwise invalid bearer token. */
             401: {
@@ -1768,6 +1835,15 @@ export interface operations {
             };
             /** @description No such task for this user (another user's task is reported the same way). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description A request with the same Idempotency-Key is still in progress; retry after `Retry-After` seconds. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1793,14 +1869,12 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorDetail"];
                 };
             };
-            /** @description Validation Error */
+            /** @description The Idempotency-Key was already used for a different request (`detail` says so). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
-                };
+                content?: never;
             };
             /** @description Rate limit reached: the caller's, or failed authentications from this address; retry after `Retry-After` seconds. */
             429: {
@@ -1837,6 +1911,8 @@ export interface operations {
             header?: {
                 /** @description ETag(s) from an earlier response; the write happens only if one still matches. */
                 "if-match"?: string | null;
+                /** @description A key of your choosing (1 to 255 visible ASCII characters; a UUID will do) that makes the write safe to retry: the first successful answer is kept with the key for your account for IDEMPOTENCY_TTL (24 hours), and a retry with the key and the same request gets it again, with `Idempotent-Replayed: true`, instead of writing twice. A refused request (4xx) uses no key. */
+                "idempotency-key"?: string | null;
             };
             path: {
                 /** @description The task's id. */
@@ -1855,13 +1931,19 @@ export interface operations {
                 headers: {
                     /** @description The task's version, for If-Match. */
                     ETag?: string;
+                    /** @description `true` when this is the stored answer to an earlier request with the same key. */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["TaskPublic"];
                 };
             };
-            /** @description The body could not be read as JSON text (for example, not UTF-8). */
+            /**
+             * @description The body could not be read as JSON text (for example, not UTF-8).
+             *
+             *     Idempotency-Key is not 1 to 255 visible ASCII characters.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1888,7 +1970,11 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorDetail"];
                 };
             };
-            /** @description remind_before_minutes for a task that has no due date (nothing was written). */
+            /**
+             * @description remind_before_minutes for a task that has no due date (nothing was written).
+             *
+             *     A request with the same Idempotency-Key is still in progress; retry after `Retry-After` seconds.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1924,7 +2010,11 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorDetail"];
                 };
             };
-            /** @description The body failed validation; `detail` lists each problem. */
+            /**
+             * @description The body failed validation; `detail` lists each problem.
+             *
+             *     The Idempotency-Key was already used for a different request (`detail` says so).
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1966,6 +2056,8 @@ export interface operations {
             header?: {
                 /** @description ETag(s) from an earlier response; the write happens only if one still matches. */
                 "if-match"?: string | null;
+                /** @description A key of your choosing (1 to 255 visible ASCII characters; a UUID will do) that makes the write safe to retry: the first successful answer is kept with the key for your account for IDEMPOTENCY_TTL (24 hours), and a retry with the key and the same request gets it again, with `Idempotent-Replayed: true`, instead of writing twice. A refused request (4xx) uses no key. */
+                "idempotency-key"?: string | null;
             };
             path: {
                 /** @description The task's id. */
@@ -1984,13 +2076,19 @@ export interface operations {
                 headers: {
                     /** @description The task's version, for If-Match. */
                     ETag?: string;
+                    /** @description `true` when this is the stored answer to an earlier request with the same key. */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["TaskPublic"];
                 };
             };
-            /** @description The body could not be read as JSON text (for example, not UTF-8). */
+            /**
+             * @description The body could not be read as JSON text (for example, not UTF-8).
+             *
+             *     Idempotency-Key is not 1 to 255 visible ASCII characters.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2010,6 +2108,15 @@ export interface operations {
             };
             /** @description No such task for this user (another user's task is reported the same way). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description A request with the same Idempotency-Key is still in progress; retry after `Retry-After` seconds. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2044,7 +2151,11 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorDetail"];
                 };
             };
-            /** @description The body failed validation; `detail` lists each problem. */
+            /**
+             * @description The body failed validation; `detail` lists each problem.
+             *
+             *     The Idempotency-Key was already used for a different request (`detail` says so).
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2225,7 +2336,10 @@ export interface operations {
     create_task_for_user: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A key of your choosing (1 to 255 visible ASCII characters; a UUID will do) that makes the write safe to retry: the first successful answer is kept with the key for your account for IDEMPOTENCY_TTL (24 hours), and a retry with the key and the same request gets it again, with `Idempotent-Replayed: true`, instead of writing twice. A refused request (4xx) uses no key. */
+                "idempotency-key"?: string | null;
+            };
             path: {
                 /** @description The caller's own id (the token's `sub`); any other is a 403. */
                 user_id: string;
@@ -2245,13 +2359,19 @@ export interface operations {
                     Location?: string;
                     /** @description The task's version, for If-Match. */
                     ETag?: string;
+                    /** @description `true` when this is the stored answer to an earlier request with the same key. */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["TaskPublic"];
                 };
             };
-            /** @description The body could not be read as JSON text (for example, not UTF-8). */
+            /**
+             * @description The body could not be read as JSON text (for example, not UTF-8).
+             *
+             *     Idempotency-Key is not 1 to 255 visible ASCII characters.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2278,7 +2398,11 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorDetail"];
                 };
             };
-            /** @description The user already has the maximum number of tasks. */
+            /**
+             * @description The user already has the maximum number of tasks.
+             *
+             *     A request with the same Idempotency-Key is still in progress; retry after `Retry-After` seconds.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2305,7 +2429,11 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorDetail"];
                 };
             };
-            /** @description The body failed validation; `detail` lists each problem. */
+            /**
+             * @description The body failed validation; `detail` lists each problem.
+             *
+             *     The Idempotency-Key was already used for a different request (`detail` says so).
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2444,7 +2572,10 @@ export interface operations {
     acknowledge_reminder_for_user: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A key of your choosing (1 to 255 visible ASCII characters; a UUID will do) that makes the write safe to retry: the first successful answer is kept with the key for your account for IDEMPOTENCY_TTL (24 hours), and a retry with the key and the same request gets it again, with `Idempotent-Replayed: true`, instead of writing twice. A refused request (4xx) uses no key. */
+                "idempotency-key"?: string | null;
+            };
             path: {
                 /** @description The task's id. */
                 task_id: number;
@@ -2460,10 +2591,21 @@ export interface operations {
                 headers: {
                     /** @description The task's version, for If-Match. */
                     ETag?: string;
+                    /** @description `true` when this is the stored answer to an earlier request with the same key. */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["TaskPublic"];
+                };
+            };
+            /** @description Idempotency-Key is not 1 to 255 visible ASCII characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
                 };
             };
             /** @description Missing, malformed, expired or otherwise invalid bearer token. */
@@ -2493,6 +2635,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorDetail"];
                 };
             };
+            /** @description A request with the same Idempotency-Key is still in progress; retry after `Retry-After` seconds. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
             /** @description Request body over 1 MiB. */
             413: {
                 headers: {
@@ -2502,14 +2653,12 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorDetail"];
                 };
             };
-            /** @description Validation Error */
+            /** @description The Idempotency-Key was already used for a different request (`detail` says so). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
-                };
+                content?: never;
             };
             /** @description Rate limit reached: the caller's, or failed authentications from this address; retry after `Retry-After` seconds. */
             429: {
@@ -2645,6 +2794,8 @@ export interface operations {
             header?: {
                 /** @description ETag(s) from an earlier response; the write happens only if one still matches. */
                 "if-match"?: string | null;
+                /** @description A key of your choosing (1 to 255 visible ASCII characters; a UUID will do) that makes the write safe to retry: the first successful answer is kept with the key for your account for IDEMPOTENCY_TTL (24 hours), and a retry with the key and the same request gets it again, with `Idempotent-Replayed: true`, instead of writing twice. A refused request (4xx) uses no key. */
+                "idempotency-key"?: string | null;
             };
             path: {
                 /** @description The task's id. */
@@ -2665,13 +2816,19 @@ export interface operations {
                 headers: {
                     /** @description The task's version, for If-Match. */
                     ETag?: string;
+                    /** @description `true` when this is the stored answer to an earlier request with the same key. */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["TaskPublic"];
                 };
             };
-            /** @description The body could not be read as JSON text (for example, not UTF-8). */
+            /**
+             * @description The body could not be read as JSON text (for example, not UTF-8).
+             *
+             *     Idempotency-Key is not 1 to 255 visible ASCII characters.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2707,7 +2864,11 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorDetail"];
                 };
             };
-            /** @description remind_before_minutes for a task that has no due date (nothing was written). */
+            /**
+             * @description remind_before_minutes for a task that has no due date (nothing was written).
+             *
+             *     A request with the same Idempotency-Key is still in progress; retry after `Retry-After` seconds.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2743,7 +2904,11 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorDetail"];
                 };
             };
-            /** @description The body failed validation; `detail` lists each problem. */
+            /**
+             * @description The body failed validation; `detail` lists each problem.
+             *
+             *     The Idempotency-Key was already used for a different request (`detail` says so).
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2785,6 +2950,8 @@ export interface operations {
             header?: {
                 /** @description ETag(s) from an earlier response; the write happens only if one still matches. */
                 "if-match"?: string | null;
+                /** @description A key of your choosing (1 to 255 visible ASCII characters; a UUID will do) that makes the write safe to retry: the first successful answer is kept with the key for your account for IDEMPOTENCY_TTL (24 hours), and a retry with the key and the same request gets it again, with `Idempotent-Replayed: true`, instead of writing twice. A refused request (4xx) uses no key. */
+                "idempotency-key"?: string | null;
             };
             path: {
                 /** @description The task's id. */
@@ -2799,9 +2966,20 @@ export interface operations {
             /** @description Successful Response */
             204: {
                 headers: {
+                    /** @description `true` when this is the stored answer to an earlier request with the same key. */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Idempotency-Key is not 1 to 255 visible ASCII characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
             };
             /** @description Missing, malformed, expired or otherwise invalid bearer token. */
             401: {
@@ -2830,6 +3008,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorDetail"];
                 };
             };
+            /** @description A request with the same Idempotency-Key is still in progress; retry after `Retry-After` seconds. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
             /** @description If-Match was sent and the task has changed since (nothing was written). */
             412: {
                 headers: {
@@ -2848,14 +3035,12 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorDetail"];
                 };
             };
-            /** @description Validation Error */
+            /** @description The Idempotency-Key was already used for a different request (`detail` says so). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
-                };
+                content?: never;
             };
             /** @description Rate limit reached: the caller's, or failed authentications from this address; retry after `Retry-After` seconds. */
             429: {
@@ -2892,6 +3077,8 @@ export interface operations {
             header?: {
                 /** @description ETag(s) from an earlier response; the write happens only if one still matches. */
                 "if-match"?: string | null;
+                /** @description A key of your choosing (1 to 255 visible ASCII characters; a UUID will do) that makes the write safe to retry: the first successful answer is kept with the key for your account for IDEMPOTENCY_TTL (24 hours), and a retry with the key and the same request gets it again, with `Idempotent-Replayed: true`, instead of writing twice. A refused request (4xx) uses no key. */
+                "idempotency-key"?: string | null;
             };
             path: {
                 /** @description The task's id. */
@@ -2912,13 +3099,19 @@ export interface operations {
                 headers: {
                     /** @description The task's version, for If-Match. */
                     ETag?: string;
+                    /** @description `true` when this is the stored answer to an earlier request with the same key. */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["TaskPublic"];
                 };
             };
-            /** @description The body could not be read as JSON text (for example, not UTF-8). */
+            /**
+             * @description The body could not be read as JSON text (for example, not UTF-8).
+             *
+             *     Idempotency-Key is not 1 to 255 visible ASCII characters.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2954,7 +3147,11 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorDetail"];
                 };
             };
-            /** @description remind_before_minutes for a task that has no due date (nothing was written). */
+            /**
+             * @description remind_before_minutes for a task that has no due date (nothing was written).
+             *
+             *     A request with the same Idempotency-Key is still in progress; retry after `Retry-After` seconds.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2990,7 +3187,11 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorDetail"];
                 };
             };
-            /** @description The body failed validation; `detail` lists each problem. */
+            /**
+             * @description The body failed validation; `detail` lists each problem.
+             *
+             *     The Idempotency-Key was already used for a different request (`detail` says so).
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3032,6 +3233,8 @@ export interface operations {
             header?: {
                 /** @description ETag(s) from an earlier response; the write happens only if one still matches. */
                 "if-match"?: string | null;
+                /** @description A key of your choosing (1 to 255 visible ASCII characters; a UUID will do) that makes the write safe to retry: the first successful answer is kept with the key for your account for IDEMPOTENCY_TTL (24 hours), and a retry with the key and the same request gets it again, with `Idempotent-Replayed: true`, instead of writing twice. A refused request (4xx) uses no key. */
+                "idempotency-key"?: string | null;
             };
             path: {
                 /** @description The task's id. */
@@ -3052,13 +3255,19 @@ export interface operations {
                 headers: {
                     /** @description The task's version, for If-Match. */
                     ETag?: string;
+                    /** @description `true` when this is the stored answer to an earlier request with the same key. */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["TaskPublic"];
                 };
             };
-            /** @description The body could not be read as JSON text (for example, not UTF-8). */
+            /**
+             * @description The body could not be read as JSON text (for example, not UTF-8).
+             *
+             *     Idempotency-Key is not 1 to 255 visible ASCII characters.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3094,6 +3303,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorDetail"];
                 };
             };
+            /** @description A request with the same Idempotency-Key is still in progress; retry after `Retry-After` seconds. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
             /** @description If-Match was sent and the task has changed since (nothing was written). */
             412: {
                 headers: {
@@ -3121,7 +3339,11 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorDetail"];
                 };
             };
-            /** @description The body failed validation; `detail` lists each problem. */
+            /**
+             * @description The body failed validation; `detail` lists each problem.
+             *
+             *     The Idempotency-Key was already used for a different request (`detail` says so).
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3225,7 +3447,10 @@ export interface operations {
     delete_tag: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A key of your choosing (1 to 255 visible ASCII characters; a UUID will do) that makes the write safe to retry: the first successful answer is kept with the key for your account for IDEMPOTENCY_TTL (24 hours), and a retry with the key and the same request gets it again, with `Idempotent-Replayed: true`, instead of writing twice. A refused request (4xx) uses no key. */
+                "idempotency-key"?: string | null;
+            };
             path: {
                 /** @description The tag's name, in any case. */
                 name: string;
@@ -3237,9 +3462,20 @@ export interface operations {
             /** @description Successful Response */
             204: {
                 headers: {
+                    /** @description `true` when this is the stored answer to an earlier request with the same key. */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Idempotency-Key is not 1 to 255 visible ASCII characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
             };
             /** @description Missing, malformed, expired or otherwise invalid bearer token. */
             401: {
@@ -3259,6 +3495,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorDetail"];
                 };
             };
+            /** @description A request with the same Idempotency-Key is still in progress; retry after `Retry-After` seconds. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
             /** @description Request body over 1 MiB. */
             413: {
                 headers: {
@@ -3268,14 +3513,12 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorDetail"];
                 };
             };
-            /** @description Validation Error */
+            /** @description The Idempotency-Key was already used for a different request (`detail` says so). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
-                };
+                content?: never;
             };
             /** @description Rate limit reached: the caller's, or failed authentications from this address; retry after `Retry-After` seconds. */
             429: {
@@ -3309,7 +3552,10 @@ export interface operations {
     rename_tag: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A key of your choosing (1 to 255 visible ASCII characters; a UUID will do) that makes the write safe to retry: the first successful answer is kept with the key for your account for IDEMPOTENCY_TTL (24 hours), and a retry with the key and the same request gets it again, with `Idempotent-Replayed: true`, instead of writing twice. A refused request (4xx) uses no key. */
+                "idempotency-key"?: string | null;
+            };
             path: {
                 /** @description The tag's name, in any case. */
                 name: string;
@@ -3325,13 +3571,19 @@ export interface operations {
             /** @description Successful Response */
             200: {
                 headers: {
+                    /** @description `true` when this is the stored answer to an earlier request with the same key. */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["TagPublic"];
                 };
             };
-            /** @description The body could not be read as JSON text (for example, not UTF-8). */
+            /**
+             * @description The body could not be read as JSON text (for example, not UTF-8).
+             *
+             *     Idempotency-Key is not 1 to 255 visible ASCII characters.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3358,6 +3610,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorDetail"];
                 };
             };
+            /** @description A request with the same Idempotency-Key is still in progress; retry after `Retry-After` seconds. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
             /** @description Request body over 1 MiB. */
             413: {
                 headers: {
@@ -3376,7 +3637,11 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorDetail"];
                 };
             };
-            /** @description The new name breaks the rules of tag names; `detail` says which. */
+            /**
+             * @description The new name breaks the rules of tag names; `detail` says which.
+             *
+             *     The Idempotency-Key was already used for a different request (`detail` says so).
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3501,7 +3766,10 @@ export interface operations {
     delete_tag_for_user: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A key of your choosing (1 to 255 visible ASCII characters; a UUID will do) that makes the write safe to retry: the first successful answer is kept with the key for your account for IDEMPOTENCY_TTL (24 hours), and a retry with the key and the same request gets it again, with `Idempotent-Replayed: true`, instead of writing twice. A refused request (4xx) uses no key. */
+                "idempotency-key"?: string | null;
+            };
             path: {
                 /** @description The tag's name, in any case. */
                 name: string;
@@ -3515,112 +3783,13 @@ export interface operations {
             /** @description Successful Response */
             204: {
                 headers: {
+                    /** @description `true` when this is the stored answer to an earlier request with the same key. */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Missing, malformed, expired or otherwise invalid bearer token. */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorDetail"];
-                };
-            };
-            /** @description `user_id` in the path is not the token's `sub`. */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorDetail"];
-                };
-            };
-            /** @description None of your tasks has this tag. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorDetail"];
-                };
-            };
-            /** @description Request body over 1 MiB. */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorDetail"];
-                };
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
-                };
-            };
-            /** @description Rate limit reached: the caller's, or failed authentications from this address; retry after `Retry-After` seconds. */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorDetail"];
-                };
-            };
-            /** @description Unexpected error (no internals are shown). */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorDetail"];
-                };
-            };
-            /** @description Database or signing keys unreachable; retry after `Retry-After` seconds. */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorDetail"];
-                };
-            };
-        };
-    };
-    rename_tag_for_user: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description The tag's name, in any case. */
-                name: string;
-                /** @description The caller's own id (the token's `sub`); any other is a 403. */
-                user_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["TagRename"];
-            };
-        };
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["TagPublic"];
-                };
-            };
-            /** @description The body could not be read as JSON text (for example, not UTF-8). */
+            /** @description Idempotency-Key is not 1 to 255 visible ASCII characters. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3656,6 +3825,141 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorDetail"];
                 };
             };
+            /** @description A request with the same Idempotency-Key is still in progress; retry after `Retry-After` seconds. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Request body over 1 MiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description The Idempotency-Key was already used for a different request (`detail` says so). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Rate limit reached: the caller's, or failed authentications from this address; retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Unexpected error (no internals are shown). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Database or signing keys unreachable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+        };
+    };
+    rename_tag_for_user: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A key of your choosing (1 to 255 visible ASCII characters; a UUID will do) that makes the write safe to retry: the first successful answer is kept with the key for your account for IDEMPOTENCY_TTL (24 hours), and a retry with the key and the same request gets it again, with `Idempotent-Replayed: true`, instead of writing twice. A refused request (4xx) uses no key. */
+                "idempotency-key"?: string | null;
+            };
+            path: {
+                /** @description The tag's name, in any case. */
+                name: string;
+                /** @description The caller's own id (the token's `sub`); any other is a 403. */
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TagRename"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    /** @description `true` when this is the stored answer to an earlier request with the same key. */
+                    "Idempotent-Replayed"?: "true";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TagPublic"];
+                };
+            };
+            /**
+             * @description The body could not be read as JSON text (for example, not UTF-8).
+             *
+             *     Idempotency-Key is not 1 to 255 visible ASCII characters.
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Missing, malformed, expired or otherwise invalid bearer token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description `user_id` in the path is not the token's `sub`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description None of your tasks has this tag. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description A request with the same Idempotency-Key is still in progress; retry after `Retry-After` seconds. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
             /** @description Request body over 1 MiB. */
             413: {
                 headers: {
@@ -3674,7 +3978,11 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorDetail"];
                 };
             };
-            /** @description The new name breaks the rules of tag names; `detail` says which. */
+            /**
+             * @description The new name breaks the rules of tag names; `detail` says which.
+             *
+             *     The Idempotency-Key was already used for a different request (`detail` says so).
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
