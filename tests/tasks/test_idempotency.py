@@ -236,6 +236,33 @@ async def test_a_refused_request_uses_no_key(database_url: str, auth: Auth) -> N
     assert "idempotent-replayed" not in corrected.headers
 
 
+async def test_an_answer_that_is_not_2xx_is_not_stored_and_its_write_is_undone(
+    served: tuple[FastAPI, httpx.AsyncClient],
+) -> None:
+    app, _ = served
+    database = state_of(app).database
+    calls: list[int] = []
+
+    async def write(transaction: OpenDatabase) -> service.Answer:
+        calls.append(1)
+        created = TaskCreate(title="x")
+        await tasks_service.create_task(transaction, user_id="alice", data=created, max_tasks=10)
+        return service.Answer(status=409, body=b'{"detail": "refused"}')
+
+    answers = [
+        await service.answer_once(
+            database, user_id="alice", key="k", fingerprint="f", ttl=timedelta(days=1), write=write
+        )
+        for _ in range(2)
+    ]
+    tasks = await run(app, sa.select(sa.func.count().label("n")).select_from(task_table))
+
+    assert [(answer.status, answer.replayed) for answer in answers] == [(409, False), (409, False)]
+    assert len(calls) == 2
+    assert tasks[0]["n"] == 0
+    assert await stored_keys(app) == []
+
+
 async def test_a_write_that_fails_stores_no_answer(
     served: tuple[FastAPI, httpx.AsyncClient], auth: Auth
 ) -> None:
