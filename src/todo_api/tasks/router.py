@@ -2,6 +2,11 @@
 
 The same handlers serve two route families, `/api/tasks` and `/api/{user_id}/tasks`;
 `families.route_families` registers them under each prefix, so each route knows its full path.
+
+A write's service call is wrapped in a function of the database it runs on, which the route
+hands to `idempotency.answer`: with an Idempotency-Key the call runs on the transaction that
+stores its answer with the key (or is not run at all, and the stored answer replayed); without
+one, on the app's database as it is.
 """
 
 from __future__ import annotations
