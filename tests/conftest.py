@@ -164,7 +164,8 @@ async def _truncate(url: str) -> None:
     connection = await asyncpg.connect(asyncpg_dsn(url))
     try:
         await connection.execute(
-            "TRUNCATE task, task_event, event_sequence, event_ticket, event_relay, conversation, message, "
+            "TRUNCATE task, task_event, event_sequence, event_ticket, event_relay, idempotency_key, "
+            "conversation, message, "
             '"user", session, account, verification, jwks RESTART IDENTITY'
         )
     finally:

@@ -36,6 +36,8 @@ FRAMEWORK_FREE = [
     "todo_api.events.feed",
     "todo_api.events.stream",
     "todo_api.events.reminders",
+    "todo_api.idempotency.service",
+    "todo_api.idempotency.statements",
     "todo_api.accounts.service",
     "todo_api.accounts.passwords",
     "todo_api.accounts.cookies",

@@ -32,7 +32,7 @@ from todo_api.migrations import SEARCH_INDEX, alembic_config, upgrade_database
 from todo_api.tasks.listing import TaskFilter, search_patterns, tag_patterns
 from todo_api.tasks.statements import page_query
 
-HEAD = "0014"
+HEAD = "0015"
 
 
 async def _run_alembic(database_url: str, action: Callable[..., None], *args: str) -> None:

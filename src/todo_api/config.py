@@ -92,6 +92,8 @@ class Settings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = Field(default=None, validate_default=True)
 
     max_tasks_per_user: int = Field(default=10_000, ge=1)
+    # Seconds the first answer to a write sent with an Idempotency-Key is kept for its retries.
+    idempotency_ttl: int = Field(default=86_400, ge=1, le=30 * 24 * 3600)
     rate_limit_enabled: bool = True
     rate_limit_reads: str = "600/minute"
     rate_limit_writes: str = "120/minute"

@@ -7,6 +7,7 @@ import functools
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
@@ -28,6 +29,7 @@ from todo_api.edge import ApiGate
 from todo_api.events import router as events
 from todo_api.hardening import HardeningMiddleware
 from todo_api.http_errors import install_error_handlers
+from todo_api.idempotency import service as idempotency
 from todo_api.logs import RequestLogMiddleware, configure_logging
 from todo_api.ratelimit import RateLimiter
 from todo_api.state import AppState, install_state
@@ -38,7 +40,15 @@ from todo_api.tokens import JWKSCache, KeySetCache, TokenVerifier, VerifiedToken
 if TYPE_CHECKING:
     import httpx
 
-EXPOSED_HEADERS = ["Location", "Link", "X-Total-Count", "X-Request-ID", "Retry-After", "ETag"]
+EXPOSED_HEADERS = [
+    "Location",
+    "Link",
+    "X-Total-Count",
+    "X-Request-ID",
+    "Retry-After",
+    "ETag",
+    "Idempotent-Replayed",
+]
 # The built-in sign-in's keys are one query away: an unknown `kid` may reload them every second
 # (a key a Node Better Auth on the same database just made is known within a second).
 OWN_KEYS_RELOAD_INTERVAL = 1.0
@@ -158,7 +168,13 @@ def create_app(settings: Settings, *, serving_process: bool = False) -> FastAPI:
             on_stop_signal(event_feed.close_streams) if serving_process else contextlib.nullcontext()
         )
         try:
-            async with mcp.running(), chat_agent.running(), events.running(event_feed, settings, database):
+            idempotency_ttl = timedelta(seconds=settings.idempotency_ttl)
+            async with (
+                mcp.running(),
+                chat_agent.running(),
+                events.running(event_feed, settings, database),
+                idempotency.pruning(database, ttl=idempotency_ttl),
+            ):
                 with stop_signal:
                     yield
         finally:
@@ -211,7 +227,14 @@ def create_app(settings: Settings, *, serving_process: bool = False) -> FastAPI:
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-            allow_headers=["Authorization", "Content-Type", "If-Match", "X-Request-ID", "Last-Event-ID"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "If-Match",
+                "Idempotency-Key",
+                "X-Request-ID",
+                "Last-Event-ID",
+            ],
             expose_headers=EXPOSED_HEADERS
             + chat.EXPOSED_HEADERS
             + (accounts.EXPOSED_HEADERS if settings.builtin_auth else []),

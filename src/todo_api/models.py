@@ -308,6 +308,31 @@ class EventRelay(SQLModel, table=True):
 
 event_relay_table: sa.Table = EventRelay.__table__  # type: ignore[attr-defined]
 
+
+class IdempotencyKey(SQLModel, table=True):
+    """The first successful answer to a write sent with an `Idempotency-Key`, per user: a retry
+    with the same key is answered with it. Committed with the write it answers (migration
+    0015); older than IDEMPOTENCY_TTL, it counts as absent and is pruned."""
+
+    __tablename__ = "idempotency_key"
+    __table_args__: Any = (
+        # Pruned by age.
+        sa.Index(None, "created_at"),
+    )
+
+    user_id: str = Field(sa_column=sa.Column(sa.String(255), primary_key=True))
+    key: str = Field(sa_column=sa.Column(sa.String(255), primary_key=True))
+    # sha256 (hex) of the request the key was first used for: method, path and body.
+    fingerprint: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
+    status: int = Field(sa_column=sa.Column(sa.SmallInteger, nullable=False))
+    body: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    # The answer's headers that a replay repeats (ETag, Location...), as a JSON object.
+    headers: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    created_at: datetime = Field(sa_column=sa.Column(UTCDateTime, nullable=False))
+
+
+idempotency_key_table: sa.Table = IdempotencyKey.__table__  # type: ignore[attr-defined]
+
 # PostgreSQL only: each user's number of tasks, which a create locks and checks in the same
 # statement as its insert. Migration 0004 creates it with the triggers that keep it equal to
 # the task count. Kept off the models' metadata: SQLite has no such table (its one write lock

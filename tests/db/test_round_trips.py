@@ -9,6 +9,7 @@ which costs one more round trip the first time only.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import httpx
@@ -33,6 +34,10 @@ async def counter(postgres_url: str) -> AsyncIterator[tuple[DelayProxy, str]]:
         yield proxy, url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
     finally:
         proxy.stop()
+
+
+def _new_key() -> dict[str, str]:
+    return {"Idempotency-Key": str(uuid.uuid4())}
 
 
 def _matching(task: httpx.Response) -> dict[str, str]:
@@ -63,6 +68,21 @@ CASES: list[tuple[str, Request, int, int]] = [
     ("put, not found", lambda c, h, url: c.put(f"{url}0", json={"title": "x"}, headers=h), 404, 1),
     ("toggle, not found", lambda c, h, url: c.patch(f"{url}0/complete", headers=h), 404, 1),
     ("delete, not found", lambda c, h, url: c.delete(f"{url}0", headers=h), 404, 1),
+    # With an Idempotency-Key, in one transaction: BEGIN, the key's lock and lookup, the insert,
+    # the key's record, COMMIT.
+    (
+        "create, with an Idempotency-Key",
+        lambda c, h, url: c.post("/api/tasks", json={"title": "new"}, headers=h | _new_key()),
+        201,
+        5,
+    ),
+    # A retry with a key whose answer is stored: BEGIN, the lookup, COMMIT.
+    (
+        "create, replayed",
+        lambda c, h, url: c.post("/api/tasks", json={"title": "new"}, headers=h | {"Idempotency-Key": "k"}),
+        201,
+        3,
+    ),
 ]
 CONDITIONAL: list[tuple[str, str, int]] = [
     ("put", "PUT", 200),

@@ -44,7 +44,7 @@ export class ApiError extends Error {
     readonly status: number,
     // A string for every status except 422, where it is the list of issues.
     readonly detail: string | ValidationIssue[] | undefined,
-    /** Seconds to wait before retrying, from `Retry-After` (429, 503). */
+    /** Seconds to wait before retrying, from `Retry-After` (429, 503; 409 for an Idempotency-Key in progress). */
     readonly retryAfter: number | null = null,
     /** A failed chat turn's conversation, from `X-Conversation-ID`: the message was kept there,
      * so pass it back as `conversation_id` to retry in the same conversation. */
@@ -166,7 +166,18 @@ export function etagOf(task: Task): string | null {
 /** `If-Match` for a write: an ETag, or a task this client returned (its ETag). */
 export type IfMatch = string | Task | null | undefined;
 
-export interface WriteOptions {
+export interface RetryOptions {
+  /**
+   * Sent as `Idempotency-Key` (1 to 255 visible ASCII characters: `crypto.randomUUID()` will do).
+   * Make one per write and send the same one when retrying that write (after a timeout, or from an
+   * offline queue): the service answers a retry with the first answer instead of writing twice.
+   * A 409 means the first is still in progress (retry after `retryAfter`); a 422, that the key was
+   * used for another request.
+   */
+  idempotencyKey?: string | undefined;
+}
+
+export interface WriteOptions extends RetryOptions {
   /** With the version the user saw, the write is refused (412, nothing written) if it changed. */
   ifMatch?: IfMatch;
 }
@@ -175,7 +186,7 @@ export interface TodoClient {
   readonly baseUrl: string;
   listTasks(query?: ListQuery): Promise<TaskPage>;
   getTask(id: number): Promise<Task>;
-  createTask(input: TaskCreate): Promise<Task>;
+  createTask(input: TaskCreate, options?: RetryOptions): Promise<Task>;
   updateTask(id: number, changes: TaskUpdate, options?: WriteOptions): Promise<Task>;
   /** Flip `completed` (no body), or set it when `completed` is given. */
   toggleTask(id: number, options?: WriteOptions & { completed?: boolean }): Promise<Task>;
@@ -183,9 +194,9 @@ export interface TodoClient {
   /** The user's tags, by name, with how many tasks have each. */
   listTags(): Promise<Tag[]>;
   /** Rename a tag on every one of the user's tasks at once. */
-  renameTag(name: string, newName: string): Promise<Tag>;
+  renameTag(name: string, newName: string, options?: RetryOptions): Promise<Tag>;
   /** Remove a tag from every one of the user's tasks (the tasks stay). */
-  deleteTag(name: string): Promise<void>;
+  deleteTag(name: string, options?: RetryOptions): Promise<void>;
   /** The user's conversations with the assistant, the most recently active first. */
   listConversations(query?: { limit?: number; offset?: number }): Promise<ConversationPage>;
   /** A conversation with its latest messages (or those before `before`), oldest first. */
@@ -209,8 +220,8 @@ export function createTodoClient(options: TodoClientOptions): TodoClient {
   const baseUrl = checkedBaseUrl(options.baseUrl);
   const send = options.fetch ?? globalThis.fetch.bind(globalThis);
 
-  async function request(path: string, init: RequestInit & { ifMatch?: IfMatch } = {}): Promise<Response> {
-    const { ifMatch, ...rest } = init;
+  async function request(path: string, init: RequestInit & WriteOptions = {}): Promise<Response> {
+    const { ifMatch, idempotencyKey, ...rest } = init;
     const headers = new Headers(options.headers);
     new Headers(rest.headers).forEach((value, name) => headers.set(name, value));
     if (rest.body !== undefined) headers.set("Content-Type", "application/json");
@@ -222,6 +233,7 @@ export function createTodoClient(options: TodoClientOptions): TodoClient {
       );
     }
     if (etag) headers.set("If-Match", etag);
+    if (idempotencyKey !== undefined) headers.set("Idempotency-Key", idempotencyKey);
     if (options.getToken) {
       const token = await options.getToken();
       if (!token) throw new ApiError(401, "not signed in: the token provider returned no token");
@@ -275,28 +287,32 @@ export function createTodoClient(options: TodoClientOptions): TodoClient {
     async getTask(id) {
       return task(await request(`/api/tasks/${id}`));
     },
-    async createTask(input) {
-      return task(await request("/api/tasks", { method: "POST", body: JSON.stringify(input) }));
+    async createTask(input, { idempotencyKey } = {}) {
+      return task(await request("/api/tasks", { method: "POST", body: JSON.stringify(input), idempotencyKey }));
     },
-    async updateTask(id, changes, { ifMatch } = {}) {
-      return task(await request(`/api/tasks/${id}`, { method: "PATCH", body: JSON.stringify(changes), ifMatch }));
+    async updateTask(id, changes, { ifMatch, idempotencyKey } = {}) {
+      return task(await request(`/api/tasks/${id}`, { method: "PATCH", body: JSON.stringify(changes), ifMatch, idempotencyKey }));
     },
-    async toggleTask(id, { ifMatch, completed } = {}) {
+    async toggleTask(id, { ifMatch, idempotencyKey, completed } = {}) {
       const body = completed === undefined ? {} : { body: JSON.stringify({ completed }) };
-      return task(await request(`/api/tasks/${id}/complete`, { method: "PATCH", ifMatch, ...body }));
+      return task(await request(`/api/tasks/${id}/complete`, { method: "PATCH", ifMatch, idempotencyKey, ...body }));
     },
-    async deleteTask(id, { ifMatch } = {}) {
-      await request(`/api/tasks/${id}`, { method: "DELETE", ifMatch });
+    async deleteTask(id, { ifMatch, idempotencyKey } = {}) {
+      await request(`/api/tasks/${id}`, { method: "DELETE", ifMatch, idempotencyKey });
     },
     async listTags() {
       return (await (await request("/api/tags")).json()) as Tag[];
     },
-    async renameTag(name, newName) {
-      const response = await request(`/api/tags/${tagPath(name)}`, { method: "PATCH", body: JSON.stringify({ name: newName }) });
+    async renameTag(name, newName, { idempotencyKey } = {}) {
+      const response = await request(`/api/tags/${tagPath(name)}`, {
+        method: "PATCH",
+        body: JSON.stringify({ name: newName }),
+        idempotencyKey,
+      });
       return (await response.json()) as Tag;
     },
-    async deleteTag(name) {
-      await request(`/api/tags/${tagPath(name)}`, { method: "DELETE" });
+    async deleteTag(name, { idempotencyKey } = {}) {
+      await request(`/api/tags/${tagPath(name)}`, { method: "DELETE", idempotencyKey });
     },
     async listConversations(query = {}) {
       const response = await request(`/api/conversations${searchOf(query)}`);

@@ -1419,7 +1419,10 @@ export interface operations {
     create_task: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A key of your choosing (1 to 255 visible ASCII characters; a UUID will do) that makes the write safe to retry: the first successful answer is kept with the key for your account for IDEMPOTENCY_TTL (24 hours), and a retry with the key and the same request gets it again, with `Idempotent-Replayed: true`, instead of writing twice. A refused request (4xx) uses no key. */
+                "idempotency-key"?: string | null;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1436,13 +1439,19 @@ export interface operations {
                     Location?: string;
                     /** @description The task's version, for If-Match. */
                     ETag?: string;
+                    /** @description `true` when this is the stored answer to an earlier request with the same key. */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["TaskPublic"];
                 };
             };
-            /** @description The body could not be read as JSON text (for example, not UTF-8). */
+            /**
+             * @description The body could not be read as JSON text (for example, not UTF-8).
+             *
+             *     Idempotency-Key is not 1 to 255 visible ASCII characters.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1460,7 +1469,11 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorDetail"];
                 };
             };
-            /** @description The user already has the maximum number of tasks. */
+            /**
+             * @description The user already has the maximum number of tasks.
+             *
+             *     A request with the same Idempotency-Key is still in progress; retry after `Retry-After` seconds.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1487,7 +1500,11 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorDetail"];
                 };
             };
-            /** @description The body failed validation; `detail` lists each problem. */
+            /**
+             * @description The body failed validation; `detail` lists each problem.
+             *
+             *     The Idempotency-Key was already used for a different request (`detail` says so).
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1614,7 +1631,10 @@ export interface operations {
     acknowledge_reminder: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A key of your choosing (1 to 255 visible ASCII characters; a UUID will do) that makes the write safe to retry: the first successful answer is kept with the key for your account for IDEMPOTENCY_TTL (24 hours), and a retry with the key and the same request gets it again, with `Idempotent-Replayed: true`, instead of writing twice. A refused request (4xx) uses no key. */
+                "idempotency-key"?: string | null;
+            };
             path: {
                 /** @description The task's id. */
                 task_id: number;
@@ -1628,10 +1648,21 @@ export interface operations {
                 headers: {
                     /** @description The task's version, for If-Match. */
                     ETag?: string;
+                    /** @description `true` when this is the stored answer to an earlier request with the same key. */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["TaskPublic"];
+                };
+            };
+            /** @description Idempotency-Key is not 1 to 255 visible ASCII characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
                 };
             };
             /** @description Missing, malformed, expired or otherwise invalid bearer token. */
@@ -1652,6 +1683,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorDetail"];
                 };
             };
+            /** @description A request with the same Idempotency-Key is still in progress; retry after `Retry-After` seconds. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
             /** @description Request body over 1 MiB. */
             413: {
                 headers: {
@@ -1661,14 +1701,12 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorDetail"];
                 };
             };
-            /** @description Validation Error */
+            /** @description The Idempotency-Key was already used for a different request (`detail` says so). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
-                };
+                content?: never;
             };
             /** @description Rate limit reached: the caller's, or failed authentications from this address; retry after `Retry-After` seconds. */
             429: {
@@ -1793,6 +1831,8 @@ export interface operations {
             header?: {
                 /** @description ETag(s) from an earlier response; the write happens only if one still matches. */
                 "if-match"?: string | null;
+                /** @description A key of your choosing (1 to 255 visible ASCII characters; a UUID will do) that makes the write safe to retry: the first successful answer is kept with the key for your account for IDEMPOTENCY_TTL (24 hours), and a retry with the key and the same request gets it again, with `Idempotent-Replayed: true`, instead of writing twice. A refused request (4xx) uses no key. */
+                "idempotency-key"?: string | null;
             };
             path: {
                 /** @description The task's id. */
@@ -1811,13 +1851,19 @@ export interface operations {
                 headers: {
                     /** @description The task's version, for If-Match. */
                     ETag?: string;
+                    /** @description `true` when this is the stored answer to an earlier request with the same key. */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["TaskPublic"];
                 };
             };
-            /** @description The body could not be read as JSON text (for example, not UTF-8). */
+            /**
+             * @description The body could not be read as JSON text (for example, not UTF-8).
+             *
+             *     Idempotency-Key is not 1 to 255 visible ASCII characters.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1844,7 +1890,11 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorDetail"];
                 };
             };
-            /** @description remind_before_minutes for a task that has no due date (nothing was written). */
+            /**
+             * @description remind_before_minutes for a task that has no due date (nothing was written).
+             *
+             *     A request with the same Idempotency-Key is still in progress; retry after `Retry-After` seconds.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1880,7 +1930,11 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorDetail"];
                 };
             };
-            /** @description The body failed validation; `detail` lists each problem. */
+            /**
+             * @description The body failed validation; `detail` lists each problem.
+             *
+             *     The Idempotency-Key was already used for a different request (`detail` says so).
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1922,6 +1976,8 @@ export interface operations {
             header?: {
                 /** @description ETag(s) from an earlier response; the write happens only if one still matches. */
                 "if-match"?: string | null;
+                /** @description A key of your choosing (1 to 255 visible ASCII characters; a UUID will do) that makes the write safe to retry: the first successful answer is kept with the key for your account for IDEMPOTENCY_TTL (24 hours), and a retry with the key and the same request gets it again, with `Idempotent-Replayed: true`, instead of writing twice. A refused request (4xx) uses no key. */
+                "idempotency-key"?: string | null;
             };
             path: {
                 /** @description The task's id. */
@@ -1934,9 +1990,20 @@ export interface operations {
             /** @description Successful Response */
             204: {
                 headers: {
+                    /** @description `true` when this is the stored answer to an earlier request with the same key. */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Idempotency-Key is not 1 to 255 visible ASCII characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
             };
             /** @description Missing, malformed, expired or otherwise invalid bearer token. */
             401: {
@@ -1949,6 +2016,15 @@ export interface operations {
             };
             /** @description No such task for this user (another user's task is reported the same way). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description A request with the same Idempotency-Key is still in progress; retry after `Retry-After` seconds. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1974,14 +2050,12 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorDetail"];
                 };
             };
-            /** @description Validation Error */
+            /** @description The Idempotency-Key was already used for a different request (`detail` says so). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
-                };
+                content?: never;
             };
             /** @description Rate limit reached: the caller's, or failed authentications from this address; retry after `Retry-After` seconds. */
             429: {
@@ -2018,6 +2092,8 @@ export interface operations {
             header?: {
                 /** @description ETag(s) from an earlier response; the write happens only if one still matches. */
                 "if-match"?: string | null;
+                /** @description A key of your choosing (1 to 255 visible ASCII characters; a UUID will do) that makes the write safe to retry: the first successful answer is kept with the key for your account for IDEMPOTENCY_TTL (24 hours), and a retry with the key and the same request gets it again, with `Idempotent-Replayed: true`, instead of writing twice. A refused request (4xx) uses no key. */
+                "idempotency-key"?: string | null;
             };
             path: {
                 /** @description The task's id. */
@@ -2036,13 +2112,19 @@ export interface operations {
                 headers: {
                     /** @description The task's version, for If-Match. */
                     ETag?: string;
+                    /** @description `true` when this is the stored answer to an earlier request with the same key. */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["TaskPublic"];
                 };
             };
-            /** @description The body could not be read as JSON text (for example, not UTF-8). */
+            /**
+             * @description The body could not be read as JSON text (for example, not UTF-8).
+             *
+             *     Idempotency-Key is not 1 to 255 visible ASCII characters.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2069,7 +2151,11 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorDetail"];
                 };
             };
-            /** @description remind_before_minutes for a task that has no due date (nothing was written). */
+            /**
+             * @description remind_before_minutes for a task that has no due date (nothing was written).
+             *
+             *     A request with the same Idempotency-Key is still in progress; retry after `Retry-After` seconds.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2105,7 +2191,11 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorDetail"];
                 };
             };
-            /** @description The body failed validation; `detail` lists each problem. */
+            /**
+             * @description The body failed validation; `detail` lists each problem.
+             *
+             *     The Idempotency-Key was already used for a different request (`detail` says so).
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2147,6 +2237,8 @@ export interface operations {
             header?: {
                 /** @description ETag(s) from an earlier response; the write happens only if one still matches. */
                 "if-match"?: string | null;
+                /** @description A key of your choosing (1 to 255 visible ASCII characters; a UUID will do) that makes the write safe to retry: the first successful answer is kept with the key for your account for IDEMPOTENCY_TTL (24 hours), and a retry with the key and the same request gets it again, with `Idempotent-Replayed: true`, instead of writing twice. A refused request (4xx) uses no key. */
+                "idempotency-key"?: string | null;
             };
             path: {
                 /** @description The task's id. */
@@ -2165,13 +2257,19 @@ export interface operations {
                 headers: {
                     /** @description The task's version, for If-Match. */
                     ETag?: string;
+                    /** @description `true` when this is the stored answer to an earlier request with the same key. */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["TaskPublic"];
                 };
             };
-            /** @description The body could not be read as JSON text (for example, not UTF-8). */
+            /**
+             * @description The body could not be read as JSON text (for example, not UTF-8).
+             *
+             *     Idempotency-Key is not 1 to 255 visible ASCII characters.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2191,6 +2289,15 @@ export interface operations {
             };
             /** @description No such task for this user (another user's task is reported the same way). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description A request with the same Idempotency-Key is still in progress; retry after `Retry-After` seconds. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2225,7 +2332,11 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorDetail"];
                 };
             };
-            /** @description The body failed validation; `detail` lists each problem. */
+            /**
+             * @description The body failed validation; `detail` lists each problem.
+             *
+             *     The Idempotency-Key was already used for a different request (`detail` says so).
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2408,7 +2519,10 @@ export interface operations {
     create_task_for_user: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A key of your choosing (1 to 255 visible ASCII characters; a UUID will do) that makes the write safe to retry: the first successful answer is kept with the key for your account for IDEMPOTENCY_TTL (24 hours), and a retry with the key and the same request gets it again, with `Idempotent-Replayed: true`, instead of writing twice. A refused request (4xx) uses no key. */
+                "idempotency-key"?: string | null;
+            };
             path: {
                 /** @description The caller's own id (the token's `sub`); any other is a 403. */
                 user_id: string;
@@ -2428,13 +2542,19 @@ export interface operations {
                     Location?: string;
                     /** @description The task's version, for If-Match. */
                     ETag?: string;
+                    /** @description `true` when this is the stored answer to an earlier request with the same key. */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["TaskPublic"];
                 };
             };
-            /** @description The body could not be read as JSON text (for example, not UTF-8). */
+            /**
+             * @description The body could not be read as JSON text (for example, not UTF-8).
+             *
+             *     Idempotency-Key is not 1 to 255 visible ASCII characters.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2461,7 +2581,11 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorDetail"];
                 };
             };
-            /** @description The user already has the maximum number of tasks. */
+            /**
+             * @description The user already has the maximum number of tasks.
+             *
+             *     A request with the same Idempotency-Key is still in progress; retry after `Retry-After` seconds.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2488,7 +2612,11 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorDetail"];
                 };
             };
-            /** @description The body failed validation; `detail` lists each problem. */
+            /**
+             * @description The body failed validation; `detail` lists each problem.
+             *
+             *     The Idempotency-Key was already used for a different request (`detail` says so).
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2627,7 +2755,10 @@ export interface operations {
     acknowledge_reminder_for_user: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A key of your choosing (1 to 255 visible ASCII characters; a UUID will do) that makes the write safe to retry: the first successful answer is kept with the key for your account for IDEMPOTENCY_TTL (24 hours), and a retry with the key and the same request gets it again, with `Idempotent-Replayed: true`, instead of writing twice. A refused request (4xx) uses no key. */
+                "idempotency-key"?: string | null;
+            };
             path: {
                 /** @description The task's id. */
                 task_id: number;
@@ -2643,10 +2774,21 @@ export interface operations {
                 headers: {
                     /** @description The task's version, for If-Match. */
                     ETag?: string;
+                    /** @description `true` when this is the stored answer to an earlier request with the same key. */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["TaskPublic"];
+                };
+            };
+            /** @description Idempotency-Key is not 1 to 255 visible ASCII characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
                 };
             };
             /** @description Missing, malformed, expired or otherwise invalid bearer token. */
@@ -2676,6 +2818,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorDetail"];
                 };
             };
+            /** @description A request with the same Idempotency-Key is still in progress; retry after `Retry-After` seconds. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
             /** @description Request body over 1 MiB. */
             413: {
                 headers: {
@@ -2685,14 +2836,12 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorDetail"];
                 };
             };
-            /** @description Validation Error */
+            /** @description The Idempotency-Key was already used for a different request (`detail` says so). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
-                };
+                content?: never;
             };
             /** @description Rate limit reached: the caller's, or failed authentications from this address; retry after `Retry-After` seconds. */
             429: {
@@ -2828,6 +2977,8 @@ export interface operations {
             header?: {
                 /** @description ETag(s) from an earlier response; the write happens only if one still matches. */
                 "if-match"?: string | null;
+                /** @description A key of your choosing (1 to 255 visible ASCII characters; a UUID will do) that makes the write safe to retry: the first successful answer is kept with the key for your account for IDEMPOTENCY_TTL (24 hours), and a retry with the key and the same request gets it again, with `Idempotent-Replayed: true`, instead of writing twice. A refused request (4xx) uses no key. */
+                "idempotency-key"?: string | null;
             };
             path: {
                 /** @description The task's id. */
@@ -2848,13 +2999,19 @@ export interface operations {
                 headers: {
                     /** @description The task's version, for If-Match. */
                     ETag?: string;
+                    /** @description `true` when this is the stored answer to an earlier request with the same key. */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["TaskPublic"];
                 };
             };
-            /** @description The body could not be read as JSON text (for example, not UTF-8). */
+            /**
+             * @description The body could not be read as JSON text (for example, not UTF-8).
+             *
+             *     Idempotency-Key is not 1 to 255 visible ASCII characters.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2890,7 +3047,11 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorDetail"];
                 };
             };
-            /** @description remind_before_minutes for a task that has no due date (nothing was written). */
+            /**
+             * @description remind_before_minutes for a task that has no due date (nothing was written).
+             *
+             *     A request with the same Idempotency-Key is still in progress; retry after `Retry-After` seconds.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2926,7 +3087,11 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorDetail"];
                 };
             };
-            /** @description The body failed validation; `detail` lists each problem. */
+            /**
+             * @description The body failed validation; `detail` lists each problem.
+             *
+             *     The Idempotency-Key was already used for a different request (`detail` says so).
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2968,6 +3133,8 @@ export interface operations {
             header?: {
                 /** @description ETag(s) from an earlier response; the write happens only if one still matches. */
                 "if-match"?: string | null;
+                /** @description A key of your choosing (1 to 255 visible ASCII characters; a UUID will do) that makes the write safe to retry: the first successful answer is kept with the key for your account for IDEMPOTENCY_TTL (24 hours), and a retry with the key and the same request gets it again, with `Idempotent-Replayed: true`, instead of writing twice. A refused request (4xx) uses no key. */
+                "idempotency-key"?: string | null;
             };
             path: {
                 /** @description The task's id. */
@@ -2982,9 +3149,20 @@ export interface operations {
             /** @description Successful Response */
             204: {
                 headers: {
+                    /** @description `true` when this is the stored answer to an earlier request with the same key. */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Idempotency-Key is not 1 to 255 visible ASCII characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
             };
             /** @description Missing, malformed, expired or otherwise invalid bearer token. */
             401: {
@@ -3013,6 +3191,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorDetail"];
                 };
             };
+            /** @description A request with the same Idempotency-Key is still in progress; retry after `Retry-After` seconds. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
             /** @description If-Match was sent and the task has changed since (nothing was written). */
             412: {
                 headers: {
@@ -3031,14 +3218,12 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorDetail"];
                 };
             };
-            /** @description Validation Error */
+            /** @description The Idempotency-Key was already used for a different request (`detail` says so). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
-                };
+                content?: never;
             };
             /** @description Rate limit reached: the caller's, or failed authentications from this address; retry after `Retry-After` seconds. */
             429: {
@@ -3075,6 +3260,8 @@ export interface operations {
             header?: {
                 /** @description ETag(s) from an earlier response; the write happens only if one still matches. */
                 "if-match"?: string | null;
+                /** @description A key of your choosing (1 to 255 visible ASCII characters; a UUID will do) that makes the write safe to retry: the first successful answer is kept with the key for your account for IDEMPOTENCY_TTL (24 hours), and a retry with the key and the same request gets it again, with `Idempotent-Replayed: true`, instead of writing twice. A refused request (4xx) uses no key. */
+                "idempotency-key"?: string | null;
             };
             path: {
                 /** @description The task's id. */
@@ -3095,13 +3282,19 @@ export interface operations {
                 headers: {
                     /** @description The task's version, for If-Match. */
                     ETag?: string;
+                    /** @description `true` when this is the stored answer to an earlier request with the same key. */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["TaskPublic"];
                 };
             };
-            /** @description The body could not be read as JSON text (for example, not UTF-8). */
+            /**
+             * @description The body could not be read as JSON text (for example, not UTF-8).
+             *
+             *     Idempotency-Key is not 1 to 255 visible ASCII characters.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3137,7 +3330,11 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorDetail"];
                 };
             };
-            /** @description remind_before_minutes for a task that has no due date (nothing was written). */
+            /**
+             * @description remind_before_minutes for a task that has no due date (nothing was written).
+             *
+             *     A request with the same Idempotency-Key is still in progress; retry after `Retry-After` seconds.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3173,7 +3370,11 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorDetail"];
                 };
             };
-            /** @description The body failed validation; `detail` lists each problem. */
+            /**
+             * @description The body failed validation; `detail` lists each problem.
+             *
+             *     The Idempotency-Key was already used for a different request (`detail` says so).
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3215,6 +3416,8 @@ export interface operations {
             header?: {
                 /** @description ETag(s) from an earlier response; the write happens only if one still matches. */
                 "if-match"?: string | null;
+                /** @description A key of your choosing (1 to 255 visible ASCII characters; a UUID will do) that makes the write safe to retry: the first successful answer is kept with the key for your account for IDEMPOTENCY_TTL (24 hours), and a retry with the key and the same request gets it again, with `Idempotent-Replayed: true`, instead of writing twice. A refused request (4xx) uses no key. */
+                "idempotency-key"?: string | null;
             };
             path: {
                 /** @description The task's id. */
@@ -3235,13 +3438,19 @@ export interface operations {
                 headers: {
                     /** @description The task's version, for If-Match. */
                     ETag?: string;
+                    /** @description `true` when this is the stored answer to an earlier request with the same key. */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["TaskPublic"];
                 };
             };
-            /** @description The body could not be read as JSON text (for example, not UTF-8). */
+            /**
+             * @description The body could not be read as JSON text (for example, not UTF-8).
+             *
+             *     Idempotency-Key is not 1 to 255 visible ASCII characters.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3277,6 +3486,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorDetail"];
                 };
             };
+            /** @description A request with the same Idempotency-Key is still in progress; retry after `Retry-After` seconds. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
             /** @description If-Match was sent and the task has changed since (nothing was written). */
             412: {
                 headers: {
@@ -3304,7 +3522,11 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorDetail"];
                 };
             };
-            /** @description The body failed validation; `detail` lists each problem. */
+            /**
+             * @description The body failed validation; `detail` lists each problem.
+             *
+             *     The Idempotency-Key was already used for a different request (`detail` says so).
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3408,7 +3630,10 @@ export interface operations {
     delete_tag: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A key of your choosing (1 to 255 visible ASCII characters; a UUID will do) that makes the write safe to retry: the first successful answer is kept with the key for your account for IDEMPOTENCY_TTL (24 hours), and a retry with the key and the same request gets it again, with `Idempotent-Replayed: true`, instead of writing twice. A refused request (4xx) uses no key. */
+                "idempotency-key"?: string | null;
+            };
             path: {
                 /** @description The tag's name, in any case. */
                 name: string;
@@ -3420,9 +3645,20 @@ export interface operations {
             /** @description Successful Response */
             204: {
                 headers: {
+                    /** @description `true` when this is the stored answer to an earlier request with the same key. */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Idempotency-Key is not 1 to 255 visible ASCII characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
             };
             /** @description Missing, malformed, expired or otherwise invalid bearer token. */
             401: {
@@ -3442,6 +3678,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorDetail"];
                 };
             };
+            /** @description A request with the same Idempotency-Key is still in progress; retry after `Retry-After` seconds. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
             /** @description Request body over 1 MiB. */
             413: {
                 headers: {
@@ -3451,14 +3696,12 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorDetail"];
                 };
             };
-            /** @description Validation Error */
+            /** @description The Idempotency-Key was already used for a different request (`detail` says so). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
-                };
+                content?: never;
             };
             /** @description Rate limit reached: the caller's, or failed authentications from this address; retry after `Retry-After` seconds. */
             429: {
@@ -3492,7 +3735,10 @@ export interface operations {
     rename_tag: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A key of your choosing (1 to 255 visible ASCII characters; a UUID will do) that makes the write safe to retry: the first successful answer is kept with the key for your account for IDEMPOTENCY_TTL (24 hours), and a retry with the key and the same request gets it again, with `Idempotent-Replayed: true`, instead of writing twice. A refused request (4xx) uses no key. */
+                "idempotency-key"?: string | null;
+            };
             path: {
                 /** @description The tag's name, in any case. */
                 name: string;
@@ -3508,13 +3754,19 @@ export interface operations {
             /** @description Successful Response */
             200: {
                 headers: {
+                    /** @description `true` when this is the stored answer to an earlier request with the same key. */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["TagPublic"];
                 };
             };
-            /** @description The body could not be read as JSON text (for example, not UTF-8). */
+            /**
+             * @description The body could not be read as JSON text (for example, not UTF-8).
+             *
+             *     Idempotency-Key is not 1 to 255 visible ASCII characters.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3541,6 +3793,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorDetail"];
                 };
             };
+            /** @description A request with the same Idempotency-Key is still in progress; retry after `Retry-After` seconds. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
             /** @description Request body over 1 MiB. */
             413: {
                 headers: {
@@ -3559,7 +3820,11 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorDetail"];
                 };
             };
-            /** @description The new name breaks the rules of tag names; `detail` says which. */
+            /**
+             * @description The new name breaks the rules of tag names; `detail` says which.
+             *
+             *     The Idempotency-Key was already used for a different request (`detail` says so).
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3684,7 +3949,10 @@ export interface operations {
     delete_tag_for_user: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A key of your choosing (1 to 255 visible ASCII characters; a UUID will do) that makes the write safe to retry: the first successful answer is kept with the key for your account for IDEMPOTENCY_TTL (24 hours), and a retry with the key and the same request gets it again, with `Idempotent-Replayed: true`, instead of writing twice. A refused request (4xx) uses no key. */
+                "idempotency-key"?: string | null;
+            };
             path: {
                 /** @description The tag's name, in any case. */
                 name: string;
@@ -3698,112 +3966,13 @@ export interface operations {
             /** @description Successful Response */
             204: {
                 headers: {
+                    /** @description `true` when this is the stored answer to an earlier request with the same key. */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Missing, malformed, expired or otherwise invalid bearer token. */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorDetail"];
-                };
-            };
-            /** @description `user_id` in the path is not the token's `sub`. */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorDetail"];
-                };
-            };
-            /** @description None of your tasks has this tag. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorDetail"];
-                };
-            };
-            /** @description Request body over 1 MiB. */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorDetail"];
-                };
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
-                };
-            };
-            /** @description Rate limit reached: the caller's, or failed authentications from this address; retry after `Retry-After` seconds. */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorDetail"];
-                };
-            };
-            /** @description Unexpected error (no internals are shown). */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorDetail"];
-                };
-            };
-            /** @description Database or signing keys unreachable; retry after `Retry-After` seconds. */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorDetail"];
-                };
-            };
-        };
-    };
-    rename_tag_for_user: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description The tag's name, in any case. */
-                name: string;
-                /** @description The caller's own id (the token's `sub`); any other is a 403. */
-                user_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["TagRename"];
-            };
-        };
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["TagPublic"];
-                };
-            };
-            /** @description The body could not be read as JSON text (for example, not UTF-8). */
+            /** @description Idempotency-Key is not 1 to 255 visible ASCII characters. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3839,6 +4008,141 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorDetail"];
                 };
             };
+            /** @description A request with the same Idempotency-Key is still in progress; retry after `Retry-After` seconds. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Request body over 1 MiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description The Idempotency-Key was already used for a different request (`detail` says so). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Rate limit reached: the caller's, or failed authentications from this address; retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Unexpected error (no internals are shown). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Database or signing keys unreachable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+        };
+    };
+    rename_tag_for_user: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A key of your choosing (1 to 255 visible ASCII characters; a UUID will do) that makes the write safe to retry: the first successful answer is kept with the key for your account for IDEMPOTENCY_TTL (24 hours), and a retry with the key and the same request gets it again, with `Idempotent-Replayed: true`, instead of writing twice. A refused request (4xx) uses no key. */
+                "idempotency-key"?: string | null;
+            };
+            path: {
+                /** @description The tag's name, in any case. */
+                name: string;
+                /** @description The caller's own id (the token's `sub`); any other is a 403. */
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TagRename"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    /** @description `true` when this is the stored answer to an earlier request with the same key. */
+                    "Idempotent-Replayed"?: "true";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TagPublic"];
+                };
+            };
+            /**
+             * @description The body could not be read as JSON text (for example, not UTF-8).
+             *
+             *     Idempotency-Key is not 1 to 255 visible ASCII characters.
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Missing, malformed, expired or otherwise invalid bearer token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description `user_id` in the path is not the token's `sub`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description None of your tasks has this tag. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description A request with the same Idempotency-Key is still in progress; retry after `Retry-After` seconds. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
             /** @description Request body over 1 MiB. */
             413: {
                 headers: {
@@ -3857,7 +4161,11 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorDetail"];
                 };
             };
-            /** @description The new name breaks the rules of tag names; `detail` says which. */
+            /**
+             * @description The new name breaks the rules of tag names; `detail` says which.
+             *
+             *     The Idempotency-Key was already used for a different request (`detail` says so).
+             */
             422: {
                 headers: {
                     [name: string]: unknown;

@@ -69,6 +69,46 @@ test("requests go to the base URL without a doubled slash, with the token and If
   assert.deepEqual(seen, [{ url: "http://localhost:8000/api/tasks/7", auth: "Bearer t", ifMatch: '"v1"' }]);
 });
 
+test("each write sends its idempotencyKey as Idempotency-Key, and none without one", async () => {
+  const seen = [];
+  const fake = async (url, init) => {
+    seen.push([init.method, url.replace("http://localhost:8000", ""), init.headers.get("Idempotency-Key")]);
+    if (init.method === "DELETE") return new Response(null, { status: 204 });
+    const body = url.includes("/api/tags/") ? { name: "b", task_count: 1 } : { id: 7, title: "t" };
+    return Response.json(body, { headers: { "Idempotent-Replayed": "true" } });
+  };
+  const api = createTodoClient({ baseUrl: "http://localhost:8000", fetch: fake });
+  await api.createTask({ title: "t" }, { idempotencyKey: "k1" });
+  await api.updateTask(7, { title: "t" }, { idempotencyKey: "k2" });
+  await api.toggleTask(7, { idempotencyKey: "k3", completed: true });
+  await api.deleteTask(7, { idempotencyKey: "k4" });
+  await api.renameTag("a", "b", { idempotencyKey: "k5" });
+  await api.deleteTag("b", { idempotencyKey: "k6" });
+  await api.createTask({ title: "t" });
+  assert.deepEqual(seen, [
+    ["POST", "/api/tasks", "k1"],
+    ["PATCH", "/api/tasks/7", "k2"],
+    ["PATCH", "/api/tasks/7/complete", "k3"],
+    ["DELETE", "/api/tasks/7", "k4"],
+    ["PATCH", "/api/tags/a", "k5"],
+    ["DELETE", "/api/tags/b", "k6"],
+    ["POST", "/api/tasks", null],
+  ]);
+});
+
+test("a retry still in progress (409) carries its Retry-After", async () => {
+  const inProgress = async () =>
+    Response.json(
+      { detail: "A request with this Idempotency-Key is still in progress; retry shortly" },
+      { status: 409, headers: { "Retry-After": "1" } },
+    );
+  const api = createTodoClient({ baseUrl: "http://localhost:8000", fetch: inProgress });
+  await assert.rejects(
+    api.createTask({ title: "t" }, { idempotencyKey: "k" }),
+    (error) => error instanceof ApiError && error.status === 409 && error.retryAfter === 1 && /in progress/.test(error.message),
+  );
+});
+
 test("a task without an ETag as ifMatch is refused before anything is sent", async () => {
   const seen = [];
   const fake = async (url) => {

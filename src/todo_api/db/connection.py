@@ -105,6 +105,34 @@ class Database(ABC):
         """Close every connection."""
 
 
+class OpenTransaction(Database):
+    """A `Database` bound to one connection inside a transaction someone else opened and will
+    end: its `transaction()` and `autocommit()` both hand out that connection, so a service
+    function runs unchanged as a part of a larger unit of work (an idempotent write commits
+    with the record of its answer). Nothing here begins, commits or closes anything.
+    """
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Connection]:
+        yield self._connection
+
+    @asynccontextmanager
+    async def autocommit(self, *, plan_per_call: bool = False) -> AsyncIterator[Connection]:
+        # Inside the transaction every statement waits for its COMMIT; the plan option is lost,
+        # which costs a search a generic plan at worst, never a wrong answer.
+        yield self._connection
+
+    async def ping(self) -> None:
+        await self._connection.fetch(sa.select(sa.literal(1)))
+
+    async def close(self) -> None:
+        # The connection belongs to the unit of work that lent it.
+        return
+
+
 class PostgresDatabase(Database):
     """An asyncpg pool: a transaction for multi-statement writes, autocommit for the rest.
 

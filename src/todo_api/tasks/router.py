@@ -2,6 +2,11 @@
 
 The same handlers serve two route families, `/api/tasks` and `/api/{user_id}/tasks`;
 `families.route_families` registers them under each prefix, so each route knows its full path.
+
+A write's service call is wrapped in a function of the database it runs on, which the route
+hands to `idempotency.answer`: with an Idempotency-Key the call runs on the transaction that
+stores its answer with the key (or is not run at all, and the stored answer replayed); without
+one, on the app's database as it is.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from todo_api.db.connection import Database
 from todo_api.db.query import Row
 from todo_api.families import route_families
 from todo_api.http_errors import documented
+from todo_api.idempotency.dependencies import REPLAYED_HEADER, IdempotencyKey, idempotent_responses
 from todo_api.models import utc_now
 from todo_api.paging import PageLimit, PageOffset, page_headers, page_headers_openapi
 from todo_api.state import DatabaseDep
@@ -179,11 +185,17 @@ async def create_task(
     database: DatabaseDep,
     user: CurrentUser,
     quota: TaskQuota,
+    idempotency: IdempotencyKey,
     body: Annotated[TaskCreate, Body(openapi_examples=CREATE_EXAMPLES)],
 ) -> Response:
     """Create a task owned by the caller."""
-    task = await service.create_task(database, user_id=user.id, data=body, max_tasks=quota)
-    return _task_response(task, status.HTTP_201_CREATED, {"Location": f"{request.url.path}/{task['id']}"})
+
+    async def create(database: Database) -> Response:
+        task = await service.create_task(database, user_id=user.id, data=body, max_tasks=quota)
+        location = {"Location": f"{request.url.path}/{task['id']}"}
+        return _task_response(task, status.HTTP_201_CREATED, location)
+
+    return await idempotency.answer(database, create)
 
 
 async def get_task(task_id: TaskId, database: DatabaseDep, user: CurrentUser) -> Response:
@@ -199,13 +211,18 @@ async def update_task(
     user: CurrentUser,
     if_match: IfMatch,
     quota: TaskQuota,
+    idempotency: IdempotencyKey,
     body: Annotated[TaskUpdate, Body(openapi_examples=UPDATE_EXAMPLES)],
 ) -> Response:
     """Apply the fields present in the body (PUT and PATCH alike)."""
-    task = await service.update_task(
-        database, user_id=user.id, task_id=task_id, changes=body, max_tasks=quota, if_match=if_match
-    )
-    return _task_response(task)
+
+    async def update(database: Database) -> Response:
+        task = await service.update_task(
+            database, user_id=user.id, task_id=task_id, changes=body, max_tasks=quota, if_match=if_match
+        )
+        return _task_response(task)
+
+    return await idempotency.answer(database, update)
 
 
 async def due_reminders(
@@ -230,9 +247,15 @@ async def due_reminders(
     return Response(dump_tasks(rows, now=utc_now()), media_type=JSON)
 
 
-async def acknowledge_reminder(task_id: TaskId, database: DatabaseDep, user: CurrentUser) -> Response:
+async def acknowledge_reminder(
+    task_id: TaskId, database: DatabaseDep, user: CurrentUser, idempotency: IdempotencyKey
+) -> Response:
     """Acknowledge the task's reminder: it is no longer listed as due (a new reminder is)."""
-    return _task_response(await service.acknowledge_reminder(database, user_id=user.id, task_id=task_id))
+
+    async def acknowledge(database: Database) -> Response:
+        return _task_response(await service.acknowledge_reminder(database, user_id=user.id, task_id=task_id))
+
+    return await idempotency.answer(database, acknowledge)
 
 
 async def complete_task(
@@ -242,23 +265,37 @@ async def complete_task(
     user: CurrentUser,
     if_match: IfMatch,
     quota: TaskQuota,
+    idempotency: IdempotencyKey,
     body: Annotated[CompletionChange | None, Body(openapi_examples=COMPLETION_EXAMPLES)] = None,
 ) -> Response:
     """Toggle completion, or set it with `{"completed": true|false}`; atomic. Completing a
     recurring task adds its next occurrence (`next_task_id`)."""
     completed = body.completed if body is not None else None
-    task = await service.set_completed(
-        database, user_id=user.id, task_id=task_id, completed=completed, max_tasks=quota, if_match=if_match
-    )
-    return _task_response(task)
+
+    async def complete(database: Database) -> Response:
+        task = await service.set_completed(
+            database,
+            user_id=user.id,
+            task_id=task_id,
+            completed=completed,
+            max_tasks=quota,
+            if_match=if_match,
+        )
+        return _task_response(task)
+
+    return await idempotency.answer(database, complete)
 
 
 async def delete_task(
-    task_id: TaskId, database: DatabaseDep, user: CurrentUser, if_match: IfMatch
+    task_id: TaskId, database: DatabaseDep, user: CurrentUser, if_match: IfMatch, idempotency: IdempotencyKey
 ) -> Response:
     """Delete one of the caller's tasks."""
-    await service.delete_task(database, user_id=user.id, task_id=task_id, if_match=if_match)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+    async def delete(database: Database) -> Response:
+        await service.delete_task(database, user_id=user.id, task_id=task_id, if_match=if_match)
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+    return await idempotency.answer(database, delete)
 
 
 def add_task_routes(router: APIRouter) -> None:
@@ -282,16 +319,19 @@ def add_task_routes(router: APIRouter) -> None:
         response_model=TaskPublic,
         status_code=status.HTTP_201_CREATED,
         summary="Create a task",
-        responses={
-            201: {
-                "headers": {
-                    "Location": {"description": "The new task's URL.", "schema": {"type": "string"}},
-                    **ETAG_HEADER,
-                }
-            },
-            409: documented("The user already has the maximum number of tasks."),
-            **WITH_BODY,
-        },
+        responses=idempotent_responses(
+            {
+                201: {
+                    "headers": {
+                        "Location": {"description": "The new task's URL.", "schema": {"type": "string"}},
+                        **ETAG_HEADER,
+                        **REPLAYED_HEADER,
+                    }
+                },
+                409: documented("The user already has the maximum number of tasks."),
+                **WITH_BODY,
+            }
+        ),
     )
     router.add_api_route(
         "/reminders",
@@ -307,7 +347,7 @@ def add_task_routes(router: APIRouter) -> None:
         methods=["POST"],
         response_model=TaskPublic,
         summary="Acknowledge a task's reminder",
-        responses={200: {"headers": ETAG_HEADER}, **NOT_FOUND},
+        responses=idempotent_responses({200: {"headers": ETAG_HEADER | REPLAYED_HEADER}, **NOT_FOUND}),
     )
     router.add_api_route(
         "/{task_id:digits}",
@@ -325,15 +365,17 @@ def add_task_routes(router: APIRouter) -> None:
             response_model=TaskPublic,
             name=f"{method.lower()}_task",
             summary="Update a task",
-            responses={
-                200: {"headers": ETAG_HEADER},
-                **NOT_FOUND,
-                409: documented(
-                    "remind_before_minutes for a task that has no due date (nothing was written)."
-                ),
-                **CONDITIONAL,
-                **WITH_BODY,
-            },
+            responses=idempotent_responses(
+                {
+                    200: {"headers": ETAG_HEADER | REPLAYED_HEADER},
+                    **NOT_FOUND,
+                    409: documented(
+                        "remind_before_minutes for a task that has no due date (nothing was written)."
+                    ),
+                    **CONDITIONAL,
+                    **WITH_BODY,
+                }
+            ),
         )
     router.add_api_route(
         "/{task_id:digits}/complete",
@@ -341,7 +383,9 @@ def add_task_routes(router: APIRouter) -> None:
         methods=["PATCH"],
         response_model=TaskPublic,
         summary="Toggle or set completion",
-        responses={200: {"headers": ETAG_HEADER}, **NOT_FOUND, **CONDITIONAL, **WITH_BODY},
+        responses=idempotent_responses(
+            {200: {"headers": ETAG_HEADER | REPLAYED_HEADER}, **NOT_FOUND, **CONDITIONAL, **WITH_BODY}
+        ),
     )
     router.add_api_route(
         "/{task_id:digits}",
@@ -349,7 +393,7 @@ def add_task_routes(router: APIRouter) -> None:
         methods=["DELETE"],
         status_code=status.HTTP_204_NO_CONTENT,
         summary="Delete a task",
-        responses={**NOT_FOUND, **CONDITIONAL},
+        responses=idempotent_responses({204: {"headers": REPLAYED_HEADER}, **NOT_FOUND, **CONDITIONAL}),
     )
 
 

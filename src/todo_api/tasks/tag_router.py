@@ -10,7 +10,9 @@ from fastapi import APIRouter, Body, Path, Response, status
 from fastapi.openapi.models import Example
 
 from todo_api.auth import CurrentUser
+from todo_api.db.connection import Database
 from todo_api.http_errors import documented
+from todo_api.idempotency.dependencies import REPLAYED_HEADER, IdempotencyKey, idempotent_responses
 from todo_api.state import DatabaseDep
 from todo_api.tasks import service
 from todo_api.tasks.schemas import TagPublic, TagRename
@@ -41,17 +43,29 @@ async def rename_tag(
     name: TagInPath,
     database: DatabaseDep,
     user: CurrentUser,
+    idempotency: IdempotencyKey,
     body: Annotated[TagRename, Body(openapi_examples=RENAME_EXAMPLES)],
-) -> TagPublic:
+) -> Response:
     """Rename a tag on every one of your tasks that has it, at once."""
-    count = await service.rename_tag(database, user_id=user.id, name=name, new_name=body.name)
-    return TagPublic(name=body.name, task_count=count)
+
+    async def rename(database: Database) -> Response:
+        count = await service.rename_tag(database, user_id=user.id, name=name, new_name=body.name)
+        tag = TagPublic(name=body.name, task_count=count)
+        return Response(tag.model_dump_json(), media_type="application/json")
+
+    return await idempotency.answer(database, rename)
 
 
-async def delete_tag(name: TagInPath, database: DatabaseDep, user: CurrentUser) -> Response:
+async def delete_tag(
+    name: TagInPath, database: DatabaseDep, user: CurrentUser, idempotency: IdempotencyKey
+) -> Response:
     """Remove a tag from every one of your tasks that has it, at once (the tasks stay)."""
-    await service.remove_tag(database, user_id=user.id, name=name)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+    async def remove(database: Database) -> Response:
+        await service.remove_tag(database, user_id=user.id, name=name)
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+    return await idempotency.answer(database, remove)
 
 
 def add_tag_routes(router: APIRouter) -> None:
@@ -65,7 +79,7 @@ def add_tag_routes(router: APIRouter) -> None:
         methods=["PATCH"],
         response_model=TagPublic,
         summary="Rename a tag on all your tasks",
-        responses={**NOT_FOUND, **WITH_BODY},
+        responses=idempotent_responses({200: {"headers": REPLAYED_HEADER}, **NOT_FOUND, **WITH_BODY}),
     )
     router.add_api_route(
         "/{name:path}",
@@ -73,5 +87,5 @@ def add_tag_routes(router: APIRouter) -> None:
         methods=["DELETE"],
         status_code=status.HTTP_204_NO_CONTENT,
         summary="Remove a tag from all your tasks",
-        responses=NOT_FOUND,
+        responses=idempotent_responses({204: {"headers": REPLAYED_HEADER}, **NOT_FOUND}),
     )

@@ -1,0 +1,64 @@
+"""Idempotency's statements: find a key's record (taking the key's lock, on PostgreSQL, in the
+same statement), store one, prune old ones."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from todo_api.db.query import Query
+from todo_api.models import UTCDateTime, idempotency_key_table
+
+keys = idempotency_key_table.c
+OWNER = sa.bindparam("owner", type_=sa.String)
+KEY = sa.bindparam("key", type_=sa.String)
+# Records created before it have expired: they count as absent.
+SINCE = sa.bindparam("since", type_=UTCDateTime())
+LOCK = sa.bindparam("lock", type_=sa.String)
+
+
+def _lookup(acquired: sa.ColumnElement[Any]) -> sa.Select[Any]:
+    # One row always: whether the key's lock was taken, and its fresh record's columns or NULLs.
+    attempt = sa.select(acquired.label("acquired")).subquery("attempt")
+    fresh = sa.and_(keys.user_id == OWNER, keys.key == KEY, keys.created_at >= SINCE)
+    return sa.select(attempt.c.acquired, keys.fingerprint, keys.status, keys.body, keys.headers).select_from(
+        attempt.outerjoin(idempotency_key_table, fresh)
+    )
+
+
+# On PostgreSQL the key's lock is tried (never waited for) and held until the transaction ends,
+# so a second request with the key while the first runs knows it at once. SQLite needs none: a
+# write transaction there holds the database's one write lock from BEGIN IMMEDIATE to COMMIT.
+LOOKUP = Query(
+    _lookup(sa.true()),
+    postgres=_lookup(sa.func.pg_try_advisory_xact_lock(sa.func.hashtextextended(LOCK, 0))),
+)
+
+
+def _store(insert: postgresql.Insert | sqlite.Insert) -> sa.Insert:
+    written = insert.values(
+        user_id=OWNER,
+        key=KEY,
+        fingerprint=sa.bindparam("fingerprint", type_=sa.String),
+        status=sa.bindparam("status", type_=sa.SmallInteger),
+        body=sa.bindparam("body", type_=sa.Text),
+        headers=sa.bindparam("headers", type_=sa.Text),
+        created_at=sa.bindparam("now", type_=UTCDateTime()),
+    )
+    replaced = ("fingerprint", "status", "body", "headers", "created_at")
+    # An expired record is replaced; a fresh one (stored meanwhile by another request with the
+    # key) is left as it is, and no row comes back.
+    return written.on_conflict_do_update(
+        index_elements=[keys.user_id, keys.key],
+        set_={name: written.excluded[name] for name in replaced},
+        where=keys.created_at < SINCE,
+    ).returning(keys.created_at)
+
+
+STORE = Query(
+    _store(sqlite.insert(idempotency_key_table)), postgres=_store(postgresql.insert(idempotency_key_table))
+)
+BEFORE = sa.bindparam("before", type_=UTCDateTime())
+PRUNE = Query(sa.delete(idempotency_key_table).where(keys.created_at < BEFORE))
