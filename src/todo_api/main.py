@@ -38,7 +38,17 @@ from todo_api.tokens import JWKSCache, KeySetCache, TokenVerifier, VerifiedToken
 if TYPE_CHECKING:
     import httpx
 
-EXPOSED_HEADERS = ["Location", "Link", "X-Total-Count", "X-Request-ID", "Retry-After", "ETag"]
+# A page script on another origin reads only the headers named here: a task list's
+# X-Sync-Token too, which resumes the events stream and the delta sync where the list was read.
+EXPOSED_HEADERS = [
+    "Location",
+    "Link",
+    "X-Total-Count",
+    "X-Request-ID",
+    "Retry-After",
+    "ETag",
+    tasks.SYNC_TOKEN_HEADER,
+]
 # The built-in sign-in's keys are one query away: an unknown `kid` may reload them every second
 # (a key a Node Better Auth on the same database just made is known within a second).
 OWN_KEYS_RELOAD_INTERVAL = 1.0
