@@ -319,7 +319,7 @@ async def test_cors_exposes_pagination_and_version_headers(database_url: str, au
         )
 
     exposed = response.headers["access-control-expose-headers"].lower()
-    for header in ("x-total-count", "link", "location", "etag", "retry-after"):
+    for header in ("x-total-count", "link", "location", "etag", "retry-after", "x-sync-token"):
         assert header in exposed
 
 

@@ -40,6 +40,8 @@ from todo_api.tokens import JWKSCache, KeySetCache, TokenVerifier, VerifiedToken
 if TYPE_CHECKING:
     import httpx
 
+# A page script on another origin reads only the headers named here: a task list's
+# X-Sync-Token too, which resumes the events stream and the delta sync where the list was read.
 EXPOSED_HEADERS = [
     "Location",
     "Link",
@@ -48,6 +50,7 @@ EXPOSED_HEADERS = [
     "Retry-After",
     "ETag",
     "Idempotent-Replayed",
+    tasks.SYNC_TOKEN_HEADER,
 ]
 # The built-in sign-in's keys are one query away: an unknown `kid` may reload them every second
 # (a key a Node Better Auth on the same database just made is known within a second).

@@ -12,6 +12,10 @@ block says.
 The service chats with the chat tests' scripted model, in a process of its own. The chat panel
 runs in every set-up: it calls the service from the browser with the set-up's own credentials
 (a bearer token, or the service's cookie on a cross-origin POST whose answer streams).
+
+Live updates (browser/nextjs-live.mjs) run in every set-up too: two tabs of one user and a
+second user's browser, the events stream read from the browser with the same credentials, and
+reminders fired by the service's own scheduler.
 """
 
 from __future__ import annotations
@@ -23,13 +27,13 @@ from contextlib import ExitStack
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 import asyncpg
 import pytest
 
-from tests.conftest import asyncpg_dsn
+from tests.conftest import asyncpg_dsn, rows
 from tests.interop.conftest import PASSWORD, SECRET, Databases, run_in_chromium
 from tests.interop.example_app import ExampleApp, build_example
 from tests.interop.issuer_driver import IssuerError, free_port
@@ -80,7 +84,8 @@ def setup(
             tasks_database if mode == "shared-database" else stack.enter_context(databases.fresh())
         )
         service_env = (
-            {"DATABASE_URL": tasks_database, "CORS_ORIGINS": app_url}
+            # Reminders fire within a fifth of a second of coming due, for the live journey.
+            {"DATABASE_URL": tasks_database, "CORS_ORIGINS": app_url, "REMINDER_INTERVAL": "0.2"}
             | scripted_model.chat_settings()
             | (
                 # The service signs users in itself, and knows them by its session cookie.
@@ -395,3 +400,85 @@ def test_in_the_shared_database_the_tasks_belong_to_better_auths_users(
 
     # Alice's five tasks, and the one Carol's assistant added.
     assert asyncio.run(_tasks_and_owners(setup.tasks_database)) == (6, 6, True)
+
+
+@pytest.fixture(scope="module")
+def live_screenshot(screenshot: Path) -> Path:
+    """Where the live journey leaves its picture of a tab showing a reminder."""
+    return screenshot.with_name("reminder.png")
+
+
+@pytest.fixture(scope="module")
+def live(chromium: str, setup: Setup, live_screenshot: Path) -> dict[str, Any]:
+    env = {
+        "APP_URL": setup.app.base_url,
+        "API_URL": localhost(setup.service),
+        "PASSWORD": PASSWORD,
+        "SCREENSHOT": str(live_screenshot),
+    }
+    if setup.mode == "builtin":
+        env["COOKIES"] = "1"
+    report = run_in_chromium("nextjs-live.mjs", chromium, **env)
+    return report | {"fired": asyncio.run(_reminders_fired(setup.tasks_database))}
+
+
+async def _reminders_fired(database_url: str) -> int:
+    """How many `reminder.due` events the service's scheduler wrote."""
+    found = await rows(database_url, "SELECT count(*) AS fired FROM task_event WHERE type = 'reminder.due'")
+    return int(found[0]["fired"])
+
+
+# How long the journey waits for a change to show; it reports how long each took.
+DEADLINE_MS = 5000
+
+
+def test_a_change_in_one_tab_shows_in_the_other_without_a_reload(live: dict[str, Any]) -> None:
+    # Added and completed in one tab, deleted in the other, and added by another device: each
+    # seen in the tab(s) that did not make it, within the deadline (or the journey failed).
+    assert set(live["took"]) == {"added", "completed", "deleted", "elsewhere", "reminded"}
+    assert all(0 <= took < DEADLINE_MS for took in live["took"].values()), live["took"]
+    assert live["notReloaded"] == [True, True]
+
+
+def test_a_second_user_never_sees_the_first_users_live_changes(live: dict[str, Any]) -> None:
+    # Every title Erin's list ever rendered, while Dana added and completed tasks.
+    assert live["erin"]["everShown"] == ["Erin's task"]
+    assert live["erin"]["rows"] == [{"title": "Erin's task", "done": False}]
+
+
+STRETCH = "Reminder: Stretch (due Mon 1 Jun 2099)Dismiss"
+
+
+def test_a_due_reminder_shows_a_banner_in_each_tab_that_can_be_dismissed(live: dict[str, Any]) -> None:
+    assert live["fired"] == 2  # Stretch, then Drink water: each once
+    assert live["bannerRole"] == "alert"
+    # Dismissed in one tab (the journey waited for it to go); the other still shows it.
+    assert live["stillInB"] == [STRETCH]
+
+
+def test_where_notifications_are_allowed_a_reminder_is_a_notification(live: dict[str, Any]) -> None:
+    [shown] = live["notificationsInB"]
+    assert (shown["title"], shown["body"]) == ("Reminder: Drink water", "Due Mon 1 Jun 2099")
+    assert shown["tag"].startswith("reminder-")  # one notification however many tabs show it
+    assert live["bannersInB"] == [STRETCH]  # no banner for it there
+
+
+def test_the_stream_is_opened_without_a_token_or_ticket_in_its_url(live: dict[str, Any]) -> None:
+    requests = live["requests"] + live["erin"]["requests"]
+    streams = [urlsplit(url) for url in requests if urlsplit(url).path == "/api/events"]
+    assert streams, "the pages opened the events stream"
+    assert {parts.query for parts in streams} == {""}
+    for url in requests:
+        assert not {"token", "ticket", "access_token"} & set(parse_qs(urlsplit(url).query)), url
+
+
+def test_the_live_journey_leaves_a_screenshot_of_a_reminder(
+    live: dict[str, Any], live_screenshot: Path
+) -> None:
+    png = live_screenshot.read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert struct.unpack(">II", png[16:24])[0] == 1000  # the live journey's viewport
+
+
+def test_the_live_pages_run_without_an_error(live: dict[str, Any]) -> None:
+    assert live["pageErrors"] == []

@@ -3,7 +3,8 @@
 The client is type-checked and built with `tsc --strict` here, its generated types are
 compared with a fresh generation from the service's schema, and `issuer/typed-client.mjs`
 drives every call with tokens from Better Auth's own `authClient.token()`: the chat calls on a
-second service whose model is the chat tests' scripted one, in a process of its own.
+second service whose model is the chat tests' scripted one, in a process of its own. The events
+stream is followed through a proxy the script cuts, as a network drops a connection.
 """
 
 from __future__ import annotations
@@ -114,18 +115,26 @@ def test_a_missing_or_relative_base_url_throws_a_clear_error(report: dict[str, A
     assert report["relativeBaseUrl"] == 'todo-api-client: baseUrl must be an absolute http(s) URL, got "/api"'
 
 
+def listed(page: dict[str, Any]) -> dict[str, Any]:
+    """A `listTasks` page without its sync token, which must be one (a whole number's text)."""
+    assert page["syncToken"].isdigit()
+    return {key: value for key, value in page.items() if key != "syncToken"}
+
+
 def test_create_list_pages_and_get_return_the_users_tasks(
     report: dict[str, Any], jwks_service: TodoService
 ) -> None:
     first, second = report["first"], report["second"]
     assert first["user_id"] == second["user_id"] == report["userId"]
     assert (first["title"], first["description"], first["completed"]) == ("Buy milk", "2 litres", False)
-    assert report["page1"] == {
+    assert listed(report["page1"]) == {
         "tasks": [second],
         "total": 2,
         "next": {"limit": 1, "offset": 1},
     }
-    assert report["page2"] == {"tasks": [first], "total": 2, "next": None}
+    assert listed(report["page2"]) == {"tasks": [first], "total": 2, "next": None}
+    # Nothing changed between the two pages: both were read at the same point of the changes.
+    assert report["page1"]["syncToken"] == report["page2"]["syncToken"]
     assert report["fetched"] == first
     assert report["firstEtag"].startswith('"')
     assert report["fetchedEtag"] == report["firstEtag"]
@@ -138,7 +147,7 @@ def test_if_match_from_a_returned_task_guards_writes(report: dict[str, Any]) -> 
     assert report["afterStaleEdit"]["title"] == "Buy oat milk"
     assert (report["toggled"]["completed"], report["toggled"]["status"]) == (True, "completed")
     assert report["setPending"]["completed"] is False
-    assert report["afterDelete"] == {"tasks": [report["setPending"]], "total": 1, "next": None}
+    assert listed(report["afterDelete"]) == {"tasks": [report["setPending"]], "total": 1, "next": None}
 
 
 def test_errors_carry_status_detail_and_a_readable_message(report: dict[str, Any]) -> None:
@@ -163,7 +172,7 @@ def test_tokens_are_fetched_once_and_reused_until_shortly_before_exp(report: dic
 
 
 def test_another_users_task_is_not_found_and_untouched(report: dict[str, Any]) -> None:
-    assert report["bobList"] == {"tasks": [], "total": 0, "next": None}
+    assert report["bobList"] == {"tasks": [], "total": 0, "next": None, "syncToken": "0"}
     assert report["bobGetsAlicesTask"]["status"] == 404
     assert report["bobDeletesAlicesTask"]["status"] == 404
     assert report["aliceAfterBob"]["id"] == report["first"]["id"]
@@ -178,6 +187,71 @@ def test_no_token_and_a_bad_token_are_401(report: dict[str, Any]) -> None:
         "issues": [],
     }
     assert report["badToken"]["status"] == 401
+
+
+def test_events_follow_the_changes_from_the_lists_token_across_a_dropped_connection(
+    report: dict[str, Any],
+) -> None:
+    live = report["live"]
+    start, task = int(live["listToken"]), live["taskId"]
+
+    def seen(kind: str, seq: int, title: str | None = "Water plants") -> dict[str, Any]:
+        task_id = task if kind.startswith("task.") else None
+        return {"type": kind, "seq": seq, "taskId": task_id, "title": title}
+
+    # Each change once, in order: the two made while the connection was down came after the
+    # client connected again by itself, from the last event it had.
+    assert live["events"] == [
+        seen("ready", start, None),
+        seen("task.created", start + 1),
+        seen("ready", start + 1, None),
+        seen("task.completed", start + 2),
+        seen("task.deleted", start + 3, None),
+    ]
+    assert live["refused"] >= 1
+    first, *again = live["resumedFrom"]
+    assert first == live["listToken"]
+    assert len(again) >= 2  # refused at least once, then connected
+    assert set(again) == {str(start + 1)}
+    assert live["stopped"] is None  # aborting ends the loop without an error
+
+
+def test_another_users_stream_never_sees_the_changes(report: dict[str, Any]) -> None:
+    assert [event["type"] for event in report["live"]["bobEvents"]] == ["ready"]
+    assert report["live"]["bobStopped"] is None
+
+
+def test_changes_since_a_token_answer_tombstones_and_page_with_next(report: dict[str, Any]) -> None:
+    live = report["live"]
+    start = int(live["listToken"])
+    assert report["changes"] == {
+        "changes": [{"id": live["taskId"], "deleted": True}],
+        "syncToken": str(start + 3),
+        "next": None,
+    }
+    # a, then b (created, then edited): each once, in the order of its latest change.
+    a, b = report["changedIds"]
+    first, rest = report["changePages"]
+    assert [change["id"] for change in first["changes"]] == [a]
+    assert first["next"] == first["syncToken"] == str(start + 4)
+    assert [(change["id"], change["title"]) for change in rest["changes"]] == [(b, "b2")]
+    assert (rest["syncToken"], rest["next"]) == (str(start + 6), None)
+
+
+def test_a_ticket_opens_one_stream_once_without_a_token(report: dict[str, Any]) -> None:
+    ticket = report["ticket"]
+    assert ticket["expiresAt"].endswith("Z")
+    assert ticket["first"]["status"] == 200
+    assert ticket["first"]["type"].startswith("text/event-stream")
+    assert "event: ready" in ticket["first"]["text"]
+    assert ticket["again"]["status"] == 401
+
+
+def test_a_refused_stream_throws_an_api_error_and_is_not_tried_again(report: dict[str, Any]) -> None:
+    refused = report["eventsBadToken"]
+    assert (refused["name"], refused["status"], refused["attempts"]) == ("ApiError", 401, 1)
+    assert report["eventsNotSignedIn"]["status"] == 401
+    assert report["eventsNotSignedIn"]["message"] == "not signed in: the token provider returned no token"
 
 
 def test_chat_without_a_model_is_a_503_naming_the_settings(report: dict[str, Any]) -> None:

@@ -19,6 +19,10 @@ export type ChatRequest = components["schemas"]["ChatRequest"];
 export type ChatResponse = components["schemas"]["ChatResponse"];
 /** One entry of a 422's `detail`: where (`loc`), what (`msg`, `type`) and the value sent (`input`). */
 export type ValidationIssue = components["schemas"]["ValidationError"];
+/** One change of one of your tasks, as the events stream sends it (its `data`). */
+export type EventPublic = components["schemas"]["EventPublic"];
+/** A ticket that opens one events stream once, within a minute (`?ticket=` for an EventSource). */
+export type EventsTicket = components["schemas"]["Ticket"];
 /** The query of `GET /api/tasks`: status, sort, limit, offset (all optional). */
 export type ListQuery = NonNullable<paths["/api/tasks"]["get"]["parameters"]["query"]>;
 
@@ -79,6 +83,26 @@ export interface TaskPage {
   total: number;
   /** The query of the next page while there is one (from `Link: <…>; rel="next"`). */
   next: ListQuery | null;
+  /** Where the user's changes stood when the list was read (`X-Sync-Token`): pass it to
+   * `events` as `lastEventId`, or to `changesSince`, to get every change after this list.
+   * Null when the answer had none (a service without live updates, or CORS hiding it). */
+  syncToken: string | null;
+}
+
+/** A task deleted since a sync token: only its id is left. */
+export interface Tombstone {
+  id: number;
+  deleted: true;
+}
+
+/** `changesSince`'s answer: what changed after a sync token, each task once, in the order of its
+ * latest change; a deleted one as a `Tombstone`. */
+export interface Changes {
+  changes: (Task | Tombstone)[];
+  /** Where these changes end: the token for the next `changesSince` (or `events`' `lastEventId`). */
+  syncToken: string;
+  /** The token to ask for the rest with, while `limit` cut the answer short; else null. */
+  next: string | null;
 }
 
 /** One page of `listConversations`, the most recently active first. */
@@ -116,6 +140,54 @@ export type ChatEvent =
 export interface ChatOptions {
   /** Abort to stop waiting (and, streaming, the stream); the service keeps the message, marked unanswered. */
   signal?: AbortSignal;
+}
+
+/** A reminder that fired, as a `reminder.due` event names it (the service's reminder scheduler
+ * writes these events; until a service has one, none come). */
+export interface FiredReminder {
+  task_id: number;
+  /** The task's title when the reminder fired. */
+  title: string;
+  /** The task's due date as the task shows it, or null. */
+  due_at: string | null;
+  /** The instant the reminder was set for. */
+  remind_at: string;
+  user_id: string;
+}
+
+type Change<Type extends EventPublic["type"], Snapshot extends Task | null> = Omit<EventPublic, "type" | "task"> & {
+  type: Type;
+  /** The task after the change (for `reminder.due`, as it was when the reminder fired). */
+  task: Snapshot;
+};
+
+/**
+ * One event of `events()`, told apart by `type`:
+ * - `ready`: the stream is live from `seq` (every change after it follows);
+ * - `reset`: the changes after the position asked for are no longer kept: load your tasks again
+ *   (the stream goes on from `seq`);
+ * - a change of a task (`task.created`, `task.updated`, `task.completed`, `task.deleted`, with
+ *   the task after it; `null` once deleted), or `reminder.due` with the reminder that fired.
+ */
+export type LiveEvent =
+  | { type: "ready"; seq: number }
+  | { type: "reset"; seq: number; detail: string }
+  | Change<"task.created" | "task.updated" | "task.completed", Task>
+  | Change<"task.deleted", null>
+  | (Change<"reminder.due", Task | null> & { reminder?: FiredReminder | null });
+
+export interface EventsOptions {
+  /** Resume after this event (its `seq`), or a list's `syncToken`: every change after it comes
+   * first. Leave out to start from now. */
+  lastEventId?: string | number | null;
+  /** Abort to close the stream: the loop then ends (no error). */
+  signal?: AbortSignal;
+  /** The longest wait between two attempts to reconnect, in ms (default 30 s). The first wait
+   * is the service's `retry:` (1 s), doubled after each failed attempt up to this. */
+  maxRetryDelayMs?: number;
+  /** How many attempts in a row may fail before `events` throws the last error (default: no
+   * end). A connection that reached `ready` starts the count again. */
+  maxRetries?: number;
 }
 
 /** The `X-Total-Count` of a list response. */
@@ -213,6 +285,21 @@ export interface TodoClient {
    * `options.signal`, closes the stream.
    */
   chatStream(input: ChatRequest, options?: ChatOptions): AsyncIterable<ChatEvent>;
+  /**
+   * The user's changes as they happen (`GET /api/events`, Server-Sent Events read from `fetch`
+   * with this client's token or cookie): iterate with `for await`. After a dropped connection
+   * (a network error, the service restarting, a 5xx) it reconnects by itself, sending the last
+   * event's id as `Last-Event-ID`, so no change is missed or repeated; the waits between
+   * attempts grow, bounded by `maxRetryDelayMs`. A 401, 403 or 429 (or any other 4xx) stops it
+   * with an ApiError. Aborting `options.signal`, or leaving the loop, closes it.
+   */
+  events(options?: EventsOptions): AsyncIterable<LiveEvent>;
+  /** A ticket for a browser's `new EventSource(`${baseUrl}/api/events?ticket=…`)`, which cannot
+   * send a bearer token: it opens one stream, once, within a minute. */
+  eventsTicket(): Promise<EventsTicket>;
+  /** What changed after a sync token (a list's `syncToken`, an event's `seq`), up to `limit`
+   * tasks; a `410` ApiError when those changes are no longer kept (list again). */
+  changesSince(token: string | number, options?: { limit?: number }): Promise<Changes>;
 }
 
 /** A client for one service; on the server, make one per request (its tokens are the caller's). */
@@ -282,6 +369,7 @@ export function createTodoClient(options: TodoClientOptions): TodoClient {
         tasks: (await response.json()) as Task[],
         total: totalCount(response),
         next: link ? queryOf(link) : null,
+        syncToken: response.headers.get(SYNC_TOKEN),
       };
     },
     async getTask(id) {
@@ -350,8 +438,33 @@ export function createTodoClient(options: TodoClientOptions): TodoClient {
         }),
       );
     },
+    events(options = {}) {
+      return liveEvents(
+        (lastEventId) =>
+          request("/api/events", {
+            headers: { Accept: EVENT_STREAM, ...(lastEventId === null ? {} : { "Last-Event-ID": lastEventId }) },
+            ...(options.signal ? { signal: options.signal } : {}),
+          }),
+        options,
+      );
+    },
+    async eventsTicket() {
+      return (await (await request("/api/events/tickets", { method: "POST" })).json()) as EventsTicket;
+    },
+    async changesSince(token, { limit } = {}) {
+      const response = await request(`/api/tasks${searchOf({ since: String(token), limit })}`);
+      const syncToken = response.headers.get(SYNC_TOKEN);
+      if (syncToken === null) throw new Error(`todo-api-client: the changes answer has no ${SYNC_TOKEN} (is it exposed to this origin?)`);
+      return {
+        changes: (await response.json()) as (Task | Tombstone)[],
+        syncToken,
+        next: nextLink(response) ? syncToken : null,
+      };
+    },
   };
 }
+
+const SYNC_TOKEN = "X-Sync-Token";
 
 const EVENT_STREAM = "text/event-stream";
 
@@ -391,18 +504,112 @@ async function* chatEvents(open: () => Promise<Response>): AsyncGenerator<ChatEv
   throw new Error("todo-api-client: the chat stream ended before its done event (the connection was lost?)");
 }
 
+// The service's first `retry:` (ms), until a stream says otherwise; and the longest wait.
+const RECONNECT_MS = 1000;
+const MAX_RETRY_DELAY_MS = 30_000;
+// Answers worth trying again: the service, or a proxy in front of it, is away for a moment.
+const TRANSIENT_STATUSES = new Set([500, 502, 503, 504]);
+
+// An events stream's position frames (`ready`, `reset`); the changes carry an EventPublic.
+interface Position {
+  seq: number;
+  detail?: string;
+}
+
+async function* liveEvents(
+  open: (lastEventId: string | null) => Promise<Response>,
+  { lastEventId = null, signal, maxRetryDelayMs = MAX_RETRY_DELAY_MS, maxRetries = Number.POSITIVE_INFINITY }: EventsOptions,
+): AsyncGenerator<LiveEvent, void, undefined> {
+  let resumeAfter = lastEventId === null ? null : String(lastEventId);
+  let retryMs = RECONNECT_MS;
+  let failures = 0;
+  for (;;) {
+    let failure: unknown;
+    try {
+      const response = await open(resumeAfter);
+      if (!response.body || !response.headers.get("Content-Type")?.startsWith(EVENT_STREAM)) {
+        await response.body?.cancel();
+        throw new Error(`todo-api-client: the events answer is ${response.headers.get("Content-Type") ?? "empty"}, not ${EVENT_STREAM}`);
+      }
+      for await (const frame of serverSentEvents(response.body, (ms) => (retryMs = ms))) {
+        // Every frame's id is a position, an event of a type this client does not know too.
+        if (frame.id !== null) resumeAfter = frame.id;
+        const event = liveEvent(frame.event, frame.data);
+        if (!event) continue;
+        if (event.type === "ready" || event.type === "reset") failures = 0;
+        yield event;
+      }
+      // The service closed the stream (it restarted, or a proxy's timeout): connect again.
+      failure = new Error("todo-api-client: the events stream ended");
+    } catch (error) {
+      if (signal?.aborted) return;
+      if (!transient(error)) throw error;
+      failure = error;
+    }
+    failures += 1;
+    if (failures > maxRetries) throw failure;
+    await pause(Math.min(retryMs * 2 ** (failures - 1), maxRetryDelayMs), signal);
+    if (signal?.aborted) return;
+  }
+}
+
+// The change events this client knows: every type EventPublic names (a record, so that a type
+// the schema adds fails to compile until it is listed here and in LiveEvent).
+const CHANGE_TYPES: Record<EventPublic["type"], true> = {
+  "task.created": true,
+  "task.updated": true,
+  "task.completed": true,
+  "task.deleted": true,
+  "reminder.due": true,
+};
+const CHANGES: ReadonlySet<string> = new Set(Object.keys(CHANGE_TYPES));
+
+function liveEvent(name: string, data: string): LiveEvent | null {
+  if (name === "ready" || name === "reset") {
+    const { seq, detail = "" } = JSON.parse(data) as Position;
+    return name === "ready" ? { type: name, seq } : { type: name, seq, detail };
+  }
+  if (CHANGES.has(name)) return JSON.parse(data) as LiveEvent;
+  return null; // a later version's event, or an unnamed one
+}
+
+// Worth connecting again: the network failed (fetch throws a TypeError, before the answer or
+// while reading it), or the service answered that it is away for now. A 401, 403, 429 or any
+// other 4xx will be the same next time (a 429's Retry-After is the caller's to honour).
+function transient(error: unknown): boolean {
+  if (error instanceof ApiError) return TRANSIENT_STATUSES.has(error.status);
+  return error instanceof TypeError;
+}
+
+function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}
+
 /**
  * The events of a `text/event-stream` body as the HTML standard reads them: lines end in
  * `\n`, `\r\n` or `\r`, a blank line ends an event, its `data` lines are joined with `\n`,
- * comments are skipped. Chunks may end anywhere (inside a line, a character or a `\r\n`).
- * The body is cancelled when the caller stops early.
+ * comments are skipped; `id` is the last event id set so far (null before any), and a `retry`
+ * of digits goes to `onRetry`. Chunks may end anywhere (inside a line, a character or a
+ * `\r\n`). The body is cancelled when the caller stops early.
  */
-async function* serverSentEvents(body: ReadableStream<Uint8Array>): AsyncGenerator<{ event: string; data: string }, void, undefined> {
+async function* serverSentEvents(
+  body: ReadableStream<Uint8Array>,
+  onRetry: (milliseconds: number) => void = () => undefined,
+): AsyncGenerator<{ event: string; data: string; id: string | null }, void, undefined> {
   const reader = body.getReader();
   const decoder = new TextDecoder();
   let buffer = "";
   let event = "";
   let data: string[] = [];
+  let id: string | null = null;
   let ended = false;
   try {
     while (!ended) {
@@ -416,7 +623,7 @@ async function* serverSentEvents(body: ReadableStream<Uint8Array>): AsyncGenerat
         const line = buffer.slice(0, end.index);
         buffer = buffer.slice(end.index + end[0].length);
         if (line === "") {
-          if (data.length) yield { event: event || "message", data: data.join("\n") };
+          if (data.length) yield { event: event || "message", data: data.join("\n"), id };
           event = "";
           data = [];
           continue;
@@ -427,6 +634,8 @@ async function* serverSentEvents(body: ReadableStream<Uint8Array>): AsyncGenerat
         const value = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
         if (field === "event") event = value;
         else if (field === "data") data.push(value);
+        else if (field === "id" && !value.includes("\0")) id = value;
+        else if (field === "retry" && /^\d+$/.test(value)) onRetry(Number(value));
       }
     }
     // An event without its blank line at the very end is incomplete, and dropped.
@@ -436,8 +645,8 @@ async function* serverSentEvents(body: ReadableStream<Uint8Array>): AsyncGenerat
   }
 }
 
-// A query string of numbers, those left out (undefined) not sent.
-function searchOf(query: { [key: string]: number | undefined } | MessagesQuery): string {
+// A query string, the values left out (undefined) not sent.
+function searchOf(query: { [key: string]: number | string | undefined } | MessagesQuery): string {
   const params = new URLSearchParams();
   for (const [key, value] of Object.entries(query)) if (value !== undefined) params.set(key, String(value));
   return params.size ? `?${params}` : "";

@@ -129,7 +129,7 @@ test("headers given to the client go with every request", async () => {
     return Response.json([], { headers: { "X-Total-Count": "0" } });
   };
   const api = createTodoClient({ baseUrl: "http://localhost:8000", headers: { cookie: "a=b" }, fetch: fake });
-  assert.deepEqual(await api.listTasks(), { tasks: [], total: 0, next: null });
+  assert.deepEqual(await api.listTasks(), { tasks: [], total: 0, next: null, syncToken: null });
   assert.equal(cookie, "a=b");
 });
 
@@ -327,4 +327,143 @@ test("chat sends the message and returns the JSON answer", async () => {
   const api = createTodoClient({ baseUrl: "http://localhost:8000", fetch: fake });
   assert.deepEqual(await api.chat({ message: "hi", timezone: "Europe/Berlin" }), answer);
   assert.deepEqual(seen, [["http://localhost:8000/api/chat", "POST", { message: "hi", timezone: "Europe/Berlin" }, null]]);
+});
+
+// The events stream from a fake fetch: each request gets the next of `answers` (chunks of a
+// `text/event-stream` body, a Response, or an Error to throw), and is recorded in `seen`.
+function connections(answers, seen = []) {
+  return async (url, init) => {
+    seen.push({ url, lastEventId: init.headers.get("Last-Event-ID"), auth: init.headers.get("Authorization") });
+    const answer = answers.shift();
+    if (answer === undefined) throw new Error("no more answers");
+    if (answer instanceof Error) throw answer;
+    if (answer instanceof Response) return answer;
+    const encoder = new TextEncoder();
+    const body = new ReadableStream({
+      pull(controller) {
+        const next = answer.shift();
+        if (next === undefined) controller.close();
+        else if (next instanceof Error) controller.error(next);
+        else controller.enqueue(encoder.encode(next));
+      },
+    });
+    return new Response(body, { headers: { "Content-Type": "text/event-stream; charset=utf-8" } });
+  };
+}
+
+const milk = { id: 7, title: "Buy milk", completed: false };
+const change = (seq, type, task) => {
+  const data = { event_id: `e${seq}`, seq, type, user_id: "u1", task_id: 7, task, at: "2026-12-07T10:00:00Z" };
+  return `id: ${seq}\nevent: ${type}\ndata: ${JSON.stringify(data)}\n\n`;
+};
+
+test("events yields typed events and reconnects after a drop with the last id, missing nothing", async () => {
+  const seen = [];
+  const answers = [
+    // A short retry keeps the test quick; the stream then drops mid-frame.
+    ["retry: 5\n\n", 'id: 3\nevent: ready\ndata: {"seq": 3}\n\n', ": keep-alive\n\n", change(4, "task.created", milk), "id: 5\nevent: task.up"],
+    new TypeError("fetch failed"), // the service is away for a moment
+    Response.json({ detail: "Service unavailable" }, { status: 503 }),
+    ['id: 4\nevent: ready\ndata: {"seq": 4}\n\n', change(5, "task.deleted", null), change(6, "task.someday", milk)],
+    ['id: 6\nevent: ready\ndata: {"seq": 6}\n\n'],
+  ];
+  const api = createTodoClient({ baseUrl: "http://localhost:8000", getToken: async () => "t", fetch: connections(answers, seen) });
+  const stop = new AbortController();
+  const events = [];
+  for await (const event of api.events({ lastEventId: 3, signal: stop.signal })) {
+    events.push(event);
+    if (events.length === 5) stop.abort();
+  }
+
+  assert.deepEqual(
+    events.map((event) => [event.type, event.seq]),
+    [["ready", 3], ["task.created", 4], ["ready", 4], ["task.deleted", 5], ["ready", 6]],
+  );
+  assert.deepEqual(events[1].task, milk);
+  assert.equal(events[3].task, null);
+  // The first from the caller's position, each later one from the last event received (a
+  // frame cut short does not count; an event of an unknown type does).
+  assert.deepEqual(seen.map((request) => request.lastEventId), ["3", "4", "4", "4", "6"]);
+  assert.ok(seen.every((request) => request.url === "http://localhost:8000/api/events" && request.auth === "Bearer t"));
+});
+
+test("a reset says to load the list again, and the stream goes on from its position", async () => {
+  const answers = [['id: 40\nevent: reset\ndata: {"seq": 40, "detail": "Events since that position are no longer kept"}\n\n', change(41, "task.updated", milk)]];
+  const api = createTodoClient({ baseUrl: "http://localhost:8000", fetch: connections(answers) });
+  const events = [];
+  for await (const event of api.events({ lastEventId: "2" })) {
+    events.push(event);
+    if (events.length === 2) break;
+  }
+  assert.deepEqual(events[0], { type: "reset", seq: 40, detail: "Events since that position are no longer kept" });
+  assert.equal(events[1].type, "task.updated");
+});
+
+test("a 401, 403 or 429 stops the stream with an ApiError, without trying again", async () => {
+  for (const [status, retryAfter] of [[401, null], [403, null], [429, 7]]) {
+    const seen = [];
+    const answer = Response.json({ detail: `refused ${status}` }, { status, headers: retryAfter ? { "Retry-After": String(retryAfter) } : {} });
+    const api = createTodoClient({ baseUrl: "http://localhost:8000", fetch: connections([answer], seen) });
+    await assert.rejects(collect(api.events()), (error) => error instanceof ApiError && error.status === status && error.retryAfter === retryAfter);
+    assert.equal(seen.length, 1);
+  }
+});
+
+test("the waits between attempts double up to maxRetryDelayMs, and maxRetries failures in a row throw the last", async () => {
+  const seen = [];
+  const times = [];
+  const failing = async (url, init) => {
+    times.push(performance.now());
+    return connections([new TypeError(`fetch failed ${times.length}`)], seen)(url, init);
+  };
+  const api = createTodoClient({ baseUrl: "http://localhost:8000", fetch: failing });
+  // The service's retry (1 s) is never read here: 1 s, then 2 s, capped at 1.5 s.
+  await assert.rejects(collect(api.events({ maxRetries: 2, maxRetryDelayMs: 1500 })), /fetch failed 3/);
+  const waits = times.slice(1).map((time, index) => time - times[index]);
+  assert.equal(waits.length, 2);
+  assert.ok(waits[0] >= 990 && waits[0] < 1400, `first wait ${waits[0]}`);
+  assert.ok(waits[1] >= 1490 && waits[1] < 1900, `second wait ${waits[1]}`);
+});
+
+test("aborting while it waits to reconnect ends the loop at once, without an error", async () => {
+  const api = createTodoClient({ baseUrl: "http://localhost:8000", fetch: connections([new TypeError("fetch failed")]) });
+  const stop = new AbortController();
+  setTimeout(() => stop.abort(), 50);
+  const started = performance.now();
+  assert.deepEqual(await collect(api.events({ signal: stop.signal })), []);
+  assert.ok(performance.now() - started < 900);
+});
+
+test("an answer that is not an event stream is an error, not a reason to reconnect", async () => {
+  const api = createTodoClient({ baseUrl: "http://localhost:8000", fetch: connections([Response.json([])]) });
+  await assert.rejects(collect(api.events()), /events answer is application\/json, not text\/event-stream/);
+});
+
+test("changesSince asks with since and limit, and returns the changes, the token and the next", async () => {
+  const seen = [];
+  const gone = { id: 3, deleted: true };
+  const fake = async (url) => {
+    seen.push(url);
+    const more = url.includes("limit=2");
+    const headers = { "X-Sync-Token": more ? "12" : "15", ...(more ? { Link: '<http://localhost:8000/api/tasks?since=12&limit=2>; rel="next"' } : {}) };
+    return Response.json(more ? [milk, gone] : [gone], { headers });
+  };
+  const api = createTodoClient({ baseUrl: "http://localhost:8000", fetch: fake });
+  const first = await api.changesSince("10", { limit: 2 });
+  assert.deepEqual(first, { changes: [milk, gone], syncToken: "12", next: "12" });
+  assert.deepEqual(await api.changesSince(first.next), { changes: [gone], syncToken: "15", next: null });
+  assert.deepEqual(seen, ["http://localhost:8000/api/tasks?since=10&limit=2", "http://localhost:8000/api/tasks?since=12"]);
+});
+
+test("listTasks returns the list's X-Sync-Token, and eventsTicket posts for a ticket", async () => {
+  const seen = [];
+  const fake = async (url, init) => {
+    seen.push(`${init.method ?? "GET"} ${url}`);
+    if (url.endsWith("/tickets")) return Response.json({ ticket: "k", expires_at: "2026-12-07T10:01:00Z" }, { status: 201 });
+    return Response.json([], { headers: { "X-Total-Count": "0", "X-Sync-Token": "9" } });
+  };
+  const api = createTodoClient({ baseUrl: "http://localhost:8000", fetch: fake });
+  assert.equal((await api.listTasks()).syncToken, "9");
+  assert.deepEqual(await api.eventsTicket(), { ticket: "k", expires_at: "2026-12-07T10:01:00Z" });
+  assert.deepEqual(seen, ["GET http://localhost:8000/api/tasks", "POST http://localhost:8000/api/events/tickets"]);
 });

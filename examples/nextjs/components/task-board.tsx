@@ -4,9 +4,11 @@ import { useRouter } from "next/navigation";
 import { useCallback, useEffect, useMemo, useRef, useState, type FormEvent } from "react";
 import type { Task } from "todo-api-client";
 import { ChatPanel } from "@/components/chat-panel";
+import { notificationsAllowed, notify, Reminders } from "@/components/reminders";
 import { TaskFields } from "@/components/task-fields";
 import { TaskItem, type TaskActions } from "@/components/task-item";
 import type { PublicConfig } from "@/lib/config";
+import { useLiveUpdates, type Reminder } from "@/lib/live";
 import {
   changesTo,
   DEFAULT_FILTERS,
@@ -30,7 +32,8 @@ const SEARCH_PAUSE_MS = 300;
 const sameQuery = (a: Filters, b: Filters) => JSON.stringify(listQuery(a)) === JSON.stringify(listQuery(b));
 
 // The user's one list: it starts as the page the server rendered (`first`) and is the browser's
-// from then on: every filter, edit and click goes through the browser client.
+// from then on: every filter, edit and click goes through the browser client, and a change made
+// anywhere else (another tab or device, the assistant) loads it again as it happens.
 export function TaskBoard({ config, first }: { config: PublicConfig; first: Snapshot }) {
   const router = useRouter();
   const { authClient, api, getToken } = useMemo(() => browserKit(config), [config]);
@@ -39,6 +42,9 @@ export function TaskBoard({ config, first }: { config: PublicConfig; first: Snap
   const [editing, setEditing] = useState<Task | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
+  const [reminders, setReminders] = useState<Reminder[]>([]);
+  const [live, setLive] = useState<string | null>(null); // why live updates stopped
+  const [, setAsked] = useState(0); // bumped once the browser was asked about notifications
   const loads = useRef(0); // the latest load's number: an older answer arriving late is dropped
 
   const load = useCallback(
@@ -50,15 +56,56 @@ export function TaskBoard({ config, first }: { config: PublicConfig; first: Snap
     [api],
   );
 
-  // The assistant's changes load the list again, as the toolbar shows it when its turn ends.
+  // The list again, as the toolbar shows it: when the assistant's turn changed tasks, and on
+  // every change the events stream reports.
   const shown = useRef({ filters, count: list.tasks.length });
   useEffect(() => {
     shown.current = { filters, count: list.tasks.length };
   });
-  const reloadAfterChat = useCallback(
+  const reloadShown = useCallback(
     () => load(shown.current.filters, Math.max(PAGE_SIZE, shown.current.count)),
     [load],
   );
+
+  // A change anywhere loads the list again, filtered, sorted and paged by the service as the
+  // toolbar asks (an event names the task; where it belongs now is the service's to say). A
+  // burst of events is one load, and one more if any came while it ran. A load that succeeds
+  // leaves an error shown as it is: the user may be reading it.
+  const reloading = useRef<{ again: boolean } | null>(null);
+  const reloadForChange = useCallback(() => {
+    if (reloading.current) {
+      reloading.current.again = true;
+      return;
+    }
+    const state = { again: true };
+    reloading.current = state;
+    void (async () => {
+      try {
+        while (state.again) {
+          state.again = false;
+          await reloadShown();
+        }
+      } catch (caught) {
+        setError(caught instanceof Error ? caught.message : String(caught));
+      } finally {
+        reloading.current = null;
+      }
+    })();
+  }, [reloadShown]);
+
+  useLiveUpdates(api, first.syncToken, {
+    changed: reloadForChange,
+    reminded(reminder) {
+      if (notificationsAllowed()) notify(reminder);
+      else setReminders((current) => [...current.filter((other) => other.key !== reminder.key), reminder]);
+    },
+    stopped: setLive,
+  });
+  const dismiss = (reminder: Reminder) => setReminders((current) => current.filter((other) => other !== reminder));
+  const askToNotify =
+    typeof Notification !== "undefined" && Notification.permission === "default"
+      ? () => void Notification.requestPermission().then(() => setAsked((count) => count + 1))
+      : null;
 
   // Every failure is an ApiError whose message reads as it is (422s included).
   const attempt = useCallback(async (action: () => Promise<unknown>) => {
@@ -150,85 +197,89 @@ export function TaskBoard({ config, first }: { config: PublicConfig; first: Snap
 
   const { tasks, tags } = list;
   return (
-    <div className="workspace">
-      <section aria-label="Your tasks">
-        <button type="button" className="sign-out" onClick={() => void signOut()}>
-          Sign out
-        </button>
-        <form className="add" onSubmit={add} aria-label="Add a task">
-          <input name="title" className="grow" aria-label="New task" placeholder="What needs doing?" />
-          <TaskFields />
-          <button type="submit">Add</button>
-        </form>
-
-        <form className="toolbar" role="search" aria-label="Find tasks" onSubmit={(event) => event.preventDefault()}>
-          <input
-            type="search"
-            className="grow"
-            aria-label="Search"
-            placeholder="Search"
-            value={filters.search}
-            onChange={(event) => choose({ search: event.target.value })}
-          />
-          <select aria-label="Show" value={filters.show} onChange={(event) => choose({ show: event.target.value as Show })}>
-            <option value="all">all</option>
-            <option value="open">open</option>
-            <option value="done">done</option>
-          </select>
-          <select
-            aria-label="Priority filter"
-            value={filters.priority}
-            onChange={(event) => choose({ priority: event.target.value as Filters["priority"] })}
-          >
-            <option value="">any priority</option>
-            {PRIORITIES.map((priority) => (
-              <option key={priority} value={priority}>
-                {priority}
-              </option>
-            ))}
-          </select>
-          <select aria-label="Tag filter" value={filters.tag} onChange={(event) => choose({ tag: event.target.value })}>
-            <option value="">any tag</option>
-            {tags.map((tag) => (
-              <option key={tag.name} value={tag.name}>{`${tag.name} (${tag.task_count})`}</option>
-            ))}
-            {filters.tag && !tags.some((tag) => tag.name === filters.tag) && (
-              <option value={filters.tag}>{`${filters.tag} (0)`}</option>
-            )}
-          </select>
-          <select aria-label="Sort by" value={filters.sort} onChange={(event) => choose({ sort: event.target.value as SortName })}>
-            <option value="newest">newest first</option>
-            <option value="due">due date</option>
-            <option value="priority">priority</option>
-            <option value="title">title</option>
-          </select>
-        </form>
-
-        {error && <p role="alert">{error}</p>}
-        <p role="status">{notice}</p>
-
-        <h2 data-testid="list-heading">{heading(list)}</h2>
-        <ul className="tasks" data-testid="tasks">
-          {tasks.map((task) => (
-            <TaskItem
-              key={task.id}
-              task={task}
-              editing={editing?.id === task.id ? editing : null}
-              next={tasks.find((other) => other.id === task.next_task_id)}
-              actions={actions}
-            />
-          ))}
-        </ul>
-        {tasks.length === 0 && (
-          <p className="empty">{sameQuery(list.filters, DEFAULT_FILTERS) ? "Nothing to do yet." : "No task matches these filters."}</p>
-        )}
-        {list.next && (
-          <button type="button" onClick={() => void attempt(() => load(list.filters, tasks.length + PAGE_SIZE))}>
-            Show more
+    <>
+      <Reminders reminders={reminders} dismiss={dismiss} allowNotifications={askToNotify} />
+      <div className="workspace">
+        <section aria-label="Your tasks">
+          <button type="button" className="sign-out" onClick={() => void signOut()}>
+            Sign out
           </button>
-        )}
-      </section>
-      <ChatPanel api={api} onTasksChanged={reloadAfterChat} />
-    </div>
+          <form className="add" onSubmit={add} aria-label="Add a task">
+            <input name="title" className="grow" aria-label="New task" placeholder="What needs doing?" />
+            <TaskFields />
+            <button type="submit">Add</button>
+          </form>
+
+          <form className="toolbar" role="search" aria-label="Find tasks" onSubmit={(event) => event.preventDefault()}>
+            <input
+              type="search"
+              className="grow"
+              aria-label="Search"
+              placeholder="Search"
+              value={filters.search}
+              onChange={(event) => choose({ search: event.target.value })}
+            />
+            <select aria-label="Show" value={filters.show} onChange={(event) => choose({ show: event.target.value as Show })}>
+              <option value="all">all</option>
+              <option value="open">open</option>
+              <option value="done">done</option>
+            </select>
+            <select
+              aria-label="Priority filter"
+              value={filters.priority}
+              onChange={(event) => choose({ priority: event.target.value as Filters["priority"] })}
+            >
+              <option value="">any priority</option>
+              {PRIORITIES.map((priority) => (
+                <option key={priority} value={priority}>
+                  {priority}
+                </option>
+              ))}
+            </select>
+            <select aria-label="Tag filter" value={filters.tag} onChange={(event) => choose({ tag: event.target.value })}>
+              <option value="">any tag</option>
+              {tags.map((tag) => (
+                <option key={tag.name} value={tag.name}>{`${tag.name} (${tag.task_count})`}</option>
+              ))}
+              {filters.tag && !tags.some((tag) => tag.name === filters.tag) && (
+                <option value={filters.tag}>{`${filters.tag} (0)`}</option>
+              )}
+            </select>
+            <select aria-label="Sort by" value={filters.sort} onChange={(event) => choose({ sort: event.target.value as SortName })}>
+              <option value="newest">newest first</option>
+              <option value="due">due date</option>
+              <option value="priority">priority</option>
+              <option value="title">title</option>
+            </select>
+          </form>
+
+          {error && <p role="alert">{error}</p>}
+          <p role="status">{notice}</p>
+          {live && <p className="note" data-testid="live-stopped">{live}</p>}
+
+          <h2 data-testid="list-heading">{heading(list)}</h2>
+          <ul className="tasks" data-testid="tasks">
+            {tasks.map((task) => (
+              <TaskItem
+                key={task.id}
+                task={task}
+                editing={editing?.id === task.id ? editing : null}
+                next={tasks.find((other) => other.id === task.next_task_id)}
+                actions={actions}
+              />
+            ))}
+          </ul>
+          {tasks.length === 0 && (
+            <p className="empty">{sameQuery(list.filters, DEFAULT_FILTERS) ? "Nothing to do yet." : "No task matches these filters."}</p>
+          )}
+          {list.next && (
+            <button type="button" onClick={() => void attempt(() => load(list.filters, tasks.length + PAGE_SIZE))}>
+              Show more
+            </button>
+          )}
+        </section>
+        <ChatPanel api={api} onTasksChanged={reloadShown} />
+      </div>
+    </>
   );
 }

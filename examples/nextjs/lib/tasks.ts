@@ -54,6 +54,8 @@ export interface Snapshot {
   tasks: Task[];
   total: number;
   next: ListQuery | null;
+  /** Where the user's changes stood when this list was read: live updates start there. */
+  syncToken: string | null;
   tags: Tag[];
 }
 

@@ -10,6 +10,7 @@
 import { createAuthClient } from "better-auth/client";
 import { jwtClient } from "better-auth/client/plugins";
 import { ApiError, cachedToken, createTodoClient, etagOf } from "../../../clients/typescript/dist/index.js";
+import { cuttableProxy } from "./cuttable-proxy.mjs";
 import { required } from "./env.mjs";
 
 const AUTH_URL = required("AUTH_URL");
@@ -123,6 +124,95 @@ const nobody = createTodoClient({ baseUrl: API_URL, getToken: async () => null }
 report.notSignedIn = await failure(nobody.listTasks());
 const forged = createTodoClient({ baseUrl: API_URL, getToken: async () => "not-a-token" });
 report.badToken = await failure(forged.listTasks());
+
+// Live updates. Alice follows her changes from her list's sync token, through a proxy that
+// drops the connection and refuses new ones while she changes a task; Bob follows his.
+async function until(condition, what, timeoutMs = 15_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+function follow(client, options) {
+  const stop = new AbortController();
+  const seen = [];
+  const done = (async () => {
+    try {
+      for await (const event of client.events({ ...options, signal: stop.signal })) seen.push(event);
+      return null;
+    } catch (error) {
+      return { name: error.name, status: error.status ?? null, message: error.message };
+    }
+  })();
+  return { seen, stop: async () => (stop.abort(), done), done };
+}
+
+const brief = (event) => ({ type: event.type, seq: event.seq, taskId: event.task_id ?? null, title: event.task?.title ?? null });
+
+const listed = await alice.api.listTasks();
+const proxy = await cuttableProxy(API_URL);
+const resumedFrom = []; // the Last-Event-ID of each request for the stream
+const recording = async (input, init) => {
+  resumedFrom.push(new Headers(init.headers).get("Last-Event-ID"));
+  return fetch(input, init);
+};
+const aliceLive = follow(createTodoClient({ baseUrl: proxy.url, getToken: alice.getToken, fetch: recording }), {
+  lastEventId: listed.syncToken,
+});
+const bobLive = follow(bob.api);
+await until(() => aliceLive.seen.length && bobLive.seen.length, "both streams to be ready");
+const watered = await alice.api.createTask({ title: "Water plants" });
+await until(() => aliceLive.seen.some((event) => event.type === "task.created"), "task.created");
+proxy.refuse(true);
+proxy.cut();
+await alice.api.toggleTask(watered.id);
+await alice.api.deleteTask(watered.id);
+await until(() => proxy.refused > 0, "a refused attempt to reconnect");
+proxy.refuse(false);
+await until(() => aliceLive.seen.some((event) => event.type === "task.deleted"), "task.deleted after reconnecting");
+report.live = {
+  listToken: listed.syncToken,
+  taskId: watered.id,
+  events: aliceLive.seen.map(brief),
+  resumedFrom,
+  refused: proxy.refused,
+  stopped: await aliceLive.stop(),
+  bobEvents: bobLive.seen.map(brief),
+  bobStopped: await bobLive.stop(),
+};
+await proxy.close();
+
+report.changes = await alice.api.changesSince(listed.syncToken);
+const a = await alice.api.createTask({ title: "a" });
+const b = await alice.api.updateTask((await alice.api.createTask({ title: "b" })).id, { title: "b2" });
+const firstPage = await alice.api.changesSince(report.changes.syncToken, { limit: 1 });
+report.changePages = [firstPage, await alice.api.changesSince(firstPage.next)];
+report.changedIds = [a.id, b.id];
+await alice.api.deleteTask(a.id);
+await alice.api.deleteTask(b.id);
+
+// A ticket opens one stream, once, with no token sent: what a browser's EventSource needs.
+const { ticket, expires_at } = await alice.api.eventsTicket();
+const byTicket = async () => {
+  const stop = new AbortController();
+  const response = await fetch(`${API_URL}/api/events?ticket=${encodeURIComponent(ticket)}`, { signal: stop.signal });
+  let text = "";
+  if (response.ok) {
+    const reader = response.body.getReader();
+    while (!text.includes("event: ready")) text += new TextDecoder().decode((await reader.read()).value);
+  }
+  stop.abort();
+  return { status: response.status, type: response.headers.get("Content-Type"), text };
+};
+report.ticket = { expiresAt: expires_at, first: await byTicket(), again: await byTicket() };
+// Refused: thrown at once, never tried again.
+const attempts = [];
+const counting = async (input, init) => (attempts.push(String(input)), fetch(input, init));
+const forgedLive = createTodoClient({ baseUrl: API_URL, getToken: async () => "not-a-token", fetch: counting });
+report.eventsBadToken = { ...(await follow(forgedLive).done), attempts: attempts.length };
+report.eventsNotSignedIn = await follow(nobody).done;
 
 // Chat, on the service without a model: a 503 saying what to set, streaming or not.
 report.chatNotConfigured = await failure(alice.api.chat({ message: "hello" }));

@@ -69,6 +69,31 @@ export async function mistakes(): Promise<void> {
     // @ts-expect-error a tool call's name is in `call`
     if (event.type === "tool_call") void event.name;
   }
+  // @ts-expect-error a position is a number or a sync token's text
+  api.events({ lastEventId: { seq: 3 } });
+  // @ts-expect-error closing takes an AbortSignal
+  api.events({ signal: new AbortController() });
+  // @ts-expect-error the list's sync token is the header's text
+  const token: number = (await api.listTasks()).syncToken;
+  void token;
+  // @ts-expect-error changesSince takes the token itself
+  await api.changesSince({ since: "3" });
+  // @ts-expect-error a change may be a deleted task's tombstone, which has no title
+  void (await api.changesSince("3")).changes[0]?.title;
+  // @ts-expect-error a ticket is for the stream, not a path's query
+  await api.eventsTicket({ path: "/api/events" });
+  for await (const event of api.events()) {
+    // @ts-expect-error no such event: it is task.updated
+    if (event.type === "task.changed") continue;
+    // @ts-expect-error ready carries only its position, no task
+    if (event.type === "ready") void event.task;
+    // @ts-expect-error a deleted task's event has no task left
+    if (event.type === "task.deleted") void event.task.title;
+    // @ts-expect-error a reminder's event may come without its task
+    if (event.type === "reminder.due") void event.task.title;
+    // @ts-expect-error only a reset carries a detail
+    if (event.type === "task.created") void event.detail;
+  }
 }
 
 export async function rightly(): Promise<void> {
@@ -110,4 +135,23 @@ export async function rightly(): Promise<void> {
     }
   }
   void written;
+  const page = await api.listTasks();
+  const stop2 = new AbortController();
+  for await (const event of api.events({ lastEventId: page.syncToken, signal: stop2.signal, maxRetryDelayMs: 10_000 })) {
+    if (event.type === "ready") void (event.seq + 1);
+    else if (event.type === "reset") void [event.seq, event.detail];
+    else if (event.type === "task.deleted") void [event.task_id, event.seq, event.event_id];
+    else if (event.type === "reminder.due") void [event.reminder?.title ?? event.task?.title, event.reminder?.remind_at];
+    else {
+      const changed: [string, boolean, string] = [event.task.title, event.task.completed, event.at];
+      void changed;
+    }
+  }
+  const { changes, syncToken, next: rest } = await api.changesSince(page.syncToken ?? "0", { limit: 100 });
+  for (const change of changes) void ("deleted" in change ? change.id : change.title);
+  if (rest) await api.changesSince(rest);
+  void syncToken;
+  const { ticket, expires_at } = await api.eventsTicket();
+  void new URL(`${api.baseUrl}/api/events?ticket=${encodeURIComponent(ticket)}`);
+  void expires_at;
 }
