@@ -199,3 +199,24 @@ async def test_the_database_gone_for_four_seconds_under_twenty_writers_loses_no_
 
 async def _at_least(items: list[int], count: int) -> bool:
     return len(items) >= count
+
+
+async def test_an_instance_listens_only_once_it_has_a_stream(postgres: str, auth: Auth) -> None:
+    async with instance(postgres) as (client, url):
+        await client.post("/api/tasks", json={"title": "no stream yet"}, headers=auth("alice"))
+        before = await listeners(postgres)
+        async with (
+            httpx.AsyncClient(base_url=url, timeout=PATIENCE) as http,
+            subscribed(http, auth, "alice") as stream,
+        ):
+
+            async def listening() -> bool:
+                return len(await listeners(postgres)) == 1
+
+            await eventually(listening, "listening")
+            await client.post("/api/tasks", json={"title": "streamed"}, headers=auth("alice"))
+            created = await stream.next()
+
+    # A worker serving no stream is sent no notifications (each write sends one).
+    assert before == []
+    assert created.data["task"]["title"] == "streamed"

@@ -51,20 +51,36 @@ class Listener:
         self._on_message = on_message
         self._on_connected = on_connected
         self.connected = False
+        # Whether notifications arrive now: LISTEN is on (only while they are wanted).
+        self.listening = False
         self._got_through = False
+        self._wanted = asyncio.Event()
+        self._changed = asyncio.Event()
+
+    def want(self, wanted: bool) -> None:
+        """Listen (connecting first, if need be) while `wanted`; UNLISTEN when not, so that a
+        process with no use for notifications (no open stream) is sent none."""
+        if wanted != self._wanted.is_set():
+            if wanted:
+                self._wanted.set()
+            else:
+                self._wanted.clear()
+            self._changed.set()
 
     async def run(self) -> None:
         """Listen until cancelled, reconnecting whenever the connection is lost."""
         retry = FIRST_RETRY
         reported = False
         while True:
+            # The first connection is made when notifications are first wanted.
+            await self._wanted.wait()
             self._got_through = False
             try:
                 await self._listen_once()
             except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
                 failure = type(error).__name__
             finally:
-                self.connected = False
+                self.connected = self.listening = False
             if self._got_through:
                 retry, reported = FIRST_RETRY, False
             if not reported:
@@ -81,13 +97,25 @@ class Listener:
         lost = asyncio.Event()
         connection.add_termination_listener(lambda _connection: lost.set())
         try:
-            await connection.add_listener(self._channel, self._received)
             self.connected = self._got_through = True
-            self._on_connected()
             while not lost.is_set():
-                try:
-                    await asyncio.wait_for(lost.wait(), PING_INTERVAL)
-                except TimeoutError:
+                self._changed.clear()
+                if self._wanted.is_set() and not self.listening:
+                    await connection.add_listener(self._channel, self._received)
+                    self.listening = True
+                    # Anything sent before LISTEN took effect was missed: look again.
+                    self._on_connected()
+                elif not self._wanted.is_set() and self.listening:
+                    await connection.remove_listener(self._channel, self._received)
+                    self.listening = False
+                changes = asyncio.ensure_future(self._changed.wait())
+                ended = asyncio.ensure_future(lost.wait())
+                done, _ = await asyncio.wait(
+                    {changes, ended}, timeout=PING_INTERVAL, return_when=asyncio.FIRST_COMPLETED
+                )
+                changes.cancel()
+                ended.cancel()
+                if not done:
                     await connection.execute("SELECT 1", timeout=self._settings.db_command_timeout)
             raise ConnectionResetError("the listening connection was closed")
         finally:

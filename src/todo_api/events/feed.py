@@ -4,7 +4,8 @@ Streams never hold a database connection while they wait: each waits on a wake-u
 and then reads the outbox after the last event it sent. Wake-ups come from
 
 - PostgreSQL's NOTIFY, which the outbox's triggers send at commit (db/notifications.py), so a
-  change made through any instance reaches every instance's streams;
+  change made through any instance reaches every instance's streams (an instance LISTENs only
+  while it has open streams: one serving none is sent no notifications);
 - a look at the subscribed users' latest event numbers every EVENTS_POLL_INTERVAL: on SQLite
   (writes from any process on the file), and on PostgreSQL while the listening connection is
   away (and once when it comes back, for what it may have missed).
@@ -81,7 +82,7 @@ class EventFeed:
     @property
     def listening(self) -> bool:
         """Whether notifications arrive now (PostgreSQL, its listening connection open)."""
-        return self._listener is not None and self._listener.connected
+        return self._listener is not None and self._listener.listening
 
     def subscribe(self, user_id: str) -> Subscription:
         """A wake-up for a new stream of the user's, set whenever their events may have moved;
@@ -93,6 +94,8 @@ class EventFeed:
             raise TooManyStreams(self.settings.events_max_streams_per_user)
         subscription = Subscription(self, user_id)
         streams.add(subscription.wakeup)
+        if self._listener is not None:
+            self._listener.want(True)
         return subscription
 
     def unsubscribe(self, subscription: Subscription) -> None:
@@ -103,6 +106,8 @@ class EventFeed:
         if not streams:
             del self._streams[subscription.user_id]
             self._seen.pop(subscription.user_id, None)
+            if not self._streams and self._listener is not None:
+                self._listener.want(False)
 
     def wake(self, user_id: str) -> None:
         for wakeup in self._streams.get(user_id, ()):
