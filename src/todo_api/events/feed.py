@@ -36,7 +36,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# How often old events are pruned.
+# How often old events are pruned, from a while after start-up.
+FIRST_PRUNE_AFTER = 60.0
 PRUNE_INTERVAL = 3600.0
 
 
@@ -142,6 +143,8 @@ class EventFeed:
 
     async def _prune(self, database: Database) -> None:
         retention = timedelta(days=self.settings.events_retention_days)
+        # Not at start-up: every worker starts at once, and a short-lived one has no need.
+        await asyncio.sleep(FIRST_PRUNE_AFTER)
         while True:
             try:
                 # While a relay is configured, what it has yet to publish stays, however old.
