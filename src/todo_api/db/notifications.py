@@ -108,13 +108,14 @@ class Listener:
                 elif not self._wanted.is_set() and self.listening:
                     await connection.remove_listener(self._channel, self._received)
                     self.listening = False
-                changes = asyncio.ensure_future(self._changed.wait())
-                ended = asyncio.ensure_future(lost.wait())
-                done, _ = await asyncio.wait(
-                    {changes, ended}, timeout=PING_INTERVAL, return_when=asyncio.FIRST_COMPLETED
-                )
-                changes.cancel()
-                ended.cancel()
+                waits = {asyncio.ensure_future(self._changed.wait()), asyncio.ensure_future(lost.wait())}
+                try:
+                    done, _ = await asyncio.wait(
+                        waits, timeout=PING_INTERVAL, return_when=asyncio.FIRST_COMPLETED
+                    )
+                finally:
+                    for wait in waits:
+                        wait.cancel()
                 if not done:
                     await connection.execute("SELECT 1", timeout=self._settings.db_command_timeout)
             raise ConnectionResetError("the listening connection was closed")
