@@ -56,12 +56,7 @@ async def _pool(
     init: Callable[[asyncpg.Connection], Awaitable[None]] | None = None,
 ) -> asyncpg.Pool:
     url = target.url
-    connect_args = postgres_connect_args(target, settings, driver_cache=False)
-    if naming:
-        server_settings = connect_args["server_settings"]
-        connect_args["server_settings"] = server_settings | {
-            "application_name": server_settings["application_name"] + naming
-        }
+    connect_args = _named_connect_args(target, settings, naming)
     return await asyncpg.create_pool(
         host=url.host,
         port=url.port,
@@ -98,16 +93,15 @@ async def _keep_session(_connection: asyncpg.Connection) -> None:
     """
 
 
-async def connect_session(settings: Settings, *, naming: str) -> asyncpg.Connection:
+async def connect_session(
+    settings: Settings, *, naming: str, target: DatabaseTarget | None = None
+) -> asyncpg.Connection:
     """A PostgreSQL connection of its own, outside the pools, for what lives as long as a session
-    (a session-level advisory lock, LISTEN); `naming` is added to its name in pg_stat_activity."""
-    target = settings.database_url.target
+    (a session-level advisory lock, LISTEN); `naming` is added to its name in pg_stat_activity.
+    To DATABASE_URL, unless `target` names another (EVENTS_LISTEN_URL)."""
+    target = target or settings.database_url.target
     url = target.url
-    connect_args = postgres_connect_args(target, settings, driver_cache=False)
-    server_settings = connect_args["server_settings"]
-    connect_args["server_settings"] = server_settings | {
-        "application_name": server_settings["application_name"] + naming
-    }
+    connect_args = _named_connect_args(target, settings, naming)
     return await asyncpg.connect(
         host=url.host,
         port=url.port,
@@ -128,6 +122,17 @@ def create_engine(settings: Settings) -> AsyncEngine:
         connect_args=postgres_connect_args(target, settings, driver_cache=True),
         pool_timeout=settings.db_connect_timeout,
     )
+
+
+def _named_connect_args(target: DatabaseTarget, settings: Settings, naming: str) -> dict[str, Any]:
+    """`postgres_connect_args`, with `naming` added to the name pg_stat_activity shows."""
+    connect_args = postgres_connect_args(target, settings, driver_cache=False)
+    if naming:
+        server_settings = connect_args["server_settings"]
+        connect_args["server_settings"] = server_settings | {
+            "application_name": server_settings["application_name"] + naming
+        }
+    return connect_args
 
 
 def postgres_connect_args(

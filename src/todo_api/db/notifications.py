@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
-from todo_api.db.engine import APPLICATION_NAME, postgres_connect_args
+from todo_api.db.engine import connect_session
 
 if TYPE_CHECKING:
     from todo_api.config import Settings
@@ -124,18 +124,7 @@ class Listener:
                 await connection.close(timeout=self._settings.db_command_timeout)
 
     async def _connect(self) -> asyncpg.Connection:
-        url = self._target.url
-        connect_args = postgres_connect_args(self._target, self._settings, driver_cache=False)
-        connect_args["server_settings"] = {"application_name": APPLICATION_NAME + LISTENER_NAME}
-        connection: asyncpg.Connection = await asyncpg.connect(
-            host=url.host,
-            port=url.port,
-            user=url.username,
-            password=url.password,
-            database=url.database,
-            **connect_args,
-        )
-        return connection
+        return await connect_session(self._settings, naming=LISTENER_NAME, target=self._target)
 
     def _received(self, _connection: Any, _pid: int, _channel: str, payload: str) -> None:
         self._on_message(payload)
