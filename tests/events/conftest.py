@@ -11,9 +11,11 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from tests.chat.model_server import served
-from tests.conftest import PATIENCE
+from tests.conftest import PATIENCE, serving_app
+from todo_api.db.connection import Database
 
 Auth = Callable[[str], dict[str, str]]
 
@@ -78,4 +80,17 @@ async def opened(
         yield EventReader(response)
 
 
-__all__ = ["Auth", "EventReader", "Frame", "opened", "served"]
+@pytest.fixture
+async def served_app(database_url: str) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    """The app on the test's database, its lifespan running, and a client for it (in-process)."""
+    async with serving_app(database_url) as pair:
+        yield pair
+
+
+def database_of(app: FastAPI) -> Database:
+    """The running app's database, for a test to call the events service on."""
+    database: Database = app.state.todo_api.database
+    return database
+
+
+__all__ = ["Auth", "EventReader", "Frame", "database_of", "opened", "served"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -12,25 +11,12 @@ import orjson
 import pytest
 from fastapi import FastAPI
 
-from tests.conftest import rows, serving_app
-from todo_api.db.connection import Database
+from tests.conftest import rows
+from tests.events.conftest import Auth, database_of
 from todo_api.events import service
 from todo_api.events.schemas import dump_event
 from todo_api.events.service import Position
 from todo_api.models import utc_now
-
-Auth = Callable[[str], dict[str, str]]
-
-
-@pytest.fixture
-async def served(database_url: str) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
-    async with serving_app(database_url) as pair:
-        yield pair
-
-
-def database_of(app: FastAPI) -> Database:
-    database: Database = app.state.todo_api.database
-    return database
 
 
 async def events_of(app: FastAPI, user: str, after: int = 0) -> list[dict[str, Any]]:
@@ -45,9 +31,9 @@ def without_overdue(task: dict[str, Any]) -> dict[str, Any]:
 
 
 async def test_each_change_writes_its_event_with_the_task_after_it(
-    served: tuple[FastAPI, httpx.AsyncClient], auth: Auth
+    served_app: tuple[FastAPI, httpx.AsyncClient], auth: Auth
 ) -> None:
-    app, client = served
+    app, client = served_app
     created = await client.post(
         "/api/tasks", json={"title": "Buy milk", "tags": ["home"]}, headers=auth("alice")
     )
@@ -78,9 +64,9 @@ async def test_each_change_writes_its_event_with_the_task_after_it(
 
 
 async def test_every_path_that_changes_tasks_writes_events(
-    served: tuple[FastAPI, httpx.AsyncClient], auth: Auth
+    served_app: tuple[FastAPI, httpx.AsyncClient], auth: Auth
 ) -> None:
-    app, client = served
+    app, client = served_app
     recurring = await client.post(
         "/api/tasks",
         json={"title": "Stretch", "due_date": "2026-12-07", "recurrence_pattern": "daily", "tags": ["gym"]},
@@ -108,8 +94,10 @@ async def test_every_path_that_changes_tasks_writes_events(
     assert [event["seq"] for event in events] == [2, 3, 4, 5]
 
 
-async def test_a_refused_write_writes_no_event(served: tuple[FastAPI, httpx.AsyncClient], auth: Auth) -> None:
-    app, client = served
+async def test_a_refused_write_writes_no_event(
+    served_app: tuple[FastAPI, httpx.AsyncClient], auth: Auth
+) -> None:
+    app, client = served_app
     created = await client.post("/api/tasks", json={"title": "x"}, headers=auth("alice"))
     url = f"/api/tasks/{created.json()['id']}"
     await client.patch(url, json={"title": "y"}, headers=auth("alice"))
@@ -132,9 +120,9 @@ async def test_a_refused_write_writes_no_event(served: tuple[FastAPI, httpx.Asyn
 
 
 async def test_each_user_has_a_sequence_of_their_own(
-    served: tuple[FastAPI, httpx.AsyncClient], auth: Auth
+    served_app: tuple[FastAPI, httpx.AsyncClient], auth: Auth
 ) -> None:
-    app, client = served
+    app, client = served_app
     for user in ("alice", "bob", "alice"):
         await client.post("/api/tasks", json={"title": user}, headers=auth(user))
 
@@ -152,9 +140,9 @@ async def test_each_user_has_a_sequence_of_their_own(
 
 
 async def test_old_events_are_pruned(
-    served: tuple[FastAPI, httpx.AsyncClient], auth: Auth, database_url: str
+    served_app: tuple[FastAPI, httpx.AsyncClient], auth: Auth, database_url: str
 ) -> None:
-    app, client = served
+    app, client = served_app
     for title in ("old", "new"):
         await client.post("/api/tasks", json={"title": title}, headers=auth("alice"))
     cutoff = utc_now() - timedelta(days=7)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,6 +20,7 @@ from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 
 from tests.conftest import answered_within, asyncpg_dsn, eventually, serving_app
+from tests.events.conftest import Auth, database_of
 from todo_api.db.connection import Connection, Database
 from todo_api.events import service
 from todo_api.events.reminders import ReminderScheduler, retry_delay
@@ -27,21 +28,9 @@ from todo_api.events.schemas import EventPublic, dump_event
 from todo_api.events.statements import EVENTS_CHANNEL, FIRE_DUE
 from todo_api.models import utc_now
 
-Auth = Callable[[str], dict[str, str]]
 # Reminders are set an hour after the test starts: not due until a test fires "later".
 SOON = timedelta(hours=1)
 LATER = timedelta(hours=2)
-
-
-@pytest.fixture
-async def served(database_url: str) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
-    async with serving_app(database_url) as pair:
-        yield pair
-
-
-def database_of(app: FastAPI) -> Database:
-    database: Database = app.state.todo_api.database
-    return database
 
 
 def rfc3339(moment: datetime) -> str:
@@ -70,9 +59,9 @@ async def fired_of(app: FastAPI, user: str = "alice") -> list[dict[str, Any]]:
 
 
 async def test_a_due_reminder_fires_once_with_the_reminders_fields(
-    served: tuple[FastAPI, httpx.AsyncClient], auth: Auth
+    served_app: tuple[FastAPI, httpx.AsyncClient], auth: Auth
 ) -> None:
-    app, client = served
+    app, client = served_app
     start = utc_now()
     due = (start + SOON + timedelta(minutes=30)).replace(microsecond=0)
     task = await create(
@@ -99,9 +88,9 @@ async def test_a_due_reminder_fires_once_with_the_reminders_fields(
 
 
 async def test_a_reminder_without_a_due_date_fires_with_none(
-    served: tuple[FastAPI, httpx.AsyncClient], auth: Auth
+    served_app: tuple[FastAPI, httpx.AsyncClient], auth: Auth
 ) -> None:
-    app, client = served
+    app, client = served_app
     start = utc_now()
     task = await create(client, auth, remind_at=rfc3339(start + SOON))
 
@@ -112,9 +101,9 @@ async def test_a_reminder_without_a_due_date_fires_with_none(
 
 
 async def test_a_reminder_not_yet_due_does_not_fire(
-    served: tuple[FastAPI, httpx.AsyncClient], auth: Auth
+    served_app: tuple[FastAPI, httpx.AsyncClient], auth: Auth
 ) -> None:
-    app, client = served
+    app, client = served_app
     start = utc_now()
     await create(client, auth, remind_at=rfc3339(start + SOON))
 
@@ -125,9 +114,9 @@ async def test_a_reminder_not_yet_due_does_not_fire(
 
 
 async def test_reminders_of_completed_deleted_or_acknowledged_tasks_do_not_fire(
-    served: tuple[FastAPI, httpx.AsyncClient], auth: Auth
+    served_app: tuple[FastAPI, httpx.AsyncClient], auth: Auth
 ) -> None:
-    app, client = served
+    app, client = served_app
     start = utc_now()
     remind = {"remind_at": rfc3339(start + SOON)}
     completed, deleted, acknowledged, pending = [
@@ -144,9 +133,9 @@ async def test_reminders_of_completed_deleted_or_acknowledged_tasks_do_not_fire(
 
 
 async def test_a_moved_reminder_fires_again_and_only_then(
-    served: tuple[FastAPI, httpx.AsyncClient], auth: Auth
+    served_app: tuple[FastAPI, httpx.AsyncClient], auth: Auth
 ) -> None:
-    app, client = served
+    app, client = served_app
     start = utc_now()
     task = await create(client, auth, remind_at=rfc3339(start + SOON))
     assert await fire(app, start + LATER) == 1
@@ -168,8 +157,10 @@ async def test_a_moved_reminder_fires_again_and_only_then(
     assert fired[1]["reminder"]["title"] == "Call Ann back"
 
 
-async def test_firing_is_no_change_of_the_task(served: tuple[FastAPI, httpx.AsyncClient], auth: Auth) -> None:
-    app, client = served
+async def test_firing_is_no_change_of_the_task(
+    served_app: tuple[FastAPI, httpx.AsyncClient], auth: Auth
+) -> None:
+    app, client = served_app
     start = utc_now()
     task = await create(client, auth, remind_at=rfc3339(start + SOON))
     before = await client.get(f"/api/tasks/{task['id']}", headers=auth("alice"))
@@ -184,9 +175,9 @@ async def test_firing_is_no_change_of_the_task(served: tuple[FastAPI, httpx.Asyn
 
 
 async def test_a_recurring_tasks_next_occurrence_fires_for_its_own_reminder(
-    served: tuple[FastAPI, httpx.AsyncClient], auth: Auth
+    served_app: tuple[FastAPI, httpx.AsyncClient], auth: Auth
 ) -> None:
-    app, client = served
+    app, client = served_app
     start = utc_now()
     due = (start + SOON).replace(microsecond=0)
     task = await create(
@@ -203,9 +194,9 @@ async def test_a_recurring_tasks_next_occurrence_fires_for_its_own_reminder(
 
 
 async def test_a_backlog_fires_in_batches_earliest_first_each_user_numbered_on(
-    served: tuple[FastAPI, httpx.AsyncClient], auth: Auth
+    served_app: tuple[FastAPI, httpx.AsyncClient], auth: Auth
 ) -> None:
-    app, client = served
+    app, client = served_app
     start = utc_now()
     for user, minutes in [("alice", 3), ("bob", 1), ("alice", 2), ("bob", 4), ("alice", 5)]:
         await create(
@@ -264,9 +255,9 @@ async def test_two_instances_firing_at_once_fire_each_reminder_once(database_url
 
 
 async def test_fired_reminders_are_announced_to_their_users(
-    postgres_url: str, served: tuple[FastAPI, httpx.AsyncClient], auth: Auth
+    postgres_url: str, served_app: tuple[FastAPI, httpx.AsyncClient], auth: Auth
 ) -> None:
-    app, client = served
+    app, client = served_app
     start = utc_now()
     for user in ("alice", "bob"):
         await create(client, auth, user, remind_at=rfc3339(start + SOON))
@@ -307,7 +298,7 @@ async def test_a_batch_of_many_users_reminders_is_one_round_trip(postgres_url: s
     assert (fired, measured) == (9, 1)
 
 
-async def test_the_claim_reads_the_index_of_reminders_to_fire(postgres_url: str, served: Any) -> None:
+async def test_the_claim_reads_the_index_of_reminders_to_fire(postgres_url: str, served_app: Any) -> None:
     connection = await asyncpg.connect(asyncpg_dsn(postgres_url))
     try:
         # A small table is read whole when that is cheaper; with that ruled out, the plan shows
@@ -373,9 +364,9 @@ class FailingFirst(Database):
 
 
 async def test_the_scheduler_outlives_database_errors_and_says_so_in_one_line(
-    served: tuple[FastAPI, httpx.AsyncClient], auth: Auth, caplog: pytest.LogCaptureFixture
+    served_app: tuple[FastAPI, httpx.AsyncClient], auth: Auth, caplog: pytest.LogCaptureFixture
 ) -> None:
-    app, client = served
+    app, client = served_app
     task = await create(client, auth, remind_at=rfc3339(utc_now() - timedelta(minutes=5)))
     failing = FailingFirst(database_of(app), failures=2)
     scheduler = ReminderScheduler(failing, interval=0.01)
@@ -400,8 +391,10 @@ async def test_the_scheduler_outlives_database_errors_and_says_so_in_one_line(
     assert all("SELECT" not in str(record.__dict__) for record in warnings)
 
 
-async def test_stopping_the_scheduler_does_not_wait_for_its_next_tick(served: tuple[FastAPI, Any]) -> None:
-    app, _ = served
+async def test_stopping_the_scheduler_does_not_wait_for_its_next_tick(
+    served_app: tuple[FastAPI, Any],
+) -> None:
+    app, _ = served_app
     scheduler = ReminderScheduler(database_of(app), interval=3600)
     scheduler.start()
     await asyncio.sleep(0)
@@ -415,9 +408,9 @@ def test_a_long_outage_waits_at_most_a_minute_between_attempts() -> None:
 
 
 async def test_a_tick_fires_a_backlog_larger_than_a_batch(
-    served: tuple[FastAPI, httpx.AsyncClient], auth: Auth
+    served_app: tuple[FastAPI, httpx.AsyncClient], auth: Auth
 ) -> None:
-    app, client = served
+    app, client = served_app
     start = utc_now()
     for minutes in range(5):
         await create(client, auth, remind_at=rfc3339(start + timedelta(minutes=minutes)))
