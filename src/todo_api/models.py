@@ -309,6 +309,10 @@ class EventRelay(SQLModel, table=True):
 event_relay_table: sa.Table = EventRelay.__table__  # type: ignore[attr-defined]
 
 
+# An idempotency record's status while its request runs: no HTTP status is 0.
+PENDING_STATUS = 0
+
+
 class IdempotencyKey(SQLModel, table=True):
     """The first successful answer to a write sent with an `Idempotency-Key`, per user: a retry
     with the same key is answered with it. Committed with the write it answers (migration
@@ -324,6 +328,7 @@ class IdempotencyKey(SQLModel, table=True):
     key: str = Field(sa_column=sa.Column(sa.String(255), primary_key=True))
     # sha256 (hex) of the request the key was first used for: method, path and body.
     fingerprint: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
+    # PENDING_STATUS while a long request with the key (a chat turn) is still running.
     status: int = Field(sa_column=sa.Column(sa.SmallInteger, nullable=False))
     body: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
     # The answer's headers that a replay repeats (ETag, Location...), as a JSON object.

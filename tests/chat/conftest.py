@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -14,6 +15,9 @@ from fastapi import FastAPI
 
 from tests.chat.model_server import MODEL, ScriptedModel, scripted_model
 from tests.conftest import serving_app
+from todo_api.chat.turns import Reply as TurnReply
+from todo_api.chat.turns import Turn
+from todo_api.conversations.schemas import ToolCall
 
 # What the tests give as the provider's key: it must reach the model, and nothing else.
 PROVIDER_KEY = "sk-test-placeholder-provider-key-0000"
@@ -98,6 +102,22 @@ class Chat:
 
     async def conversation(self, user: str, conversation_id: int) -> httpx.Response:
         return await self.client.get(f"/api/conversations/{conversation_id}", headers=self.auth(user))
+
+
+class WritingForever:
+    """An assistant that writes one piece and then waits for ever (for a client to leave)."""
+
+    model = "writing"
+
+    async def answer(self, turn: Turn) -> TurnReply:
+        raise NotImplementedError
+
+    async def stream(self, turn: Turn) -> AsyncIterator[str | ToolCall | TurnReply]:
+        yield "Hel"
+        await asyncio.Event().wait()
+
+    async def aclose(self) -> None:
+        pass
 
 
 @pytest.fixture

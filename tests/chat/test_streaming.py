@@ -3,20 +3,15 @@ returned, then `done` with the JSON answer's body, or `error` with the status it
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-
 from fastapi import FastAPI
 
-from tests.chat.conftest import Chat, parse_events
+from tests.chat.conftest import Chat, WritingForever, parse_events
 from tests.chat.model_server import Call, Fail, Say, ScriptedModel
 from tests.conftest import eventually
 from todo_api.assistants.catalogue import Caller
 from todo_api.auth import User
 from todo_api.chat import service
-from todo_api.chat.turns import Reply, Turn
 from todo_api.conversations import service as conversations
-from todo_api.conversations.schemas import ToolCall
 from todo_api.state import AppState
 
 
@@ -88,27 +83,11 @@ async def test_a_failure_while_streaming_is_an_error_event_and_the_message_is_ke
     assert [(m["content"], m["unanswered"]) for m in stored["messages"]] == [("hello", True)]
 
 
-class _Writing:
-    """An assistant that writes one piece and then waits for ever."""
-
-    model = "writing"
-
-    async def answer(self, turn: Turn) -> Reply:
-        raise NotImplementedError
-
-    async def stream(self, turn: Turn) -> AsyncIterator[str | ToolCall | Reply]:
-        yield "Hel"
-        await asyncio.Event().wait()
-
-    async def aclose(self) -> None:
-        pass
-
-
 async def test_a_stream_left_before_its_end_leaves_the_message_unanswered(app: FastAPI) -> None:
     state: AppState = app.state.todo_api
     caller = Caller(user=User("alice"), state=state)
     opened = await service.begin_turn(caller, conversation_id=None, message="hello", timezone=None)
-    pieces = service.stream(_Writing(), opened)
+    pieces = service.stream(WritingForever(), opened)
 
     assert await anext(pieces) == "Hel"
     await pieces.aclose()  # what the server does when the client goes away

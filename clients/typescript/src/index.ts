@@ -137,7 +137,7 @@ export type ChatEvent =
   | { type: "tool_call"; call: ToolCall }
   | { type: "done"; answer: ChatResponse };
 
-export interface ChatOptions {
+export interface ChatOptions extends RetryOptions {
   /** Abort to stop waiting (and, streaming, the stream); the service keeps the message, marked unanswered. */
   signal?: AbortSignal;
 }
@@ -424,16 +424,22 @@ export function createTodoClient(options: TodoClientOptions): TodoClient {
     async deleteConversation(id) {
       await request(`/api/conversations/${id}`, { method: "DELETE" });
     },
-    async chat(input, { signal } = {}) {
-      const response = await request("/api/chat", { method: "POST", body: JSON.stringify(input), ...(signal ? { signal } : {}) });
+    async chat(input, { signal, idempotencyKey } = {}) {
+      const response = await request("/api/chat", {
+        method: "POST",
+        body: JSON.stringify(input),
+        idempotencyKey,
+        ...(signal ? { signal } : {}),
+      });
       return (await response.json()) as ChatResponse;
     },
-    chatStream(input, { signal } = {}) {
+    chatStream(input, { signal, idempotencyKey } = {}) {
       return chatEvents(() =>
         request("/api/chat", {
           method: "POST",
           body: JSON.stringify(input),
           headers: { Accept: EVENT_STREAM },
+          idempotencyKey,
           ...(signal ? { signal } : {}),
         }),
       );

@@ -431,7 +431,8 @@ export interface paths {
          * Chat with the assistant about your tasks
          * @description Send the assistant a message, in a new conversation or one of yours; it answers with the
          *     task tools, acting for you only. JSON by default; server-sent events with
-         *     `Accept: text/event-stream`.
+         *     `Accept: text/event-stream`. With `Idempotency-Key`, a retry gets the first answer instead
+         *     of a second turn.
          */
         post: operations["chat"];
         delete?: never;
@@ -453,7 +454,8 @@ export interface paths {
          * Chat with the assistant about your tasks
          * @description Send the assistant a message, in a new conversation or one of yours; it answers with the
          *     task tools, acting for you only. JSON by default; server-sent events with
-         *     `Accept: text/event-stream`.
+         *     `Accept: text/event-stream`. With `Idempotency-Key`, a retry gets the first answer instead
+         *     of a second turn.
          */
         post: operations["chat_for_user"];
         delete?: never;
@@ -4794,7 +4796,10 @@ export interface operations {
     chat: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A key of your choosing (1 to 255 visible ASCII characters; a UUID will do) that makes the write safe to retry: the first successful answer is kept with the key for your account for IDEMPOTENCY_TTL (24 hours), and a retry with the key and the same request gets it again, with `Idempotent-Replayed: true`, instead of writing twice. A refused request (4xx) uses no key. */
+                "idempotency-key"?: string | null;
+            };
             path?: never;
             cookie?: never;
         };
@@ -4809,11 +4814,22 @@ export interface operations {
                 headers: {
                     /** @description The conversation the message was stored in, new or continued: on a failed turn too (send it as `conversation_id` to retry in the same conversation). */
                     "X-Conversation-ID"?: number;
+                    /** @description `true` when this is the stored answer to an earlier request with the same key. */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ChatResponse"];
                     "text/event-stream": string;
+                };
+            };
+            /** @description Idempotency-Key is not 1 to 255 visible ASCII characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
                 };
             };
             /** @description Missing, malformed, expired or otherwise invalid bearer token. */
@@ -4834,6 +4850,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorDetail"];
                 };
             };
+            /** @description A request with the same Idempotency-Key is still in progress; retry after `Retry-After` seconds. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
             /** @description Request body over 1 MiB. */
             413: {
                 headers: {
@@ -4843,7 +4868,11 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorDetail"];
                 };
             };
-            /** @description The body failed validation; `detail` lists each problem. */
+            /**
+             * @description The body failed validation; `detail` lists each problem.
+             *
+             *     The Idempotency-Key was already used for a different request (`detail` says so).
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4906,7 +4935,10 @@ export interface operations {
     chat_for_user: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A key of your choosing (1 to 255 visible ASCII characters; a UUID will do) that makes the write safe to retry: the first successful answer is kept with the key for your account for IDEMPOTENCY_TTL (24 hours), and a retry with the key and the same request gets it again, with `Idempotent-Replayed: true`, instead of writing twice. A refused request (4xx) uses no key. */
+                "idempotency-key"?: string | null;
+            };
             path: {
                 /** @description The caller's own id (the token's `sub`); any other is a 403. */
                 user_id: string;
@@ -4924,11 +4956,22 @@ export interface operations {
                 headers: {
                     /** @description The conversation the message was stored in, new or continued: on a failed turn too (send it as `conversation_id` to retry in the same conversation). */
                     "X-Conversation-ID"?: number;
+                    /** @description `true` when this is the stored answer to an earlier request with the same key. */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ChatResponse"];
                     "text/event-stream": string;
+                };
+            };
+            /** @description Idempotency-Key is not 1 to 255 visible ASCII characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
                 };
             };
             /** @description Missing, malformed, expired or otherwise invalid bearer token. */
@@ -4958,6 +5001,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorDetail"];
                 };
             };
+            /** @description A request with the same Idempotency-Key is still in progress; retry after `Retry-After` seconds. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
             /** @description Request body over 1 MiB. */
             413: {
                 headers: {
@@ -4967,7 +5019,11 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorDetail"];
                 };
             };
-            /** @description The body failed validation; `detail` lists each problem. */
+            /**
+             * @description The body failed validation; `detail` lists each problem.
+             *
+             *     The Idempotency-Key was already used for a different request (`detail` says so).
+             */
             422: {
                 headers: {
                     [name: string]: unknown;

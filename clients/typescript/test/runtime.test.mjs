@@ -84,6 +84,7 @@ test("each write sends its idempotencyKey as Idempotency-Key, and none without o
   await api.deleteTask(7, { idempotencyKey: "k4" });
   await api.renameTag("a", "b", { idempotencyKey: "k5" });
   await api.deleteTag("b", { idempotencyKey: "k6" });
+  await api.chat({ message: "hi" }, { idempotencyKey: "k7" });
   await api.createTask({ title: "t" });
   assert.deepEqual(seen, [
     ["POST", "/api/tasks", "k1"],
@@ -92,6 +93,7 @@ test("each write sends its idempotencyKey as Idempotency-Key, and none without o
     ["DELETE", "/api/tasks/7", "k4"],
     ["PATCH", "/api/tags/a", "k5"],
     ["DELETE", "/api/tags/b", "k6"],
+    ["POST", "/api/chat", "k7"],
     ["POST", "/api/tasks", null],
   ]);
 });

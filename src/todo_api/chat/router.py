@@ -21,9 +21,17 @@ from starlette.responses import StreamingResponse
 
 from todo_api.assistants.catalogue import Caller
 from todo_api.auth import CurrentUser
-from todo_api.chat import service
+from todo_api.chat import retries, service
 from todo_api.chat.errors import ChatNotConfigured, ModelUnanswered
-from todo_api.chat.schemas import STREAM_DESCRIPTION, ChatRequest, ChatResponse, StreamError, TextDelta
+from todo_api.chat.schemas import (
+    EVENT_STREAM,
+    JSON,
+    STREAM_DESCRIPTION,
+    ChatRequest,
+    ChatResponse,
+    StreamError,
+    TextDelta,
+)
 from todo_api.chat.turns import Assistant
 from todo_api.config import Settings
 from todo_api.conversations.schemas import ToolCall
@@ -31,6 +39,8 @@ from todo_api.errors import AppError
 from todo_api.families import route_families
 from todo_api.first_use import BuiltOnFirstUse
 from todo_api.http_errors import documented
+from todo_api.idempotency.dependencies import REPLAYED_HEADER, IdempotencyKey, idempotent_responses
+from todo_api.idempotency.service import Answer
 from todo_api.state import app_state
 
 if TYPE_CHECKING:
@@ -38,8 +48,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-JSON = "application/json"
-EVENT_STREAM = "text/event-stream"
 # The first path segment of both families, which the edge guards.
 COLLECTION = "chat"
 COLLECTIONS = (COLLECTION,)
@@ -167,30 +175,44 @@ async def chat(
     body: Annotated[ChatRequest, Body(openapi_examples=CHAT_EXAMPLES)],
     user: CurrentUser,
     assistant: ChatAssistant,
+    idempotency: IdempotencyKey,
 ) -> Response:
     """Send the assistant a message, in a new conversation or one of yours; it answers with the
     task tools, acting for you only. JSON by default; server-sent events with
-    `Accept: text/event-stream`."""
+    `Accept: text/event-stream`. With `Idempotency-Key`, a retry gets the first answer instead
+    of a second turn."""
     state = app_state(request)
     _check_length(body.message, state.settings.chat_max_message_length)
-    opened = await service.begin_turn(
-        Caller(user=user, state=state),
-        conversation_id=body.conversation_id,
-        message=body.message,
-        timezone=body.timezone,
-    )
+    streamed = EVENT_STREAM in request.headers.get("accept", "")
+    claim = await idempotency.claim(state.database, lost_after=retries.longest_turn(state.settings))
+    if isinstance(claim, Answer):
+        return retries.replay(claim, streamed=streamed, stream_headers=STREAM_HEADERS)
+    try:
+        opened = await service.begin_turn(
+            Caller(user=user, state=state),
+            conversation_id=body.conversation_id,
+            message=body.message,
+            timezone=body.timezone,
+        )
+    except BaseException:
+        await retries.release(claim)
+        raise
     conversation = {CONVERSATION_ID_HEADER: str(opened.conversation_id)}
-    if EVENT_STREAM in request.headers.get("accept", ""):
+    if streamed:
+        pieces = retries.kept(service.stream(assistant, opened), claim, conversation)
         return StreamingResponse(
-            _events(service.stream(assistant, opened), heartbeat=state.settings.chat_heartbeat),
+            _events(pieces, heartbeat=state.settings.chat_heartbeat),
             media_type=EVENT_STREAM,
             headers=STREAM_HEADERS | conversation,
         )
     try:
         answered = await service.answer(assistant, opened)
-    except AppError as error:
-        error.headers.update(conversation)
+    except BaseException as error:
+        await retries.release(claim)
+        if isinstance(error, AppError):
+            error.headers.update(conversation)
         raise
+    await retries.keep(claim, answered, conversation)
     return Response(answered.model_dump_json(), media_type=JSON, headers=conversation)
 
 
@@ -202,14 +224,16 @@ def add_chat_routes(router: APIRouter) -> None:
         methods=["POST"],
         response_model=ChatResponse,
         summary="Chat with the assistant about your tasks",
-        responses={
-            200: {
-                "content": {EVENT_STREAM: {"schema": {"type": "string"}}},
-                "description": STREAM_DESCRIPTION,
-                "headers": CONVERSATION_ID_DOCUMENTED,
-            },
-            **CHAT_ERRORS,
-        },
+        responses=idempotent_responses(
+            {
+                200: {
+                    "content": {EVENT_STREAM: {"schema": {"type": "string"}}},
+                    "description": STREAM_DESCRIPTION,
+                    "headers": CONVERSATION_ID_DOCUMENTED | REPLAYED_HEADER,
+                },
+                **CHAT_ERRORS,
+            }
+        ),
     )
 
 

@@ -11,6 +11,9 @@ from todo_api.json_bodies import whole_number
 from todo_api.models import MAX_ID
 from todo_api.tasks.schemas import TimeZoneName
 
+# What a chat answer is: JSON, or with `Accept: text/event-stream`, server-sent events.
+JSON = "application/json"
+EVENT_STREAM = "text/event-stream"
 # The largest CHAT_MAX_MESSAGE_LENGTH; the configured one is checked by the route.
 LONGEST_MESSAGE = 100_000
 

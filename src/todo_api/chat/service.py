@@ -99,18 +99,19 @@ async def stream(
     except (asyncio.CancelledError, GeneratorExit):
         # The client went away. Whatever awaits here is cancelled again at once, so the mark is
         # set by a task of its own.
-        _in_background(_abandoned(assistant, opened))
+        in_background(_abandoned(assistant, opened))
         raise
     if reply is None:  # the assistant ended without its reply: a bug, not the model's failure
         raise RuntimeError("the assistant's stream ended without a reply")
     yield await _answered(assistant, opened, reply)
 
 
-# Tasks started by `_in_background`, held until they end (the loop keeps only weak references).
+# Tasks started by `in_background`, held until they end (the loop keeps only weak references).
 _background: set[asyncio.Task[None]] = set()
 
 
-def _in_background(work: Coroutine[Any, Any, None]) -> None:
+def in_background(work: Coroutine[Any, Any, None]) -> None:
+    """Run `work` on a task of its own, held until it ends."""
     task = asyncio.get_running_loop().create_task(work)
     _background.add(task)
     task.add_done_callback(_background.discard)

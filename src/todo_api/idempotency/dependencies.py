@@ -87,6 +87,22 @@ class Idempotency:
         headers = dict(answer.headers) | ({REPLAYED: "true"} if answer.replayed else {})
         return Response(answer.body, answer.status, headers)
 
+    async def claim(
+        self, database: Database, *, lost_after: timedelta
+    ) -> service.Claim | service.Answer | None:
+        """For a request too long for one transaction (a chat turn): the key claimed
+        (`service.claim`), the stored answer to replay, or None without a key."""
+        if self.key is None:
+            return None
+        return await service.claim(
+            database,
+            user_id=self.user_id,
+            key=self.key,
+            fingerprint=self.fingerprint,
+            ttl=self.ttl,
+            lost_after=lost_after,
+        )
+
 
 async def read_idempotency_key(
     request: Request,

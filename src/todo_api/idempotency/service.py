@@ -16,6 +16,13 @@ While the first request with a key runs, a second one:
 - on SQLite, waits: the first holds the database's one write lock until it commits, after which
   the second finds the stored answer and replays it.
 
+A long request (a chat turn, which waits seconds on a model) cannot hold a transaction open
+while it runs. It `claim`s the key first instead, with a pending record committed at once; a
+second request with the key then finds it pending (KeyInUse, a 409, on both databases). The
+claim then `keep`s the answer when it is 2xx, or is `release`d (the record deleted: a retry runs
+again). A pending record older than the longest such request can run is taken for lost (its
+process stopped mid-request) and counts as absent.
+
 Records older than the time to live count as absent (a key may then be used again) and are
 pruned by `prune`, which the app runs periodically (see `pruning`).
 """
@@ -35,8 +42,8 @@ from typing import Any
 from todo_api.db.connection import Database, OpenTransaction
 from todo_api.db.query import Row
 from todo_api.idempotency.errors import InvalidKey, KeyInUse, KeyReused
-from todo_api.idempotency.statements import LOOKUP, PRUNE, STORE
-from todo_api.models import utc_now
+from todo_api.idempotency.statements import CLAIM, FIND, KEEP, LOOKUP, PRUNE, RELEASE, STORE
+from todo_api.models import PENDING_STATUS, utc_now
 
 logger = logging.getLogger(__name__)
 
@@ -152,9 +159,77 @@ async def answer_once(
     raise KeyInUse()
 
 
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A long request's hold on its key: its pending record, which only this claim may fill
+    (`keep`) or delete (`release`)."""
+
+    database: Database
+    user_id: str
+    key: str
+    claimed_at: datetime
+
+    async def keep(self, answer: Answer) -> None:
+        """Store `answer` (2xx) for retries with the key; any other answer releases the key."""
+        if not 200 <= answer.status < 300:
+            await self.release()
+            return
+        record = {
+            "status": answer.status,
+            "body": answer.body.decode(),
+            "headers": json.dumps(dict(answer.headers), sort_keys=True),
+        }
+        async with self.database.autocommit() as connection:
+            await connection.fetch(KEEP, self._values() | record)
+
+    async def release(self) -> None:
+        """Delete the pending record: the request failed, and a retry with the key runs again."""
+        async with self.database.autocommit() as connection:
+            await connection.fetch(RELEASE, self._values())
+
+    def _values(self) -> dict[str, Any]:
+        return {"owner": self.user_id, "key": self.key, "claimed": self.claimed_at}
+
+
+async def claim(
+    database: Database,
+    *,
+    user_id: str,
+    key: str,
+    fingerprint: str,
+    ttl: timedelta,
+    lost_after: timedelta,
+) -> Claim | Answer:
+    """The user's `key` claimed for a long request (a Claim, committed before this returns), or
+    the stored answer of an earlier request with the key (KeyReused if it was another request);
+    KeyInUse while that request still runs. A pending record older than `lost_after` is taken
+    over."""
+    for _ in range(ATTEMPTS):
+        now = utc_now()
+        values = {
+            "owner": user_id,
+            "key": key,
+            "since": now - ttl,
+            "stale": now - lost_after,
+            "now": now,
+            "fingerprint": fingerprint,
+        }
+        async with database.transaction() as connection:
+            claimed = await connection.fetch_one(CLAIM, values)
+            found = None if claimed is not None else await connection.fetch_one(FIND, values)
+        if claimed is not None:
+            return Claim(database, user_id=user_id, key=key, claimed_at=claimed["created_at"])
+        if found is not None:
+            return _replayed(found, fingerprint)
+        # Released or expired between the two statements: claim again.
+    raise KeyInUse()
+
+
 def _replayed(found: Row, fingerprint: str) -> Answer:
     if found["fingerprint"] != fingerprint:
         raise KeyReused()
+    if found["status"] == PENDING_STATUS:
+        raise KeyInUse()
     headers: dict[str, str] = json.loads(found["headers"])
     return Answer(status=found["status"], body=found["body"].encode(), headers=headers, replayed=True)
 

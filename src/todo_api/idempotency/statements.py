@@ -1,5 +1,6 @@
 """Idempotency's statements: find a key's record (taking the key's lock, on PostgreSQL, in the
-same statement), store one, prune old ones."""
+same statement), store one, prune old ones; and for a long request (a chat turn), claim a key
+with a pending record, then keep the answer in it or release it."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from todo_api.db.query import Query
-from todo_api.models import UTCDateTime, idempotency_key_table
+from todo_api.models import PENDING_STATUS, UTCDateTime, idempotency_key_table
 
 keys = idempotency_key_table.c
 OWNER = sa.bindparam("owner", type_=sa.String)
@@ -62,3 +63,58 @@ STORE = Query(
 )
 BEFORE = sa.bindparam("before", type_=UTCDateTime())
 PRUNE = Query(sa.delete(idempotency_key_table).where(keys.created_at < BEFORE))
+
+
+# A long request's claim: a pending record (status PENDING_STATUS, no answer yet), inserted where
+# no fresh record is, or over an expired record or a pending one whose request is taken for lost
+# (created before STALE). No row comes back when the key is taken; PostgreSQL waits for a claim
+# still uncommitted, so two claims never both succeed.
+STALE = sa.bindparam("stale", type_=UTCDateTime())
+CLAIMED = sa.bindparam("claimed", type_=UTCDateTime())
+
+
+def _claim(insert: postgresql.Insert | sqlite.Insert) -> sa.Insert:
+    pending = insert.values(
+        user_id=OWNER,
+        key=KEY,
+        fingerprint=sa.bindparam("fingerprint", type_=sa.String),
+        status=PENDING_STATUS,
+        body="",
+        headers="{}",
+        created_at=sa.bindparam("now", type_=UTCDateTime()),
+    )
+    replaced = ("fingerprint", "status", "body", "headers", "created_at")
+    lost = sa.and_(keys.status == PENDING_STATUS, keys.created_at < STALE)
+    return pending.on_conflict_do_update(
+        index_elements=[keys.user_id, keys.key],
+        set_={name: pending.excluded[name] for name in replaced},
+        where=sa.or_(keys.created_at < SINCE, lost),
+    ).returning(keys.created_at)
+
+
+CLAIM = Query(
+    _claim(sqlite.insert(idempotency_key_table)), postgres=_claim(postgresql.insert(idempotency_key_table))
+)
+# The key's fresh record, pending or answered, without taking its lock.
+FIND = Query(
+    sa.select(keys.fingerprint, keys.status, keys.body, keys.headers).where(
+        keys.user_id == OWNER, keys.key == KEY, keys.created_at >= SINCE
+    )
+)
+# This claim's own pending record (another claim that took over a lost one is not touched).
+_this_claim = (
+    keys.user_id == OWNER,
+    keys.key == KEY,
+    keys.status == PENDING_STATUS,
+    keys.created_at == CLAIMED,
+)
+KEEP = Query(
+    sa.update(idempotency_key_table)
+    .where(*_this_claim)
+    .values(
+        status=sa.bindparam("status", type_=sa.SmallInteger),
+        body=sa.bindparam("body", type_=sa.Text),
+        headers=sa.bindparam("headers", type_=sa.Text),
+    )
+)
+RELEASE = Query(sa.delete(idempotency_key_table).where(*_this_claim))
