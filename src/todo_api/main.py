@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from todo_api import health
@@ -127,6 +127,22 @@ def build_rate_limiter(settings: Settings) -> RateLimiter | None:
     )
 
 
+@functools.cache
+def feature_routers() -> tuple[APIRouter, ...]:
+    """The features' routes in both families. They depend on no setting and hold no state, so
+    every app of the process includes the same ones, as apps include module-level routers;
+    building them is most of the time an app takes to build."""
+    return tuple(
+        tasks.build_routers() + conversations.build_routers() + chat.build_routers() + events.build_routers()
+    )
+
+
+@functools.cache
+def accounts_router() -> APIRouter:
+    """Better Auth's own endpoints (BUILTIN_AUTH), built once as `feature_routers` are."""
+    return accounts.build_router()
+
+
 def create_app(settings: Settings, *, serving_process: bool = False) -> FastAPI:
     """Build the service for these settings; the lifespan opens and closes its resources.
 
@@ -199,11 +215,9 @@ def create_app(settings: Settings, *, serving_process: bool = False) -> FastAPI:
     )
     # Router dependencies run before the route's own, in the order given; the caller, the
     # path's user and the rate limit are already settled at the edge (ApiGate).
-    routers = (
-        tasks.build_routers() + conversations.build_routers() + chat.build_routers() + events.build_routers()
-    )
+    routers = list(feature_routers())
     if settings.builtin_auth:
-        routers.append(accounts.build_router())
+        routers.append(accounts_router())
     routers += [assistants.build_router(mcp), health.build_router()]
     for router in routers:
         app.include_router(router)
