@@ -119,7 +119,7 @@ class Database:
     def fresh(self, directory: Path) -> str:
         """A URL to an empty, migrated database no other test uses."""
         if self.is_postgres:
-            asyncio.run(_truncate(self.template_url))
+            asyncio.run(_empty_tables(self.template_url))
             return self.template_url
         target = directory / "todo.db"
         shutil.copyfile(make_url(self.template_url).database or "", target)
@@ -160,14 +160,26 @@ class Database:
             asyncio.run(run_sql(self.postgres_admin_url, f'DROP DATABASE IF EXISTS "{self._pristine}"'))
 
 
-async def _truncate(url: str) -> None:
+# Every table's rows, children first, and the ids restarted: what TRUNCATE ... RESTART IDENTITY
+# does, in a tenth of its time for tables this small (TRUNCATE gives each table and index a new
+# file, which took most of a test's set-up). Deleting tasks runs their triggers; the rows those
+# write (events, counts) are deleted after them.
+_EMPTY = """
+BEGIN;
+DELETE FROM message; DELETE FROM conversation; DELETE FROM task;
+DELETE FROM task_event; DELETE FROM event_sequence; DELETE FROM event_ticket; DELETE FROM event_relay;
+DELETE FROM idempotency_key; DELETE FROM task_quota;
+DELETE FROM session; DELETE FROM account; DELETE FROM verification; DELETE FROM jwks; DELETE FROM "user";
+SELECT setval('task_id_seq', 1, false), setval('conversation_id_seq', 1, false),
+    setval('message_id_seq', 1, false);
+COMMIT;
+"""
+
+
+async def _empty_tables(url: str) -> None:
     connection = await asyncpg.connect(asyncpg_dsn(url))
     try:
-        await connection.execute(
-            "TRUNCATE task, task_event, event_sequence, event_ticket, event_relay, idempotency_key, "
-            "conversation, message, "
-            '"user", session, account, verification, jwks RESTART IDENTITY'
-        )
+        await connection.execute(_EMPTY)
     finally:
         await connection.close()
 
