@@ -30,10 +30,12 @@ from sqlalchemy.engine import make_url
 
 from tests.keys import JWKSServer, SigningKey, new_key, serve_jwks
 from todo_api.config import Settings
+from todo_api.conversations.statements import list_page_query, with_messages_query
 from todo_api.db.connection import PostgresDatabase
 from todo_api.main import create_app
 from todo_api.migrations import upgrade_database
 from todo_api.state import AppState
+from todo_api.tasks.statements import completion_query, count_query, page_query, update_query
 from todo_api.tokens import create_token
 
 T = TypeVar("T")
@@ -300,6 +302,26 @@ def postgres_url(database: Database, database_url: str) -> str:
     if not database.is_postgres:
         pytest.skip("needs PostgreSQL (set TEST_DATABASE_URL)")
     return database_url
+
+
+@pytest.fixture(autouse=True)
+def statements_built_by_each_test() -> None:
+    """Each test builds the statements it runs that are built on first use and then kept.
+
+    They are cached for the process; without this, only the first test to list tasks (or to
+    update a given set of fields, or to read a conversation) would ever run the code that
+    builds them, and a mistake in that code (an owner or status condition, a count's label)
+    would go unseen by the tests that check those conditions, including under mutation testing.
+    """
+    for builder in (
+        page_query,
+        count_query,
+        completion_query,
+        update_query,
+        list_page_query,
+        with_messages_query,
+    ):
+        builder.cache_clear()
 
 
 @pytest.fixture

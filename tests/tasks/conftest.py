@@ -8,21 +8,6 @@ from typing import Any
 import httpx
 import pytest
 
-from todo_api.tasks.statements import completion_query, count_query, page_query, update_query
-
-
-@pytest.fixture(autouse=True)
-def statements_built_by_each_test() -> None:
-    """Each test builds the list, count, completion and update statements it runs.
-
-    They are cached for the process; without this, only the first test to list tasks (or to
-    update a given set of fields) would ever run the code that builds them, and a mistake in
-    that code (an owner or status condition, a count's label) would go unseen by the tests
-    that check those conditions, including under mutation testing.
-    """
-    for builder in (page_query, count_query, completion_query, update_query):
-        builder.cache_clear()
-
 
 class TaskApi:
     """Calls the task routes of one family as a given user."""

@@ -3,13 +3,19 @@ the caller's tags with their counts; renaming and removing a tag across all of o
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from tests.tasks.conftest import TaskApi
+from todo_api.models import utc_now
+from todo_api.state import AppState
 from todo_api.tasks import service
+from todo_api.tasks.statements import retag_statement
+from todo_api.tasks.tags import tag_keys_column, tags_column
 
 
 async def tags_call(api: TaskApi, method: str, user: str, name: str = "", **kwargs: Any) -> httpx.Response:
@@ -278,3 +284,27 @@ async def test_a_new_name_that_breaks_the_rules_is_422_and_nothing_changes(
 
     assert response.status_code == 422
     assert (await api.get("alice", task["id"])).json() == task
+
+
+async def test_the_retag_statement_changes_only_the_owners_tasks(
+    app: FastAPI, client: httpx.AsyncClient, auth: Callable[[str], dict[str, str]]
+) -> None:
+    # The service passes it only ids it read as the owner's; the statement checks the owner
+    # itself too, as every task statement does, so no id that slipped in can change a stranger's.
+    created = await client.post(
+        "/api/tasks", json={"title": "bob's", "tags": ["secret"]}, headers=auth("bob")
+    )
+    bobs = created.json()
+    state: AppState = app.state.todo_api
+    values = {
+        "owner": "alice",
+        "now": utc_now(),
+        "id_0": bobs["id"],
+        "tags_0": tags_column(["taken"]),
+        "tag_keys_0": tag_keys_column(["taken"]),
+    }
+
+    async with state.database.transaction() as connection:
+        await connection.fetch(retag_statement(1), values)
+
+    assert (await client.get(f"/api/tasks/{bobs['id']}", headers=auth("bob"))).json() == bobs

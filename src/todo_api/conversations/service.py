@@ -19,14 +19,13 @@ from todo_api.conversations.errors import ConversationNotFound
 from todo_api.conversations.schemas import ToolCall, tool_calls_column
 from todo_api.conversations.statements import (
     ADD_MESSAGE,
-    ANSWERED_HISTORY,
     COUNT_CONVERSATIONS,
     DELETE_CONVERSATION,
-    LIST_PAGE,
     MARK_UNANSWERED,
     START_CONVERSATION,
     TOUCH_CONVERSATION,
-    WITH_MESSAGES,
+    list_page_query,
+    with_messages_query,
 )
 from todo_api.db.connection import Connection, Database, ForeignKeyViolation
 from todo_api.db.query import Row
@@ -59,7 +58,7 @@ async def list_conversations(
 ) -> ConversationPage:
     """One page of the user's conversations, the most recently active first, and how many."""
     async with database.autocommit() as connection:
-        rows = await connection.fetch(LIST_PAGE, {"owner": user_id, "limit": limit, "offset": offset})
+        rows = await connection.fetch(list_page_query(), {"owner": user_id, "limit": limit, "offset": offset})
         if rows or offset == 0:
             return ConversationPage(items=rows, total=rows[0]["total"] if rows else 0)
         # Past the last page no row carries the total: only then a second statement counts.
@@ -207,7 +206,7 @@ async def _with_messages(
         # One more than asked for: whether older messages remain, without counting them.
         "limit": limit + 1,
     }
-    rows = await connection.fetch(ANSWERED_HISTORY if answered_only else WITH_MESSAGES, values)
+    rows = await connection.fetch(with_messages_query(answered_only=answered_only), values)
     if not rows:
         raise ConversationNotFound()
     page = [row for row in rows if row["message_id"] is not None]

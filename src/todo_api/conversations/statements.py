@@ -1,11 +1,15 @@
 """The conversation feature's statements, written once with SQLAlchemy Core and compiled once per
 process (see `todo_api.db.query`); every one is scoped to the owner. The service runs them.
 
-Each route's statement is one round trip: a page of the list with its total (LIST_PAGE), a
-conversation with a page of its messages (WITH_MESSAGES), a delete (DELETE_CONVERSATION).
+Each route's statement is one round trip: a page of the list with its total
+(`list_page_query`), a conversation with a page of its messages (`with_messages_query`), a
+delete (DELETE_CONVERSATION). The two built by functions are built on first use, not at import,
+so that a test (and a mutation test) that runs them also runs the code that builds them.
 """
 
 from __future__ import annotations
+
+import functools
 
 import sqlalchemy as sa
 
@@ -50,7 +54,9 @@ _COUNT = (
 COUNT_CONVERSATIONS = Query(_COUNT)
 
 
-def _list_page() -> Query:
+@functools.cache
+def list_page_query() -> Query:
+    """A page of the user's conversations with their total; built on first use, then kept."""
     page = (
         sa.select(*CONVERSATION_COLUMNS)
         .where(conversations.user_id == OWNER)
@@ -67,10 +73,10 @@ def _list_page() -> Query:
     return Query(sa.select(page, total).order_by(page.c.updated_at.desc(), page.c.id.desc()))
 
 
-LIST_PAGE = _list_page()
-
-
-def _with_messages(*, answered_only: bool) -> Query:
+@functools.cache
+def with_messages_query(*, answered_only: bool) -> Query:
+    """A conversation with a page of its messages; with `answered_only`, what a chat turn sends
+    the model (the user's messages the model failed to answer left out). Built on first use."""
     # The conversation, joined with its latest `limit` messages up to `through`: one row per
     # message, oldest first, or one row with no message (NULLs) for a conversation without
     # any. Only the owner's conversation has rows at all, so no row is a 404.
@@ -94,10 +100,6 @@ def _with_messages(*, answered_only: bool) -> Query:
         .order_by(page.c.message_id)
     )
 
-
-WITH_MESSAGES = _with_messages(answered_only=False)
-# What a chat turn sends the model: the user's messages the model failed to answer are left out.
-ANSWERED_HISTORY = _with_messages(answered_only=True)
 
 DELETE_CONVERSATION = Query(sa.delete(conversation_table).where(*OWNED).returning(conversations.id))
 
