@@ -39,9 +39,14 @@ class Clock:
 async def rate_limiter(
     storage_url: str | None, rate: str, clock: Clock | None = None
 ) -> AsyncIterator[RateLimiter]:
-    """A limiter with the same rate for reads, writes and failed authentications."""
+    """A limiter with the same rate for reads, writes, chat turns and failed authentications."""
     limiter = RateLimiter(
-        reads=rate, writes=rate, auth_failures=rate, storage_url=storage_url, clock=clock or Clock(START)
+        reads=rate,
+        writes=rate,
+        auth_failures=rate,
+        chat=rate,
+        storage_url=storage_url,
+        clock=clock or Clock(START),
     )
     try:
         yield limiter
@@ -171,6 +176,7 @@ REFUSALS = [
     pytest.param(
         lambda limiter: limiter.check("alice", write=False), "read", {"user_id": "alice"}, id="read"
     ),
+    pytest.param(lambda limiter: limiter.check_chat("alice"), "chat", {"user_id": "alice"}, id="chat"),
     pytest.param(
         lambda limiter: limiter.check_failed_authentication("203.0.113.7"),
         "auth_failure",

@@ -291,3 +291,60 @@ async def test_a_recurring_task_added_and_completed_through_the_tools_has_its_ne
     assert (added["is_recurring"], added["recurrence_pattern"]) == (True, "weekly")
     assert following["due_date"] == "2026-12-09T09:30:00+01:00"
     assert (monthly["recurrence_pattern"], monthly["recurrence_rule"]) == ("monthly", None)
+
+
+async def test_update_task_passes_on_every_field_it_takes(
+    database_url: str, make_token: TokenFactory
+) -> None:
+    token = make_token("alice")
+    async with serving(database_url) as client:
+        added = result_of(
+            await call_tool(
+                client, token, "add_task", {"title": "water plants", "due_date": "2026-12-31T17:00Z"}
+            )
+        )
+        changed = result_of(
+            await call_tool(
+                client,
+                token,
+                "update_task",
+                {
+                    "task_id": added["id"],
+                    "description": "the ones on the balcony",
+                    "status": "completed",
+                    "remind_before_minutes": 30,
+                    "recurrence_pattern": "daily",
+                    "recurrence_interval": 3,
+                },
+            )
+        )
+        ruled = result_of(
+            await call_tool(
+                client,
+                token,
+                "update_task",
+                {"task_id": added["id"], "recurrence_rule": "FREQ=WEEKLY;BYDAY=FR"},
+            )
+        )
+
+    assert (changed["description"], changed["completed"]) == ("the ones on the balcony", True)
+    assert (changed["remind_before_minutes"], changed["remind_at"]) == (30, "2026-12-31T16:30:00Z")
+    assert (changed["recurrence_pattern"], changed["recurrence_interval"]) == ("daily", 3)
+    assert (ruled["recurrence_pattern"], ruled["recurrence_rule"]) == ("weekly", "FREQ=WEEKLY;BYDAY=FR")
+
+
+async def test_get_task_and_reopening_with_complete_task(database_url: str, make_token: TokenFactory) -> None:
+    token = make_token("alice")
+    async with serving(database_url) as client:
+        added = result_of(await call_tool(client, token, "add_task", {"title": "call mum"}))
+        done = result_of(await call_tool(client, token, "complete_task", {"task_id": added["id"]}))
+        reopened = result_of(
+            await call_tool(client, token, "complete_task", {"task_id": added["id"], "completed": False})
+        )
+        still_open = result_of(
+            await call_tool(client, token, "complete_task", {"task_id": added["id"], "completed": False})
+        )
+        got = result_of(await call_tool(client, token, "get_task", {"task_id": added["id"]}))
+
+    assert (done["completed"], reopened["completed"], still_open["completed"]) == (True, False, False)
+    assert got == still_open

@@ -124,5 +124,37 @@ async def test_a_token_whose_changes_are_not_all_kept_is_a_410(
     assert still_kept.status_code == 200
 
 
+async def test_a_token_at_the_latest_change_resumes_after_its_events_are_pruned(
+    database_url: str, auth: object
+) -> None:
+    async with serving_app(database_url) as (app, client):
+        api = TaskApi(client, auth, path_form=False)  # type: ignore[arg-type]
+        for title in ("one", "two", "three"):
+            await api.create("alice", title=title)
+        for seq in (1, 2, 3):
+            await _age_event(database_url, seq=seq, days=30)
+        await events.prune(_database(app), before=utc_now() - timedelta(days=7), keep_unpublished=False)
+
+        up_to_date = await api.list("alice", since=3)
+        behind = await api.list("alice", since=2)
+
+    # Nothing changed after 3, and nothing of it needs the pruned events: an empty answer.
+    assert up_to_date.status_code == 200, up_to_date.text
+    assert (up_to_date.json(), token_of(up_to_date.headers)) == ([], 3)
+    assert "link" not in up_to_date.headers
+    assert behind.status_code == 410
+
+
+async def test_a_page_cut_by_its_limit_ends_at_its_last_change(api: TaskApi) -> None:
+    for title in ("a", "b", "c", "d", "e"):
+        await api.create("alice", title=title)
+
+    first = await api.list("alice", since=0, limit=3)
+
+    assert [item["title"] for item in first.json()] == ["a", "b", "c"]
+    assert token_of(first.headers) == 3
+    assert "link" in first.headers
+
+
 def _database(app: FastAPI) -> object:
     return app.state.todo_api.database
