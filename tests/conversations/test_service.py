@@ -139,3 +139,17 @@ async def test_the_history_counts_tool_calls_as_characters(one_family: Conversat
     # Without the tool calls counted, one character less would still hold every message.
     assert await _history(api, conversation_id, characters=last_turn) == ["q1", "a1"]
     assert await _history(api, conversation_id, characters=last_turn - 1) == []
+
+
+async def test_questions_still_being_answered_count_as_turns(one_family: ConversationApi) -> None:
+    # Two tabs sending at once: two questions stored, neither answered yet. The latest
+    # 2 × turns messages can then hold more questions than turns; only the latest are sent.
+    api = one_family
+    conversation_id = await api.start("alice", ("q0", "a0"))
+    for content in ("q1", "q2", "q3"):
+        await service.add_user_message(
+            api.database, user_id="alice", conversation_id=conversation_id, content=content
+        )
+
+    assert await _history(api, conversation_id, turns=2) == ["q2", "q3"]
+    assert await _history(api, conversation_id, turns=3) == ["q1", "q2", "q3"]
