@@ -142,8 +142,8 @@ async def test_the_history_counts_tool_calls_as_characters(one_family: Conversat
 
 
 async def test_questions_still_being_answered_count_as_turns(one_family: ConversationApi) -> None:
-    # Two tabs sending at once: two questions stored, neither answered yet. The latest
-    # latest twice-turns messages can then hold more questions than turns; only the latest are sent.
+    # Tabs sending at once: questions stored, not answered yet. The latest messages read (twice
+    # the turns) can then hold more questions than turns; only the latest questions are sent.
     api = one_family
     conversation_id = await api.start("alice", ("q0", "a0"))
     for content in ("q1", "q2", "q3"):
