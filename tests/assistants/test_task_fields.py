@@ -348,3 +348,40 @@ async def test_get_task_and_reopening_with_complete_task(database_url: str, make
 
     assert (done["completed"], reopened["completed"], still_open["completed"]) == (True, False, False)
     assert got == still_open
+
+
+async def test_list_tasks_without_arguments_lists_every_task_newest_first(
+    database_url: str, make_token: TokenFactory
+) -> None:
+    token = make_token("alice")
+    async with serving(database_url) as client:
+        for title in ("first", "second", "third"):
+            added = result_of(await call_tool(client, token, "add_task", {"title": title}))
+        await call_tool(client, token, "complete_task", {"task_id": added["id"]})
+        listed = result_of(await call_tool(client, token, "list_tasks", {}))
+        schema = (await tool_schemas(client, token))["list_tasks"]["properties"]
+
+    assert [task["title"] for task in listed["tasks"]] == ["third", "second", "first"]
+    assert listed["total"] == 3
+    defaults = {name: schema[name]["default"] for name in ("status", "sort", "tags_match", "limit", "offset")}
+    assert defaults == {
+        "status": "all",
+        "sort": "-created_at",
+        "tags_match": "any",
+        "limit": 100,
+        "offset": 0,
+    }
+
+
+async def test_list_tasks_passes_on_its_limit_and_due_date_bound(
+    database_url: str, make_token: TokenFactory
+) -> None:
+    token = make_token("alice")
+    async with serving(database_url) as client:
+        for title, due in (("soon", "2026-12-10T09:00Z"), ("later", "2027-03-01T09:00Z")):
+            await call_tool(client, token, "add_task", {"title": title, "due_date": due})
+        one = result_of(await call_tool(client, token, "list_tasks", {"limit": 1}))
+        before = result_of(await call_tool(client, token, "list_tasks", {"due_date_to": "2027-01-01"}))
+
+    assert (len(one["tasks"]), one["total"]) == (1, 2)
+    assert [task["title"] for task in before["tasks"]] == ["soon"]

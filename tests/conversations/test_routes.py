@@ -56,6 +56,15 @@ async def test_the_list_is_paginated_like_the_task_list(api: ConversationApi) ->
     assert "link" not in last.headers
 
 
+async def test_a_page_just_past_the_end_still_counts_the_total(api: ConversationApi) -> None:
+    await api.start("alice")
+
+    past = await api.list("alice", limit=1, offset=1)
+
+    assert past.json() == []
+    assert past.headers["x-total-count"] == "1"
+
+
 async def test_ties_in_activity_are_broken_by_id(api: ConversationApi) -> None:
     ids = [await api.start("alice") for _ in range(3)]
     # The same moment for all three: the order must still be total, so pages never overlap.
