@@ -385,3 +385,27 @@ async def test_list_tasks_passes_on_its_limit_and_due_date_bound(
 
     assert (len(one["tasks"]), one["total"]) == (1, 2)
     assert [task["title"] for task in before["tasks"]] == ["soon"]
+
+
+async def test_add_task_passes_on_every_field_it_takes(database_url: str, make_token: TokenFactory) -> None:
+    token = make_token("alice")
+    async with serving(database_url) as client:
+        added = result_of(
+            await call_tool(
+                client,
+                token,
+                "add_task",
+                {
+                    "title": "water plants",
+                    "description": "the ones on the balcony",
+                    "due_date": "2026-12-31T17:00Z",
+                    "remind_at": "2026-12-31T08:00Z",
+                    "recurrence_pattern": "daily",
+                    "recurrence_interval": 2,
+                },
+            )
+        )
+
+    assert added["description"] == "the ones on the balcony"
+    assert added["remind_at"] == "2026-12-31T08:00:00Z"
+    assert (added["recurrence_pattern"], added["recurrence_interval"]) == ("daily", 2)
