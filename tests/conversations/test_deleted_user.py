@@ -59,10 +59,11 @@ async def test_a_deleted_users_conversations_go_with_them(
         )
         await service.start_conversation(conversations, user_id="bob", content="bob's")
         await run_sql(database_url, """DELETE FROM "user" WHERE id = 'alice'""")
-        with pytest.raises(Unauthenticated):
+        with pytest.raises(Unauthenticated) as refused:
             await service.start_conversation(conversations, user_id="alice", content="from beyond")
         listed = await client.get("/api/conversations", headers=auth("alice"))
 
+    assert refused.value.detail == "Invalid token: the user no longer exists"
     assert [row["conname"] for row in without] == []
     assert [row["conname"] for row in with_key] == [CONVERSATION_USER_FOREIGN_KEY]
     assert (listed.status_code, listed.json()) == (200, [])

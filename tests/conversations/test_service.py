@@ -45,6 +45,13 @@ def test_a_long_first_message_is_shortened_for_the_title() -> None:
     assert title_of("x" * TITLE_LENGTH) == "x" * TITLE_LENGTH
 
 
+def test_a_title_cut_after_a_space_ends_with_the_word_before_it() -> None:
+    # The cut falls just after a space: the title is the words before it, then the ellipsis.
+    first = "x" * (TITLE_LENGTH - 2)
+
+    assert title_of(f"{first} and more words") == first + "…"
+
+
 async def test_an_answer_keeps_its_tool_calls(one_family: ConversationApi) -> None:
     api = one_family
     conversation_id = await api.start("alice")
