@@ -4,7 +4,9 @@ process (see `todo_api.db.query`); every one is scoped to the owner. The service
 Each route's statement is one round trip: a page of the list with its total
 (`list_page_query`), a conversation with a page of its messages (`with_messages_query`), a
 delete (DELETE_CONVERSATION). The two built by functions are built on first use, not at import,
-so that a test (and a mutation test) that runs them also runs the code that builds them.
+so that a test (and a mutation test) that runs them also runs the code that builds them; the
+cached functions only call the builders, which mutation testing can then change (it leaves
+decorated functions alone).
 """
 
 from __future__ import annotations
@@ -57,6 +59,10 @@ COUNT_CONVERSATIONS = Query(_COUNT)
 @functools.cache
 def list_page_query() -> Query:
     """A page of the user's conversations with their total; built on first use, then kept."""
+    return _list_page()
+
+
+def _list_page() -> Query:
     page = (
         sa.select(*CONVERSATION_COLUMNS)
         .where(conversations.user_id == OWNER)
@@ -77,6 +83,10 @@ def list_page_query() -> Query:
 def with_messages_query(*, answered_only: bool) -> Query:
     """A conversation with a page of its messages; with `answered_only`, what a chat turn sends
     the model (the user's messages the model failed to answer left out). Built on first use."""
+    return _with_messages(answered_only=answered_only)
+
+
+def _with_messages(*, answered_only: bool) -> Query:
     # The conversation, joined with its latest `limit` messages up to `through`: one row per
     # message, oldest first, or one row with no message (NULLs) for a conversation without
     # any. Only the owner's conversation has rows at all, so no row is a 404.
