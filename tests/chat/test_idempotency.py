@@ -171,6 +171,24 @@ async def test_the_key_is_the_callers_own(chat: Chat, model: ScriptedModel) -> N
     assert bob.json()["response"] == "For bob."
 
 
+async def test_a_replayed_turn_costs_no_chat_turn(
+    database_url: str, model: ScriptedModel, auth: Auth
+) -> None:
+    model.answer(Say("Hello there."))
+    async with chat_app(database_url, model, auth, rate_limit_enabled=True, rate_limit_chat="1/minute") as (
+        _,
+        chat,
+    ):
+        key = str(uuid.uuid4())
+        first = await send(chat, "hello", key)
+        retried = await send(chat, "hello", key)
+        another = await send(chat, "and another thing", str(uuid.uuid4()))
+
+    assert (first.status_code, retried.status_code, another.status_code) == (200, 200, 429)
+    assert retried.headers["idempotent-replayed"] == "true"
+    assert len(model.received) == 1
+
+
 async def test_a_chat_turns_key_is_not_a_task_writes(chat: Chat, model: ScriptedModel) -> None:
     model.answer(Say("Hello there."))
     key = str(uuid.uuid4())

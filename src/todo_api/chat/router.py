@@ -142,16 +142,20 @@ def install_chat_agent(app: Starlette, agent: ChatAgent) -> None:
     app.state.todo_api_chat = agent
 
 
-async def chat_assistant(request: Request, user: CurrentUser) -> Assistant:
-    """The app's agent, once the caller may chat: a 503 saying what to set when no model is
-    configured, then the caller's own limit on chat turns (a 429)."""
+async def chat_assistant(request: Request) -> Assistant:
+    """The app's agent: a 503 saying what to set when no model is configured."""
     agent: ChatAgent = request.app.state.todo_api_chat
     if agent.settings.chat_model is None:
         raise ChatNotConfigured()
+    return await agent.get()
+
+
+async def _count_turn(request: Request, user_id: str) -> None:
+    """The caller's own limit on chat turns (a 429): counted for each turn that runs, not for a
+    retry answered with the stored answer, which costs no model call."""
     limiter = app_state(request).rate_limiter
     if limiter is not None:
-        await limiter.check_chat(user.id)
-    return await agent.get()
+        await limiter.check_chat(user_id)
 
 
 ChatAssistant = Annotated[Assistant, Depends(chat_assistant)]
@@ -188,6 +192,7 @@ async def chat(
     if isinstance(claim, Answer):
         return retries.replay(claim, streamed=streamed, stream_headers=STREAM_HEADERS)
     try:
+        await _count_turn(request, user.id)
         opened = await service.begin_turn(
             Caller(user=user, state=state),
             conversation_id=body.conversation_id,
