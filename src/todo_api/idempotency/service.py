@@ -143,12 +143,7 @@ async def answer_once(
                 answer = await write(OpenTransaction(connection))
                 if not 200 <= answer.status < 300:
                     raise _NotStored(answer)
-                record = {
-                    "status": answer.status,
-                    "body": answer.body.decode(),
-                    "headers": json.dumps(dict(answer.headers), sort_keys=True),
-                }
-                if await connection.fetch_one(STORE, values | record) is None:
+                if await connection.fetch_one(STORE, values | _record(answer)) is None:
                     raise _StoredMeanwhile()
                 return answer
         except _NotStored as refused:
@@ -170,17 +165,9 @@ class Claim:
     claimed_at: datetime
 
     async def keep(self, answer: Answer) -> None:
-        """Store `answer` (2xx) for retries with the key; any other answer releases the key."""
-        if not 200 <= answer.status < 300:
-            await self.release()
-            return
-        record = {
-            "status": answer.status,
-            "body": answer.body.decode(),
-            "headers": json.dumps(dict(answer.headers), sort_keys=True),
-        }
+        """Store the request's successful (2xx) `answer` for retries with the key."""
         async with self.database.autocommit() as connection:
-            await connection.fetch(KEEP, self._values() | record)
+            await connection.fetch(KEEP, self._values() | _record(answer))
 
     async def release(self) -> None:
         """Delete the pending record: the request failed, and a retry with the key runs again."""
@@ -223,6 +210,15 @@ async def claim(
             return _replayed(found, fingerprint)
         # Released or expired between the two statements: claim again.
     raise KeyInUse()
+
+
+def _record(answer: Answer) -> dict[str, Any]:
+    """An answer's values as its record stores them."""
+    return {
+        "status": answer.status,
+        "body": answer.body.decode(),
+        "headers": json.dumps(dict(answer.headers), sort_keys=True),
+    }
 
 
 def _replayed(found: Row, fingerprint: str) -> Answer:

@@ -38,29 +38,45 @@ LOOKUP = Query(
 )
 
 
-def _store(insert: postgresql.Insert | sqlite.Insert) -> sa.Insert:
+# An answer's columns, as STORE and KEEP write them.
+ANSWER = {
+    "status": sa.bindparam("status", type_=sa.SmallInteger),
+    "body": sa.bindparam("body", type_=sa.Text),
+    "headers": sa.bindparam("headers", type_=sa.Text),
+}
+
+
+def _upsert(
+    insert: postgresql.Insert | sqlite.Insert, answer: dict[str, Any], *, replacing: sa.ColumnElement[bool]
+) -> sa.Insert:
+    """The key's record with `answer`'s columns, over an existing record only where `replacing`
+    holds; the record's created_at comes back, or no row when it was left as it is."""
     written = insert.values(
         user_id=OWNER,
         key=KEY,
         fingerprint=sa.bindparam("fingerprint", type_=sa.String),
-        status=sa.bindparam("status", type_=sa.SmallInteger),
-        body=sa.bindparam("body", type_=sa.Text),
-        headers=sa.bindparam("headers", type_=sa.Text),
         created_at=sa.bindparam("now", type_=UTCDateTime()),
+        **answer,
     )
     replaced = ("fingerprint", "status", "body", "headers", "created_at")
-    # An expired record is replaced; a fresh one (stored meanwhile by another request with the
-    # key) is left as it is, and no row comes back.
     return written.on_conflict_do_update(
         index_elements=[keys.user_id, keys.key],
         set_={name: written.excluded[name] for name in replaced},
-        where=keys.created_at < SINCE,
+        where=replacing,
     ).returning(keys.created_at)
 
 
-STORE = Query(
-    _store(sqlite.insert(idempotency_key_table)), postgres=_store(postgresql.insert(idempotency_key_table))
-)
+def _upsert_query(answer: dict[str, Any], replacing: sa.ColumnElement[bool]) -> Query:
+    """`_upsert` in each database's dialect (both have ON CONFLICT)."""
+    return Query(
+        _upsert(sqlite.insert(idempotency_key_table), answer, replacing=replacing),
+        postgres=_upsert(postgresql.insert(idempotency_key_table), answer, replacing=replacing),
+    )
+
+
+# An expired record is replaced; a fresh one (stored meanwhile by another request with the key)
+# is left as it is, and no row comes back.
+STORE = _upsert_query(ANSWER, keys.created_at < SINCE)
 BEFORE = sa.bindparam("before", type_=UTCDateTime())
 PRUNE = Query(sa.delete(idempotency_key_table).where(keys.created_at < BEFORE))
 
@@ -71,30 +87,9 @@ PRUNE = Query(sa.delete(idempotency_key_table).where(keys.created_at < BEFORE))
 # still uncommitted, so two claims never both succeed.
 STALE = sa.bindparam("stale", type_=UTCDateTime())
 CLAIMED = sa.bindparam("claimed", type_=UTCDateTime())
-
-
-def _claim(insert: postgresql.Insert | sqlite.Insert) -> sa.Insert:
-    pending = insert.values(
-        user_id=OWNER,
-        key=KEY,
-        fingerprint=sa.bindparam("fingerprint", type_=sa.String),
-        status=PENDING_STATUS,
-        body="",
-        headers="{}",
-        created_at=sa.bindparam("now", type_=UTCDateTime()),
-    )
-    replaced = ("fingerprint", "status", "body", "headers", "created_at")
-    lost = sa.and_(keys.status == PENDING_STATUS, keys.created_at < STALE)
-    return pending.on_conflict_do_update(
-        index_elements=[keys.user_id, keys.key],
-        set_={name: pending.excluded[name] for name in replaced},
-        where=sa.or_(keys.created_at < SINCE, lost),
-    ).returning(keys.created_at)
-
-
-CLAIM = Query(
-    _claim(sqlite.insert(idempotency_key_table)), postgres=_claim(postgresql.insert(idempotency_key_table))
-)
+_lost = sa.and_(keys.status == PENDING_STATUS, keys.created_at < STALE)
+_PENDING = {"status": PENDING_STATUS, "body": "", "headers": "{}"}
+CLAIM = _upsert_query(_PENDING, sa.or_(keys.created_at < SINCE, _lost))
 # The key's fresh record, pending or answered, without taking its lock.
 FIND = Query(
     sa.select(keys.fingerprint, keys.status, keys.body, keys.headers).where(
@@ -108,13 +103,5 @@ _this_claim = (
     keys.status == PENDING_STATUS,
     keys.created_at == CLAIMED,
 )
-KEEP = Query(
-    sa.update(idempotency_key_table)
-    .where(*_this_claim)
-    .values(
-        status=sa.bindparam("status", type_=sa.SmallInteger),
-        body=sa.bindparam("body", type_=sa.Text),
-        headers=sa.bindparam("headers", type_=sa.Text),
-    )
-)
+KEEP = Query(sa.update(idempotency_key_table).where(*_this_claim).values(**ANSWER))
 RELEASE = Query(sa.delete(idempotency_key_table).where(*_this_claim))
