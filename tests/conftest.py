@@ -121,7 +121,7 @@ class Database:
     def fresh(self, directory: Path) -> str:
         """A URL to an empty, migrated database no other test uses."""
         if self.is_postgres:
-            asyncio.run(_empty_tables(self.template_url))
+            asyncio.run(run_sql(self.template_url, _EMPTY))
             return self.template_url
         target = directory / "todo.db"
         shutil.copyfile(make_url(self.template_url).database or "", target)
@@ -176,14 +176,6 @@ SELECT setval('task_id_seq', 1, false), setval('conversation_id_seq', 1, false),
     setval('message_id_seq', 1, false);
 COMMIT;
 """
-
-
-async def _empty_tables(url: str) -> None:
-    connection = await asyncpg.connect(asyncpg_dsn(url))
-    try:
-        await connection.execute(_EMPTY)
-    finally:
-        await connection.close()
 
 
 def asyncpg_dsn(url: str) -> str:
