@@ -223,6 +223,9 @@ def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
         run_database.drop_pristine()
 
 
+# Under mutation testing only: earlier mutants' killers run first (tests/mutation_order.py).
+pytest_plugins = ["tests.mutation_order"]
+
 # Where the teardown backstop writes: stderr as it was before pytest captured it.
 BACKSTOP_OUTPUT = pytest.StashKey[TextIO]()
 

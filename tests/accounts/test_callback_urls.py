@@ -146,3 +146,14 @@ async def test_an_empty_callback_url_is_no_redirect(auth_client: httpx.AsyncClie
     assert response.status_code == 200
     assert (response.json()["redirect"], response.json()["url"]) == (False, "")
     assert "location" not in response.headers
+
+
+@pytest.mark.parametrize("callback_url", ["/welcome", "http://testserver/welcome"])
+async def test_sign_up_takes_a_plain_path_or_a_trusted_url(
+    auth_client: httpx.AsyncClient, database_url: str, callback_url: str
+) -> None:
+    response = await sign_up(auth_client, callbackURL=callback_url)
+
+    assert response.status_code == 200, response.text
+    assert response.json()["user"]["email"] == "alice@example.com"
+    assert await count_rows(database_url, user_table) == 1

@@ -3,13 +3,15 @@ with the same cross-site form protections; every other route still refuses forms
 
 from __future__ import annotations
 
+import json
 from urllib.parse import urlencode
 
 import httpx
 import pytest
 
-from tests.accounts.conftest import PASSWORD, cookie_pairs, sign_up
+from tests.accounts.conftest import PASSWORD, cookie_pairs, count_rows, sign_up
 from tests.conftest import serving
+from todo_api.models import user_table
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 ALICE = {"name": "Alice", "email": "alice@example.com", "password": PASSWORD}
@@ -184,3 +186,13 @@ async def test_other_routes_still_refuse_forms_with_415(auth_client: httpx.Async
 
     assert [answer.status_code for answer in answers] == [415] * 4
     assert answers[0].json() == {"detail": "Content-Type must be application/json"}
+
+
+async def test_a_body_without_a_content_type_is_refused_before_it_is_read(
+    auth_client: httpx.AsyncClient, database_url: str
+) -> None:
+    # Only JSON, or a form where a form is taken, is read: a body of no declared type is not.
+    response = await auth_client.post("/api/auth/sign-up/email", content=json.dumps(ALICE).encode())
+
+    assert response.status_code == 415
+    assert await count_rows(database_url, user_table) == 0

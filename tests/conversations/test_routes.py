@@ -74,8 +74,10 @@ async def test_ties_in_activity_are_broken_by_id(api: ConversationApi) -> None:
         )
 
     pages = [(await api.list("alice", limit=1, offset=n)).json() for n in range(3)]
+    whole = (await api.list("alice", limit=3)).json()
 
     assert [page[0]["id"] for page in pages] == ids[::-1]
+    assert [conversation["id"] for conversation in whole] == ids[::-1]
 
 
 async def test_a_conversation_comes_with_its_messages_in_order(api: ConversationApi) -> None:

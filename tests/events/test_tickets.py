@@ -99,6 +99,9 @@ async def test_unknown_tickets_are_refused_and_count_as_failures(database_url: s
         answers = [await client.get("/api/events", params={"ticket": f"guess-{n}"}) for n in range(5)]
 
     assert [answer.status_code for answer in answers] == [401, 401, 401, 429, 429]
+    # A ticket is a credential presented: RFC 6750's invalid_token challenge, and the reason.
+    assert answers[0].headers["www-authenticate"] == 'Bearer error="invalid_token"'
+    assert answers[0].json()["detail"] == "Invalid ticket: unknown, already used or expired"
 
 
 async def test_only_a_digest_of_a_ticket_is_kept(
