@@ -26,6 +26,8 @@ MARK_START, MARK_END = "<!-- mutation:results:start -->", "<!-- mutation:results
 KILLED = {"killed", "timeout", "caught by type check", "segfault"}
 # Not run yet (an interrupted run continues where it stopped): neither killed nor survived.
 PENDING = {"not checked", "check was interrupted by user"}
+# Not run on purpose: a listed equivalent under --skip-listed (tests/mutation_plugin.py).
+SKIPPED = "skipped"
 
 
 @dataclass(frozen=True)
@@ -35,7 +37,7 @@ class Equivalent:
     reason: str
 
 
-def mutmut(*args: str, capture: bool = True) -> str:
+def mutmut(*args: str, capture: bool = True, env: dict[str, str] | None = None) -> str:
     """Run one mutmut command in the repository; its output when captured."""
     done = subprocess.run(
         [sys.executable, "-m", "mutmut", *args],
@@ -43,6 +45,7 @@ def mutmut(*args: str, capture: bool = True) -> str:
         check=True,
         text=True,
         capture_output=capture,
+        env=env,
     )
     return done.stdout if capture else ""
 
@@ -99,6 +102,7 @@ def score(verdicts: dict[str, str], listed: dict[str, Equivalent]) -> tuple[list
             counts[module]["pending"] += 1
         elif mutant in listed and changed_lines(mutant) == listed[mutant].change:
             counts[module]["equivalent"] += 1
+            counts[module]["skipped"] += status == SKIPPED
         else:
             counts[module]["survived"] += 1
             unexplained.append(f"{mutant} ({status})")
@@ -117,7 +121,9 @@ def score(verdicts: dict[str, str], listed: dict[str, Equivalent]) -> tuple[list
 
 
 def _row(name: str, c: Counter[str]) -> str:
-    cells = (c["mutants"], c["killed"], c["equivalent"], c["survived"], c["pending"])
+    # Equivalents skipped this run (--skip-listed) are counted, and said to be taken on their listing.
+    equivalent = f"{c['equivalent']} ({c['skipped']} not run)" if c["skipped"] else str(c["equivalent"])
+    cells = (c["mutants"], c["killed"], equivalent, c["survived"], c["pending"])
     return f"| {name} | " + " | ".join(str(cell) for cell in cells) + " |"
 
 
@@ -142,11 +148,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-run", action="store_true", help="report the last run without running mutmut")
     parser.add_argument("--max-children", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--update-docs", action="store_true", help="rewrite the results in docs/mutation.md")
+    parser.add_argument(
+        "--skip-listed",
+        action="store_true",
+        help="do not run the mutants listed as equivalent (each would run every test that reaches it)",
+    )
     parser.add_argument("mutants", nargs="*", help="only these mutants (mutmut's names or globs)")
     args = parser.parse_args(argv)
-    if not args.no_run:
-        mutmut("run", "--max-children", str(args.max_children), *args.mutants, capture=False)
     listed = equivalents()
+    if not args.no_run:
+        # Read by tests/mutation_plugin.py in mutmut's workers, which inherit the environment.
+        env = os.environ | {"MUTATION_SKIP": " ".join(listed) if args.skip_listed else ""}
+        mutmut("run", "--max-children", str(args.max_children), *args.mutants, capture=False, env=env)
     verdicts = outcomes()
     rows, unexplained, stale = score(verdicts, listed)
     print("\n".join(rows))

@@ -223,8 +223,8 @@ def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
         run_database.drop_pristine()
 
 
-# Under mutation testing only: earlier mutants' killers run first (tests/mutation_order.py).
-pytest_plugins = ["tests.mutation_order"]
+# Only while mutmut runs a mutant: earlier killers first, listed equivalents skipped on request.
+pytest_plugins = ["tests.mutation_plugin"]
 
 # Where the teardown backstop writes: stderr as it was before pytest captured it.
 BACKSTOP_OUTPUT = pytest.StashKey[TextIO]()

@@ -1,15 +1,19 @@
-"""Under mutation testing, the tests that killed earlier mutants of a function run first.
+"""How a test run behaves while mutmut runs one mutant (named in MUTANT_UNDER_TEST, the variable
+mutmut sets for each mutant it runs); outside such a run none of this does anything.
 
-mutmut runs every test that reaches the mutated function, in no particular order, and stops at
-the first failure. Mutants of one function are mostly killed by the same few tests, and mutmut
-takes them one after another, so once a test has killed one of them it is tried first for the
-next: a killed mutant then costs one test, not a random share of the hundreds that reach the
-edge or the authenticator. Only the order changes, never which tests run or what they assert;
-outside a mutation run (no mutant in MUTANT_UNDER_TEST, the variable mutmut sets for each
-mutant it runs) this does nothing.
+**Killers first.** mutmut runs every test that reaches the mutated function, in no particular
+order, and stops at the first failure. Mutants of one function are mostly killed by the same few
+tests, and mutmut takes them one after another, so once a test has killed one of them it is
+tried first for the next: a killed mutant then costs one test, not a random share of the
+hundreds that reach the edge or the authenticator. Only the order changes, never which tests
+run or what they assert. The killers are kept in a file beside the run's own state, one
+`function<TAB>test` per line, appended whole by each worker process (two may write at once).
 
-The killers are kept in a file beside the run's own state, one `function<TAB>test` per line,
-appended whole by each worker process (two workers may write at once).
+**Listed equivalents skipped, when asked.** A mutant listed as equivalent survives by
+definition, so it runs every test that reaches it: minutes each for the edge's. With
+`python -m mutation --skip-listed`, the listed names arrive in MUTATION_SKIP and such a mutant
+ends its run at once with pytest's exit status 34, which mutmut records as "skipped"; the
+report counts it as equivalent only while its listing still describes it.
 """
 
 from __future__ import annotations
@@ -22,13 +26,19 @@ import pytest
 
 KILLERS = ".mutation-killers"
 MUTANT_MARK = "__mutmut_"
+# mutmut's exit status for a mutant it did not run ("skipped").
+SKIPPED = 34
+
+
+def _mutant_under_test() -> str | None:
+    mutant = os.environ.get("MUTANT_UNDER_TEST", "")
+    return mutant if MUTANT_MARK in mutant else None
 
 
 def _function_under_test() -> str | None:
     """`todo_api.auth.x_f__mutmut_3` → `todo_api.auth.x_f`; None outside a mutant's run."""
-    mutant = os.environ.get("MUTANT_UNDER_TEST", "")
-    function, mark, _ = mutant.rpartition(MUTANT_MARK)
-    return function if mark else None
+    mutant = _mutant_under_test()
+    return mutant.rpartition(MUTANT_MARK)[0] if mutant is not None else None
 
 
 def _killers_path(config: pytest.Config) -> Path:
@@ -55,6 +65,9 @@ def _killers(config: pytest.Config, function: str) -> tuple[set[str], set[str]]:
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    mutant = _mutant_under_test()
+    if mutant is not None and mutant in os.environ.get("MUTATION_SKIP", "").split():
+        pytest.exit("listed as equivalent: not run (python -m mutation --skip-listed)", returncode=SKIPPED)
     function = _function_under_test()
     if function is None:
         return
