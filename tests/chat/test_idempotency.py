@@ -47,6 +47,10 @@ async def sent(model: ScriptedModel) -> bool:
     return len(model.received) == 1
 
 
+async def answered(requests: list[asyncio.Task[httpx.Response]], count: int) -> bool:
+    return sum(request.done() for request in requests) >= count
+
+
 async def conversation_count(chat: Chat) -> int:
     return len((await chat.client.get("/api/conversations", headers=chat.auth("alice"))).json())
 
@@ -211,6 +215,9 @@ async def test_twenty_racing_retries_run_one_turn(
     async with chat_app(postgres_url, model, auth) as (_, chat):
         racing = [asyncio.create_task(send(chat, "add one task", key)) for _ in range(20)]
         await eventually(lambda: sent(model), "sent to the model")
+        # The model is held until every retry has been answered, so that each one met the
+        # turn while it ran (a retry reaching the server after the turn ended is a replay).
+        await eventually(lambda: answered(racing, 19), "19 retries answered while the turn ran")
         thinking.set()
         answers = await asyncio.gather(*racing)
         after = await send(chat, "add one task", key)
