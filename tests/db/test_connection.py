@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import Database, eventually, make_settings, rows, serving
+from tests.conftest import Database, make_settings
 from todo_api.db.connection import PostgresDatabase
-from todo_api.db.engine import APPLICATION_NAME, PLANNING_POOL_SUFFIX, open_database
+from todo_api.db.engine import open_database
 from todo_api.db.query import CompiledStatement, Query
 from todo_api.models import task_table
 from todo_api.tasks.statements import completion_query
@@ -124,37 +123,3 @@ async def test_statements_that_ask_for_it_are_planned_with_their_values(
 
     modes = [row["mode"] if row is not None else None for row in (planned, kept, written)]
     assert modes == [planned_mode, "auto", "auto"]
-
-
-async def _planning_connections(url: str) -> int:
-    found = await rows(
-        url,
-        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = $1",
-        APPLICATION_NAME + PLANNING_POOL_SUFFIX,
-    )
-    return int(found[0][0])
-
-
-async def test_a_search_is_planned_with_its_values_and_other_lists_keep_their_plans(
-    postgres_url: str, auth: Callable[[str], dict[str, str]]
-) -> None:
-    # A connection an earlier test's app closed can linger in pg_stat_activity for a moment.
-    await eventually(lambda: _no_planning_connections(postgres_url), "rid of earlier planning connections")
-    async with serving(postgres_url) as client:
-        created = await client.post(
-            "/api/tasks", json={"title": "Buy milk", "tags": ["home"]}, headers=auth("alice")
-        )
-        assert created.status_code == 201
-        for query in ("", "?tags=home", "?completed=false&sort=due_date", "?priority=high"):
-            listed = await client.get(f"/api/tasks{query}", headers=auth("alice"))
-            assert listed.status_code == 200
-        assert await _planning_connections(postgres_url) == 0
-
-        found = await client.get("/api/tasks?search=mil", headers=auth("alice"))
-
-        assert [task["title"] for task in found.json()] == ["Buy milk"]
-        assert await _planning_connections(postgres_url) == 1
-
-
-async def _no_planning_connections(url: str) -> bool:
-    return await _planning_connections(url) == 0

@@ -1,15 +1,20 @@
 """Listing by priority, completion, due date and overdue, sorting by priority and due date, and
-the names other apps give these parameters."""
+the names other apps give these parameters; a search planned with its values on PostgreSQL."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from starlette.datastructures import QueryParams
 
+from tests.conftest import eventually, rows, serving
 from tests.tasks.conftest import TaskApi
+from todo_api.db.engine import APPLICATION_NAME, PLANNING_POOL_SUFFIX
+from todo_api.tasks import router as task_router
+from todo_api.tasks import service as task_service
 from todo_api.tasks.dependencies import list_filter
 
 PRIORITIES = ["low", "medium", "high", "urgent"]
@@ -171,6 +176,28 @@ async def test_tasks_without_a_due_date_come_last_in_both_directions(
     dated = ["a", "b", "c"] if order.get("sort") == "due_date" and "order" not in order else ["c", "b", "a"]
     undated = ["none 1", "none 2"] if dated[0] == "a" else ["none 2", "none 1"]
     assert listed == dated + undated
+
+
+async def test_a_task_is_not_overdue_at_the_instant_it_falls_due(
+    api: TaskApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The boundary needs the list's "now" to be the due moment to the microsecond: the task
+    # service's and the routes' clock are held there (the tokens keep the real one).
+    now = datetime(2031, 5, 1, 12, 0, tzinfo=UTC)
+    monkeypatch.setattr(task_service, "utc_now", lambda: now)
+    monkeypatch.setattr(task_router, "utc_now", lambda: now)
+    for title, due in [
+        ("a minute ago", now - timedelta(minutes=1)),
+        ("now", now),
+        ("in a minute", now + timedelta(minutes=1)),
+    ]:
+        await api.create("alice", title=title, due_date=due.isoformat())
+
+    shown = {task["title"]: task["overdue"] for task in (await api.list("alice")).json()}
+
+    assert shown == {"a minute ago": True, "now": False, "in a minute": False}
+    assert await titles(api, overdue="true") == ["a minute ago"]
+    assert await titles(api, overdue="false") == ["in a minute", "now"]
 
 
 async def test_overdue_lists_exactly_the_tasks_shown_overdue(api: TaskApi) -> None:
@@ -361,3 +388,37 @@ def test_a_list_sent_no_parameters_gets_the_filter_every_default_gives(sent: str
     # Lists without parameters skip reading the model, so its defaults must be what they get.
     assert list_filter(QueryParams("")) == list_filter(QueryParams(sent))
     assert list_filter(QueryParams("limit=5&offset=5")) == list_filter(QueryParams(sent))
+
+
+async def _planning_connections(url: str) -> int:
+    found = await rows(
+        url,
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = $1",
+        APPLICATION_NAME + PLANNING_POOL_SUFFIX,
+    )
+    return int(found[0][0])
+
+
+async def test_a_search_is_planned_with_its_values_and_other_lists_keep_their_plans(
+    postgres_url: str, auth: Callable[[str], dict[str, str]]
+) -> None:
+    # A connection an earlier test's app closed can linger in pg_stat_activity for a moment.
+    await eventually(lambda: _no_planning_connections(postgres_url), "rid of earlier planning connections")
+    async with serving(postgres_url) as client:
+        created = await client.post(
+            "/api/tasks", json={"title": "Buy milk", "tags": ["home"]}, headers=auth("alice")
+        )
+        assert created.status_code == 201
+        for query in ("", "?tags=home", "?completed=false&sort=due_date", "?priority=high"):
+            listed = await client.get(f"/api/tasks{query}", headers=auth("alice"))
+            assert listed.status_code == 200
+        assert await _planning_connections(postgres_url) == 0
+
+        found = await client.get("/api/tasks?search=mil", headers=auth("alice"))
+
+        assert [task["title"] for task in found.json()] == ["Buy milk"]
+        assert await _planning_connections(postgres_url) == 1
+
+
+async def _no_planning_connections(url: str) -> bool:
+    return await _planning_connections(url) == 0
