@@ -236,6 +236,7 @@ async def test_a_recurring_task_keeps_a_due_date_and_an_interval_needs_a_pattern
         409,
     ]
     assert "needs a due date" in cleared.json()["detail"]
+    assert "needs a due date" in created_without.json()["detail"]
     assert "needs a recurrence_pattern" in interval_alone.json()["detail"]
     assert (stopped.status_code, stopped.json()["is_recurring"], stopped.json()["due_date"]) == (
         200,
