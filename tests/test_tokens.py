@@ -541,6 +541,17 @@ def test_a_full_cache_drops_its_oldest_tenth_and_at_least_one_entry(max_entries:
     assert kept == list(range(dropped, max_entries + 1))
 
 
+def test_the_default_cache_holds_ten_thousand_tokens() -> None:
+    cache = VerifiedTokenCache()
+    keys = [cache.key(f"token-{index}") for index in range(10_001)]
+
+    for index, key in enumerate(keys):
+        cache.put(key, VerifiedToken(subject=f"user-{index}", expires_at=time.time() + 600))
+
+    kept = [index for index, key in enumerate(keys) if cache.get(key) is not None]
+    assert kept == list(range(1_000, 10_001))
+
+
 def test_create_token_signs_the_subject_its_lifetime_and_extra_claims_with_hs256() -> None:
     before = int(time.time())
     token = create_token("alice", SECRET, ttl_seconds=90, aud="api")
