@@ -79,8 +79,9 @@ async def test_tampered_payload_is_rejected() -> None:
     assert await rejects(hs256_verifier(), f"{header}.{forged_payload}.{signature}") == "invalid signature"
 
 
-async def test_alg_none_is_rejected() -> None:
-    token = unsigned({"alg": "none", "typ": "JWT"}, claims())
+@pytest.mark.parametrize("header", [{"alg": "none"}, {"alg": None}, {"alg": 256}, {}])
+async def test_alg_none_or_no_alg_is_rejected(header: dict[str, Any]) -> None:
+    token = unsigned(header | {"typ": "JWT"}, claims())
 
     assert await rejects(hs256_verifier(), token) == "algorithm not allowed"
 
