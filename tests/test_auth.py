@@ -347,3 +347,24 @@ async def test_failed_authentication_is_throttled_per_client_address(
     assert from_another_address.status_code == 200
     # The token is still checked: a valid one is never refused for its address's failures.
     assert from_the_same_address.status_code == 200
+
+
+async def test_an_events_stream_opened_with_neither_header_nor_ticket_is_401(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.get("/api/events")
+
+    assert_401(response, token_sent=False)
+    assert response.json() == {"detail": "Not authenticated"}
+
+
+async def test_a_request_with_an_authorization_header_is_proven_by_it_not_by_a_ticket(
+    client: httpx.AsyncClient, auth: Callable[[str], dict[str, str]], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+
+    # Alice's token on Bob's stream: refused for the path (403), the ticket never looked at.
+    response = await client.get("/api/bob/events", params={"ticket": "no-such-ticket"}, headers=auth("alice"))
+
+    assert response.status_code == 403
+    assert not [r for r in caplog.records if getattr(r, "event", None) == "authentication_failed"]
