@@ -148,10 +148,10 @@ async def test_a_lifetime_over_the_maximum_is_refused_and_the_maximum_itself_is_
     )
     with pytest.raises(InvalidToken, match="token lifetime too long"):
         await verifier.verify(hs256({"alg": "HS256"}, {"sub": "a", "iat": issued, "exp": issued + DAY + 1}))
+    # With `iat`, from when it was issued, not from now: an hour on, its day and a second is
+    # still too long though less than a day is left.
+    hour_ago = issued - 3600
     with pytest.raises(InvalidToken, match="token lifetime too long"):
-        # With `iat`, from when it was issued, not from now: an hour on, its day and a second
-        # is still too long though less than a day is left.
-        hour_ago = issued - 3600
         await verifier.verify(
             hs256({"alg": "HS256"}, {"sub": "a", "iat": hour_ago, "exp": hour_ago + DAY + 1})
         )
